@@ -1,0 +1,295 @@
+//! A loaded dataset: dense interactions plus the id maps and titles that turn them back into
+//! the source's terms, and a report of what loading kept and dropped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::ids::{IdMap, RawId};
+use crate::interactions::Interactions;
+
+/// What a load read, kept and filtered out. Nothing is dropped without being counted here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// The files read.
+    pub files: Vec<PathBuf>,
+    /// Data rows read from them.
+    pub rows_read: usize,
+    /// Rows kept as interactions.
+    pub rows_kept: usize,
+    /// Rows dropped because their rating was below the minimum.
+    pub below_min_rating: usize,
+}
+
+/// Interactions over dense ids with the maps back to raw ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// All interactions kept, over dense ids.
+    pub interactions: Interactions,
+    /// Raw user id of each dense user index.
+    pub users: IdMap<RawId>,
+    /// Raw item id of each dense item index.
+    pub items: IdMap<RawId>,
+    /// Title of each dense item index, where the source has titles ("" when unknown).
+    pub item_titles: Option<Vec<String>>,
+    /// What loading did.
+    pub report: LoadReport,
+}
+
+impl Dataset {
+    /// The title of a dense item, if known.
+    pub fn title(&self, item: u32) -> Option<&str> {
+        let t = self.item_titles.as_ref()?.get(item as usize)?;
+        (!t.is_empty()).then_some(t.as_str())
+    }
+
+    /// Attaches titles given by raw item id; items without one get "".
+    pub fn with_titles(mut self, titles: &HashMap<RawId, String>) -> Self {
+        let by_index = self
+            .items
+            .raw_ids()
+            .iter()
+            .map(|raw| titles.get(raw).cloned().unwrap_or_default())
+            .collect();
+        self.item_titles = Some(by_index);
+        self
+    }
+}
+
+/// One column of raw ids, kept typed so integer ids cost 8 bytes, not a string each.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawColumn {
+    /// Integer ids.
+    Int(Vec<i64>),
+    /// String ids (already canonicalised with [`RawId::parse`] where they look like integers).
+    Str(Vec<RawId>),
+}
+
+impl RawColumn {
+    fn len(&self) -> usize {
+        match self {
+            RawColumn::Int(v) => v.len(),
+            RawColumn::Str(v) => v.len(),
+        }
+    }
+
+    fn get(&self, row: usize) -> RawId {
+        match self {
+            RawColumn::Int(v) => RawId::Int(v[row]),
+            RawColumn::Str(v) => v[row].clone(),
+        }
+    }
+}
+
+/// One file's rows before id mapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTable {
+    /// Where the rows came from (for error messages).
+    pub path: PathBuf,
+    /// Raw user ids.
+    pub users: RawColumn,
+    /// Raw item ids.
+    pub items: RawColumn,
+    /// Ratings, if the source has them.
+    pub ratings: Option<Vec<f32>>,
+    /// Timestamps, if the source has them.
+    pub timestamps: Option<Vec<i64>>,
+    /// Weights, if the source has them.
+    pub weights: Option<Vec<f32>>,
+}
+
+impl RawTable {
+    fn len(&self) -> usize {
+        self.users.len()
+    }
+}
+
+/// Builds a map over the raw ids of the kept rows of all tables, in sorted raw-id order, so
+/// dense ids are independent of row order (and MovieLens' 1..=n become 0..n).
+fn id_map<'a>(columns: impl Iterator<Item = (&'a RawColumn, &'a [bool])>) -> IdMap<RawId> {
+    let columns: Vec<_> = columns.collect();
+    let all_int = columns.iter().all(|(c, _)| matches!(c, RawColumn::Int(_)));
+    let raws: Vec<RawId> = if all_int {
+        let mut ids: Vec<i64> = Vec::new();
+        for (c, keep) in &columns {
+            if let RawColumn::Int(v) = c {
+                ids.extend(
+                    v.iter()
+                        .zip(keep.iter())
+                        .filter(|(_, &k)| k)
+                        .map(|(&id, _)| id),
+                );
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().map(RawId::Int).collect()
+    } else {
+        let mut ids: Vec<RawId> = Vec::new();
+        for (c, keep) in &columns {
+            ids.extend((0..c.len()).filter(|&r| keep[r]).map(|r| c.get(r)));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    IdMap::from_raw(raws).expect("sorted, deduplicated ids are unique")
+}
+
+fn dense(column: &RawColumn, keep: &[bool], map: &IdMap<RawId>) -> Vec<u32> {
+    match column {
+        RawColumn::Int(v) => {
+            let lookup: HashMap<i64, u32> = map
+                .raw_ids()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| match r {
+                    RawId::Int(x) => Some((*x, i as u32)),
+                    RawId::Str(_) => None,
+                })
+                .collect();
+            v.iter()
+                .zip(keep)
+                .filter(|(_, &k)| k)
+                .map(|(x, _)| lookup[x])
+                .collect()
+        }
+        RawColumn::Str(v) => v
+            .iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(x, _)| map.get(x).expect("every kept id is in the map"))
+            .collect(),
+    }
+}
+
+fn keep<T: Copy>(values: &Option<Vec<T>>, keep: &[bool]) -> Option<Vec<T>> {
+    values.as_ref().map(|v| {
+        v.iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(x, _)| *x)
+            .collect()
+    })
+}
+
+/// Maps raw tables into one id space. Rows rated below `min_rating` are dropped and counted;
+/// a table with no rows left is an error naming its file. Returns the dataset (all tables'
+/// rows, in table order) and each table's interactions.
+pub fn build_dataset(
+    tables: &[RawTable],
+    min_rating: Option<f32>,
+) -> Result<(Dataset, Vec<Interactions>)> {
+    let mut report = LoadReport::default();
+    let mut masks = Vec::with_capacity(tables.len());
+    for t in tables {
+        report.files.push(t.path.clone());
+        report.rows_read += t.len();
+        let mask: Vec<bool> = match (min_rating, &t.ratings) {
+            (None, _) => vec![true; t.len()],
+            (Some(min), Some(r)) => r.iter().map(|&x| x >= min).collect(),
+            (Some(_), None) => {
+                return Err(DataError::param(
+                    "min_rating",
+                    format!("{} has no rating column to filter on", t.path.display()),
+                ))
+            }
+        };
+        let kept = mask.iter().filter(|&&k| k).count();
+        if kept == 0 {
+            return Err(DataError::Empty {
+                what: if t.len() == 0 {
+                    t.path.display().to_string()
+                } else {
+                    format!("{} after the minimum-rating filter", t.path.display())
+                },
+            });
+        }
+        report.rows_kept += kept;
+        report.below_min_rating += t.len() - kept;
+        masks.push(mask);
+    }
+    let users = id_map(
+        tables
+            .iter()
+            .zip(&masks)
+            .map(|(t, m)| (&t.users, m.as_slice())),
+    );
+    let items = id_map(
+        tables
+            .iter()
+            .zip(&masks)
+            .map(|(t, m)| (&t.items, m.as_slice())),
+    );
+    let mut parts = Vec::with_capacity(tables.len());
+    for (t, m) in tables.iter().zip(&masks) {
+        let mut x = Interactions::new(
+            dense(&t.users, m, &users),
+            dense(&t.items, m, &items),
+            users.len(),
+            items.len(),
+        )?;
+        if let Some(r) = keep(&t.ratings, m) {
+            x = x.with_ratings(r)?;
+        }
+        if let Some(ts) = keep(&t.timestamps, m) {
+            x = x.with_timestamps(ts)?;
+        }
+        if let Some(w) = keep(&t.weights, m) {
+            x = x.with_weights(w)?;
+        }
+        parts.push(x);
+    }
+    let mut all = parts[0].clone();
+    for p in &parts[1..] {
+        all = all.concat(p)?;
+    }
+    Ok((
+        Dataset {
+            interactions: all,
+            users,
+            items,
+            item_titles: None,
+            report,
+        },
+        parts,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(path: &str, users: Vec<i64>, items: Vec<i64>, ratings: Vec<f32>) -> RawTable {
+        RawTable {
+            path: path.into(),
+            users: RawColumn::Int(users),
+            items: RawColumn::Int(items),
+            ratings: Some(ratings),
+            timestamps: None,
+            weights: None,
+        }
+    }
+
+    #[test]
+    fn shared_id_space_and_counted_filter() {
+        let a = table("a", vec![10, 20, 10], vec![7, 8, 9], vec![5.0, 1.0, 4.0]);
+        let b = table("b", vec![30], vec![7], vec![5.0]);
+        let (d, parts) = build_dataset(&[a, b], Some(4.0)).unwrap();
+        assert_eq!(d.report.below_min_rating, 1);
+        assert_eq!(d.report.rows_kept, 3);
+        assert_eq!(d.users.raw_ids(), &[RawId::Int(10), RawId::Int(30)]);
+        assert_eq!(d.items.raw_ids(), &[RawId::Int(7), RawId::Int(9)]);
+        assert_eq!(parts[1].users(), &[1]);
+        assert_eq!(parts[1].num_items(), 2);
+    }
+
+    #[test]
+    fn all_filtered_is_an_error() {
+        let a = table("a.csv", vec![1], vec![1], vec![1.0]);
+        let err = build_dataset(&[a], Some(4.0)).unwrap_err();
+        assert!(err.to_string().contains("a.csv"), "{err}");
+    }
+}

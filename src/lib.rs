@@ -1,0 +1,1 @@
+//! netrex examples and benchmarks.
