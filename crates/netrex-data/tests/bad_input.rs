@@ -142,3 +142,27 @@ fn pair_shares_id_space() {
     assert_eq!(tt.train.num_items(), 3);
     assert_eq!(tt.test.items(), &[d.items.get(&12.into()).unwrap()]);
 }
+
+#[test]
+fn parquet_files_load_like_csv() {
+    use polars::prelude::*;
+    let dir = common::temp_dir("parquet");
+    let path = dir.join("x.parquet");
+    let mut df = df!(
+        "user" => ["a", "b", "a"],
+        "item" => [10i64, 11, 12],
+        "ts" => [3i64, 2, 1],
+        "rating" => [5.0f64, 2.0, 4.0],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    let data = netrex_data::ingest::load_parquet(&path, &mapping(), Some(3.0)).unwrap();
+    assert_eq!(data.interactions.len(), 2);
+    assert_eq!(data.report.below_min_rating, 1);
+    assert_eq!(data.interactions.histories().get(0).len(), 2);
+    let err = netrex_data::ingest::load_parquet(&path, &ColumnMapping::new("uid", "item"), None).unwrap_err();
+    assert!(matches!(err, DataError::MissingColumn { .. }), "{err}");
+    std::fs::write(&path, b"PAR1 this is not parquet").unwrap();
+    let err = netrex_data::ingest::load_parquet(&path, &mapping(), None).unwrap_err();
+    assert!(matches!(err, DataError::Format { .. }), "{err}");
+}

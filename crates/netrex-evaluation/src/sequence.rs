@@ -93,7 +93,7 @@ pub fn sequence_mrr_score<S: SequenceScorer + Sync>(
 }
 
 /// The talk's sampled MRR: at every position of every history, the target is ranked against
-/// `num_samples` items drawn uniformly at random (ties counting half), given the items before
+/// `num_samples` items drawn uniformly at random from the other items (ties counting half), given the items before
 /// it (at most `max_context` of them). `per_user` holds each history's mean; `mean` is pooled
 /// over all positions, as the talk computed it. Samples depend only on `seed` and the user.
 pub fn sampled_mrr_score<S: SequenceScorer + Sync>(
@@ -111,6 +111,12 @@ pub fn sampled_mrr_score<S: SequenceScorer + Sync>(
     }
     check_items(model, histories)?;
     let n = model.num_items() as u32;
+    if n < 2 {
+        return Err(EvalError::InvalidParameter {
+            name: "num_items",
+            message: "sampled MRR needs at least two items".into(),
+        });
+    }
     let users: Vec<u32> = histories
         .iter()
         .filter(|(_, h)| !h.is_empty())
@@ -133,7 +139,11 @@ pub fn sampled_mrr_score<S: SequenceScorer + Sync>(
             let mut candidates = Vec::with_capacity(h.len() * per);
             for &target in h {
                 candidates.push(target);
-                candidates.extend((0..num_samples).map(|_| rng.gen_range(0..n)));
+                // drawn from the other items: the target is not its own negative
+                candidates.extend((0..num_samples).map(|_| {
+                    let x = rng.gen_range(0..n - 1);
+                    x + u32::from(x >= target)
+                }));
             }
             let mut out = vec![0.0f32; candidates.len()];
             model.score_positions(h, &candidates, per, &mut out);

@@ -1,0 +1,232 @@
+//! The built-in losses.
+
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Loss, LossContext};
+
+/// Splits one traced tensor into two uses: the first keeps the tape, the second gets an empty
+/// one with the same id, so gradients from both accumulate (dfdx merges tapes at the next
+/// binary op).
+fn fork<S: Shape, D: Device<f32>, T: Tape<f32, D>>(x: Tensor<S, f32, D, T>) -> (Tensor<S, f32, D, T>, Tensor<S, f32, D, T>) {
+    let second = x.retaped::<T>();
+    (x, second)
+}
+
+/// The talk's pointwise loss: `1 - sigmoid(pos)` plus the mean `sigmoid(neg)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pointwise {
+    /// Negatives per positive.
+    pub negatives: usize,
+}
+
+impl Default for Pointwise {
+    fn default() -> Self {
+        Pointwise { negatives: 1 }
+    }
+}
+
+impl Loss for Pointwise {
+    fn name(&self) -> String {
+        "pointwise".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        let pos = positive.sigmoid().negate() + 1.0;
+        let neg = negative.sigmoid().mean::<(usize,), Axis<1>>();
+        pos + neg
+    }
+}
+
+/// Broadcasts positives `(B,)` against negatives `(B, N)`: `neg - pos`.
+fn differences<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    positive: Tensor<(usize,), f32, D, T>,
+    negative: Tensor<(usize, usize), f32, D, T>,
+) -> Tensor<(usize, usize), f32, D, T> {
+    let shape = *negative.shape();
+    negative - positive.broadcast_like::<_, Axis<1>>(&shape)
+}
+
+/// BPR in the talk's form: the mean over negatives of `1 - sigmoid(pos - neg)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bpr {
+    /// Negatives per positive.
+    pub negatives: usize,
+}
+
+impl Default for Bpr {
+    fn default() -> Self {
+        Bpr { negatives: 1 }
+    }
+}
+
+impl Loss for Bpr {
+    fn name(&self) -> String {
+        "bpr".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        // 1 - sigmoid(pos - neg) = sigmoid(neg - pos)
+        differences(positive, negative).sigmoid().mean::<(usize,), Axis<1>>()
+    }
+}
+
+/// BPR in its log-likelihood form: the mean over negatives of `-ln sigmoid(pos - neg)`,
+/// computed stably as `softplus(neg - pos)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogSigmoidBpr {
+    /// Negatives per positive.
+    pub negatives: usize,
+}
+
+impl Default for LogSigmoidBpr {
+    fn default() -> Self {
+        LogSigmoidBpr { negatives: 1 }
+    }
+}
+
+/// `softplus(x) = relu(x) + ln(1 + exp(-|x|))`, which neither overflows nor loses precision.
+pub(crate) fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(x: Tensor<S, f32, D, T>) -> Tensor<S, f32, D, T> {
+    let (a, b) = fork(x);
+    a.relu() + (b.abs().negate().exp() + 1.0).ln()
+}
+
+impl Loss for LogSigmoidBpr {
+    fn name(&self) -> String {
+        "bpr-log".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        softplus(differences(positive, negative)).mean::<(usize,), Axis<1>>()
+    }
+}
+
+/// Hinge: the mean over negatives of `max(0, 1 - pos + neg)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hinge {
+    /// Negatives per positive.
+    pub negatives: usize,
+}
+
+impl Default for Hinge {
+    fn default() -> Self {
+        Hinge { negatives: 1 }
+    }
+}
+
+impl Loss for Hinge {
+    fn name(&self) -> String {
+        "hinge".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        (differences(positive, negative) + 1.0).relu().mean::<(usize,), Axis<1>>()
+    }
+}
+
+/// Adaptive hinge: the hinge on the highest-scoring of N sampled negatives (default 5), which
+/// approximates WARP's search for a violating negative in one batched pass.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveHinge {
+    /// Negatives sampled per positive.
+    pub negatives: usize,
+}
+
+impl Default for AdaptiveHinge {
+    fn default() -> Self {
+        AdaptiveHinge { negatives: 5 }
+    }
+}
+
+impl Loss for AdaptiveHinge {
+    fn name(&self) -> String {
+        "adaptive-hinge".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        let hardest = negative.max::<(usize,), Axis<1>>();
+        (hardest - positive + 1.0).relu()
+    }
+}
+
+/// WARP-style loss over N sampled negatives (default 10): the mean hinge of the violating
+/// negatives (`neg > pos - 1`), weighted by `ln(1 + rank)` where the rank estimate is
+/// `floor((num_items - 1) * violators / N)`. As in WARP, a positive ranked high by the model
+/// (few violators) gets little weight; the weight carries no gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warp {
+    /// Negatives sampled per positive.
+    pub negatives: usize,
+}
+
+impl Default for Warp {
+    fn default() -> Self {
+        Warp { negatives: 10 }
+    }
+}
+
+impl Loss for Warp {
+    fn name(&self) -> String {
+        "warp".into()
+    }
+    fn num_negatives(&self) -> usize {
+        self.negatives
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        context: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        let (b, n) = *negative.shape();
+        let margins = (differences(positive, negative) + 1.0).relu();
+        let values = margins.retaped::<NoneTape>().as_vec();
+        let mut weights = Vec::with_capacity(b);
+        for row in values.chunks(n.max(1)) {
+            let violators = row.iter().filter(|&&m| m > 0.0).count();
+            if violators == 0 {
+                weights.push(0.0);
+            } else {
+                let rank = ((context.num_items.saturating_sub(1)) * violators / n) as f32;
+                weights.push((1.0 + rank).ln() / violators as f32);
+            }
+        }
+        let weights = margins.device().tensor_from_vec(weights, (b,));
+        margins.sum::<(usize,), Axis<1>>() * weights
+    }
+}

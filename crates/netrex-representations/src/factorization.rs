@@ -1,0 +1,134 @@
+//! The representation trait of (user, item) models, and the bilinear representation.
+
+use dfdx::prelude::*;
+use rand::Rng;
+
+use crate::error::RepresentationError;
+use crate::gather::Rows;
+use crate::table::{IndexedBy, Table};
+
+/// A representation of users and items whose parameters are row tables.
+///
+/// The training loop gathers the rows a batch touches from [`tables`](Self::tables), calls
+/// [`forward`](Self::forward), and applies row gradients to
+/// [`tables_mut`](Self::tables_mut); a representation never sees an optimizer.
+pub trait FactorizationRepresentation: Send + Sync {
+    /// A short name (`"bilinear"`), stored in saved models.
+    fn name(&self) -> String;
+
+    /// Number of users.
+    fn num_users(&self) -> usize;
+
+    /// Number of items.
+    fn num_items(&self) -> usize;
+
+    /// The parameter tables. Their order is the order of [`Rows`]' vectors.
+    fn tables(&self) -> &[Table];
+
+    /// The parameter tables, mutably.
+    fn tables_mut(&mut self) -> &mut [Table];
+
+    /// Scores of user `b` for its `M` items.
+    ///
+    /// Shapes: `rows.user[k]` is `(B, cols_k)`, `rows.item[k]` is `(B, M, cols_k)`; the
+    /// result is `(B, M)`.
+    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(&self, rows: Rows<D, T>) -> Tensor<(usize, usize), f32, D, T>;
+}
+
+/// The talk's bilinear model: `score(u, i) = <p_u, q_i> + b_u + b_i`.
+///
+/// Tables, in order: `user_embedding (users, dim)`, `user_bias (users, 1)`,
+/// `item_embedding (items, dim)`, `item_bias (items, 1)`. Embeddings start normal with
+/// standard deviation `1 / dim`, biases at zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bilinear {
+    tables: Vec<Table>,
+}
+
+impl Bilinear {
+    /// A freshly initialised representation.
+    pub fn new(num_users: usize, num_items: usize, dim: usize, rng: &mut impl Rng) -> Result<Self, RepresentationError> {
+        if dim == 0 || num_users == 0 || num_items == 0 {
+            return Err(RepresentationError::InvalidParameter {
+                name: "num_users, num_items, dim",
+                message: format!("must all be at least 1 (got {num_users}, {num_items}, {dim})"),
+            });
+        }
+        Ok(Bilinear {
+            tables: vec![
+                Table::scaled_normal("user_embedding", IndexedBy::User, num_users, dim, rng),
+                Table::zeros("user_bias", IndexedBy::User, num_users, 1),
+                Table::scaled_normal("item_embedding", IndexedBy::Item, num_items, dim, rng),
+                Table::zeros("item_bias", IndexedBy::Item, num_items, 1),
+            ],
+        })
+    }
+
+    /// Restores a representation from its four tables (as saved), checking their shapes.
+    pub fn from_tables(tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        let names: Vec<&str> = tables.iter().map(Table::name).collect();
+        if names != ["user_embedding", "user_bias", "item_embedding", "item_bias"] {
+            return Err(RepresentationError::Shape(format!("bilinear tables must be user_embedding, user_bias, item_embedding, item_bias; got {names:?}")));
+        }
+        let (ue, ub, ie, ib) = (&tables[0], &tables[1], &tables[2], &tables[3]);
+        if ue.cols() != ie.cols() || ub.cols() != 1 || ib.cols() != 1 || ue.rows() != ub.rows() || ie.rows() != ib.rows() {
+            return Err(RepresentationError::Shape(format!(
+                "inconsistent bilinear tables: user {}x{} / {}x{}, item {}x{} / {}x{}",
+                ue.rows(),
+                ue.cols(),
+                ub.rows(),
+                ub.cols(),
+                ie.rows(),
+                ie.cols(),
+                ib.rows(),
+                ib.cols()
+            )));
+        }
+        if ue.indexed_by() != IndexedBy::User || ub.indexed_by() != IndexedBy::User || ie.indexed_by() != IndexedBy::Item || ib.indexed_by() != IndexedBy::Item {
+            return Err(RepresentationError::Shape("bilinear tables are indexed by user, user, item, item".into()));
+        }
+        Ok(Bilinear { tables })
+    }
+
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.tables[0].cols()
+    }
+}
+
+impl FactorizationRepresentation for Bilinear {
+    fn name(&self) -> String {
+        "bilinear".into()
+    }
+
+    fn num_users(&self) -> usize {
+        self.tables[0].rows()
+    }
+
+    fn num_items(&self) -> usize {
+        self.tables[2].rows()
+    }
+
+    fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    fn tables_mut(&mut self) -> &mut [Table] {
+        &mut self.tables
+    }
+
+    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(&self, rows: Rows<D, T>) -> Tensor<(usize, usize), f32, D, T> {
+        let mut user = rows.user.into_iter();
+        let mut item = rows.item.into_iter();
+        let (p, bu) = (user.next().expect("user_embedding rows"), user.next().expect("user_bias rows"));
+        let (q, bi) = (item.next().expect("item_embedding rows"), item.next().expect("item_bias rows"));
+        let (b, m, d) = *q.shape();
+        // (B, D) -> (B, M, D), times (B, M, D), summed over D: (B, M)
+        let dot = (p.broadcast_like::<_, Axis<1>>(&(b, m, d)) * q).sum::<(usize, usize), Axis<2>>();
+        // (B, 1) -> (B,) -> (B, M)
+        let bu = bu.sum::<(usize,), Axis<1>>().broadcast_like::<_, Axis<1>>(&(b, m));
+        // (B, M, 1) -> (B, M)
+        let bi = bi.sum::<(usize, usize), Axis<2>>();
+        dot + bu + bi
+    }
+}

@@ -1,0 +1,113 @@
+//! Copying the rows a batch touches into dfdx tensors, and their gradients back.
+
+use dfdx::prelude::*;
+
+use crate::table::{IndexedBy, SparseGrad, Table};
+
+/// The rows of every table gathered for one batch, as dfdx tensors.
+///
+/// `user[k]` is `(B, cols)` for the k-th user-indexed table; `item[k]` is `(B, M, cols)` for
+/// the k-th item-indexed table (M items per user), both in table order.
+pub struct Rows<D: Device<f32>, T> {
+    /// Rows of user-indexed tables, `(B, cols)` each.
+    pub user: Vec<Tensor<(usize, usize), f32, D, T>>,
+    /// Rows of item-indexed tables, `(B, M, cols)` each.
+    pub item: Vec<Tensor<(usize, usize, usize), f32, D, T>>,
+}
+
+enum Leaf<D: Device<f32>> {
+    User(Tensor<(usize, usize), f32, D>),
+    Item(Tensor<(usize, usize, usize), f32, D>),
+}
+
+/// A batch of users, each with M items, gathered from a representation's tables.
+pub struct Gathered<D: Device<f32>> {
+    leaves: Vec<Leaf<D>>,
+    users: Vec<u32>,
+    items: Vec<u32>,
+}
+
+fn copy_rows(table: &Table, ids: &[u32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(ids.len() * table.cols());
+    for &id in ids {
+        out.extend_from_slice(table.row(id as usize));
+    }
+    out
+}
+
+impl<D: Device<f32>> Gathered<D> {
+    /// Gathers `users` (B) and `items` (B x M, row-major) from `tables`.
+    ///
+    /// # Panics
+    /// If `items.len()` is not a multiple of `users.len()` or an id is out of its table: the
+    /// models that call this validate ids first.
+    pub fn new(device: &D, tables: &[Table], users: &[u32], items: &[u32]) -> Self {
+        let b = users.len();
+        assert!(b > 0 && items.len() % b == 0, "items must hold M ids per user");
+        let m = items.len() / b;
+        let leaves = tables
+            .iter()
+            .map(|t| match t.indexed_by() {
+                IndexedBy::User => Leaf::User(device.tensor_from_vec(copy_rows(t, users), (b, t.cols()))),
+                IndexedBy::Item => Leaf::Item(device.tensor_from_vec(copy_rows(t, items), (b, m, t.cols()))),
+            })
+            .collect();
+        Gathered {
+            leaves,
+            users: users.to_vec(),
+            items: items.to_vec(),
+        }
+    }
+
+    fn rows<T>(&self, mut put: impl FnMut(&Leaf<D>) -> (Option<Tensor<(usize, usize), f32, D, T>>, Option<Tensor<(usize, usize, usize), f32, D, T>>)) -> Rows<D, T> {
+        let mut rows = Rows {
+            user: Vec::new(),
+            item: Vec::new(),
+        };
+        for leaf in &self.leaves {
+            let (u, i) = put(leaf);
+            rows.user.extend(u);
+            rows.item.extend(i);
+        }
+        rows
+    }
+
+    /// The rows as tensors that record gradients.
+    pub fn traced(&self) -> Rows<D, OwnedTape<f32, D>> {
+        self.rows(|leaf| match leaf {
+            Leaf::User(t) => (Some(t.leaky_trace()), None),
+            Leaf::Item(t) => (None, Some(t.leaky_trace())),
+        })
+    }
+
+    /// The rows as plain tensors (for prediction).
+    pub fn untraced(&self) -> Rows<D, NoneTape> {
+        self.rows(|leaf| match leaf {
+            Leaf::User(t) => (Some(t.clone()), None),
+            Leaf::Item(t) => (None, Some(t.clone())),
+        })
+    }
+
+    /// Adds each gathered row's gradient to its table row in `into` (one per table, in table
+    /// order). Rows that occur several times in the batch sum their gradients, which is the
+    /// gradient of the table itself.
+    pub fn accumulate(&self, grads: &mut Gradients<f32, D>, into: &mut [SparseGrad]) -> Result<(), D::Err> {
+        for (leaf, sparse) in self.leaves.iter().zip(into.iter_mut()) {
+            let (values, ids) = match leaf {
+                Leaf::User(t) => {
+                    grads.get_or_alloc_mut(t)?;
+                    (grads.get(t).as_vec(), &self.users)
+                }
+                Leaf::Item(t) => {
+                    grads.get_or_alloc_mut(t)?;
+                    (grads.get(t).as_vec(), &self.items)
+                }
+            };
+            let cols = values.len() / ids.len().max(1);
+            for (k, &id) in ids.iter().enumerate() {
+                sparse.add_row(id, &values[k * cols..(k + 1) * cols]);
+            }
+        }
+        Ok(())
+    }
+}

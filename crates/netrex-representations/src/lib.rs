@@ -1,0 +1,23 @@
+//! # netrex-representations
+//!
+//! Representations in dfdx: runtime-sized parameter [`Table`]s (initialised like the talk's
+//! ScaledEmbedding and ZeroEmbedding), the [`FactorizationRepresentation`] trait with the
+//! [`Bilinear`] model, batch [`gather`]ing of touched rows into dfdx tensors, and
+//! [row-wise optimizers](optim) that update only those rows.
+//!
+//! Every `forward` documents its tensor shapes: `B` is the batch, `M` items per user,
+//! `D` the embedding dimension.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod factorization;
+pub mod gather;
+pub mod optim;
+pub mod table;
+
+pub use error::RepresentationError;
+pub use factorization::{Bilinear, FactorizationRepresentation};
+pub use gather::{Gathered, Rows};
+pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
+pub use table::{IndexedBy, SparseGrad, Table};

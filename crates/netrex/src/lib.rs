@@ -1,0 +1,50 @@
+//! # netrex
+//!
+//! Neural recommender models in Rust. This facade re-exports the workspace's crates and holds
+//! the models that tie them together: [`ImplicitFactorizationModel`], generic over a
+//! representation and a loss, with validated hyperparameters ([`FactorizationConfig`]),
+//! training, prediction, recommendation, evaluation and save/load.
+//!
+//! ```no_run
+//! use netrex::prelude::*;
+//!
+//! let (data, parts) = netrex::data::ingest::load_movielens_split(None, OfficialSplit::Ua, None)?;
+//! let config = FactorizationConfig::builder().epochs(10).seed(0).build()?;
+//! let mut model = ImplicitFactorizationModel::bilinear(
+//!     config, data.users.len(), data.items.len(), AdaptiveHinge::default())?;
+//! model.fit(&parts.train)?;
+//! let report = model.evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
+//! println!("MRR {:.4}", report.mrr);
+//! # Ok::<(), NetrexError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod factorization;
+pub mod persist;
+mod progress;
+
+pub use config::{FactorizationConfig, FactorizationConfigBuilder};
+pub use error::NetrexError;
+pub use factorization::{FitReport, ImplicitFactorizationModel};
+pub use persist::{Catalog, Restore};
+
+/// Interactions, ids, splits, sequences, synthetic data and ingestion.
+pub use netrex_data as data;
+/// Metrics.
+pub use netrex_evaluation as evaluation;
+/// Losses.
+pub use netrex_losses as losses;
+/// Representations and row-wise optimizers.
+pub use netrex_representations as representations;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::{Catalog, FactorizationConfig, ImplicitFactorizationModel, NetrexError};
+    pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
+    pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};
+    pub use netrex_losses::{AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp};
+    pub use netrex_representations::{Bilinear, FactorizationRepresentation, OptimizerKind};
+}

@@ -1,0 +1,216 @@
+//! Saving and loading models: tables in safetensors, everything else in JSON.
+//!
+//! A model folder holds `model.safetensors` (one tensor per table) and `model.json`
+//! (format version, representation and loss names, hyperparameters, table layout, training
+//! history, and the raw-id maps when the model was trained from loaded data). Each file is
+//! written to a temporary name and renamed, so a crash never leaves a half-written model.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use netrex_data::{IdMap, RawId};
+use netrex_losses::Loss;
+use netrex_representations::{FactorizationRepresentation, IndexedBy, Table};
+
+use crate::config::FactorizationConfig;
+use crate::error::NetrexError;
+use crate::factorization::ImplicitFactorizationModel;
+
+/// The format written by this version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The raw-id maps and titles that let a model answer in the source's terms.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Raw user ids by dense index.
+    pub users: Option<IdMap<RawId>>,
+    /// Raw item ids by dense index.
+    pub items: Option<IdMap<RawId>>,
+    /// Item titles by dense index ("" when unknown).
+    pub titles: Option<Vec<String>>,
+}
+
+impl Catalog {
+    /// The dense index of a raw user id.
+    pub fn user_index(&self, raw: &RawId) -> Result<u32, NetrexError> {
+        match &self.users {
+            Some(map) => map.get(raw).ok_or_else(|| NetrexError::UnknownId {
+                kind: "user",
+                id: raw.to_string(),
+                count: map.len(),
+            }),
+            None => match raw {
+                RawId::Int(v) if *v >= 0 && *v <= i64::from(u32::MAX) => Ok(*v as u32),
+                _ => Err(NetrexError::UnknownId {
+                    kind: "user",
+                    id: raw.to_string(),
+                    count: 0,
+                }),
+            },
+        }
+    }
+
+    /// The raw id of a dense item.
+    pub fn item_raw(&self, item: u32) -> RawId {
+        self.items
+            .as_ref()
+            .and_then(|m| m.raw(item).cloned())
+            .unwrap_or(RawId::Int(i64::from(item)))
+    }
+
+    /// The title of a dense item, if known.
+    pub fn title(&self, item: u32) -> Option<&str> {
+        let t = self.titles.as_ref()?.get(item as usize)?;
+        (!t.is_empty()).then_some(t.as_str())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct TableInfo {
+    name: String,
+    indexed_by: IndexedBy,
+    rows: usize,
+    cols: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    format: String,
+    version: u32,
+    representation: String,
+    loss: String,
+    config: FactorizationConfig,
+    tables: Vec<TableInfo>,
+    epochs_trained: usize,
+    loss_history: Vec<f32>,
+    catalog: Catalog,
+}
+
+const KIND: &str = "netrex-factorization";
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NetrexError + '_ {
+    move |source| NetrexError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NetrexError> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn corrupt(path: &Path, message: impl Into<String>) -> NetrexError {
+    NetrexError::ModelFile {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A representation that can be rebuilt from its saved tables.
+pub trait Restore: FactorizationRepresentation + Sized {
+    /// Rebuilds the representation, checking the tables' names and shapes.
+    fn restore(tables: Vec<Table>) -> Result<Self, NetrexError>;
+}
+
+impl Restore for netrex_representations::Bilinear {
+    fn restore(tables: Vec<Table>) -> Result<Self, NetrexError> {
+        Ok(netrex_representations::Bilinear::from_tables(tables)?)
+    }
+}
+
+impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
+    /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
+    pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let tables = self.representation().tables();
+        let bytes: Vec<Vec<u8>> = tables.iter().map(|t| t.data().iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let mut views = Vec::with_capacity(tables.len());
+        for (t, b) in tables.iter().zip(&bytes) {
+            let view = TensorView::new(Dtype::F32, vec![t.rows(), t.cols()], b).map_err(|e| corrupt(dir, e.to_string()))?;
+            views.push((t.name().to_owned(), view));
+        }
+        let mut metadata = HashMap::new();
+        metadata.insert("format".to_owned(), KIND.to_owned());
+        let tensors = safetensors::serialize(views, &Some(metadata)).map_err(|e| corrupt(dir, e.to_string()))?;
+        write_atomically(&dir.join("model.safetensors"), &tensors)?;
+        let file = ModelFile {
+            format: KIND.into(),
+            version: FORMAT_VERSION,
+            representation: self.representation().name(),
+            loss: self.loss().name(),
+            config: self.config().clone(),
+            tables: tables
+                .iter()
+                .map(|t| TableInfo {
+                    name: t.name().into(),
+                    indexed_by: t.indexed_by(),
+                    rows: t.rows(),
+                    cols: t.cols(),
+                })
+                .collect(),
+            epochs_trained: self.epochs_trained(),
+            loss_history: self.loss_history().to_vec(),
+            catalog: catalog.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| corrupt(dir, e.to_string()))?;
+        write_atomically(&dir.join("model.json"), &json)
+    }
+
+    /// Loads a model saved by [`save`](Self::save), training further with `loss`. Fails with
+    /// a clear error on a missing, corrupt or mismatched file.
+    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+        let dir = dir.as_ref();
+        let info = read_info(dir)?;
+        let tensor_path = dir.join("model.safetensors");
+        let bytes = fs::read(&tensor_path).map_err(io(&tensor_path))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(&tensor_path, e.to_string()))?;
+        let mut tables = Vec::with_capacity(info.tables.len());
+        for t in &info.tables {
+            let view = st.tensor(&t.name).map_err(|e| corrupt(&tensor_path, format!("table {}: {e}", t.name)))?;
+            if view.dtype() != Dtype::F32 || view.shape() != [t.rows, t.cols] {
+                return Err(corrupt(&tensor_path, format!("table {} is {:?} {:?}, expected F32 [{}, {}]", t.name, view.dtype(), view.shape(), t.rows, t.cols)));
+            }
+            let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            tables.push(Table::from_data(&t.name, t.indexed_by, t.rows, t.cols, data).map_err(|e| corrupt(&tensor_path, e.to_string()))?);
+        }
+        let representation = R::restore(tables).map_err(|e| corrupt(dir, e.to_string()))?;
+        if representation.name() != info.representation {
+            return Err(corrupt(dir, format!("the model is a {} model, not {}", info.representation, representation.name())));
+        }
+        let mut model = ImplicitFactorizationModel::new(info.config, representation, loss)?;
+        model.restore_history(info.epochs_trained, info.loss_history);
+        Ok((model, info.catalog))
+    }
+}
+
+fn read_info(dir: &Path) -> Result<ModelFile, NetrexError> {
+    let path: PathBuf = dir.join("model.json");
+    let text = fs::read(&path).map_err(io(&path))?;
+    let info: ModelFile = serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    if info.format != KIND {
+        return Err(corrupt(&path, format!("not a netrex factorization model (format {:?})", info.format)));
+    }
+    if info.version != FORMAT_VERSION {
+        return Err(corrupt(&path, format!("format version {} is not {FORMAT_VERSION}", info.version)));
+    }
+    info.config.validate().map_err(|e| corrupt(&path, e.to_string()))?;
+    Ok(info)
+}
+
+/// The name of the loss a saved model was trained with.
+pub fn saved_loss_name(dir: impl AsRef<Path>) -> Result<String, NetrexError> {
+    Ok(read_info(dir.as_ref())?.loss)
+}
