@@ -10,17 +10,37 @@ use netrex_data::OfficialSplit;
 use netrex_evaluation::{evaluate, EvalConfig, Popularity};
 
 fn bench(c: &mut Criterion) {
-    let (_, parts) = load_movielens_split(None, OfficialSplit::Ua, None).expect("ML-100K: set NETREX_DATA_DIR");
+    let (_, parts) =
+        load_movielens_split(None, OfficialSplit::Ua, None).expect("ML-100K: set NETREX_DATA_DIR");
     let model = Popularity::fit(&parts.train);
     let mut group = c.benchmark_group("evaluate");
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        group.bench_with_input(BenchmarkId::new("ml100k_ua_all_users", format!("threads={threads}")), &threads, |b, _| {
-            b.iter(|| pool.install(|| evaluate(&model, &parts.test, Some(&parts.train), &EvalConfig::default()).unwrap()))
-        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        group.bench_with_input(
+            BenchmarkId::new("ml100k_ua_all_users", format!("threads={threads}")),
+            &threads,
+            |b, _| {
+                b.iter(|| {
+                    pool.install(|| {
+                        evaluate(
+                            &model,
+                            &parts.test,
+                            Some(&parts.train),
+                            &EvalConfig::default(),
+                        )
+                        .unwrap()
+                    })
+                })
+            },
+        );
     }
     group.finish();
-    c.bench_function("load/ml100k_ua", |b| b.iter(|| load_movielens_split(None, OfficialSplit::Ua, None).unwrap()));
+    c.bench_function("load/ml100k_ua", |b| {
+        b.iter(|| load_movielens_split(None, OfficialSplit::Ua, None).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

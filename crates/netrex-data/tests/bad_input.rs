@@ -14,12 +14,18 @@ fn write(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
 }
 
 fn mapping() -> ColumnMapping {
-    ColumnMapping::new("user", "item").timestamp("ts").rating("rating")
+    ColumnMapping::new("user", "item")
+        .timestamp("ts")
+        .rating("rating")
 }
 
 fn expect_parse(err: DataError, line: usize, needle: &str) {
     match &err {
-        DataError::Parse { line: l, message, path } => {
+        DataError::Parse {
+            line: l,
+            message,
+            path,
+        } => {
             assert_eq!(*l, line, "{err}");
             assert!(message.contains(needle), "{err}");
             assert!(path.file_name().is_some());
@@ -31,7 +37,11 @@ fn expect_parse(err: DataError, line: usize, needle: &str) {
 #[test]
 fn generic_csv_loads_string_and_int_ids() {
     let dir = common::temp_dir("good");
-    let p = write(&dir, "x.csv", b"user,item,ts,rating,extra\nalice,10,5,4.5,zz\n007,11,6,3,\nalice,11,7,1,q\n");
+    let p = write(
+        &dir,
+        "x.csv",
+        b"user,item,ts,rating,extra\nalice,10,5,4.5,zz\n007,11,6,3,\nalice,11,7,1,q\n",
+    );
     let data = load_csv(&p, &CsvFormat::default(), &mapping(), Some(2.0)).unwrap();
     assert_eq!(data.interactions.len(), 2);
     assert_eq!(data.report.below_min_rating, 1);
@@ -51,7 +61,11 @@ fn malformed_number_names_line() {
 #[test]
 fn missing_field_names_line() {
     let dir = common::temp_dir("ragged");
-    let p = write(&dir, "x.csv", b"user,item,ts,rating\n1,2,3,4\n1,3,4,5\n2,9\n");
+    let p = write(
+        &dir,
+        "x.csv",
+        b"user,item,ts,rating\n1,2,3,4\n1,3,4,5\n2,9\n",
+    );
     let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
     expect_parse(err, 4, "fields");
 }
@@ -71,7 +85,13 @@ fn nan_rating_and_negative_weight_are_rejected() {
     let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
     expect_parse(err, 2, "finite");
     let p = write(&dir, "w.csv", b"u,i,w\n1,2,1.0\n1,3,-2\n");
-    let err = load_csv(&p, &CsvFormat::default(), &ColumnMapping::new("u", "i").weight("w"), None).unwrap_err();
+    let err = load_csv(
+        &p,
+        &CsvFormat::default(),
+        &ColumnMapping::new("u", "i").weight("w"),
+        None,
+    )
+    .unwrap_err();
     expect_parse(err, 3, "negative");
 }
 
@@ -98,7 +118,13 @@ fn empty_files_are_errors() {
 
 #[test]
 fn unreadable_file_is_an_io_error() {
-    let err = load_csv("/nonexistent/x.csv", &CsvFormat::default(), &mapping(), None).unwrap_err();
+    let err = load_csv(
+        "/nonexistent/x.csv",
+        &CsvFormat::default(),
+        &mapping(),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, DataError::Io { .. }), "{err}");
 }
 
@@ -116,7 +142,11 @@ fn movielens_malformed_row() {
 #[test]
 fn double_colon_and_csv_releases() {
     let dir = common::temp_dir("ml1m");
-    write(&dir, "ratings.dat", b"1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978300000\n");
+    write(
+        &dir,
+        "ratings.dat",
+        b"1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978300000\n",
+    );
     write(&dir, "movies.dat", b"1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::James and the Giant Peach (1996)::Animation|Children's|Musical\n");
     let d = load_movielens_from(MovieLens::Ml1m, &dir, None).unwrap();
     assert_eq!(d.interactions.len(), 3);
@@ -125,18 +155,29 @@ fn double_colon_and_csv_releases() {
     assert_eq!(d.title(i), Some("One Flew Over the Cuckoo's Nest (1975)"));
 
     let dir = common::temp_dir("ml20m");
-    write(&dir, "ratings.csv", b"userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n1,29,3.5,1112484676\n");
+    write(
+        &dir,
+        "ratings.csv",
+        b"userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n1,29,3.5,1112484676\n",
+    );
     write(&dir, "movies.csv", b"movieId,title,genres\n2,\"Jumanji, The (1995)\",Adventure\n29,\"City of Lost Children, The (Cit\xc3\xa9 des enfants perdus, La) (1995)\",Drama\n");
     let d = load_movielens_from(MovieLens::Ml20m, &dir, None).unwrap();
     assert_eq!(d.interactions.ratings().unwrap(), &[3.5, 3.5]);
-    assert_eq!(d.title(d.items.get(&2.into()).unwrap()), Some("Jumanji, The (1995)"));
+    assert_eq!(
+        d.title(d.items.get(&2.into()).unwrap()),
+        Some("Jumanji, The (1995)")
+    );
     assert!(d.title(1).unwrap().contains("Cité"));
 }
 
 #[test]
 fn pair_shares_id_space() {
     let dir = common::temp_dir("pair");
-    let a = write(&dir, "train.csv", b"user,item,ts,rating\n1,10,1,5\n2,11,2,5\n");
+    let a = write(
+        &dir,
+        "train.csv",
+        b"user,item,ts,rating\n1,10,1,5\n2,11,2,5\n",
+    );
     let b = write(&dir, "test.csv", b"user,item,ts,rating\n1,12,3,5\n");
     let (d, tt) = load_csv_pair(&a, &b, &CsvFormat::default(), &mapping(), None).unwrap();
     assert_eq!(tt.train.num_items(), 3);
@@ -155,12 +196,15 @@ fn parquet_files_load_like_csv() {
         "rating" => [5.0f64, 2.0, 4.0],
     )
     .unwrap();
-    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
     let data = netrex_data::ingest::load_parquet(&path, &mapping(), Some(3.0)).unwrap();
     assert_eq!(data.interactions.len(), 2);
     assert_eq!(data.report.below_min_rating, 1);
     assert_eq!(data.interactions.histories().get(0).len(), 2);
-    let err = netrex_data::ingest::load_parquet(&path, &ColumnMapping::new("uid", "item"), None).unwrap_err();
+    let err = netrex_data::ingest::load_parquet(&path, &ColumnMapping::new("uid", "item"), None)
+        .unwrap_err();
     assert!(matches!(err, DataError::MissingColumn { .. }), "{err}");
     std::fs::write(&path, b"PAR1 this is not parquet").unwrap();
     let err = netrex_data::ingest::load_parquet(&path, &mapping(), None).unwrap_err();

@@ -19,9 +19,11 @@ fn small_archive() -> Vec<u8> {
         let opts = zip::write::SimpleFileOptions::default();
         zip.add_directory("ml-100k/", opts).unwrap();
         zip.start_file("ml-100k/u.data", opts).unwrap();
-        zip.write_all(b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t878542960\n").unwrap();
+        zip.write_all(b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t878542960\n")
+            .unwrap();
         zip.start_file("ml-100k/u.item", opts).unwrap();
-        zip.write_all(b"1|Toy Story (1995)|01-Jan-1995\n2|GoldenEye (1995)|01-Jan-1995\n").unwrap();
+        zip.write_all(b"1|Toy Story (1995)|01-Jan-1995\n2|GoldenEye (1995)|01-Jan-1995\n")
+            .unwrap();
         zip.finish().unwrap();
     }
     buf.into_inner()
@@ -35,7 +37,8 @@ fn serve(body: Vec<u8>, declared: usize, connections: usize) -> String {
     thread::spawn(move || {
         for stream in listener.incoming().take(connections) {
             let mut s = stream.unwrap();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
             let mut req = [0u8; 4096];
             let _ = s.read(&mut req);
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\nContent-Type: application/zip\r\nConnection: close\r\n\r\n");
@@ -66,7 +69,10 @@ fn downloads_verifies_and_unpacks() {
     assert_eq!(data.interactions.len(), 3);
     assert_eq!(data.title(1), Some("GoldenEye (1995)"));
     // nothing left over: no archive, no partial files, no staging folder
-    let mut left: Vec<String> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     left.sort();
     assert_eq!(left, vec!["ml-100k".to_string()]);
     // a second fetch uses the cache and makes no request (the server only answers once)
@@ -85,7 +91,10 @@ fn truncated_transfer_is_an_error_and_leaves_nothing() {
         folder: "ml-100k".into(),
     };
     let err = fetch(&archive, &cache).unwrap_err();
-    assert!(matches!(err, DataError::Download { .. } | DataError::Checksum { .. }), "{err}");
+    assert!(
+        matches!(err, DataError::Download { .. } | DataError::Checksum { .. }),
+        "{err}"
+    );
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }
 
@@ -124,6 +133,9 @@ fn archive_that_matches_but_is_corrupt_is_an_archive_error() {
 
 #[test]
 fn official_archives_have_published_checksums() {
-    assert_eq!(Archive::movielens(MovieLens::Ml100k).unwrap().md5, "0e33842e24a9c977be4e0107933c0723");
+    assert_eq!(
+        Archive::movielens(MovieLens::Ml100k).unwrap().md5,
+        "0e33842e24a9c977be4e0107933c0723"
+    );
     assert!(Archive::movielens(MovieLens::Latest).is_err());
 }

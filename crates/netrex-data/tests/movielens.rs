@@ -19,7 +19,9 @@ fn ml100k_counts() {
     assert_eq!(data.items.get(&RawId::Int(1682)), Some(1681));
     assert_eq!(data.title(0), Some("Toy Story (1995)"));
     // u.item is Latin-1: decoded, not lost
-    let miserables = (0..1682u32).filter_map(|i| data.title(i)).find(|t| t.starts_with("Misérables"));
+    let miserables = (0..1682u32)
+        .filter_map(|i| data.title(i))
+        .find(|t| t.starts_with("Misérables"));
     assert!(miserables.is_some());
     // many (user, second) ties, yet every row is in the per-user view exactly once
     let ts = x.timestamps().unwrap();
@@ -38,7 +40,8 @@ fn ml100k_counts() {
 
 #[test]
 fn ml100k_official_splits() {
-    let (data, split) = load_movielens_split(Some(&common::data_dir()), OfficialSplit::Ua, None).unwrap();
+    let (data, split) =
+        load_movielens_split(Some(&common::data_dir()), OfficialSplit::Ua, None).unwrap();
     assert_eq!(split.train.len(), 90_570);
     assert_eq!(split.test.len(), 9_430);
     assert_eq!(split.train.num_items(), 1682);
@@ -53,9 +56,17 @@ fn ml100k_official_splits() {
 #[test]
 fn min_rating_filter_is_counted() {
     let data = load_movielens(MovieLens::Ml100k, Some(&common::data_dir()), Some(4.0)).unwrap();
-    assert_eq!(data.report.rows_kept + data.report.below_min_rating, 100_000);
+    assert_eq!(
+        data.report.rows_kept + data.report.below_min_rating,
+        100_000
+    );
     assert_eq!(data.interactions.len(), data.report.rows_kept);
-    assert!(data.interactions.ratings().unwrap().iter().all(|&r| r >= 4.0));
+    assert!(data
+        .interactions
+        .ratings()
+        .unwrap()
+        .iter()
+        .all(|&r| r >= 4.0));
     assert!(data.report.below_min_rating > 40_000);
 }
 

@@ -12,18 +12,27 @@ fn interactions() -> impl Strategy<Value = Interactions> {
             proptest::collection::vec(0..ni as u32, n),
             proptest::collection::vec(0i64..5, n),
         )
-            .prop_map(move |(u, i, t)| Interactions::new(u, i, nu, ni).unwrap().with_timestamps(t).unwrap())
+            .prop_map(move |(u, i, t)| {
+                Interactions::new(u, i, nu, ni)
+                    .unwrap()
+                    .with_timestamps(t)
+                    .unwrap()
+            })
     })
 }
 
 fn histories() -> impl Strategy<Value = PerUser<u32>> {
-    proptest::collection::vec(proptest::collection::vec(0u32..50, 0..30), 1..6).prop_map(PerUser::from_lists)
+    proptest::collection::vec(proptest::collection::vec(0u32..50, 0..30), 1..6)
+        .prop_map(PerUser::from_lists)
 }
 
 /// A row's non-padding targets, checking that padding is only on the left.
 fn unpadded(row: &[u32]) -> Vec<u32> {
     let first = row.iter().position(|&x| x != PADDING).unwrap_or(row.len());
-    assert!(row[first..].iter().all(|&x| x != PADDING), "padding inside {row:?}");
+    assert!(
+        row[first..].iter().all(|&x| x != PADDING),
+        "padding inside {row:?}"
+    );
     row[first..].to_vec()
 }
 

@@ -17,7 +17,13 @@ fn data_dir() -> PathBuf {
 fn popularity_reference_values() {
     let (_, split) = load_movielens_split(Some(&data_dir()), OfficialSplit::Ua, None).unwrap();
     let model = Popularity::fit(&split.train);
-    let report = evaluate(&model, &split.test, Some(&split.train), &EvalConfig::default()).unwrap();
+    let report = evaluate(
+        &model,
+        &split.test,
+        Some(&split.train),
+        &EvalConfig::default(),
+    )
+    .unwrap();
     assert_eq!(report.per_user.len(), 943);
     assert!((report.mrr - 0.0540).abs() < 0.001, "MRR {}", report.mrr);
     assert!((report.auc - 0.8569).abs() < 0.001, "AUC {}", report.auc);

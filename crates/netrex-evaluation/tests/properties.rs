@@ -2,7 +2,8 @@
 
 use netrex_data::{Interactions, PerUser};
 use netrex_evaluation::{
-    evaluate, sampled_mrr_score, sequence_mrr_score, EvalConfig, EvalError, ItemScorer, SequenceEvalConfig, SequenceScorer,
+    evaluate, sampled_mrr_score, sequence_mrr_score, EvalConfig, EvalError, ItemScorer,
+    SequenceEvalConfig, SequenceScorer,
 };
 use proptest::prelude::*;
 
@@ -35,25 +36,42 @@ fn oracle(test: &Interactions, sign: f32) -> Table {
 
 fn split() -> impl Strategy<Value = (Interactions, Interactions)> {
     (1usize..6, 3usize..15).prop_flat_map(|(nu, ni)| {
-        let pairs = proptest::collection::btree_set((0..nu as u32, 0..ni as u32), 1..(nu * ni).min(40));
+        let pairs =
+            proptest::collection::btree_set((0..nu as u32, 0..ni as u32), 1..(nu * ni).min(40));
         (pairs, proptest::collection::vec(any::<bool>(), 40)).prop_map(move |(pairs, coin)| {
             let pairs: Vec<(u32, u32)> = pairs.into_iter().collect();
             let (mut tr, mut te) = (Vec::new(), Vec::new());
             for (k, p) in pairs.iter().enumerate() {
-                if coin[k % coin.len()] { te.push(*p) } else { tr.push(*p) }
+                if coin[k % coin.len()] {
+                    te.push(*p)
+                } else {
+                    tr.push(*p)
+                }
             }
             if te.is_empty() {
                 te.push(tr.pop().unwrap());
             }
-            let make = |v: &[(u32, u32)]| Interactions::new(v.iter().map(|p| p.0).collect(), v.iter().map(|p| p.1).collect(), nu, ni).unwrap();
+            let make = |v: &[(u32, u32)]| {
+                Interactions::new(
+                    v.iter().map(|p| p.0).collect(),
+                    v.iter().map(|p| p.1).collect(),
+                    nu,
+                    ni,
+                )
+                .unwrap()
+            };
             (make(&tr), make(&te))
         })
     })
 }
 
 fn random_scores(nu: usize, ni: usize) -> impl Strategy<Value = Table> {
-    proptest::collection::vec(proptest::collection::vec(-3i32..3, ni), nu)
-        .prop_map(|s| Table { scores: s.into_iter().map(|r| r.into_iter().map(|x| x as f32).collect()).collect() })
+    proptest::collection::vec(proptest::collection::vec(-3i32..3, ni), nu).prop_map(|s| Table {
+        scores: s
+            .into_iter()
+            .map(|r| r.into_iter().map(|x| x as f32).collect())
+            .collect(),
+    })
 }
 
 proptest! {
@@ -138,9 +156,20 @@ fn sequence_metrics_on_a_known_rule() {
     assert_eq!(full.mean, 1.0);
     let sampled = sampled_mrr_score(&model, &histories, 200, None, 0).unwrap();
     assert!(sampled.mean > 0.99, "{}", sampled.mean);
-    assert_eq!(sampled, sampled_mrr_score(&model, &histories, 200, None, 0).unwrap());
+    assert_eq!(
+        sampled,
+        sampled_mrr_score(&model, &histories, 200, None, 0).unwrap()
+    );
     // excluding seen items cannot hurt a target that was not seen
-    let excl = sequence_mrr_score(&model, &histories, &SequenceEvalConfig { exclude_seen: true, max_context: Some(5) }).unwrap();
+    let excl = sequence_mrr_score(
+        &model,
+        &histories,
+        &SequenceEvalConfig {
+            exclude_seen: true,
+            max_context: Some(5),
+        },
+    )
+    .unwrap();
     assert_eq!(excl.mean, 1.0);
 }
 
@@ -148,20 +177,48 @@ fn sequence_metrics_on_a_known_rule() {
 fn bad_inputs_are_typed_errors() {
     struct Nan;
     impl ItemScorer for Nan {
-        fn num_users(&self) -> usize { 1 }
-        fn num_items(&self) -> usize { 2 }
-        fn score_items(&self, _: u32, s: &mut [f32]) { s[0] = f32::NAN; s[1] = 0.0; }
+        fn num_users(&self) -> usize {
+            1
+        }
+        fn num_items(&self) -> usize {
+            2
+        }
+        fn score_items(&self, _: u32, s: &mut [f32]) {
+            s[0] = f32::NAN;
+            s[1] = 0.0;
+        }
     }
     let test = Interactions::new(vec![0], vec![1], 1, 2).unwrap();
-    assert!(matches!(evaluate(&Nan, &test, None, &EvalConfig::default()), Err(EvalError::NonFiniteScore { item: 0, .. })));
+    assert!(matches!(
+        evaluate(&Nan, &test, None, &EvalConfig::default()),
+        Err(EvalError::NonFiniteScore { item: 0, .. })
+    ));
     let empty = Interactions::new(vec![], vec![], 1, 2).unwrap();
-    assert!(matches!(evaluate(&Nan, &empty, None, &EvalConfig::default()), Err(EvalError::Empty(_))));
+    assert!(matches!(
+        evaluate(&Nan, &empty, None, &EvalConfig::default()),
+        Err(EvalError::Empty(_))
+    ));
     let wide = Interactions::new(vec![0], vec![2], 1, 3).unwrap();
-    assert!(matches!(evaluate(&Nan, &wide, None, &EvalConfig::default()), Err(EvalError::NumItemsMismatch { .. })));
+    assert!(matches!(
+        evaluate(&Nan, &wide, None, &EvalConfig::default()),
+        Err(EvalError::NumItemsMismatch { .. })
+    ));
     let users = Interactions::new(vec![1], vec![1], 2, 2).unwrap();
-    assert!(matches!(evaluate(&Nan, &users, None, &EvalConfig::default()), Err(EvalError::UserOutOfRange { user: 1, .. })));
-    assert!(matches!(evaluate(&Nan, &test, None, &EvalConfig { ks: vec![0] }), Err(EvalError::NonFiniteScore { .. }) | Err(EvalError::InvalidParameter { .. })));
+    assert!(matches!(
+        evaluate(&Nan, &users, None, &EvalConfig::default()),
+        Err(EvalError::UserOutOfRange { user: 1, .. })
+    ));
+    assert!(matches!(
+        evaluate(&Nan, &test, None, &EvalConfig { ks: vec![0] }),
+        Err(EvalError::NonFiniteScore { .. }) | Err(EvalError::InvalidParameter { .. })
+    ));
     let h = PerUser::from_lists(vec![vec![0]]);
-    assert!(matches!(sequence_mrr_score(&NextItem(2), &h, &SequenceEvalConfig::default()), Err(EvalError::Empty(_))));
-    assert!(matches!(sampled_mrr_score(&NextItem(2), &h, 0, None, 0), Err(EvalError::InvalidParameter { .. })));
+    assert!(matches!(
+        sequence_mrr_score(&NextItem(2), &h, &SequenceEvalConfig::default()),
+        Err(EvalError::Empty(_))
+    ));
+    assert!(matches!(
+        sampled_mrr_score(&NextItem(2), &h, 0, None, 0),
+        Err(EvalError::InvalidParameter { .. })
+    ));
 }

@@ -8,7 +8,9 @@ use crate::{Loss, LossContext};
 /// Splits one traced tensor into two uses: the first keeps the tape, the second gets an empty
 /// one with the same id, so gradients from both accumulate (dfdx merges tapes at the next
 /// binary op).
-fn fork<S: Shape, D: Device<f32>, T: Tape<f32, D>>(x: Tensor<S, f32, D, T>) -> (Tensor<S, f32, D, T>, Tensor<S, f32, D, T>) {
+fn fork<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<S, f32, D, T>,
+) -> (Tensor<S, f32, D, T>, Tensor<S, f32, D, T>) {
     let second = x.retaped::<T>();
     (x, second)
 }
@@ -81,7 +83,9 @@ impl Loss for Bpr {
         _: &LossContext,
     ) -> Tensor<(usize,), f32, D, T> {
         // 1 - sigmoid(pos - neg) = sigmoid(neg - pos)
-        differences(positive, negative).sigmoid().mean::<(usize,), Axis<1>>()
+        differences(positive, negative)
+            .sigmoid()
+            .mean::<(usize,), Axis<1>>()
     }
 }
 
@@ -100,7 +104,9 @@ impl Default for LogSigmoidBpr {
 }
 
 /// `softplus(x) = relu(x) + ln(1 + exp(-|x|))`, which neither overflows nor loses precision.
-pub(crate) fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(x: Tensor<S, f32, D, T>) -> Tensor<S, f32, D, T> {
+pub(crate) fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    x: Tensor<S, f32, D, T>,
+) -> Tensor<S, f32, D, T> {
     let (a, b) = fork(x);
     a.relu() + (b.abs().negate().exp() + 1.0).ln()
 }
@@ -148,7 +154,9 @@ impl Loss for Hinge {
         negative: Tensor<(usize, usize), f32, D, T>,
         _: &LossContext,
     ) -> Tensor<(usize,), f32, D, T> {
-        (differences(positive, negative) + 1.0).relu().mean::<(usize,), Axis<1>>()
+        (differences(positive, negative) + 1.0)
+            .relu()
+            .mean::<(usize,), Axis<1>>()
     }
 }
 
@@ -179,8 +187,20 @@ impl Loss for AdaptiveHinge {
         negative: Tensor<(usize, usize), f32, D, T>,
         _: &LossContext,
     ) -> Tensor<(usize,), f32, D, T> {
-        let hardest = negative.max::<(usize,), Axis<1>>();
-        (hardest - positive + 1.0).relu()
+        let (b, n) = *negative.shape();
+        // the index of the hardest negative, chosen without gradient: dfdx's `max` would send
+        // the gradient to every tied maximum, and duplicate negatives tie
+        let values = negative.retaped::<NoneTape>().as_vec();
+        let hardest: Vec<usize> = values
+            .chunks(n.max(1))
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .fold(0, |best, (j, &v)| if v > row[best] { j } else { best })
+            })
+            .collect();
+        let index = negative.device().tensor_from_vec(hardest, (b,));
+        (negative.select(index) - positive + 1.0).relu()
     }
 }
 

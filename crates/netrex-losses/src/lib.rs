@@ -13,6 +13,9 @@
 
 use dfdx::prelude::*;
 
+/// The dfdx this crate is built on: a custom loss must use the same version.
+pub use dfdx;
+
 mod builtin;
 mod named;
 
@@ -76,7 +79,7 @@ pub fn weighted_mean<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
     let denominator = match mask {
         Some(m) => {
             values = values * m.clone();
-            m.clone().sum::<(), _>().array().max(1.0)
+            m.clone().sum::<(), _>().as_vec()[0].max(1.0)
         }
         None => batch.max(1) as f32,
     };

@@ -25,7 +25,14 @@ pub enum BuiltinLoss {
 
 impl BuiltinLoss {
     /// Every name [`BuiltinLoss::from_name`] knows.
-    pub const NAMES: [&'static str; 6] = ["pointwise", "bpr", "bpr-log", "hinge", "adaptive-hinge", "warp"];
+    pub const NAMES: [&'static str; 6] = [
+        "pointwise",
+        "bpr",
+        "bpr-log",
+        "hinge",
+        "adaptive-hinge",
+        "warp",
+    ];
 
     /// The loss called `name` with its default number of negatives, or with `negatives`.
     pub fn from_name(name: &str, negatives: Option<usize>) -> Option<Self> {
@@ -36,7 +43,9 @@ impl BuiltinLoss {
             "bpr-log" => BuiltinLoss::BprLog(LogSigmoidBpr { negatives: pick(1) }),
             "hinge" => BuiltinLoss::Hinge(Hinge { negatives: pick(1) }),
             "adaptive-hinge" => BuiltinLoss::AdaptiveHinge(AdaptiveHinge { negatives: pick(5) }),
-            "warp" => BuiltinLoss::Warp(Warp { negatives: pick(10) }),
+            "warp" => BuiltinLoss::Warp(Warp {
+                negatives: pick(10),
+            }),
             _ => return None,
         })
     }

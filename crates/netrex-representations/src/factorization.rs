@@ -32,7 +32,10 @@ pub trait FactorizationRepresentation: Send + Sync {
     ///
     /// Shapes: `rows.user[k]` is `(B, cols_k)`, `rows.item[k]` is `(B, M, cols_k)`; the
     /// result is `(B, M)`.
-    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(&self, rows: Rows<D, T>) -> Tensor<(usize, usize), f32, D, T>;
+    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: Rows<D, T>,
+    ) -> Tensor<(usize, usize), f32, D, T>;
 }
 
 /// The talk's bilinear model: `score(u, i) = <p_u, q_i> + b_u + b_i`.
@@ -47,7 +50,12 @@ pub struct Bilinear {
 
 impl Bilinear {
     /// A freshly initialised representation.
-    pub fn new(num_users: usize, num_items: usize, dim: usize, rng: &mut impl Rng) -> Result<Self, RepresentationError> {
+    pub fn new(
+        num_users: usize,
+        num_items: usize,
+        dim: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self, RepresentationError> {
         if dim == 0 || num_users == 0 || num_items == 0 {
             return Err(RepresentationError::InvalidParameter {
                 name: "num_users, num_items, dim",
@@ -71,7 +79,12 @@ impl Bilinear {
             return Err(RepresentationError::Shape(format!("bilinear tables must be user_embedding, user_bias, item_embedding, item_bias; got {names:?}")));
         }
         let (ue, ub, ie, ib) = (&tables[0], &tables[1], &tables[2], &tables[3]);
-        if ue.cols() != ie.cols() || ub.cols() != 1 || ib.cols() != 1 || ue.rows() != ub.rows() || ie.rows() != ib.rows() {
+        if ue.cols() != ie.cols()
+            || ub.cols() != 1
+            || ib.cols() != 1
+            || ue.rows() != ub.rows()
+            || ie.rows() != ib.rows()
+        {
             return Err(RepresentationError::Shape(format!(
                 "inconsistent bilinear tables: user {}x{} / {}x{}, item {}x{} / {}x{}",
                 ue.rows(),
@@ -84,8 +97,14 @@ impl Bilinear {
                 ib.cols()
             )));
         }
-        if ue.indexed_by() != IndexedBy::User || ub.indexed_by() != IndexedBy::User || ie.indexed_by() != IndexedBy::Item || ib.indexed_by() != IndexedBy::Item {
-            return Err(RepresentationError::Shape("bilinear tables are indexed by user, user, item, item".into()));
+        if ue.indexed_by() != IndexedBy::User
+            || ub.indexed_by() != IndexedBy::User
+            || ie.indexed_by() != IndexedBy::Item
+            || ib.indexed_by() != IndexedBy::Item
+        {
+            return Err(RepresentationError::Shape(
+                "bilinear tables are indexed by user, user, item, item".into(),
+            ));
         }
         Ok(Bilinear { tables })
     }
@@ -117,16 +136,27 @@ impl FactorizationRepresentation for Bilinear {
         &mut self.tables
     }
 
-    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(&self, rows: Rows<D, T>) -> Tensor<(usize, usize), f32, D, T> {
+    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: Rows<D, T>,
+    ) -> Tensor<(usize, usize), f32, D, T> {
         let mut user = rows.user.into_iter();
         let mut item = rows.item.into_iter();
-        let (p, bu) = (user.next().expect("user_embedding rows"), user.next().expect("user_bias rows"));
-        let (q, bi) = (item.next().expect("item_embedding rows"), item.next().expect("item_bias rows"));
+        let (p, bu) = (
+            user.next().expect("user_embedding rows"),
+            user.next().expect("user_bias rows"),
+        );
+        let (q, bi) = (
+            item.next().expect("item_embedding rows"),
+            item.next().expect("item_bias rows"),
+        );
         let (b, m, d) = *q.shape();
         // (B, D) -> (B, M, D), times (B, M, D), summed over D: (B, M)
         let dot = (p.broadcast_like::<_, Axis<1>>(&(b, m, d)) * q).sum::<(usize, usize), Axis<2>>();
         // (B, 1) -> (B,) -> (B, M)
-        let bu = bu.sum::<(usize,), Axis<1>>().broadcast_like::<_, Axis<1>>(&(b, m));
+        let bu = bu
+            .sum::<(usize,), Axis<1>>()
+            .broadcast_like::<_, Axis<1>>(&(b, m));
         // (B, M, 1) -> (B, M)
         let bi = bi.sum::<(usize, usize), Axis<2>>();
         dot + bu + bi

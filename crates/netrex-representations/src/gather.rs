@@ -43,13 +43,20 @@ impl<D: Device<f32>> Gathered<D> {
     /// models that call this validate ids first.
     pub fn new(device: &D, tables: &[Table], users: &[u32], items: &[u32]) -> Self {
         let b = users.len();
-        assert!(b > 0 && items.len() % b == 0, "items must hold M ids per user");
+        assert!(
+            b > 0 && items.len() % b == 0,
+            "items must hold M ids per user"
+        );
         let m = items.len() / b;
         let leaves = tables
             .iter()
             .map(|t| match t.indexed_by() {
-                IndexedBy::User => Leaf::User(device.tensor_from_vec(copy_rows(t, users), (b, t.cols()))),
-                IndexedBy::Item => Leaf::Item(device.tensor_from_vec(copy_rows(t, items), (b, m, t.cols()))),
+                IndexedBy::User => {
+                    Leaf::User(device.tensor_from_vec(copy_rows(t, users), (b, t.cols())))
+                }
+                IndexedBy::Item => {
+                    Leaf::Item(device.tensor_from_vec(copy_rows(t, items), (b, m, t.cols())))
+                }
             })
             .collect();
         Gathered {
@@ -59,7 +66,15 @@ impl<D: Device<f32>> Gathered<D> {
         }
     }
 
-    fn rows<T>(&self, mut put: impl FnMut(&Leaf<D>) -> (Option<Tensor<(usize, usize), f32, D, T>>, Option<Tensor<(usize, usize, usize), f32, D, T>>)) -> Rows<D, T> {
+    fn rows<T>(
+        &self,
+        mut put: impl FnMut(
+            &Leaf<D>,
+        ) -> (
+            Option<Tensor<(usize, usize), f32, D, T>>,
+            Option<Tensor<(usize, usize, usize), f32, D, T>>,
+        ),
+    ) -> Rows<D, T> {
         let mut rows = Rows {
             user: Vec::new(),
             item: Vec::new(),
@@ -91,7 +106,11 @@ impl<D: Device<f32>> Gathered<D> {
     /// Adds each gathered row's gradient to its table row in `into` (one per table, in table
     /// order). Rows that occur several times in the batch sum their gradients, which is the
     /// gradient of the table itself.
-    pub fn accumulate(&self, grads: &mut Gradients<f32, D>, into: &mut [SparseGrad]) -> Result<(), D::Err> {
+    pub fn accumulate(
+        &self,
+        grads: &mut Gradients<f32, D>,
+        into: &mut [SparseGrad],
+    ) -> Result<(), D::Err> {
         for (leaf, sparse) in self.leaves.iter().zip(into.iter_mut()) {
             let (values, ids) = match leaf {
                 Leaf::User(t) => {

@@ -70,8 +70,16 @@ impl RowOptimizer {
             .map(|t| {
                 let n = t.rows() * t.cols();
                 State {
-                    first: if config.kind == OptimizerKind::Adam { vec![0.0; n] } else { Vec::new() },
-                    second: if config.kind == OptimizerKind::Sgd { Vec::new() } else { vec![0.0; n] },
+                    first: if config.kind == OptimizerKind::Adam {
+                        vec![0.0; n]
+                    } else {
+                        Vec::new()
+                    },
+                    second: if config.kind == OptimizerKind::Sgd {
+                        Vec::new()
+                    } else {
+                        vec![0.0; n]
+                    },
                     step: 0,
                 }
             })
@@ -86,8 +94,16 @@ impl RowOptimizer {
 
     /// Applies `grads` (one per table) to the touched rows of `tables`, then clears them.
     pub fn step(&mut self, tables: &mut [Table], grads: &mut [SparseGrad]) {
-        let OptimizerConfig { kind, learning_rate: lr, l2 } = self.config;
-        for ((table, grad), state) in tables.iter_mut().zip(grads.iter_mut()).zip(&mut self.states) {
+        let OptimizerConfig {
+            kind,
+            learning_rate: lr,
+            l2,
+        } = self.config;
+        for ((table, grad), state) in tables
+            .iter_mut()
+            .zip(grads.iter_mut())
+            .zip(&mut self.states)
+        {
             state.step += 1;
             let cols = table.cols();
             let (c1, c2) = (1.0 - BETA1.powi(state.step), 1.0 - BETA2.powi(state.step));

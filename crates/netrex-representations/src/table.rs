@@ -43,8 +43,15 @@ impl Table {
     }
 
     /// Normal entries with standard deviation `1 / cols` (the talk's ScaledEmbedding).
-    pub fn scaled_normal(name: &str, indexed_by: IndexedBy, rows: usize, cols: usize, rng: &mut impl Rng) -> Self {
-        let normal = Normal::new(0.0f32, 1.0 / cols.max(1) as f32).expect("positive standard deviation");
+    pub fn scaled_normal(
+        name: &str,
+        indexed_by: IndexedBy,
+        rows: usize,
+        cols: usize,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let normal =
+            Normal::new(0.0f32, 1.0 / cols.max(1) as f32).expect("positive standard deviation");
         Table {
             name: name.to_owned(),
             indexed_by,
@@ -55,7 +62,13 @@ impl Table {
     }
 
     /// A table from saved values; the length must be `rows * cols` and values finite.
-    pub fn from_data(name: &str, indexed_by: IndexedBy, rows: usize, cols: usize, data: Vec<f32>) -> Result<Self, RepresentationError> {
+    pub fn from_data(
+        name: &str,
+        indexed_by: IndexedBy,
+        rows: usize,
+        cols: usize,
+        data: Vec<f32>,
+    ) -> Result<Self, RepresentationError> {
         if data.len() != rows * cols {
             return Err(RepresentationError::Shape(format!(
                 "table {name} has {} values, expected {rows} x {cols}",
@@ -148,7 +161,10 @@ impl SparseGrad {
             self.is_touched[ri] = true;
             self.touched.push(r);
         }
-        for (g, v) in self.data[ri * self.cols..(ri + 1) * self.cols].iter_mut().zip(values) {
+        for (g, v) in self.data[ri * self.cols..(ri + 1) * self.cols]
+            .iter_mut()
+            .zip(values)
+        {
             *g += v;
         }
     }
@@ -169,7 +185,9 @@ impl SparseGrad {
         for &r in &self.touched {
             let ri = r as usize;
             self.is_touched[ri] = false;
-            self.data[ri * self.cols..(ri + 1) * self.cols].iter_mut().for_each(|g| *g = 0.0);
+            self.data[ri * self.cols..(ri + 1) * self.cols]
+                .iter_mut()
+                .for_each(|g| *g = 0.0);
         }
         self.touched.clear();
     }

@@ -71,10 +71,16 @@ impl FactorizationConfig {
             positive("negatives", n)?;
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(NetrexError::config("learning_rate", format!("{} must be finite and > 0", self.learning_rate)));
+            return Err(NetrexError::config(
+                "learning_rate",
+                format!("{} must be finite and > 0", self.learning_rate),
+            ));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(NetrexError::config("l2", format!("{} must be finite and >= 0", self.l2)));
+            return Err(NetrexError::config(
+                "l2",
+                format!("{} must be finite and >= 0", self.l2),
+            ));
         }
         Ok(())
     }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use netrex_data::Interactions;
 use netrex_evaluation::{evaluate, EvalConfig, ItemScorer, Report};
 use netrex_losses::{Loss, LossContext};
-use netrex_representations::{Bilinear, FactorizationRepresentation, Gathered, OptimizerConfig, RowOptimizer, SparseGrad};
+use netrex_representations::{
+    Bilinear, FactorizationRepresentation, Gathered, OptimizerConfig, RowOptimizer, SparseGrad,
+};
 
 use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
@@ -46,7 +48,12 @@ pub struct ImplicitFactorizationModel<R: FactorizationRepresentation, L: Loss> {
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
     /// A bilinear model for `num_users x num_items`, initialised from `config.seed`.
-    pub fn bilinear(config: FactorizationConfig, num_users: usize, num_items: usize, loss: L) -> Result<Self, NetrexError> {
+    pub fn bilinear(
+        config: FactorizationConfig,
+        num_users: usize,
+        num_items: usize,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(config.seed);
         let representation = Bilinear::new(num_users, num_items, config.embedding_dim, &mut rng)?;
@@ -56,14 +63,23 @@ impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
 
 impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// A model over an already built representation.
-    pub fn new(config: FactorizationConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
+    pub fn new(
+        config: FactorizationConfig,
+        representation: R,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
         config.validate()?;
         // a different stream from the one a constructor may have used to initialise
         let rng = StdRng::seed_from_u64(config.seed ^ 0x5EED_0F_7EA1);
         Self::with_rng(config, representation, loss, rng)
     }
 
-    fn with_rng(config: FactorizationConfig, representation: R, loss: L, rng: StdRng) -> Result<Self, NetrexError> {
+    fn with_rng(
+        config: FactorizationConfig,
+        representation: R,
+        loss: L,
+        rng: StdRng,
+    ) -> Result<Self, NetrexError> {
         let optimizer = RowOptimizer::new(
             OptimizerConfig {
                 kind: config.optimizer,
@@ -72,7 +88,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
             },
             representation.tables(),
         );
-        let grads = representation.tables().iter().map(SparseGrad::for_table).collect();
+        let grads = representation
+            .tables()
+            .iter()
+            .map(SparseGrad::for_table)
+            .collect();
         let all_items = (0..representation.num_items() as u32).collect();
         Ok(ImplicitFactorizationModel {
             config,
@@ -105,6 +125,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         &self.representation
     }
 
+    /// The representation, mutably (e.g. to set parameters before training).
+    pub fn representation_mut(&mut self) -> &mut R {
+        &mut self.representation
+    }
+
     /// The loss.
     pub fn loss(&self) -> &L {
         &self.loss
@@ -126,12 +151,16 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     }
 
     fn negatives(&self) -> usize {
-        self.config.negatives.unwrap_or_else(|| self.loss.num_negatives())
+        self.config
+            .negatives
+            .unwrap_or_else(|| self.loss.num_negatives())
     }
 
     fn check_fit(&self, train: &Interactions) -> Result<(), NetrexError> {
         train.ensure_not_empty("the training set")?;
-        if train.num_users() > self.representation.num_users() || train.num_items() != self.representation.num_items() {
+        if train.num_users() > self.representation.num_users()
+            || train.num_items() != self.representation.num_items()
+        {
             return Err(NetrexError::Training(format!(
                 "the data is {} users x {} items but the model is {} x {}",
                 train.num_users(),
@@ -232,12 +261,18 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         positives: &[u32],
         negatives: &[u32],
         weights: Option<&[f32]>,
-    ) -> (Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>, [Gathered<Cpu>; 2]) {
+    ) -> (
+        Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>,
+        [Gathered<Cpu>; 2],
+    ) {
         let tables = self.representation.tables();
         let pos_rows = Gathered::new(&self.device, tables, users, positives);
         let neg_rows = Gathered::new(&self.device, tables, users, negatives);
         // (B, 1) -> (B,)
-        let pos = self.representation.forward(pos_rows.traced()).sum::<(usize,), Axis<1>>();
+        let pos = self
+            .representation
+            .forward(pos_rows.traced())
+            .sum::<(usize,), Axis<1>>();
         // (B, N)
         let neg = self.representation.forward(neg_rows.traced());
         let weights = weights.map(|w| self.device.tensor_from_vec(w.to_vec(), (w.len(),)));
@@ -249,18 +284,36 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     }
 
     /// Row gradients of a batch's loss for every table (for gradient checks and custom loops).
-    pub fn batch_gradients(&self, users: &[u32], positives: &[u32], negatives: &[u32], weights: Option<&[f32]>) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
+    pub fn batch_gradients(
+        &self,
+        users: &[u32],
+        positives: &[u32],
+        negatives: &[u32],
+        weights: Option<&[f32]>,
+    ) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
         let (loss, gathered) = self.batch_loss(users, positives, negatives, weights);
         let value = loss.array();
         let mut grads = loss.backward();
-        let mut out: Vec<SparseGrad> = self.representation.tables().iter().map(SparseGrad::for_table).collect();
+        let mut out: Vec<SparseGrad> = self
+            .representation
+            .tables()
+            .iter()
+            .map(SparseGrad::for_table)
+            .collect();
         for g in &gathered {
-            g.accumulate(&mut grads, &mut out).map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+            g.accumulate(&mut grads, &mut out)
+                .map_err(|e| NetrexError::Device(format!("{e:?}")))?;
         }
         Ok((value, out))
     }
 
-    fn step(&mut self, users: &[u32], positives: &[u32], negatives: &[u32], weights: Option<&[f32]>) -> Result<f32, NetrexError> {
+    fn step(
+        &mut self,
+        users: &[u32],
+        positives: &[u32],
+        negatives: &[u32],
+        weights: Option<&[f32]>,
+    ) -> Result<f32, NetrexError> {
         let (loss, gathered) = self.batch_loss(users, positives, negatives, weights);
         let value = loss.array();
         if !value.is_finite() {
@@ -268,9 +321,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         }
         let mut grads = loss.backward();
         for g in &gathered {
-            g.accumulate(&mut grads, &mut self.grads).map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+            g.accumulate(&mut grads, &mut self.grads)
+                .map_err(|e| NetrexError::Device(format!("{e:?}")))?;
         }
-        self.optimizer.step(self.representation.tables_mut(), &mut self.grads);
+        self.optimizer
+            .step(self.representation.tables_mut(), &mut self.grads);
         Ok(value)
     }
 
@@ -289,7 +344,10 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// Scores of `items` for `user` (dense ids).
     pub fn predict(&self, user: u32, items: &[u32]) -> Result<Vec<f32>, NetrexError> {
         self.check_user(user)?;
-        if let Some(&i) = items.iter().find(|&&i| i as usize >= self.representation.num_items()) {
+        if let Some(&i) = items
+            .iter()
+            .find(|&&i| i as usize >= self.representation.num_items())
+        {
             return Err(NetrexError::UnknownId {
                 kind: "item",
                 id: i.to_string(),
@@ -305,7 +363,12 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
 
     /// The `k` best items for `user` (dense ids, best first, ties by id), leaving out
     /// `exclude` (e.g. the items the user has already seen).
-    pub fn recommend(&self, user: u32, k: usize, exclude: &[u32]) -> Result<Vec<(u32, f32)>, NetrexError> {
+    pub fn recommend(
+        &self,
+        user: u32,
+        k: usize,
+        exclude: &[u32],
+    ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let scores = self.predict(user, &self.all_items)?;
         let mut skip = vec![false; scores.len()];
         for &i in exclude {
@@ -313,7 +376,12 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
                 *s = true;
             }
         }
-        let mut ranked: Vec<(u32, f32)> = scores.into_iter().enumerate().filter(|(i, _)| !skip[*i]).map(|(i, s)| (i as u32, s)).collect();
+        let mut ranked: Vec<(u32, f32)> = scores
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !skip[*i])
+            .map(|(i, s)| (i as u32, s))
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(k);
         Ok(ranked)
@@ -321,7 +389,12 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
 
     /// Full-ranking evaluation on `test`, with `train` items excluded (see
     /// [`netrex_evaluation::evaluate`]).
-    pub fn evaluate(&self, test: &Interactions, train: Option<&Interactions>, config: &EvalConfig) -> Result<Report, NetrexError> {
+    pub fn evaluate(
+        &self,
+        test: &Interactions,
+        train: Option<&Interactions>,
+        config: &EvalConfig,
+    ) -> Result<Report, NetrexError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.config.threads)
             .build()
@@ -340,7 +413,14 @@ impl<R: FactorizationRepresentation, L: Loss> ItemScorer for ImplicitFactorizati
     }
 
     fn score_items(&self, user: u32, scores: &mut [f32]) {
-        let rows = Gathered::new(&self.device, self.representation.tables(), &[user], &self.all_items);
-        self.representation.forward(rows.untraced()).copy_into(scores);
+        let rows = Gathered::new(
+            &self.device,
+            self.representation.tables(),
+            &[user],
+            &self.all_items,
+        );
+        self.representation
+            .forward(rows.untraced())
+            .copy_into(scores);
     }
 }

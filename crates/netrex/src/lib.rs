@@ -45,6 +45,8 @@ pub mod prelude {
     pub use crate::{Catalog, FactorizationConfig, ImplicitFactorizationModel, NetrexError};
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
     pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};
-    pub use netrex_losses::{AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp};
+    pub use netrex_losses::{
+        AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
+    };
     pub use netrex_representations::{Bilinear, FactorizationRepresentation, OptimizerKind};
 }

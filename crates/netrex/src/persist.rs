@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use netrex_data::{IdMap, RawId};
+use netrex_data::{IdMap, PerUser, RawId};
 use netrex_losses::Loss;
 use netrex_representations::{FactorizationRepresentation, IndexedBy, Table};
 
@@ -32,6 +32,10 @@ pub struct Catalog {
     pub items: Option<IdMap<RawId>>,
     /// Item titles by dense index ("" when unknown).
     pub titles: Option<Vec<String>>,
+    /// Each user's training items, so recommendations can leave them out (stored in the
+    /// tensor file, not the JSON).
+    #[serde(skip)]
+    pub seen: Option<PerUser<u32>>,
 }
 
 impl Catalog {
@@ -101,7 +105,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NetrexError + '_ {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NetrexError> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     {
         use std::io::Write;
         let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
@@ -136,15 +143,40 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(io(dir))?;
         let tables = self.representation().tables();
-        let bytes: Vec<Vec<u8>> = tables.iter().map(|t| t.data().iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let bytes: Vec<Vec<u8>> = tables
+            .iter()
+            .map(|t| t.data().iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect();
         let mut views = Vec::with_capacity(tables.len());
         for (t, b) in tables.iter().zip(&bytes) {
-            let view = TensorView::new(Dtype::F32, vec![t.rows(), t.cols()], b).map_err(|e| corrupt(dir, e.to_string()))?;
+            let view = TensorView::new(Dtype::F32, vec![t.rows(), t.cols()], b)
+                .map_err(|e| corrupt(dir, e.to_string()))?;
             views.push((t.name().to_owned(), view));
+        }
+        let mut seen_bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        if let Some(seen) = &catalog.seen {
+            let offsets: Vec<u8> = (0..=seen.num_users())
+                .scan(0u64, |acc, u| {
+                    let at = *acc;
+                    *acc += seen.get(u).len() as u64;
+                    Some(at)
+                })
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            let items: Vec<u8> = seen.values().iter().flat_map(|v| v.to_le_bytes()).collect();
+            seen_bytes.push(("seen_offsets".into(), vec![seen.num_users() + 1], offsets));
+            seen_bytes.push(("seen_items".into(), vec![seen.values().len()], items));
+        }
+        for (i, (name, shape, bytes)) in seen_bytes.iter().enumerate() {
+            let dtype = if i == 0 { Dtype::U64 } else { Dtype::U32 };
+            let view = TensorView::new(dtype, shape.clone(), bytes)
+                .map_err(|e| corrupt(dir, e.to_string()))?;
+            views.push((name.clone(), view));
         }
         let mut metadata = HashMap::new();
         metadata.insert("format".to_owned(), KIND.to_owned());
-        let tensors = safetensors::serialize(views, &Some(metadata)).map_err(|e| corrupt(dir, e.to_string()))?;
+        let tensors = safetensors::serialize(views, &Some(metadata))
+            .map_err(|e| corrupt(dir, e.to_string()))?;
         write_atomically(&dir.join("model.safetensors"), &tensors)?;
         let file = ModelFile {
             format: KIND.into(),
@@ -176,37 +208,119 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         let info = read_info(dir)?;
         let tensor_path = dir.join("model.safetensors");
         let bytes = fs::read(&tensor_path).map_err(io(&tensor_path))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(&tensor_path, e.to_string()))?;
+        let st =
+            SafeTensors::deserialize(&bytes).map_err(|e| corrupt(&tensor_path, e.to_string()))?;
         let mut tables = Vec::with_capacity(info.tables.len());
         for t in &info.tables {
-            let view = st.tensor(&t.name).map_err(|e| corrupt(&tensor_path, format!("table {}: {e}", t.name)))?;
+            let view = st
+                .tensor(&t.name)
+                .map_err(|e| corrupt(&tensor_path, format!("table {}: {e}", t.name)))?;
             if view.dtype() != Dtype::F32 || view.shape() != [t.rows, t.cols] {
-                return Err(corrupt(&tensor_path, format!("table {} is {:?} {:?}, expected F32 [{}, {}]", t.name, view.dtype(), view.shape(), t.rows, t.cols)));
+                return Err(corrupt(
+                    &tensor_path,
+                    format!(
+                        "table {} is {:?} {:?}, expected F32 [{}, {}]",
+                        t.name,
+                        view.dtype(),
+                        view.shape(),
+                        t.rows,
+                        t.cols
+                    ),
+                ));
             }
-            let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            tables.push(Table::from_data(&t.name, t.indexed_by, t.rows, t.cols, data).map_err(|e| corrupt(&tensor_path, e.to_string()))?);
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            tables.push(
+                Table::from_data(&t.name, t.indexed_by, t.rows, t.cols, data)
+                    .map_err(|e| corrupt(&tensor_path, e.to_string()))?,
+            );
         }
+        let mut catalog = info.catalog;
+        catalog.seen = read_seen(
+            &st,
+            info.tables
+                .iter()
+                .find(|t| t.indexed_by == IndexedBy::User)
+                .map(|t| t.rows),
+        )
+        .map_err(|m| corrupt(&tensor_path, m))?;
         let representation = R::restore(tables).map_err(|e| corrupt(dir, e.to_string()))?;
         if representation.name() != info.representation {
-            return Err(corrupt(dir, format!("the model is a {} model, not {}", info.representation, representation.name())));
+            return Err(corrupt(
+                dir,
+                format!(
+                    "the model is a {} model, not {}",
+                    info.representation,
+                    representation.name()
+                ),
+            ));
         }
         let mut model = ImplicitFactorizationModel::new(info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.loss_history);
-        Ok((model, info.catalog))
+        Ok((model, catalog))
     }
+}
+
+fn read_seen(
+    st: &SafeTensors<'_>,
+    num_users: Option<usize>,
+) -> Result<Option<PerUser<u32>>, String> {
+    let (Ok(offsets), Ok(items)) = (st.tensor("seen_offsets"), st.tensor("seen_items")) else {
+        return Ok(None);
+    };
+    if offsets.dtype() != Dtype::U64 || items.dtype() != Dtype::U32 {
+        return Err("seen-item tensors have the wrong types".into());
+    }
+    let offsets: Vec<u64> = offsets
+        .data()
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let items: Vec<u32> = items
+        .data()
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    let valid = offsets.first() == Some(&0)
+        && offsets.windows(2).all(|w| w[0] <= w[1])
+        && offsets.last().copied() == Some(items.len() as u64)
+        && num_users.is_none_or(|n| offsets.len() <= n + 1);
+    if !valid {
+        return Err("seen-item offsets are inconsistent".into());
+    }
+    let lists = offsets
+        .windows(2)
+        .map(|w| items[w[0] as usize..w[1] as usize].to_vec())
+        .collect();
+    Ok(Some(PerUser::from_lists(lists)))
 }
 
 fn read_info(dir: &Path) -> Result<ModelFile, NetrexError> {
     let path: PathBuf = dir.join("model.json");
     let text = fs::read(&path).map_err(io(&path))?;
-    let info: ModelFile = serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    let info: ModelFile =
+        serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
     if info.format != KIND {
-        return Err(corrupt(&path, format!("not a netrex factorization model (format {:?})", info.format)));
+        return Err(corrupt(
+            &path,
+            format!(
+                "not a netrex factorization model (format {:?})",
+                info.format
+            ),
+        ));
     }
     if info.version != FORMAT_VERSION {
-        return Err(corrupt(&path, format!("format version {} is not {FORMAT_VERSION}", info.version)));
+        return Err(corrupt(
+            &path,
+            format!("format version {} is not {FORMAT_VERSION}", info.version),
+        ));
     }
-    info.config.validate().map_err(|e| corrupt(&path, e.to_string()))?;
+    info.config
+        .validate()
+        .map_err(|e| corrupt(&path, e.to_string()))?;
     Ok(info)
 }
 

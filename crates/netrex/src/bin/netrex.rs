@@ -1,1 +1,446 @@
-fn main() {}
+//! The `netrex` command line: fit, evaluate and recommend.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use netrex::data::ingest::{
+    load_csv, load_csv_pair, load_movielens, load_movielens_split, ColumnMapping, CsvFormat,
+};
+use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split};
+use netrex::data::{Dataset, MovieLens, OfficialSplit};
+use netrex::evaluation::{evaluate, Popularity};
+use netrex::prelude::*;
+
+#[derive(Parser)]
+#[command(
+    name = "netrex",
+    version,
+    about = "Neural recommender models: fit, evaluate, recommend."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model, evaluate it on the test split, optionally save it.
+    #[command(
+        after_help = "Example:\n  netrex fit --dataset ml-100k --split ua --model factorization --loss adaptive-hinge \\\n      --dim 128 --batch-size 1024 --epochs 10 --seed 0 --save model/"
+    )]
+    Fit(FitArgs),
+    /// Evaluate a saved model on a dataset's test split.
+    #[command(
+        after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua"
+    )]
+    Evaluate(EvaluateArgs),
+    /// Recommend items for a user of a saved model (raw ids in, raw ids and titles out).
+    #[command(after_help = "Example:\n  netrex recommend --model model/ --user 196 -k 10")]
+    Recommend(RecommendArgs),
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// A MovieLens release: ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest.
+    #[arg(long, conflicts_with = "csv")]
+    dataset: Option<String>,
+    /// Folder holding the release (default: $NETREX_DATA_DIR, then the cache folder).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A CSV file of interactions instead of MovieLens.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// A test CSV made elsewhere: --csv is then the train set, evaluated as given.
+    #[arg(long, requires = "csv")]
+    test_csv: Option<PathBuf>,
+    /// User id column of the CSV.
+    #[arg(long, default_value = "user")]
+    user_col: String,
+    /// Item id column of the CSV.
+    #[arg(long, default_value = "item")]
+    item_col: String,
+    /// Integer timestamp column of the CSV.
+    #[arg(long)]
+    timestamp_col: Option<String>,
+    /// Rating column of the CSV.
+    #[arg(long)]
+    rating_col: Option<String>,
+    /// Sample-weight column of the CSV.
+    #[arg(long)]
+    weight_col: Option<String>,
+    /// Field separator of the CSV (one character; `tab` for a tab).
+    #[arg(long, default_value = ",")]
+    separator: String,
+    /// Drop ratings below this value (default: every rating is an interaction).
+    #[arg(long)]
+    min_rating: Option<f32>,
+    /// ua, ub or u1..u5 (ML-100K's official splits), random, user, leave-last or temporal.
+    /// Default: ua for ml-100k, random otherwise.
+    #[arg(long)]
+    split: Option<String>,
+    /// Test share for random, user and temporal splits.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Interactions per user held out by the leave-last split.
+    #[arg(long, default_value_t = 1)]
+    leave_last: usize,
+}
+
+#[derive(Args)]
+struct FitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// factorization (bilinear) or popularity.
+    #[arg(long, default_value = "factorization")]
+    model: String,
+    /// pointwise, bpr, bpr-log, hinge, adaptive-hinge or warp.
+    #[arg(long, default_value = "adaptive-hinge")]
+    loss: String,
+    /// Negatives per positive (default: the loss's own).
+    #[arg(long)]
+    negatives: Option<usize>,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = FactorizationConfig::default().embedding_dim)]
+    dim: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = FactorizationConfig::default().batch_size)]
+    batch_size: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = FactorizationConfig::default().epochs)]
+    epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = FactorizationConfig::default().learning_rate)]
+    learning_rate: f32,
+    /// L2 penalty.
+    #[arg(long, default_value_t = FactorizationConfig::default().l2)]
+    l2: f32,
+    /// sgd, adagrad or adam.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    /// Seed of the split, initialisation, shuffling and negative sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Save the trained model into this folder.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// The saved model's folder.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct RecommendArgs {
+    /// The saved model's folder.
+    #[arg(long)]
+    model: PathBuf,
+    /// The user's raw id, as in the training data.
+    #[arg(long)]
+    user: String,
+    /// How many items.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Also recommend items the user already has.
+    #[arg(long)]
+    include_seen: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn load(args: &DataArgs, seed: u64) -> Result<(Dataset, TrainTest), Failure> {
+    let columns = || {
+        let mut m = ColumnMapping::new(&args.user_col, &args.item_col);
+        m.timestamp = args.timestamp_col.clone();
+        m.rating = args.rating_col.clone();
+        m.weight = args.weight_col.clone();
+        m
+    };
+    let format = || -> Result<CsvFormat, Failure> {
+        let separator = match args.separator.as_str() {
+            "tab" | "\\t" => b'\t',
+            s if s.len() == 1 => s.as_bytes()[0],
+            s => return Err(format!("--separator must be one character, got {s:?}").into()),
+        };
+        Ok(CsvFormat {
+            separator,
+            ..CsvFormat::default()
+        })
+    };
+    let split_of = |data: Dataset, split: &str| -> Result<(Dataset, TrainTest), Failure> {
+        let x = &data.interactions;
+        let parts = match split {
+            "random" => random_split(x, args.test_fraction, seed)?,
+            "user" => user_split(x, args.test_fraction, seed)?,
+            "leave-last" => leave_last_k(x, args.leave_last)?,
+            "temporal" => temporal_split(x, args.test_fraction)?,
+            other => return Err(format!("unknown split {other:?}: use random, user, leave-last or temporal (ua/ub/u1..u5 for ml-100k)").into()),
+        };
+        Ok((data, parts))
+    };
+    if let Some(csv) = &args.csv {
+        if let Some(test) = &args.test_csv {
+            return Ok(load_csv_pair(
+                csv,
+                test,
+                &format()?,
+                &columns(),
+                args.min_rating,
+            )?);
+        }
+        let data = load_csv(csv, &format()?, &columns(), args.min_rating)?;
+        return split_of(data, args.split.as_deref().unwrap_or("random"));
+    }
+    let name = args
+        .dataset
+        .as_deref()
+        .ok_or("give --dataset NAME or --csv PATH")?;
+    let dataset: MovieLens = name.parse()?;
+    let official = args
+        .split
+        .as_deref()
+        .map_or(dataset == MovieLens::Ml100k, |s| {
+            s.parse::<OfficialSplit>().is_ok()
+        });
+    if dataset == MovieLens::Ml100k && official {
+        let split: OfficialSplit = args.split.as_deref().unwrap_or("ua").parse()?;
+        return Ok(load_movielens_split(
+            args.data_dir.as_deref(),
+            split,
+            args.min_rating,
+        )?);
+    }
+    let data = load_movielens(dataset, args.data_dir.as_deref(), args.min_rating)?;
+    split_of(data, args.split.as_deref().unwrap_or("random"))
+}
+
+fn metrics_json(report: &Report) -> serde_json::Value {
+    let at = |k: usize| report.at(k).copied().unwrap_or_default();
+    json!({
+        "mrr": report.mrr,
+        "auc": report.auc,
+        "precision_at_10": at(10).precision,
+        "recall_at_10": at(10).recall,
+        "ndcg_at_10": at(10).ndcg,
+        "hit_rate_at_10": at(10).hit_rate,
+        "test_users": report.per_user.len(),
+    })
+}
+
+fn print_metrics(report: &Report) {
+    let at10 = report.at(10).copied().unwrap_or_default();
+    println!(
+        "test: MRR {:.4}  AUC {:.4}  P@10 {:.4}  R@10 {:.4}  NDCG@10 {:.4}  ({} users)",
+        report.mrr,
+        report.auc,
+        at10.precision,
+        at10.recall,
+        at10.ndcg,
+        report.per_user.len()
+    );
+}
+
+fn fit(args: FitArgs) -> Result<(), Failure> {
+    let (data, parts) = load(&args.data, args.seed)?;
+    if !args.json {
+        eprintln!(
+            "data: {} users, {} items; train {} / test {} interactions",
+            data.users.len(),
+            data.items.len(),
+            parts.train.len(),
+            parts.test.len()
+        );
+    }
+    if args.model == "popularity" {
+        if args.save.is_some() {
+            return Err("--save is for trained models; popularity has nothing to save".into());
+        }
+        let model = Popularity::fit(&parts.train);
+        let report = evaluate(
+            &model,
+            &parts.test,
+            Some(&parts.train),
+            &EvalConfig::default(),
+        )?;
+        if args.json {
+            let mut out = metrics_json(&report);
+            out["model"] = json!("popularity");
+            println!("{out}");
+        } else {
+            print_metrics(&report);
+        }
+        return Ok(());
+    }
+    if args.model != "factorization" {
+        return Err(format!(
+            "unknown model {:?}: use factorization or popularity",
+            args.model
+        )
+        .into());
+    }
+    let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
+        format!(
+            "unknown loss {:?}: use one of {}",
+            args.loss,
+            BuiltinLoss::NAMES.join(", ")
+        )
+    })?;
+    let mut builder = FactorizationConfig::builder()
+        .embedding_dim(args.dim)
+        .batch_size(args.batch_size)
+        .epochs(args.epochs)
+        .learning_rate(args.learning_rate)
+        .l2(args.l2)
+        .optimizer(args.optimizer.parse()?)
+        .seed(args.seed)
+        .threads(args.threads);
+    if let Some(n) = args.negatives {
+        builder = builder.negatives(n);
+    }
+    let config = builder.build()?;
+    let mut model =
+        ImplicitFactorizationModel::bilinear(config, data.users.len(), data.items.len(), loss)?
+            .with_progress(!args.json);
+    let fitted = model.fit(&parts.train)?;
+    let report = model.evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
+    if let Some(dir) = &args.save {
+        let catalog = Catalog {
+            users: Some(data.users.clone()),
+            items: Some(data.items.clone()),
+            titles: data.item_titles.clone(),
+            seen: Some(parts.train.histories()),
+        };
+        model.save(dir, &catalog)?;
+    }
+    if args.json {
+        let mut out = metrics_json(&report);
+        out["model"] = json!("factorization");
+        out["loss"] = json!(model.loss().name());
+        out["fit_seconds"] = json!(fitted.seconds);
+        out["epochs"] = json!(model.epochs_trained());
+        out["loss_history"] = json!(fitted.loss_history);
+        out["config"] = serde_json::to_value(model.config())?;
+        println!("{out}");
+    } else {
+        println!(
+            "fit: {} epochs in {:.2} s, final loss {:.4}",
+            model.epochs_trained(),
+            fitted.seconds,
+            fitted.loss_history.last().copied().unwrap_or(f32::NAN)
+        );
+        print_metrics(&report);
+        if let Some(dir) = &args.save {
+            println!("saved to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn load_model(
+    dir: &std::path::Path,
+) -> Result<(ImplicitFactorizationModel<Bilinear, BuiltinLoss>, Catalog), Failure> {
+    let name = netrex::persist::saved_loss_name(dir)?;
+    let loss = BuiltinLoss::from_name(&name, None).ok_or_else(|| {
+        format!(
+            "{}: trained with loss {name:?}, which this netrex does not know",
+            dir.display()
+        )
+    })?;
+    Ok(ImplicitFactorizationModel::<Bilinear, BuiltinLoss>::load(
+        dir, loss,
+    )?)
+}
+
+fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
+    let (model, catalog) = load_model(&args.model)?;
+    let (data, parts) = load(&args.data, args.seed)?;
+    // the data must map ids the way the model was trained, or the scores mean nothing
+    if let (Some(users), Some(items)) = (&catalog.users, &catalog.items) {
+        if users != &data.users || items != &data.items {
+            return Err("the data's ids do not match the model's: evaluate on the dataset and split it was trained on".into());
+        }
+    }
+    let report = netrex::evaluation::evaluate(
+        &model,
+        &parts.test,
+        Some(&parts.train),
+        &EvalConfig::default(),
+    )?;
+    let _ = args.threads;
+    if args.json {
+        println!("{}", metrics_json(&report));
+    } else {
+        print_metrics(&report);
+    }
+    Ok(())
+}
+
+fn recommend(args: RecommendArgs) -> Result<(), Failure> {
+    let (model, catalog) = load_model(&args.model)?;
+    let raw = RawId::parse(&args.user);
+    let user = catalog.user_index(&raw)?;
+    let exclude: &[u32] = match (&catalog.seen, args.include_seen) {
+        (Some(seen), false) => seen.get(user as usize),
+        _ => &[],
+    };
+    let items = model.recommend(user, args.k, exclude)?;
+    if args.json {
+        let list: Vec<_> = items
+            .iter()
+            .map(|&(i, s)| json!({"item": catalog.item_raw(i).to_string(), "title": catalog.title(i), "score": s}))
+            .collect();
+        println!("{}", json!({"user": raw.to_string(), "items": list}));
+    } else {
+        for (rank, &(i, s)) in items.iter().enumerate() {
+            println!(
+                "{:>3}. {:<8} {:<60} {:.4}",
+                rank + 1,
+                catalog.item_raw(i).to_string(),
+                catalog.title(i).unwrap_or(""),
+                s
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fit(a) => fit(a),
+        Command::Evaluate(a) => evaluate_saved(a),
+        Command::Recommend(a) => recommend(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

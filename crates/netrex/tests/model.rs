@@ -1,0 +1,254 @@
+//! Behaviour of the factorization model on small synthetic data: determinism, continued
+//! training, save/load, a custom loss, and typed errors for bad input.
+
+use dfdx::prelude::*;
+use netrex::data::synthetic::{zipf, ZipfConfig};
+use netrex::data::Interactions;
+use netrex::prelude::Bilinear;
+use netrex::prelude::*;
+
+fn data() -> Interactions {
+    zipf(&ZipfConfig {
+        num_users: 60,
+        num_items: 40,
+        num_interactions: 3000,
+        exponent: 1.0,
+        seed: 3,
+    })
+    .unwrap()
+}
+
+fn config() -> FactorizationConfig {
+    FactorizationConfig::builder()
+        .embedding_dim(8)
+        .epochs(3)
+        .batch_size(256)
+        .learning_rate(0.01)
+        .seed(7)
+        .build()
+        .unwrap()
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netrex-model-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn same_seed_same_model() {
+    let x = data();
+    let fit = || {
+        let mut m =
+            ImplicitFactorizationModel::bilinear(config(), 60, 40, AdaptiveHinge::default())
+                .unwrap();
+        let r = m.fit(&x).unwrap();
+        (m.representation().clone(), r.loss_history)
+    };
+    let (a, la) = fit();
+    let (b, lb) = fit();
+    assert_eq!(a, b);
+    assert_eq!(la, lb);
+    let other = FactorizationConfig {
+        seed: 8,
+        ..config()
+    };
+    let mut m =
+        ImplicitFactorizationModel::bilinear(other, 60, 40, AdaptiveHinge::default()).unwrap();
+    m.fit(&x).unwrap();
+    assert_ne!(m.representation(), &a);
+}
+
+#[test]
+fn second_fit_continues() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
+    let first = m.fit(&x).unwrap();
+    let second = m.fit(&x).unwrap();
+    assert_eq!(m.epochs_trained(), 6);
+    assert_eq!(m.loss_history().len(), 6);
+    assert!(
+        second.loss_history[2] < first.loss_history[0],
+        "{first:?} {second:?}"
+    );
+}
+
+#[test]
+fn save_load_round_trip() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Warp::default()).unwrap();
+    m.fit(&x).unwrap();
+    let dir = temp("roundtrip");
+    let catalog = Catalog {
+        seen: Some(x.histories()),
+        ..Catalog::default()
+    };
+    m.save(&dir, &catalog).unwrap();
+    let (back, cat) =
+        ImplicitFactorizationModel::<Bilinear, Warp>::load(&dir, Warp::default()).unwrap();
+    let items: Vec<u32> = (0..40).collect();
+    for u in 0..60 {
+        assert_eq!(
+            m.predict(u, &items).unwrap(),
+            back.predict(u, &items).unwrap()
+        );
+    }
+    assert_eq!(back.epochs_trained(), 3);
+    assert_eq!(cat.seen.unwrap(), x.histories());
+    // no temporary files left behind
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[test]
+fn corrupt_or_mismatched_files_are_errors() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
+    m.fit(&x).unwrap();
+    let dir = temp("corrupt");
+    m.save(&dir, &Catalog::default()).unwrap();
+    let load = || ImplicitFactorizationModel::<Bilinear, Bpr>::load(&dir, Bpr::default());
+
+    let tensors = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &tensors[..tensors.len() / 2]).unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+    std::fs::write(dir.join("model.safetensors"), &tensors).unwrap();
+    assert!(load().is_ok());
+
+    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    std::fs::write(dir.join("model.json"), &json[..json.len() / 3]).unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+    // the JSON claims a different table shape than the tensors hold
+    std::fs::write(
+        dir.join("model.json"),
+        json.replacen("\"cols\": 8", "\"cols\": 9", 1),
+    )
+    .unwrap();
+    let err = load().err().expect("mismatch must fail");
+    assert!(matches!(err, NetrexError::ModelFile { .. }), "{err}");
+    std::fs::write(
+        dir.join("model.json"),
+        json.replace("netrex-factorization", "something-else"),
+    )
+    .unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+    let missing =
+        ImplicitFactorizationModel::<Bilinear, Bpr>::load(temp("nothing-here"), Bpr::default());
+    assert!(matches!(missing, Err(NetrexError::Io { .. })));
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let mut m =
+        ImplicitFactorizationModel::bilinear(config(), 60, 40, AdaptiveHinge::default()).unwrap();
+    assert!(matches!(
+        m.predict(60, &[0]),
+        Err(NetrexError::UnknownId { kind: "user", .. })
+    ));
+    assert!(matches!(
+        m.predict(0, &[40]),
+        Err(NetrexError::UnknownId { kind: "item", .. })
+    ));
+    assert!(matches!(
+        m.recommend(99, 5, &[]),
+        Err(NetrexError::UnknownId { .. })
+    ));
+    let empty = Interactions::new(vec![], vec![], 60, 40).unwrap();
+    assert!(matches!(m.fit(&empty), Err(NetrexError::Data(_))));
+    let wrong = Interactions::new(vec![0], vec![0], 60, 41).unwrap();
+    assert!(matches!(m.fit(&wrong), Err(NetrexError::Training(_))));
+    let mut few =
+        ImplicitFactorizationModel::bilinear(config(), 2, 3, AdaptiveHinge::default()).unwrap();
+    let tiny = Interactions::new(vec![0], vec![0], 2, 3).unwrap();
+    let err = few.fit(&tiny).unwrap_err();
+    assert!(err.to_string().contains("negatives"), "{err}");
+    assert!(FactorizationConfig::builder()
+        .learning_rate(f32::NAN)
+        .build()
+        .is_err());
+    assert!(FactorizationConfig::builder()
+        .batch_size(0)
+        .build()
+        .is_err());
+}
+
+/// A loss defined outside netrex-losses: squared error towards 1 and 0.
+struct Squared;
+
+impl Loss for Squared {
+    fn name(&self) -> String {
+        "squared".into()
+    }
+    fn num_negatives(&self) -> usize {
+        2
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        (positive - 1.0).square() + negative.square().mean::<(usize,), Axis<1>>()
+    }
+}
+
+#[test]
+fn custom_loss_trains() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Squared).unwrap();
+    let r = m.fit(&x).unwrap();
+    assert!(
+        r.loss_history[2] < r.loss_history[0],
+        "{:?}",
+        r.loss_history
+    );
+}
+
+/// A loss that goes wrong: NaN from the first batch.
+struct Broken;
+
+impl Loss for Broken {
+    fn name(&self) -> String {
+        "broken".into()
+    }
+    fn num_negatives(&self) -> usize {
+        1
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        _negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        (positive * 0.0 - 1.0).sqrt()
+    }
+}
+
+#[test]
+fn nan_loss_stops_training_with_its_place() {
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Broken).unwrap();
+    match m.fit(&data()) {
+        Err(NetrexError::NonFiniteLoss {
+            epoch: 1, batch: 1, ..
+        }) => {}
+        other => panic!(
+            "expected a NaN loss error at epoch 1 batch 1, got {:?}",
+            other.map(|r| r.loss_history)
+        ),
+    }
+}
+
+#[test]
+fn recommend_leaves_out_seen_items() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
+    m.fit(&x).unwrap();
+    let seen = x.histories();
+    let recs = m.recommend(0, 10, seen.get(0)).unwrap();
+    assert_eq!(recs.len(), 10);
+    assert!(recs.iter().all(|(i, _)| !seen.get(0).contains(i)));
+    assert!(recs.windows(2).all(|w| w[0].1 >= w[1].1));
+}
