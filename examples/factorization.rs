@@ -2,17 +2,19 @@
 //!
 //! ```text
 //! NETREX_DATA_DIR=../shared/data cargo run --release --example factorization -- \
-//!     [loss] [learning_rate] [l2] [negatives] [seed] [epochs] [optimizer]
+//!     [loss] [learning_rate] [l2] [negatives] [seed] [epochs] [optimizer] [lr_schedule]
 //! ```
-//! e.g. `-- adaptive-hinge 0.01 0 5 0`.
+//! e.g. `-- adaptive-hinge 0.0015 0 5 0`; `-` keeps a default. Defaults are tuned per loss
+//! ([`FactorizationConfig::tuned_for`]).
 
 use netrex::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).map(String::as_str);
+    let arg = |i: usize| args.get(i).map(String::as_str).filter(|a| *a != "-");
     let loss_name = arg(0).unwrap_or("adaptive-hinge");
-    let mut builder = FactorizationConfig::builder();
+    let mut builder =
+        netrex::FactorizationConfigBuilder::from(FactorizationConfig::tuned_for(loss_name));
     if let Some(lr) = arg(1) {
         builder = builder.learning_rate(lr.parse()?);
     }
@@ -29,6 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(opt) = arg(6) {
         builder = builder.optimizer(opt.parse()?);
     }
+    if let Some(schedule) = arg(7) {
+        builder = builder.lr_schedule(schedule.parse()?);
+    }
     let config = builder.build()?;
     let loss = BuiltinLoss::from_name(loss_name, negatives)
         .ok_or_else(|| format!("unknown loss {loss_name}; known: {:?}", BuiltinLoss::NAMES))?;
@@ -43,8 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = model.evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
     let at10 = report.at(10).expect("k = 10 is a default cut-off");
     println!(
-        "{loss_name:<15} lr {:<7} l2 {:<7} neg {:<3} seed {:<3} MRR {:.4}  AUC {:.4}  P@10 {:.4}  NDCG@10 {:.4}  fit {:.2} s  losses {:?}",
+        "{loss_name:<15} lr {:<7} {:<8} l2 {:<7} neg {:<3} seed {:<3} MRR {:.4}  AUC {:.4}  P@10 {:.4}  NDCG@10 {:.4}  fit {:.2} s  losses {:?}",
         config.learning_rate,
+        format!("{:?}", config.lr_schedule),
         config.l2,
         negatives.unwrap_or(model.loss().num_negatives()),
         config.seed,

@@ -36,7 +36,7 @@ pub fn auc(positives: &[f32], negatives_asc: &[f32]) -> Option<f64> {
 
 /// The `k` best candidates by (score descending, item ascending): ties broken by id so the
 /// list is deterministic.
-pub fn top_k(candidates: &mut Vec<(f32, u32)>, k: usize) -> &[(f32, u32)] {
+pub fn top_k(candidates: &mut [(f32, u32)], k: usize) -> &[(f32, u32)] {
     let cmp = |a: &(f32, u32), b: &(f32, u32)| {
         b.0.partial_cmp(&a.0)
             .unwrap_or(Ordering::Equal)

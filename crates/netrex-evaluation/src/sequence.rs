@@ -13,21 +13,12 @@ use crate::rank::{average_rank, sort_descending};
 use crate::scorer::SequenceScorer;
 
 /// Options of [`sequence_mrr_score`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SequenceEvalConfig {
     /// Push the items of the context below all others (the target itself is never pushed).
     pub exclude_seen: bool,
     /// Use at most this many of the latest items as context.
     pub max_context: Option<usize>,
-}
-
-impl Default for SequenceEvalConfig {
-    fn default() -> Self {
-        SequenceEvalConfig {
-            exclude_seen: false,
-            max_context: None,
-        }
-    }
 }
 
 fn check_items(model: &impl SequenceScorer, histories: &PerUser<u32>) -> Result<(), EvalError> {

@@ -5,16 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Loss, LossContext};
 
-/// Splits one traced tensor into two uses: the first keeps the tape, the second gets an empty
-/// one with the same id, so gradients from both accumulate (dfdx merges tapes at the next
-/// binary op).
-fn fork<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
-    x: Tensor<S, f32, D, T>,
-) -> (Tensor<S, f32, D, T>, Tensor<S, f32, D, T>) {
-    let second = x.retaped::<T>();
-    (x, second)
-}
-
 /// The talk's pointwise loss: `1 - sigmoid(pos)` plus the mean `sigmoid(neg)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pointwise {
@@ -107,8 +97,10 @@ impl Default for LogSigmoidBpr {
 pub(crate) fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
     x: Tensor<S, f32, D, T>,
 ) -> Tensor<S, f32, D, T> {
-    let (a, b) = fork(x);
-    a.relu() + (b.abs().negate().exp() + 1.0).ln()
+    // x is used twice: the second use gets an empty tape with the same id, so both branches'
+    // gradients accumulate on x when dfdx merges the tapes at the addition
+    let second = x.retaped::<T>();
+    x.relu() + (second.abs().negate().exp() + 1.0).ln()
 }
 
 impl Loss for LogSigmoidBpr {
@@ -204,7 +196,7 @@ impl Loss for AdaptiveHinge {
     }
 }
 
-/// WARP-style loss over N sampled negatives (default 10): the mean hinge of the violating
+/// WARP-style loss over N sampled negatives (default 20): the mean hinge of the violating
 /// negatives (`neg > pos - 1`), weighted by `ln(1 + rank)` where the rank estimate is
 /// `floor((num_items - 1) * violators / N)`. As in WARP, a positive ranked high by the model
 /// (few violators) gets little weight; the weight carries no gradient.
@@ -216,7 +208,7 @@ pub struct Warp {
 
 impl Default for Warp {
     fn default() -> Self {
-        Warp { negatives: 10 }
+        Warp { negatives: 20 }
     }
 }
 

@@ -38,13 +38,23 @@ impl BuiltinLoss {
     pub fn from_name(name: &str, negatives: Option<usize>) -> Option<Self> {
         let pick = |default: usize| negatives.unwrap_or(default);
         Some(match name {
-            "pointwise" => BuiltinLoss::Pointwise(Pointwise { negatives: pick(1) }),
-            "bpr" => BuiltinLoss::Bpr(Bpr { negatives: pick(1) }),
-            "bpr-log" => BuiltinLoss::BprLog(LogSigmoidBpr { negatives: pick(1) }),
-            "hinge" => BuiltinLoss::Hinge(Hinge { negatives: pick(1) }),
-            "adaptive-hinge" => BuiltinLoss::AdaptiveHinge(AdaptiveHinge { negatives: pick(5) }),
+            "pointwise" => BuiltinLoss::Pointwise(Pointwise {
+                negatives: pick(Pointwise::default().negatives),
+            }),
+            "bpr" => BuiltinLoss::Bpr(Bpr {
+                negatives: pick(Bpr::default().negatives),
+            }),
+            "bpr-log" => BuiltinLoss::BprLog(LogSigmoidBpr {
+                negatives: pick(LogSigmoidBpr::default().negatives),
+            }),
+            "hinge" => BuiltinLoss::Hinge(Hinge {
+                negatives: pick(Hinge::default().negatives),
+            }),
+            "adaptive-hinge" => BuiltinLoss::AdaptiveHinge(AdaptiveHinge {
+                negatives: pick(AdaptiveHinge::default().negatives),
+            }),
             "warp" => BuiltinLoss::Warp(Warp {
-                negatives: pick(10),
+                negatives: pick(Warp::default().negatives),
             }),
             _ => return None,
         })

@@ -4,15 +4,21 @@ use dfdx::prelude::*;
 
 use crate::table::{IndexedBy, SparseGrad, Table};
 
+/// Rows of a user-indexed table for a batch: `(B, cols)`.
+pub type UserRows<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// Rows of an item-indexed table for a batch: `(B, M, cols)`.
+pub type ItemRows<D, T> = Tensor<(usize, usize, usize), f32, D, T>;
+
 /// The rows of every table gathered for one batch, as dfdx tensors.
 ///
 /// `user[k]` is `(B, cols)` for the k-th user-indexed table; `item[k]` is `(B, M, cols)` for
 /// the k-th item-indexed table (M items per user), both in table order.
 pub struct Rows<D: Device<f32>, T> {
     /// Rows of user-indexed tables, `(B, cols)` each.
-    pub user: Vec<Tensor<(usize, usize), f32, D, T>>,
+    pub user: Vec<UserRows<D, T>>,
     /// Rows of item-indexed tables, `(B, M, cols)` each.
-    pub item: Vec<Tensor<(usize, usize, usize), f32, D, T>>,
+    pub item: Vec<ItemRows<D, T>>,
 }
 
 enum Leaf<D: Device<f32>> {
@@ -44,7 +50,7 @@ impl<D: Device<f32>> Gathered<D> {
     pub fn new(device: &D, tables: &[Table], users: &[u32], items: &[u32]) -> Self {
         let b = users.len();
         assert!(
-            b > 0 && items.len() % b == 0,
+            b > 0 && items.len().is_multiple_of(b),
             "items must hold M ids per user"
         );
         let m = items.len() / b;

@@ -87,6 +87,11 @@ impl RowOptimizer {
         RowOptimizer { config, states }
     }
 
+    /// Sets the learning rate.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        self.config.learning_rate = lr;
+    }
+
     /// The hyperparameters.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config

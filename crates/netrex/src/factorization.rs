@@ -19,6 +19,9 @@ use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
 use crate::progress::Progress;
 
+/// A scalar loss that records its gradients.
+pub type TracedLoss = Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>;
+
 /// What one call to `fit` did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitReport {
@@ -70,7 +73,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     ) -> Result<Self, NetrexError> {
         config.validate()?;
         // a different stream from the one a constructor may have used to initialise
-        let rng = StdRng::seed_from_u64(config.seed ^ 0x5EED_0F_7EA1);
+        let rng = StdRng::seed_from_u64(config.seed ^ 0x005E_ED0F_7EA1);
         Self::with_rng(config, representation, loss, rng)
     }
 
@@ -194,7 +197,10 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
             .map_err(|e| NetrexError::Device(e.to_string()))?;
         let mut history = Vec::with_capacity(self.config.epochs);
         pool.install(|| -> Result<(), NetrexError> {
-            for _ in 0..self.config.epochs {
+            for i in 0..self.config.epochs {
+                let factor = self.config.lr_schedule.factor(i, self.config.epochs);
+                self.optimizer
+                    .set_learning_rate(self.config.learning_rate * factor);
                 let loss = self.epoch(train)?;
                 history.push(loss);
             }
@@ -261,10 +267,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         positives: &[u32],
         negatives: &[u32],
         weights: Option<&[f32]>,
-    ) -> (
-        Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>,
-        [Gathered<Cpu>; 2],
-    ) {
+    ) -> (TracedLoss, [Gathered<Cpu>; 2]) {
         let tables = self.representation.tables();
         let pos_rows = Gathered::new(&self.device, tables, users, positives);
         let neg_rows = Gathered::new(&self.device, tables, users, negatives);

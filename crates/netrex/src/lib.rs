@@ -26,7 +26,7 @@ pub mod factorization;
 pub mod persist;
 mod progress;
 
-pub use config::{FactorizationConfig, FactorizationConfigBuilder};
+pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
 pub use error::NetrexError;
 pub use factorization::{FitReport, ImplicitFactorizationModel};
 pub use persist::{Catalog, Restore};
@@ -42,7 +42,9 @@ pub use netrex_representations as representations;
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::{Catalog, FactorizationConfig, ImplicitFactorizationModel, NetrexError};
+    pub use crate::{
+        Catalog, FactorizationConfig, ImplicitFactorizationModel, LearningRateSchedule, NetrexError,
+    };
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
     pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};
     pub use netrex_losses::{

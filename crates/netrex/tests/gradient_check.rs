@@ -42,14 +42,14 @@ fn check(loss: BuiltinLoss, weights: Option<&[f32]>) {
     let eps = 1e-3f32;
     let mut worst = 0.0f64;
     let mut nonzero = 0;
-    for t in 0..m.representation().tables().len() {
+    for (t, grad) in grads.iter().enumerate() {
         let (rows, cols) = (
             m.representation().tables()[t].rows(),
             m.representation().tables()[t].cols(),
         );
         for r in 0..rows {
             for c in 0..cols {
-                let analytic = f64::from(grads[t].row(r as u32)[c]);
+                let analytic = f64::from(grad.row(r as u32)[c]);
                 let original = m.representation().tables()[t].row(r)[c];
                 m.representation_mut().tables_mut()[t].row_mut(r)[c] = original + eps;
                 let up = value(&m);

@@ -13,6 +13,7 @@ use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split
 use netrex::data::{Dataset, MovieLens, OfficialSplit};
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::prelude::*;
+use netrex::FactorizationConfigBuilder;
 
 #[derive(Parser)]
 #[command(
@@ -111,9 +112,12 @@ struct FitArgs {
     /// Epochs.
     #[arg(long, default_value_t = FactorizationConfig::default().epochs)]
     epochs: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = FactorizationConfig::default().learning_rate)]
-    learning_rate: f32,
+    /// Learning rate (default: tuned per loss, see docs/results.md).
+    #[arg(long)]
+    learning_rate: Option<f32>,
+    /// constant or linear (default: tuned per loss).
+    #[arg(long)]
+    lr_schedule: Option<String>,
     /// L2 penalty.
     #[arg(long, default_value_t = FactorizationConfig::default().l2)]
     l2: f32,
@@ -310,11 +314,19 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
             BuiltinLoss::NAMES.join(", ")
         )
     })?;
-    let mut builder = FactorizationConfig::builder()
+    let tuned = FactorizationConfig::tuned_for(&args.loss);
+    let mut builder = FactorizationConfigBuilder::from(tuned.clone())
         .embedding_dim(args.dim)
         .batch_size(args.batch_size)
         .epochs(args.epochs)
-        .learning_rate(args.learning_rate)
+        .learning_rate(args.learning_rate.unwrap_or(tuned.learning_rate))
+        .lr_schedule(
+            args.lr_schedule
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or(tuned.lr_schedule),
+        )
         .l2(args.l2)
         .optimizer(args.optimizer.parse()?)
         .seed(args.seed)
