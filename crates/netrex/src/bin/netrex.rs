@@ -270,35 +270,8 @@ fn print_metrics(report: &Report) {
 }
 
 fn fit(args: FitArgs) -> Result<(), Failure> {
-    let (data, parts) = load(&args.data, args.seed)?;
-    if !args.json {
-        eprintln!(
-            "data: {} users, {} items; train {} / test {} interactions",
-            data.users.len(),
-            data.items.len(),
-            parts.train.len(),
-            parts.test.len()
-        );
-    }
     if args.model == "popularity" {
-        if args.save.is_some() {
-            return Err("--save is for trained models; popularity has nothing to save".into());
-        }
-        let model = Popularity::fit(&parts.train);
-        let report = evaluate(
-            &model,
-            &parts.test,
-            Some(&parts.train),
-            &EvalConfig::default(),
-        )?;
-        if args.json {
-            let mut out = metrics_json(&report);
-            out["model"] = json!("popularity");
-            println!("{out}");
-        } else {
-            print_metrics(&report);
-        }
-        return Ok(());
+        return fit_popularity(&args);
     }
     if args.model != "factorization" {
         return Err(format!(
@@ -307,6 +280,7 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         )
         .into());
     }
+    // hyperparameters are checked before any data is read
     let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
         format!(
             "unknown loss {:?}: use one of {}",
@@ -335,6 +309,10 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         builder = builder.negatives(n);
     }
     let config = builder.build()?;
+    let (data, parts) = load(&args.data, args.seed)?;
+    if !args.json {
+        describe(&data, &parts);
+    }
     let mut model =
         ImplicitFactorizationModel::bilinear(config, data.users.len(), data.items.len(), loss)?
             .with_progress(!args.json);
@@ -369,6 +347,41 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         if let Some(dir) = &args.save {
             println!("saved to {}", dir.display());
         }
+    }
+    Ok(())
+}
+
+fn describe(data: &Dataset, parts: &TrainTest) {
+    eprintln!(
+        "data: {} users, {} items; train {} / test {} interactions",
+        data.users.len(),
+        data.items.len(),
+        parts.train.len(),
+        parts.test.len()
+    );
+}
+
+fn fit_popularity(args: &FitArgs) -> Result<(), Failure> {
+    if args.save.is_some() {
+        return Err("--save is for trained models; popularity has nothing to save".into());
+    }
+    let (data, parts) = load(&args.data, args.seed)?;
+    if !args.json {
+        describe(&data, &parts);
+    }
+    let model = Popularity::fit(&parts.train);
+    let report = evaluate(
+        &model,
+        &parts.test,
+        Some(&parts.train),
+        &EvalConfig::default(),
+    )?;
+    if args.json {
+        let mut out = metrics_json(&report);
+        out["model"] = json!("popularity");
+        println!("{out}");
+    } else {
+        print_metrics(&report);
     }
     Ok(())
 }
