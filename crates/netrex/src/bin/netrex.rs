@@ -337,6 +337,9 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         out["config"] = serde_json::to_value(model.config())?;
         println!("{out}");
     } else {
+        for (k, l) in fitted.loss_history.iter().enumerate() {
+            eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
+        }
         println!(
             "fit: {} epochs in {:.2} s, final loss {:.4}",
             model.epochs_trained(),
@@ -410,13 +413,17 @@ fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
             return Err("the data's ids do not match the model's: evaluate on the dataset and split it was trained on".into());
         }
     }
-    let report = netrex::evaluation::evaluate(
-        &model,
-        &parts.test,
-        Some(&parts.train),
-        &EvalConfig::default(),
-    )?;
-    let _ = args.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.max(1))
+        .build()?;
+    let report = pool.install(|| {
+        netrex::evaluation::evaluate(
+            &model,
+            &parts.test,
+            Some(&parts.train),
+            &EvalConfig::default(),
+        )
+    })?;
     if args.json {
         println!("{}", metrics_json(&report));
     } else {
