@@ -19,11 +19,41 @@ pub struct Rows<D: Device<f32>, T> {
     pub user: Vec<UserRows<D, T>>,
     /// Rows of item-indexed tables, `(B, M, cols)` each.
     pub item: Vec<ItemRows<D, T>>,
+    /// Whole dense tables, `(rows, cols)` each.
+    pub whole: Vec<UserRows<D, T>>,
+}
+
+/// Gathers rows `ids` of `table` into a dfdx tensor of `shape` (whose size must be
+/// `ids.len() * table.cols()`).
+pub fn gather_rows<S: Shape, D: Device<f32>>(
+    device: &D,
+    table: &Table,
+    ids: &[u32],
+    shape: S,
+) -> Tensor<S, f32, D> {
+    device.tensor_from_vec(copy_rows(table, ids), shape)
+}
+
+/// Adds the gradient of a gathered tensor (one row per id) to the table rows `ids`.
+pub fn accumulate_rows<S: Shape, D: Device<f32>>(
+    grads: &mut Gradients<f32, D>,
+    leaf: &Tensor<S, f32, D>,
+    ids: &[u32],
+    into: &mut SparseGrad,
+) -> Result<(), D::Err> {
+    grads.get_or_alloc_mut(leaf)?;
+    let values = grads.get(leaf).as_vec();
+    let cols = values.len() / ids.len().max(1);
+    for (k, &id) in ids.iter().enumerate() {
+        into.add_row(id, &values[k * cols..(k + 1) * cols]);
+    }
+    Ok(())
 }
 
 enum Leaf<D: Device<f32>> {
     User(Tensor<(usize, usize), f32, D>),
     Item(Tensor<(usize, usize, usize), f32, D>),
+    Whole(Tensor<(usize, usize), f32, D>),
 }
 
 /// A batch of users, each with M items, gathered from a representation's tables.
@@ -63,6 +93,9 @@ impl<D: Device<f32>> Gathered<D> {
                 IndexedBy::Item => {
                     Leaf::Item(device.tensor_from_vec(copy_rows(t, items), (b, m, t.cols())))
                 }
+                IndexedBy::Whole => {
+                    Leaf::Whole(device.tensor_from_vec(t.data().to_vec(), (t.rows(), t.cols())))
+                }
             })
             .collect();
         Gathered {
@@ -74,39 +107,32 @@ impl<D: Device<f32>> Gathered<D> {
 
     fn rows<T>(
         &self,
-        mut put: impl FnMut(
-            &Leaf<D>,
-        ) -> (
-            Option<Tensor<(usize, usize), f32, D, T>>,
-            Option<Tensor<(usize, usize, usize), f32, D, T>>,
-        ),
+        two: impl Fn(&Tensor<(usize, usize), f32, D>) -> UserRows<D, T>,
+        three: impl Fn(&Tensor<(usize, usize, usize), f32, D>) -> ItemRows<D, T>,
     ) -> Rows<D, T> {
         let mut rows = Rows {
             user: Vec::new(),
             item: Vec::new(),
+            whole: Vec::new(),
         };
         for leaf in &self.leaves {
-            let (u, i) = put(leaf);
-            rows.user.extend(u);
-            rows.item.extend(i);
+            match leaf {
+                Leaf::User(t) => rows.user.push(two(t)),
+                Leaf::Item(t) => rows.item.push(three(t)),
+                Leaf::Whole(t) => rows.whole.push(two(t)),
+            }
         }
         rows
     }
 
     /// The rows as tensors that record gradients.
     pub fn traced(&self) -> Rows<D, OwnedTape<f32, D>> {
-        self.rows(|leaf| match leaf {
-            Leaf::User(t) => (Some(t.leaky_trace()), None),
-            Leaf::Item(t) => (None, Some(t.leaky_trace())),
-        })
+        self.rows(|t| t.leaky_trace(), |t| t.leaky_trace())
     }
 
     /// The rows as plain tensors (for prediction).
     pub fn untraced(&self) -> Rows<D, NoneTape> {
-        self.rows(|leaf| match leaf {
-            Leaf::User(t) => (Some(t.clone()), None),
-            Leaf::Item(t) => (None, Some(t.clone())),
-        })
+        self.rows(|t| t.clone(), |t| t.clone())
     }
 
     /// Adds each gathered row's gradient to its table row in `into` (one per table, in table
@@ -118,19 +144,13 @@ impl<D: Device<f32>> Gathered<D> {
         into: &mut [SparseGrad],
     ) -> Result<(), D::Err> {
         for (leaf, sparse) in self.leaves.iter().zip(into.iter_mut()) {
-            let (values, ids) = match leaf {
-                Leaf::User(t) => {
-                    grads.get_or_alloc_mut(t)?;
-                    (grads.get(t).as_vec(), &self.users)
+            match leaf {
+                Leaf::User(t) => accumulate_rows(grads, t, &self.users, sparse)?,
+                Leaf::Item(t) => accumulate_rows(grads, t, &self.items, sparse)?,
+                Leaf::Whole(t) => {
+                    let all: Vec<u32> = (0..t.shape().0 as u32).collect();
+                    accumulate_rows(grads, t, &all, sparse)?
                 }
-                Leaf::Item(t) => {
-                    grads.get_or_alloc_mut(t)?;
-                    (grads.get(t).as_vec(), &self.items)
-                }
-            };
-            let cols = values.len() / ids.len().max(1);
-            for (k, &id) in ids.iter().enumerate() {
-                sparse.add_row(id, &values[k * cols..(k + 1) * cols]);
             }
         }
         Ok(())

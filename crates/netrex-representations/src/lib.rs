@@ -14,10 +14,12 @@ pub mod error;
 pub mod factorization;
 pub mod gather;
 pub mod optim;
+pub mod sequence;
 pub mod table;
 
 pub use error::RepresentationError;
 pub use factorization::{Bilinear, FactorizationRepresentation};
-pub use gather::{Gathered, Rows};
+pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
+pub use sequence::{Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows};
 pub use table::{IndexedBy, SparseGrad, Table};

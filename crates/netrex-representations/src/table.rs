@@ -18,6 +18,8 @@ pub enum IndexedBy {
     User,
     /// One row per item.
     Item,
+    /// A dense weight matrix (LSTM or CNN weights): every row takes part in every batch.
+    Whole,
 }
 
 /// A `rows x cols` table of `f32` parameters.
@@ -178,6 +180,14 @@ impl SparseGrad {
     pub fn row(&self, r: u32) -> &[f32] {
         let ri = r as usize;
         &self.data[ri * self.cols..(ri + 1) * self.cols]
+    }
+
+    /// Drops row `r`'s gradient (the padding row of sequence models stays at zero).
+    pub fn zero_row(&mut self, r: u32) {
+        let ri = r as usize;
+        self.data[ri * self.cols..(ri + 1) * self.cols]
+            .iter_mut()
+            .for_each(|g| *g = 0.0);
     }
 
     /// Forgets every touched row.

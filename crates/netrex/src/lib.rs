@@ -25,11 +25,13 @@ pub mod error;
 pub mod factorization;
 pub mod persist;
 mod progress;
+pub mod sequence;
 
 pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
 pub use error::NetrexError;
 pub use factorization::{FitReport, ImplicitFactorizationModel};
 pub use persist::{Catalog, Restore};
+pub use sequence::{ImplicitSequenceModel, SequenceConfig};
 
 /// Interactions, ids, splits, sequences, synthetic data and ingestion.
 pub use netrex_data as data;
@@ -43,12 +45,16 @@ pub use netrex_representations as representations;
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        Catalog, FactorizationConfig, ImplicitFactorizationModel, LearningRateSchedule, NetrexError,
+        Catalog, FactorizationConfig, ImplicitFactorizationModel, ImplicitSequenceModel,
+        LearningRateSchedule, NetrexError, SequenceConfig,
     };
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
     pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};
     pub use netrex_losses::{
         AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
     };
-    pub use netrex_representations::{Bilinear, FactorizationRepresentation, OptimizerKind};
+    pub use netrex_representations::{
+        Bilinear, FactorizationRepresentation, Lstm, OptimizerKind, Pooling, SequencePopularity,
+        SequenceRepresentation,
+    };
 }

@@ -1,0 +1,302 @@
+//! Representations of a sequence of items: popularity, pooling and an LSTM.
+//!
+//! Item ids are shifted (`item + 1`; 0 is padding). Every sequence representation owns, in
+//! this order, `item_embedding (num_items + 1, dim)` and `item_bias (num_items + 1, 1)`,
+//! shared between inputs and targets, then its dense weights as [`IndexedBy::Whole`] tables.
+//! Row 0 (padding) of the embedding starts at zero and the models never update it, so padding
+//! contributes nothing to sums.
+
+use dfdx::prelude::*;
+use rand::Rng;
+
+use crate::error::RepresentationError;
+use crate::table::{IndexedBy, Table};
+
+/// A `(B, T, D)` tensor: one vector per sequence and position.
+pub type Steps<D, T> = Tensor<(usize, usize, usize), f32, D, T>;
+
+/// A `(rows, cols)` tensor.
+pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// What a sequence representation reads for one batch.
+pub struct SequenceRows<D: Device<f32>, T> {
+    /// Embeddings of the input items, `(B, T, D)`; padding rows are zero.
+    pub inputs: Steps<D, T>,
+    /// The input ids (shifted), row-major `(B, T)`.
+    pub ids: Vec<u32>,
+    /// The representation's dense tables, whole, in table order (after the two item tables).
+    pub whole: Vec<Matrix<D, T>>,
+}
+
+/// A representation of item sequences.
+pub trait SequenceRepresentation: Send + Sync {
+    /// A short name (`"lstm"`), stored in saved models.
+    fn name(&self) -> String;
+
+    /// Number of items (without padding).
+    fn num_items(&self) -> usize;
+
+    /// Embedding dimension.
+    fn dim(&self) -> usize;
+
+    /// Tables: `item_embedding`, `item_bias`, then dense weights.
+    fn tables(&self) -> &[Table];
+
+    /// Tables, mutably.
+    fn tables_mut(&mut self) -> &mut [Table];
+
+    /// The representation at every position: `(B, T, D)` from inputs `(B, T, D)`. Position
+    /// `t` may depend only on inputs `0..=t`, which are the items before target `t`.
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T>;
+}
+
+fn check(num_items: usize, dim: usize) -> Result<(), RepresentationError> {
+    if num_items == 0 || dim == 0 {
+        return Err(RepresentationError::InvalidParameter {
+            name: "num_items, dim",
+            message: format!("must be at least 1 (got {num_items}, {dim})"),
+        });
+    }
+    Ok(())
+}
+
+fn item_tables(num_items: usize, dim: usize, rng: &mut impl Rng) -> Vec<Table> {
+    let mut embedding =
+        Table::scaled_normal("item_embedding", IndexedBy::Item, num_items + 1, dim, rng);
+    embedding.row_mut(0).iter_mut().for_each(|v| *v = 0.0);
+    vec![
+        embedding,
+        Table::zeros("item_bias", IndexedBy::Item, num_items + 1, 1),
+    ]
+}
+
+macro_rules! table_accessors {
+    () => {
+        fn num_items(&self) -> usize {
+            self.tables[0].rows() - 1
+        }
+        fn dim(&self) -> usize {
+            self.tables[0].cols()
+        }
+        fn tables(&self) -> &[Table] {
+            &self.tables
+        }
+        fn tables_mut(&mut self) -> &mut [Table] {
+            &mut self.tables
+        }
+    };
+}
+
+/// Scores every item by its bias alone: the popularity baseline trained as a model. Its
+/// representation is zero everywhere (dimension 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequencePopularity {
+    tables: Vec<Table>,
+}
+
+impl SequencePopularity {
+    /// A fresh model over `num_items` items.
+    pub fn new(num_items: usize, rng: &mut impl Rng) -> Result<Self, RepresentationError> {
+        check(num_items, 1)?;
+        Ok(SequencePopularity {
+            tables: item_tables(num_items, 1, rng),
+        })
+    }
+}
+
+impl SequenceRepresentation for SequencePopularity {
+    fn name(&self) -> String {
+        "popularity".into()
+    }
+    table_accessors!();
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        rows.inputs * 0.0
+    }
+}
+
+/// Pooling over the items seen so far: the talk's running sum, or Spotlight's running mean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pooling {
+    tables: Vec<Table>,
+    mean: bool,
+}
+
+impl Pooling {
+    /// A fresh model; `mean` chooses the running mean over the running sum.
+    pub fn new(
+        num_items: usize,
+        dim: usize,
+        mean: bool,
+        rng: &mut impl Rng,
+    ) -> Result<Self, RepresentationError> {
+        check(num_items, dim)?;
+        Ok(Pooling {
+            tables: item_tables(num_items, dim, rng),
+            mean,
+        })
+    }
+
+    /// Whether it averages (rather than sums).
+    pub fn is_mean(&self) -> bool {
+        self.mean
+    }
+}
+
+impl SequenceRepresentation for Pooling {
+    fn name(&self) -> String {
+        if self.mean { "pool-mean" } else { "pool-sum" }.into()
+    }
+    table_accessors!();
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        let (b, t, d) = *rows.inputs.shape();
+        let device = rows.inputs.device().clone();
+        // prefix sums over time: (B, D, T) x upper-triangular (T, T), back to (B, T, D)
+        let upper = device.upper_tri_like(&(t, t), 1.0f32, None);
+        let sums = rows
+            .inputs
+            .permute::<(usize, usize, usize), Axes3<0, 2, 1>>()
+            .matmul(upper)
+            .permute::<(usize, usize, usize), Axes3<0, 2, 1>>();
+        if !self.mean {
+            return sums;
+        }
+        // divide by the number of real (non-padding) items seen so far, at least 1
+        let mut counts = Vec::with_capacity(b * t);
+        for row in rows.ids.chunks(t) {
+            let mut seen = 0.0f32;
+            for &id in row {
+                seen += f32::from(u8::from(id != 0));
+                counts.push(seen.max(1.0));
+            }
+        }
+        let counts = device
+            .tensor_from_vec(counts, (b, t))
+            .broadcast_like::<_, Axis<2>>(&(b, t, d));
+        sums / counts
+    }
+}
+
+/// A one-layer LSTM, written out in dfdx (which has none): all four gates from one fused
+/// matmul per input and per hidden state.
+///
+/// Dense tables: `w_input (dim, 4 dim)`, `w_hidden (dim, 4 dim)`, `w_bias (1, 4 dim)`, gates in
+/// the order input, forget, cell, output; the forget bias starts at 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lstm {
+    tables: Vec<Table>,
+}
+
+impl Lstm {
+    /// A fresh LSTM.
+    pub fn new(
+        num_items: usize,
+        dim: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self, RepresentationError> {
+        check(num_items, dim)?;
+        let mut tables = item_tables(num_items, dim, rng);
+        // uniform(-1/sqrt(dim), 1/sqrt(dim)), as PyTorch initialises its LSTM
+        let bound = 1.0 / (dim as f32).sqrt();
+        for name in ["w_input", "w_hidden"] {
+            let data = (0..dim * 4 * dim)
+                .map(|_| rng.gen_range(-bound..bound))
+                .collect();
+            tables.push(Table::from_data(
+                name,
+                IndexedBy::Whole,
+                dim,
+                4 * dim,
+                data,
+            )?);
+        }
+        let mut bias = vec![0.0f32; 4 * dim];
+        bias[dim..2 * dim].iter_mut().for_each(|v| *v = 1.0);
+        tables.push(Table::from_data(
+            "w_bias",
+            IndexedBy::Whole,
+            1,
+            4 * dim,
+            bias,
+        )?);
+        Ok(Lstm { tables })
+    }
+}
+
+impl SequenceRepresentation for Lstm {
+    fn name(&self) -> String {
+        "lstm".into()
+    }
+    table_accessors!();
+
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        let (b, steps, d) = *rows.inputs.shape();
+        let x = rows.inputs;
+        let mut whole = rows.whole.into_iter();
+        let (wi, wh, wb) = (
+            whole.next().expect("w_input"),
+            whole.next().expect("w_hidden"),
+            whole.next().expect("w_bias"),
+        );
+        // Every further use of a tensor takes a copy with an empty tape and the same id, so
+        // gradients from all uses add up; each tape that carries ops ends up in the output.
+        let mut outputs: Vec<Matrix<D, T>> = Vec::with_capacity(steps);
+        let mut h_prev: Option<Matrix<D, T>> = None;
+        let mut c_prev: Option<Matrix<D, T>> = None;
+        for t in 0..steps {
+            let last = t + 1 == steps;
+            let xt = x
+                .retaped::<T>()
+                .slice((.., t..t + 1, ..))
+                .reshape_like(&(b, d));
+            let bias = wb
+                .retaped::<T>()
+                .reshape_like(&(4 * d,))
+                .broadcast_like::<_, Axis<0>>(&(b, 4 * d));
+            let mut z = xt.matmul(wi.retaped::<T>()) + bias;
+            if let Some(h) = h_prev.take() {
+                z = z + h.matmul(wh.retaped::<T>());
+            }
+            let gate =
+                |k: usize, z: &Matrix<D, T>| z.retaped::<T>().slice((.., k * d..(k + 1) * d));
+            let i = gate(0, &z).sigmoid();
+            let g = gate(2, &z).tanh();
+            let o = gate(3, &z).sigmoid();
+            let c = match c_prev.take() {
+                Some(cp) => {
+                    let f = z.slice((.., d..2 * d)).sigmoid();
+                    f * cp + i * g
+                }
+                // no previous cell: the forget gate has nothing to act on; z's own tape
+                // still has to reach the output, so it joins through a zero-weight term
+                None => i * g + z.slice((.., d..2 * d)) * 0.0,
+            };
+            let h = if last {
+                o * c.tanh()
+            } else {
+                let h = o * c.retaped::<T>().tanh();
+                c_prev = Some(c);
+                h
+            };
+            if !last {
+                h_prev = Some(h.retaped::<T>());
+            }
+            outputs.push(h);
+        }
+        // (T, B, D) -> (B, T, D)
+        outputs
+            .stack()
+            .permute::<(usize, usize, usize), Axes3<1, 0, 2>>()
+    }
+}

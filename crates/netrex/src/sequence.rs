@@ -1,0 +1,424 @@
+//! The implicit-feedback sequence model: next-item prediction over a user's history, with any
+//! sequence representation and any loss.
+
+use std::time::Instant;
+
+use dfdx::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use netrex_data::sequence::chunked;
+use netrex_data::{Interactions, Sequences};
+use netrex_evaluation::SequenceScorer;
+use netrex_losses::{Loss, LossContext};
+use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
+use netrex_representations::{
+    accumulate_rows, gather_rows, OptimizerConfig, RowOptimizer, SequenceRepresentation, SparseGrad,
+};
+
+use crate::config::FactorizationConfig;
+use crate::error::NetrexError;
+use crate::factorization::FitReport;
+use crate::progress::Progress;
+
+/// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
+/// factorization models, plus the sequence length.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SequenceConfig {
+    /// Embedding dimension, epochs, batch size (in sequences), learning rate, optimizer...
+    pub training: FactorizationConfig,
+    /// Length of the padded training rows; longer histories are cut into chunks.
+    pub max_len: usize,
+}
+
+impl SequenceConfig {
+    /// Checks every hyperparameter's range.
+    pub fn validate(&self) -> Result<(), NetrexError> {
+        self.training.validate()?;
+        if self.max_len == 0 {
+            return Err(NetrexError::config("max_len", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// A next-item model trained on users' histories (the talk's padded form: input
+/// `[0, a, b, c]`, targets `[a, b, c, d]`), a prediction and a loss at every position, padding
+/// masked out, negatives drawn uniformly.
+pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss> {
+    config: SequenceConfig,
+    representation: R,
+    loss: L,
+    optimizer: RowOptimizer,
+    grads: Vec<SparseGrad>,
+    rng: StdRng,
+    device: Cpu,
+    epochs_trained: usize,
+    loss_history: Vec<f32>,
+    progress: bool,
+}
+
+/// The traced loss of a batch and the leaves it came from.
+struct BatchLoss {
+    loss: Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>,
+    leaves: Vec<(usize, Leaf, Vec<u32>)>,
+}
+
+enum Leaf {
+    Two(Tensor<(usize, usize), f32, Cpu>),
+    Three(Tensor<(usize, usize, usize), f32, Cpu>),
+}
+
+impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
+    /// A model over a freshly built representation.
+    pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
+        config.validate()?;
+        let t = &config.training;
+        let optimizer = RowOptimizer::new(
+            OptimizerConfig {
+                kind: t.optimizer,
+                learning_rate: t.learning_rate,
+                l2: t.l2,
+            },
+            representation.tables(),
+        );
+        let grads = representation
+            .tables()
+            .iter()
+            .map(SparseGrad::for_table)
+            .collect();
+        let rng = StdRng::seed_from_u64(t.seed ^ 0x005E_9E0C);
+        Ok(ImplicitSequenceModel {
+            config,
+            representation,
+            loss,
+            optimizer,
+            grads,
+            rng,
+            device: Cpu::default(),
+            epochs_trained: 0,
+            loss_history: Vec::new(),
+            progress: false,
+        })
+    }
+
+    /// Shows a progress bar per epoch on stderr while fitting.
+    pub fn with_progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &SequenceConfig {
+        &self.config
+    }
+
+    /// The representation.
+    pub fn representation(&self) -> &R {
+        &self.representation
+    }
+
+    /// The representation, mutably.
+    pub fn representation_mut(&mut self) -> &mut R {
+        &mut self.representation
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> &L {
+        &self.loss
+    }
+
+    /// Epochs trained so far.
+    pub fn epochs_trained(&self) -> usize {
+        self.epochs_trained
+    }
+
+    fn negatives(&self) -> usize {
+        self.config
+            .training
+            .negatives
+            .unwrap_or_else(|| self.loss.num_negatives())
+    }
+
+    /// Trains for `epochs` more epochs on the histories of `train` (ordered by timestamp).
+    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        train.ensure_not_empty("the training set")?;
+        let num_items = self.representation.num_items();
+        if train.num_items() != num_items {
+            return Err(NetrexError::Training(format!(
+                "the data has {} items but the model has {num_items}",
+                train.num_items()
+            )));
+        }
+        if self.negatives() == 0 || self.negatives() >= num_items {
+            return Err(NetrexError::Training(format!(
+                "the loss {} wants {} negatives per positive but there are only {num_items} items: use fewer negatives",
+                self.loss.name(),
+                self.negatives()
+            )));
+        }
+        let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
+        let start = Instant::now();
+        let epochs = self.config.training.epochs;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.training.threads)
+            .build()
+            .map_err(|e| NetrexError::Device(e.to_string()))?;
+        let mut history = Vec::with_capacity(epochs);
+        pool.install(|| -> Result<(), NetrexError> {
+            for i in 0..epochs {
+                let factor = self.config.training.lr_schedule.factor(i, epochs);
+                self.optimizer
+                    .set_learning_rate(self.config.training.learning_rate * factor);
+                history.push(self.epoch(&sequences)?);
+            }
+            Ok(())
+        })?;
+        Ok(FitReport {
+            loss_history: history,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn epoch(&mut self, sequences: &Sequences) -> Result<f32, NetrexError> {
+        let epoch = self.epochs_trained + 1;
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.shuffle(&mut self.rng);
+        let (num_items, negatives) = (self.representation.num_items() as u32, self.negatives());
+        let progress = Progress::new(self.progress, order.len(), epoch);
+        let (mut total, mut weight) = (0.0f64, 0.0f64);
+        for (batch, rows) in order.chunks(self.config.training.batch_size).enumerate() {
+            let inputs: Vec<u32> = rows
+                .iter()
+                .flat_map(|&r| sequences.input(r).iter().copied())
+                .collect();
+            let targets: Vec<u32> = rows
+                .iter()
+                .flat_map(|&r| sequences.target(r).iter().copied())
+                .collect();
+            let negs: Vec<u32> = (0..targets.len() * negatives)
+                .map(|_| self.rng.gen_range(1..=num_items))
+                .collect();
+            let real = targets.iter().filter(|&&x| x != 0).count();
+            let BatchLoss { loss, leaves } = self.batch_loss(rows.len(), &inputs, &targets, &negs);
+            let value = loss.array();
+            if !value.is_finite() {
+                progress.finish();
+                return Err(NetrexError::NonFiniteLoss {
+                    epoch,
+                    batch: batch + 1,
+                    value,
+                });
+            }
+            let mut grads = loss.backward();
+            for (table, leaf, ids) in &leaves {
+                let result = match leaf {
+                    Leaf::Two(t) => accumulate_rows(&mut grads, t, ids, &mut self.grads[*table]),
+                    Leaf::Three(t) => accumulate_rows(&mut grads, t, ids, &mut self.grads[*table]),
+                };
+                result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+            }
+            // the padding row never moves, so padding keeps contributing nothing
+            self.grads[0].zero_row(0);
+            self.grads[1].zero_row(0);
+            self.optimizer
+                .step(self.representation.tables_mut(), &mut self.grads);
+            total += f64::from(value) * real as f64;
+            weight += real as f64;
+            progress.advance(rows.len(), total / weight.max(1.0));
+        }
+        progress.finish();
+        let mean = (total / weight.max(1.0)) as f32;
+        self.epochs_trained += 1;
+        self.loss_history.push(mean);
+        Ok(mean)
+    }
+
+    /// The loss of `batch` rows of inputs and targets (shifted ids, row-major `(B, T)`) with
+    /// `N` negatives per position (`(B, T, N)`), masked at padding targets.
+    fn batch_loss(
+        &self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> BatchLoss {
+        let tables = self.representation.tables();
+        let (t, d) = (inputs.len() / batch, self.representation.dim());
+        let bt = batch * t;
+        let n = negatives.len() / bt.max(1);
+        let dev = &self.device;
+        let input_rows = gather_rows(dev, &tables[0], inputs, (batch, t, d));
+        let mut leaves = vec![(0, Leaf::Three(input_rows.clone()), inputs.to_vec())];
+        let mut whole = Vec::new();
+        for (k, table) in tables.iter().enumerate().skip(2) {
+            let all: Vec<u32> = (0..table.rows() as u32).collect();
+            let w = gather_rows(dev, table, &all, (table.rows(), table.cols()));
+            whole.push(w.leaky_trace());
+            leaves.push((k, Leaf::Two(w), all));
+        }
+        let target_emb = gather_rows(dev, &tables[0], targets, (bt, d));
+        let target_bias = gather_rows(dev, &tables[1], targets, (bt, 1));
+        let negative_emb = gather_rows(dev, &tables[0], negatives, (bt, n, d));
+        let negative_bias = gather_rows(dev, &tables[1], negatives, (bt, n, 1));
+        // (B, T, D) -> (B * T, D)
+        let h: Matrix<Cpu, OwnedTape<f32, Cpu>> = self
+            .representation
+            .encode(SequenceRows {
+                inputs: input_rows.leaky_trace(),
+                ids: inputs.to_vec(),
+                whole,
+            })
+            .reshape_like(&(bt, d));
+        // (B * T,)
+        let positive = (h.retaped::<OwnedTape<f32, Cpu>>() * target_emb.leaky_trace())
+            .sum::<(usize,), Axis<1>>()
+            + target_bias.leaky_trace().sum::<(usize,), Axis<1>>();
+        // (B * T, N)
+        let negative: Tensor<(usize, usize), f32, Cpu, OwnedTape<f32, Cpu>> = (h
+            .broadcast_like::<_, Axis<1>>(&(bt, n, d))
+            * negative_emb.leaky_trace())
+        .sum::<(usize, usize), Axis<2>>()
+            + negative_bias.leaky_trace().sum::<(usize, usize), Axis<2>>();
+        let mask: Vec<f32> = targets
+            .iter()
+            .map(|&x| f32::from(u8::from(x != 0)))
+            .collect();
+        let mask = dev.tensor_from_vec(mask, (bt,));
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let loss = self
+            .loss
+            .loss(positive, negative, Some(&mask), None, &context);
+        leaves.push((0, Leaf::Two(target_emb), targets.to_vec()));
+        leaves.push((1, Leaf::Two(target_bias), targets.to_vec()));
+        leaves.push((0, Leaf::Three(negative_emb), negatives.to_vec()));
+        leaves.push((1, Leaf::Three(negative_bias), negatives.to_vec()));
+        BatchLoss { loss, leaves }
+    }
+
+    /// The loss of one batch and its row gradients per table (for gradient checks).
+    pub fn batch_gradients(
+        &self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
+        let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives);
+        let value = loss.array();
+        let mut grads = loss.backward();
+        let mut out: Vec<SparseGrad> = self
+            .representation
+            .tables()
+            .iter()
+            .map(SparseGrad::for_table)
+            .collect();
+        for (table, leaf, ids) in &leaves {
+            let result = match leaf {
+                Leaf::Two(t) => accumulate_rows(&mut grads, t, ids, &mut out[*table]),
+                Leaf::Three(t) => accumulate_rows(&mut grads, t, ids, &mut out[*table]),
+            };
+            result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+        }
+        Ok((value, out))
+    }
+
+    /// The loss value of one batch (for gradient checks).
+    pub fn batch_loss_value(
+        &self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> f32 {
+        self.batch_loss(batch, inputs, targets, negatives)
+            .loss
+            .array()
+    }
+
+    /// Representations `(T, D)` after each item of `history` (dense ids), with the same left
+    /// padding as training rows.
+    fn states(&self, history: &[u32]) -> (Vec<f32>, usize) {
+        let max_len = self.config.max_len;
+        let mut row: Vec<u32> = std::iter::once(0)
+            .chain(history.iter().map(|&i| i + 1))
+            .collect();
+        let real = row.len();
+        if real < max_len {
+            let mut padded = vec![0; max_len - real];
+            padded.extend(row);
+            row = padded;
+        }
+        let t = row.len();
+        let d = self.representation.dim();
+        let inputs = gather_rows(
+            &self.device,
+            &self.representation.tables()[0],
+            &row,
+            (1, t, d),
+        );
+        let whole: Vec<Matrix<Cpu, NoneTape>> = self
+            .representation
+            .tables()
+            .iter()
+            .skip(2)
+            .map(|w| {
+                let all: Vec<u32> = (0..w.rows() as u32).collect();
+                gather_rows(&self.device, w, &all, (w.rows(), w.cols()))
+            })
+            .collect();
+        let h: Steps<Cpu, NoneTape> = self.representation.encode(SequenceRows {
+            inputs,
+            ids: row,
+            whole,
+        });
+        let values = h.as_vec();
+        // keep the positions of the real inputs: the first predicts history[0]
+        (values[(t - real) * d..].to_vec(), real)
+    }
+
+    fn score(&self, state: &[f32], item: u32) -> f32 {
+        let tables = self.representation.tables();
+        let e = tables[0].row(item as usize + 1);
+        state.iter().zip(e).map(|(a, b)| a * b).sum::<f32>() + tables[1].row(item as usize + 1)[0]
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss> SequenceScorer for ImplicitSequenceModel<R, L> {
+    fn num_items(&self) -> usize {
+        self.representation.num_items()
+    }
+
+    fn score_next(&self, history: &[u32], scores: &mut [f32]) {
+        let (states, real) = self.states(history);
+        let d = self.representation.dim();
+        let last = &states[(real - 1) * d..real * d];
+        for (i, s) in scores.iter_mut().enumerate() {
+            *s = self.score(last, i as u32);
+        }
+    }
+
+    fn score_positions(
+        &self,
+        history: &[u32],
+        candidates: &[u32],
+        per_position: usize,
+        out: &mut [f32],
+    ) {
+        if history.is_empty() {
+            return;
+        }
+        let (states, _) = self.states(&history[..history.len() - 1]);
+        let d = self.representation.dim();
+        for t in 0..history.len() {
+            let state = &states[t * d..(t + 1) * d];
+            for k in t * per_position..(t + 1) * per_position {
+                out[k] = self.score(state, candidates[k]);
+            }
+        }
+    }
+}
