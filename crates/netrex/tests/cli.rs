@@ -129,3 +129,36 @@ fn errors_say_what_is_wrong() {
     let (ok, _, stderr) = netrex(&["fit", "--csv", bad.to_str().unwrap()]);
     assert!(!ok && stderr.contains("line 3"), "{stderr}");
 }
+
+#[test]
+fn sequence_models_on_synthetic_data() {
+    let (ok, stdout, stderr) = netrex(&[
+        "fit",
+        "--dataset",
+        "synthetic-tiled",
+        "--rows",
+        "200",
+        "--length",
+        "10",
+        "--model",
+        "lstm",
+        "--epochs",
+        "3",
+        "--dim",
+        "8",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for key in [
+        "sequence_mrr",
+        "sequence_mrr_excluding_seen",
+        "sampled_mrr",
+        "fit_seconds",
+        "loss_history",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {stdout}");
+    }
+    let (ok, _, stderr) = netrex(&["fit", "--dataset", "synthetic-markov", "--model", "cnn"]);
+    assert!(!ok && stderr.contains("unknown model"), "{stderr}");
+}

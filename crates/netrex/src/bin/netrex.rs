@@ -14,6 +14,7 @@ use netrex::data::{Dataset, MovieLens, OfficialSplit};
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::prelude::*;
 use netrex::FactorizationConfigBuilder;
+use netrex::SequenceConfig;
 
 #[derive(Parser)]
 #[command(
@@ -45,9 +46,31 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct DataArgs {
-    /// A MovieLens release: ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest.
+    /// A MovieLens release (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small,
+    /// ml-latest), or synthetic-tiled / synthetic-markov.
     #[arg(long, conflicts_with = "csv")]
     dataset: Option<String>,
+    /// synthetic-tiled: number of rows (users).
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+    /// synthetic-tiled: length of each row.
+    #[arg(long, default_value_t = 20)]
+    length: usize,
+    /// synthetic-markov: users.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// synthetic-markov: items.
+    #[arg(long, default_value_t = 100)]
+    items: usize,
+    /// synthetic-markov: interactions.
+    #[arg(long, default_value_t = 10_000)]
+    interactions: usize,
+    /// synthetic-markov: Dirichlet concentration (small: predictable).
+    #[arg(long, default_value_t = 1e-3)]
+    concentration: f64,
+    /// synthetic-markov: order of the chain.
+    #[arg(long, default_value_t = 2)]
+    order: usize,
     /// Folder holding the release (default: $NETREX_DATA_DIR, then the cache folder).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -103,12 +126,16 @@ struct FitArgs {
     /// Negatives per positive (default: the loss's own).
     #[arg(long)]
     negatives: Option<usize>,
-    /// Embedding dimension.
-    #[arg(long, default_value_t = FactorizationConfig::default().embedding_dim)]
-    dim: usize,
-    /// Minibatch size.
-    #[arg(long, default_value_t = FactorizationConfig::default().batch_size)]
-    batch_size: usize,
+    /// Embedding dimension (default: 128 for factorization, 32 for sequence models).
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Minibatch size: interactions for factorization (default 1024), sequences for sequence
+    /// models (default 32).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Sequence models: length of the padded rows (default 200; 20 for synthetic data).
+    #[arg(long)]
+    max_len: Option<usize>,
     /// Epochs.
     #[arg(long, default_value_t = FactorizationConfig::default().epochs)]
     epochs: usize,
@@ -224,6 +251,9 @@ fn load(args: &DataArgs, seed: u64) -> Result<(Dataset, TrainTest), Failure> {
         .dataset
         .as_deref()
         .ok_or("give --dataset NAME or --csv PATH")?;
+    if let Some(data) = synthetic(args, name, seed)? {
+        return split_of(data, args.split.as_deref().unwrap_or("user"));
+    }
     let dataset: MovieLens = name.parse()?;
     let official = args
         .split
@@ -241,6 +271,31 @@ fn load(args: &DataArgs, seed: u64) -> Result<(Dataset, TrainTest), Failure> {
     }
     let data = load_movielens(dataset, args.data_dir.as_deref(), args.min_rating)?;
     split_of(data, args.split.as_deref().unwrap_or("random"))
+}
+
+/// A synthetic dataset wrapped as a `Dataset` (ids are their own raw ids).
+fn synthetic(args: &DataArgs, name: &str, seed: u64) -> Result<Option<Dataset>, Failure> {
+    use netrex::data::synthetic::{markov, tiled, MarkovConfig};
+    let interactions = match name {
+        "synthetic-tiled" => tiled(args.rows, args.length)?,
+        "synthetic-markov" => markov(&MarkovConfig {
+            num_users: args.users,
+            num_items: args.items,
+            num_interactions: args.interactions,
+            concentration: args.concentration,
+            order: args.order,
+            seed,
+        })?,
+        _ => return Ok(None),
+    };
+    let ids = |n: usize| netrex::data::IdMap::from_raw((0..n as i64).map(RawId::Int).collect());
+    Ok(Some(Dataset {
+        users: ids(interactions.num_users())?,
+        items: ids(interactions.num_items())?,
+        item_titles: None,
+        report: Default::default(),
+        interactions,
+    }))
 }
 
 fn metrics_json(report: &Report) -> serde_json::Value {
@@ -270,15 +325,24 @@ fn print_metrics(report: &Report) {
 }
 
 fn fit(args: FitArgs) -> Result<(), Failure> {
-    if args.model == "popularity" {
-        return fit_popularity(&args);
-    }
-    if args.model != "factorization" {
-        return Err(format!(
-            "unknown model {:?}: use factorization or popularity",
-            args.model
-        )
-        .into());
+    let synthetic = args
+        .data
+        .dataset
+        .as_deref()
+        .is_some_and(|d| d.starts_with("synthetic-"));
+    let sequence_split =
+        args.data.split.as_deref() == Some("user") || (synthetic && args.data.split.is_none());
+    match args.model.as_str() {
+        "lstm" | "pool" | "pool-sum" => return fit_sequence(&args, synthetic),
+        "popularity" if sequence_split => return fit_sequence(&args, synthetic),
+        "popularity" => return fit_popularity(&args),
+        "factorization" => {}
+        other => {
+            return Err(format!(
+                "unknown model {other:?}: use factorization, popularity, lstm, pool or pool-sum"
+            )
+            .into())
+        }
     }
     // hyperparameters are checked before any data is read
     let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
@@ -290,8 +354,8 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
     })?;
     let tuned = FactorizationConfig::tuned_for(&args.loss);
     let mut builder = FactorizationConfigBuilder::from(tuned.clone())
-        .embedding_dim(args.dim)
-        .batch_size(args.batch_size)
+        .embedding_dim(args.dim.unwrap_or(tuned.embedding_dim))
+        .batch_size(args.batch_size.unwrap_or(tuned.batch_size))
         .epochs(args.epochs)
         .learning_rate(args.learning_rate.unwrap_or(tuned.learning_rate))
         .lr_schedule(
@@ -350,6 +414,149 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         if let Some(dir) = &args.save {
             println!("saved to {}", dir.display());
         }
+    }
+    Ok(())
+}
+
+fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
+    use rand::SeedableRng;
+    if args.save.is_some() {
+        return Err("--save is not yet available for sequence models".into());
+    }
+    let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
+        format!(
+            "unknown loss {:?}: use one of {}",
+            args.loss,
+            BuiltinLoss::NAMES.join(", ")
+        )
+    })?;
+    let mut builder = FactorizationConfigBuilder::from(FactorizationConfig::default())
+        .embedding_dim(args.dim.unwrap_or(32))
+        .batch_size(args.batch_size.unwrap_or(32))
+        .epochs(args.epochs)
+        .learning_rate(args.learning_rate.unwrap_or(0.01))
+        .lr_schedule(
+            args.lr_schedule
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+        )
+        .l2(args.l2)
+        .optimizer(args.optimizer.parse()?)
+        .seed(args.seed)
+        .threads(args.threads);
+    if let Some(n) = args.negatives {
+        builder = builder.negatives(n);
+    }
+    let config = SequenceConfig {
+        training: builder.build()?,
+        max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
+    };
+    config.validate()?;
+    let mut data_args = args.data.clone();
+    if data_args.split.is_none() {
+        data_args.split = Some("user".into());
+    }
+    let (data, parts) = load(&data_args, args.seed)?;
+    if !args.json {
+        describe(&data, &parts);
+    }
+    let n = data.items.len();
+    let dim = config.training.embedding_dim;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    match args.model.as_str() {
+        "lstm" => run_sequence(args, config, Lstm::new(n, dim, &mut rng)?, loss, &parts),
+        "pool" => run_sequence(
+            args,
+            config,
+            Pooling::new(n, dim, true, &mut rng)?,
+            loss,
+            &parts,
+        ),
+        "pool-sum" => run_sequence(
+            args,
+            config,
+            Pooling::new(n, dim, false, &mut rng)?,
+            loss,
+            &parts,
+        ),
+        _ => run_sequence(
+            args,
+            config,
+            SequencePopularity::new(n, &mut rng)?,
+            loss,
+            &parts,
+        ),
+    }
+}
+
+fn run_sequence<R: SequenceRepresentation>(
+    args: &FitArgs,
+    config: SequenceConfig,
+    representation: R,
+    loss: BuiltinLoss,
+    parts: &TrainTest,
+) -> Result<(), Failure> {
+    use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
+    let max_len = config.max_len;
+    let mut model =
+        ImplicitSequenceModel::new(config, representation, loss)?.with_progress(!args.json);
+    let fitted = model.fit(&parts.train)?;
+    let histories = parts.test.histories();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.max(1))
+        .build()?;
+    let (full, excluding, sampled) =
+        pool.install(|| -> Result<_, netrex::evaluation::EvalError> {
+            let full = sequence_mrr_score(
+                &model,
+                &histories,
+                &SequenceEvalConfig {
+                    exclude_seen: false,
+                    max_context: Some(max_len),
+                },
+            )?;
+            let excluding = sequence_mrr_score(
+                &model,
+                &histories,
+                &SequenceEvalConfig {
+                    exclude_seen: true,
+                    max_context: Some(max_len),
+                },
+            )?;
+            let sampled = sampled_mrr_score(
+                &model,
+                &histories,
+                200,
+                Some(max_len.saturating_sub(1)),
+                args.seed,
+            )?;
+            Ok((full.mean, excluding.mean, sampled.mean))
+        })?;
+    if args.json {
+        let out = json!({
+            "model": args.model,
+            "loss": model.loss().name(),
+            "sequence_mrr": full,
+            "sequence_mrr_excluding_seen": excluding,
+            "sampled_mrr": sampled,
+            "fit_seconds": fitted.seconds,
+            "epochs": model.epochs_trained(),
+            "loss_history": fitted.loss_history,
+            "config": serde_json::to_value(model.config())?,
+        });
+        println!("{out}");
+    } else {
+        for (k, l) in fitted.loss_history.iter().enumerate() {
+            eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
+        }
+        println!(
+            "fit: {} epochs in {:.2} s",
+            model.epochs_trained(),
+            fitted.seconds
+        );
+        println!("test: sequence MRR {full:.4}  excluding seen {excluding:.4}  sampled-200 MRR {sampled:.4}");
     }
     Ok(())
 }
