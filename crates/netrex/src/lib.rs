@@ -54,7 +54,7 @@ pub mod prelude {
         AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
     };
     pub use netrex_representations::{
-        Bilinear, FactorizationRepresentation, Lstm, OptimizerKind, Pooling, SequencePopularity,
-        SequenceRepresentation,
+        Bilinear, CausalCnn, FactorizationRepresentation, Lstm, OptimizerKind, Pooling,
+        SequencePopularity, SequenceRepresentation,
     };
 }

@@ -57,7 +57,9 @@ fn check<R: SequenceRepresentation>(
             model.representation().tables()[t].rows(),
             model.representation().tables()[t].cols(),
         );
-        for r in 0..rows {
+        // row 0 of the item tables is padding: training discards its gradient, and moving it
+        // moves every padded position at once, so finite differences there cross hinge kinks
+        for r in usize::from(t < 2)..rows {
             for c in 0..cols {
                 let analytic = f64::from(grad.row(r as u32)[c]);
                 let original = model.representation().tables()[t].row(r)[c];
@@ -131,4 +133,26 @@ fn popularity_gradients() {
         "popularity",
         5,
     );
+}
+
+#[test]
+fn causal_cnn_gradients() {
+    for residual in [true, false] {
+        for loss in losses() {
+            let cnn = CausalCnn::new(
+                ITEMS,
+                3,
+                2,
+                &[1, 2],
+                residual,
+                &mut StdRng::seed_from_u64(1),
+            )
+            .unwrap();
+            check(
+                ImplicitSequenceModel::new(config(), cnn, loss).unwrap(),
+                "cnn",
+                30,
+            );
+        }
+    }
 }

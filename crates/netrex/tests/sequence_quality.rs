@@ -122,3 +122,18 @@ fn near_random_chains_stay_near_chance() {
     let mrr = full_mrr(&model, &parts.test);
     assert!(mrr <= 0.06, "pooling on near-random data {mrr}: a leak?");
 }
+
+#[test]
+fn causal_cnn_learns_a_markov_chain() {
+    let parts = markov_split(1e-3);
+    let cnn = CausalCnn::new(100, 32, 3, &[1], true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let mut model = ImplicitSequenceModel::new(
+        config(20),
+        cnn,
+        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
+    )
+    .unwrap();
+    model.fit(&parts.train).unwrap();
+    let mrr = full_mrr(&model, &parts.test);
+    assert!(mrr >= 0.65, "CNN Markov MRR {mrr}");
+}

@@ -136,6 +136,15 @@ struct FitArgs {
     /// Sequence models: length of the padded rows (default 200; 20 for synthetic data).
     #[arg(long)]
     max_len: Option<usize>,
+    /// cnn: kernel width of the causal convolutions.
+    #[arg(long, default_value_t = 3)]
+    kernel_width: usize,
+    /// cnn: comma-separated dilations, one layer each.
+    #[arg(long, default_value = "1")]
+    dilations: String,
+    /// cnn: no residual connections.
+    #[arg(long)]
+    no_residual: bool,
     /// Epochs.
     #[arg(long, default_value_t = FactorizationConfig::default().epochs)]
     epochs: usize,
@@ -333,14 +342,14 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
     let sequence_split =
         args.data.split.as_deref() == Some("user") || (synthetic && args.data.split.is_none());
     match args.model.as_str() {
-        "lstm" | "pool" | "pool-sum" => return fit_sequence(&args, synthetic),
+        "lstm" | "cnn" | "pool" | "pool-sum" => return fit_sequence(&args, synthetic),
         "popularity" if sequence_split => return fit_sequence(&args, synthetic),
         "popularity" => return fit_popularity(&args),
         "factorization" => {}
         other => {
             return Err(format!(
-                "unknown model {other:?}: use factorization, popularity, lstm, pool or pool-sum"
-            )
+            "unknown model {other:?}: use factorization, popularity, lstm, cnn, pool or pool-sum"
+        )
             .into())
         }
     }
@@ -467,6 +476,26 @@ fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     match args.model.as_str() {
         "lstm" => run_sequence(args, config, Lstm::new(n, dim, &mut rng)?, loss, &parts),
+        "cnn" => {
+            let dilations: Vec<usize> = args
+                .dilations
+                .split(',')
+                .map(|d| {
+                    d.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("--dilations: {d:?} is not a whole number"))
+                })
+                .collect::<Result<_, _>>()?;
+            let cnn = CausalCnn::new(
+                n,
+                dim,
+                args.kernel_width,
+                &dilations,
+                !args.no_residual,
+                &mut rng,
+            )?;
+            run_sequence(args, config, cnn, loss, &parts)
+        }
         "pool" => run_sequence(
             args,
             config,
