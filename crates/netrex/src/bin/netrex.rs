@@ -33,7 +33,7 @@ enum Command {
     #[command(
         after_help = "Example:\n  netrex fit --dataset ml-100k --split ua --model factorization --loss adaptive-hinge \\\n      --dim 128 --batch-size 1024 --epochs 10 --seed 0 --save model/"
     )]
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// Evaluate a saved model on a dataset's test split.
     #[command(
         after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua"
@@ -700,7 +700,7 @@ fn recommend(args: RecommendArgs) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Fit(a) => fit(a),
+        Command::Fit(a) => fit(*a),
         Command::Evaluate(a) => evaluate_saved(a),
         Command::Recommend(a) => recommend(a),
     };
