@@ -38,7 +38,7 @@ enum Command {
     #[command(
         after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua"
     )]
-    Evaluate(EvaluateArgs),
+    Evaluate(Box<EvaluateArgs>),
     /// Recommend items for a user of a saved model (raw ids in, raw ids and titles out).
     #[command(after_help = "Example:\n  netrex recommend --model model/ --user 196 -k 10")]
     Recommend(RecommendArgs),
@@ -701,7 +701,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fit(a) => fit(*a),
-        Command::Evaluate(a) => evaluate_saved(a),
+        Command::Evaluate(a) => evaluate_saved(*a),
         Command::Recommend(a) => recommend(a),
     };
     match result {
