@@ -159,6 +159,29 @@ fn sequence_models_on_synthetic_data() {
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {stdout}");
     }
-    let (ok, _, stderr) = netrex(&["fit", "--dataset", "synthetic-markov", "--model", "cnn"]);
+    let (ok, stdout, stderr) = netrex(&[
+        "fit",
+        "--dataset",
+        "synthetic-markov",
+        "--model",
+        "cnn",
+        "--dilations",
+        "1,2",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(ok && stdout.contains("\"sequence_mrr\""), "{stderr}");
+    let (ok, _, stderr) = netrex(&["fit", "--dataset", "synthetic-markov", "--model", "gru"]);
     assert!(!ok && stderr.contains("unknown model"), "{stderr}");
+    let (ok, _, stderr) = netrex(&[
+        "fit",
+        "--dataset",
+        "synthetic-markov",
+        "--model",
+        "cnn",
+        "--dilations",
+        "1,x",
+    ]);
+    assert!(!ok && stderr.contains("dilations"), "{stderr}");
 }
