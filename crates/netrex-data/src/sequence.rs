@@ -91,6 +91,23 @@ impl Sequences {
     pub fn users(&self) -> &[u32] {
         &self.users
     }
+
+    /// Each row's real targets as a history of dense (unshifted) ids, one "user" per row: the
+    /// form sequence metrics take, so that every window of a held-out history is evaluated,
+    /// as Spotlight evaluates `to_sequence` windows.
+    pub fn target_histories(&self) -> PerUser<u32> {
+        PerUser::from_lists(
+            (0..self.len())
+                .map(|r| {
+                    self.target(r)
+                        .iter()
+                        .filter(|&&x| x != PADDING)
+                        .map(|&x| x - 1)
+                        .collect()
+                })
+                .collect(),
+        )
+    }
 }
 
 fn check_max_len(max_len: usize) -> Result<()> {
@@ -184,6 +201,15 @@ mod tests {
         assert_eq!(s.target(1), &[2, 3]);
         assert_eq!(s.input(1), &[1, 2]);
         assert_eq!(s.target(2), &[4, 5]);
+    }
+
+    #[test]
+    fn target_histories_unshift_and_drop_padding() {
+        let h = PerUser::from_lists(vec![(0..5).collect()]);
+        let s = windows(&h, 5, 3, 1, 3).unwrap();
+        let t = s.target_histories();
+        assert_eq!(t.get(0), &[2, 3, 4]);
+        assert_eq!(t.get(1), &[0, 1]);
     }
 
     #[test]

@@ -41,11 +41,24 @@ fn full_mrr<R: SequenceRepresentation>(
     model: &ImplicitSequenceModel<R, BuiltinLoss>,
     test: &Interactions,
 ) -> f64 {
+    window_mrr(model, test, 20)
+}
+
+/// Full-ranking MRR of the last item of every non-overlapping window of `max_len` of the
+/// held-out histories (Spotlight's `to_sequence(step_size=None)` evaluation).
+fn window_mrr<R: SequenceRepresentation>(
+    model: &ImplicitSequenceModel<R, BuiltinLoss>,
+    test: &Interactions,
+    max_len: usize,
+) -> f64 {
     let config = SequenceEvalConfig {
         exclude_seen: false,
-        max_context: Some(20),
+        max_context: Some(max_len),
     };
-    sequence_mrr_score(model, &test.histories(), &config)
+    let windows =
+        netrex::data::sequence::windows(&test.histories(), test.num_items(), max_len, 2, max_len)
+            .unwrap();
+    sequence_mrr_score(model, &windows.target_histories(), &config)
         .unwrap()
         .mean
 }
@@ -136,4 +149,28 @@ fn causal_cnn_learns_a_markov_chain() {
     model.fit(&parts.train).unwrap();
     let mrr = full_mrr(&model, &parts.test);
     assert!(mrr >= 0.65, "CNN Markov MRR {mrr}");
+}
+
+#[test]
+fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
+    // Spotlight's own pooling test: windows of 10, BPR, batch 128, lr 0.1, 5 epochs
+    let parts = markov_split(1e-3);
+    let config = SequenceConfig {
+        training: FactorizationConfig::builder()
+            .embedding_dim(32)
+            .epochs(5)
+            .batch_size(128)
+            .learning_rate(0.1)
+            .seed(0)
+            .build()
+            .unwrap(),
+        max_len: 10,
+    };
+    let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let mut model =
+        ImplicitSequenceModel::new(config, pool, BuiltinLoss::from_name("bpr", None).unwrap())
+            .unwrap();
+    model.fit(&parts.train).unwrap();
+    let mrr = window_mrr(&model, &parts.test, 10);
+    assert!(mrr >= 0.18, "pooling Markov MRR {mrr}");
 }

@@ -532,7 +532,16 @@ fn run_sequence<R: SequenceRepresentation>(
     let mut model =
         ImplicitSequenceModel::new(config, representation, loss)?.with_progress(!args.json);
     let fitted = model.fit(&parts.train)?;
-    let histories = parts.test.histories();
+    // every non-overlapping window of each held-out history, scored on its last item, as
+    // Spotlight evaluates `to_sequence(step_size=None)`: many more points than one per user
+    let histories = netrex::data::sequence::windows(
+        &parts.test.histories(),
+        parts.test.num_items(),
+        max_len,
+        2,
+        max_len,
+    )?
+    .target_histories();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.max(1))
         .build()?;
