@@ -174,3 +174,58 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
     let mrr = window_mrr(&model, &parts.test, 10);
     assert!(mrr >= 0.18, "pooling Markov MRR {mrr}");
 }
+
+#[test]
+fn lstm_beats_popularity_and_pooling_on_movielens() {
+    // ML-100K, 20% of users held out, max length 200, dim 32, 10 epochs, adaptive hinge
+    let dir = std::env::var_os("NETREX_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+        });
+    let data = netrex::data::ingest::load_movielens(MovieLens::Ml100k, Some(&dir), None).unwrap();
+    let parts = user_split(&data.interactions, 0.2, 0).unwrap();
+    let n = data.items.len();
+    let config = SequenceConfig {
+        training: FactorizationConfig::builder()
+            .embedding_dim(32)
+            .epochs(10)
+            .batch_size(32)
+            .learning_rate(0.01)
+            .seed(0)
+            .build()
+            .unwrap(),
+        max_len: 200,
+    };
+    let loss = || BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
+    let rng = || StdRng::seed_from_u64(0);
+    let mut lstm = ImplicitSequenceModel::new(
+        config.clone(),
+        Lstm::new(n, 32, &mut rng()).unwrap(),
+        loss(),
+    )
+    .unwrap();
+    lstm.fit(&parts.train).unwrap();
+    let mut pool = ImplicitSequenceModel::new(
+        config.clone(),
+        Pooling::new(n, 32, true, &mut rng()).unwrap(),
+        loss(),
+    )
+    .unwrap();
+    pool.fit(&parts.train).unwrap();
+    let mut pop = ImplicitSequenceModel::new(
+        config,
+        SequencePopularity::new(n, &mut rng()).unwrap(),
+        loss(),
+    )
+    .unwrap();
+    pop.fit(&parts.train).unwrap();
+    let (l, p, q) = (
+        window_mrr(&lstm, &parts.test, 200),
+        window_mrr(&pool, &parts.test, 200),
+        window_mrr(&pop, &parts.test, 200),
+    );
+    eprintln!("ML-100K sequence MRR: lstm {l:.4} pooling {p:.4} popularity {q:.4}");
+    assert!(l > p && l > q, "lstm {l} pooling {p} popularity {q}");
+    assert!(l >= 0.05, "lstm {l}");
+}
