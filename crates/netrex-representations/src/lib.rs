@@ -22,6 +22,6 @@ pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 pub use sequence::{
-    CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows,
+    AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows,
 };
 pub use table::{IndexedBy, SparseGrad, Table};

@@ -411,3 +411,184 @@ impl SequenceRepresentation for CausalCnn {
         x
     }
 }
+
+fn shape_error(message: String) -> RepresentationError {
+    RepresentationError::Shape(message)
+}
+
+/// Checks the two item tables every sequence representation starts with; returns
+/// `(num_items, dim)`.
+fn check_item_tables(tables: &[Table]) -> Result<(usize, usize), RepresentationError> {
+    let (Some(e), Some(b)) = (tables.first(), tables.get(1)) else {
+        return Err(shape_error(
+            "a sequence model needs item_embedding and item_bias tables".into(),
+        ));
+    };
+    if e.name() != "item_embedding"
+        || b.name() != "item_bias"
+        || e.rows() != b.rows()
+        || b.cols() != 1
+        || e.rows() < 2
+    {
+        return Err(shape_error(format!(
+            "item tables must be item_embedding (n + 1, dim) and item_bias (n + 1, 1); got {} {}x{} and {} {}x{}",
+            e.name(),
+            e.rows(),
+            e.cols(),
+            b.name(),
+            b.rows(),
+            b.cols()
+        )));
+    }
+    Ok((e.rows() - 1, e.cols()))
+}
+
+fn check_whole(
+    tables: &[Table],
+    expected: &[(String, usize, usize)],
+) -> Result<(), RepresentationError> {
+    let found: Vec<(String, usize, usize)> = tables
+        .iter()
+        .skip(2)
+        .map(|t| (t.name().to_owned(), t.rows(), t.cols()))
+        .collect();
+    if found != expected {
+        return Err(shape_error(format!(
+            "dense tables {found:?} do not match the expected {expected:?}"
+        )));
+    }
+    Ok(())
+}
+
+impl SequencePopularity {
+    /// Restores a saved model from its tables.
+    pub fn from_tables(tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        let (_, dim) = check_item_tables(&tables)?;
+        if dim != 1 || tables.len() != 2 {
+            return Err(shape_error(
+                "popularity has two item tables of dimension 1".into(),
+            ));
+        }
+        Ok(SequencePopularity { tables })
+    }
+}
+
+impl Pooling {
+    /// Restores a saved model from its tables.
+    pub fn from_tables(tables: Vec<Table>, mean: bool) -> Result<Self, RepresentationError> {
+        check_item_tables(&tables)?;
+        check_whole(&tables, &[])?;
+        Ok(Pooling { tables, mean })
+    }
+}
+
+impl Lstm {
+    /// Restores a saved model from its tables.
+    pub fn from_tables(tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        let (_, d) = check_item_tables(&tables)?;
+        check_whole(
+            &tables,
+            &[
+                ("w_input".into(), d, 4 * d),
+                ("w_hidden".into(), d, 4 * d),
+                ("w_bias".into(), 1, 4 * d),
+            ],
+        )?;
+        Ok(Lstm { tables })
+    }
+}
+
+impl CausalCnn {
+    /// Restores a saved model from its tables and its layout.
+    pub fn from_tables(
+        tables: Vec<Table>,
+        kernel_width: usize,
+        dilations: Vec<usize>,
+        residual: bool,
+    ) -> Result<Self, RepresentationError> {
+        let (_, d) = check_item_tables(&tables)?;
+        if kernel_width == 0 || dilations.is_empty() || dilations.contains(&0) {
+            return Err(shape_error(
+                "a CNN needs a kernel width and dilations of at least 1".into(),
+            ));
+        }
+        let expected: Vec<(String, usize, usize)> = (0..dilations.len())
+            .flat_map(|l| {
+                [
+                    (format!("conv{l}_weight"), kernel_width * d, d),
+                    (format!("conv{l}_bias"), 1, d),
+                ]
+            })
+            .collect();
+        check_whole(&tables, &expected)?;
+        Ok(CausalCnn {
+            tables,
+            kernel_width,
+            dilations,
+            residual,
+        })
+    }
+
+    /// Kernel width.
+    pub fn kernel_width(&self) -> usize {
+        self.kernel_width
+    }
+
+    /// Dilation of each layer.
+    pub fn dilations(&self) -> &[usize] {
+        &self.dilations
+    }
+
+    /// Whether layers add their input back.
+    pub fn residual(&self) -> bool {
+        self.residual
+    }
+}
+
+/// Any built-in sequence representation, chosen at run time (the command line, saved models).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnySequence {
+    /// [`SequencePopularity`].
+    Popularity(SequencePopularity),
+    /// [`Pooling`].
+    Pooling(Pooling),
+    /// [`Lstm`].
+    Lstm(Lstm),
+    /// [`CausalCnn`].
+    Cnn(CausalCnn),
+}
+
+macro_rules! any_dispatch {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            AnySequence::Popularity($r) => $e,
+            AnySequence::Pooling($r) => $e,
+            AnySequence::Lstm($r) => $e,
+            AnySequence::Cnn($r) => $e,
+        }
+    };
+}
+
+impl SequenceRepresentation for AnySequence {
+    fn name(&self) -> String {
+        any_dispatch!(self, r => r.name())
+    }
+    fn num_items(&self) -> usize {
+        any_dispatch!(self, r => r.num_items())
+    }
+    fn dim(&self) -> usize {
+        any_dispatch!(self, r => r.dim())
+    }
+    fn tables(&self) -> &[Table] {
+        any_dispatch!(self, r => r.tables())
+    }
+    fn tables_mut(&mut self) -> &mut [Table] {
+        any_dispatch!(self, r => r.tables_mut())
+    }
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        any_dispatch!(self, r => r.encode(rows))
+    }
+}

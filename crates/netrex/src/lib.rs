@@ -26,12 +26,14 @@ pub mod factorization;
 pub mod persist;
 mod progress;
 pub mod sequence;
+pub mod sequence_persist;
 
 pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
 pub use error::NetrexError;
 pub use factorization::{FitReport, ImplicitFactorizationModel};
 pub use persist::{Catalog, Restore};
 pub use sequence::{ImplicitSequenceModel, SequenceConfig};
+pub use sequence_persist::SequenceSpec;
 
 /// Interactions, ids, splits, sequences, synthetic data and ingestion.
 pub use netrex_data as data;
@@ -54,7 +56,7 @@ pub mod prelude {
         AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
     };
     pub use netrex_representations::{
-        Bilinear, CausalCnn, FactorizationRepresentation, Lstm, OptimizerKind, Pooling,
-        SequencePopularity, SequenceRepresentation,
+        AnySequence, Bilinear, CausalCnn, FactorizationRepresentation, Lstm, OptimizerKind,
+        Pooling, SequencePopularity, SequenceRepresentation,
     };
 }

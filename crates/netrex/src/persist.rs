@@ -74,14 +74,6 @@ impl Catalog {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TableInfo {
-    name: String,
-    indexed_by: IndexedBy,
-    rows: usize,
-    cols: usize,
-}
-
-#[derive(Serialize, Deserialize)]
 struct ModelFile {
     format: String,
     version: u32,
@@ -96,7 +88,7 @@ struct ModelFile {
 
 const KIND: &str = "netrex-factorization";
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NetrexError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NetrexError + '_ {
     move |source| NetrexError::Io {
         path: path.to_owned(),
         source,
@@ -118,7 +110,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NetrexEr
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn corrupt(path: &Path, message: impl Into<String>) -> NetrexError {
+pub(crate) fn corrupt(path: &Path, message: impl Into<String>) -> NetrexError {
     NetrexError::ModelFile {
         path: path.to_owned(),
         message: message.into(),
@@ -143,56 +135,14 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(io(dir))?;
         let tables = self.representation().tables();
-        let bytes: Vec<Vec<u8>> = tables
-            .iter()
-            .map(|t| t.data().iter().flat_map(|v| v.to_le_bytes()).collect())
-            .collect();
-        let mut views = Vec::with_capacity(tables.len());
-        for (t, b) in tables.iter().zip(&bytes) {
-            let view = TensorView::new(Dtype::F32, vec![t.rows(), t.cols()], b)
-                .map_err(|e| corrupt(dir, e.to_string()))?;
-            views.push((t.name().to_owned(), view));
-        }
-        let mut seen_bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        if let Some(seen) = &catalog.seen {
-            let offsets: Vec<u8> = (0..=seen.num_users())
-                .scan(0u64, |acc, u| {
-                    let at = *acc;
-                    *acc += seen.get(u).len() as u64;
-                    Some(at)
-                })
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            let items: Vec<u8> = seen.values().iter().flat_map(|v| v.to_le_bytes()).collect();
-            seen_bytes.push(("seen_offsets".into(), vec![seen.num_users() + 1], offsets));
-            seen_bytes.push(("seen_items".into(), vec![seen.values().len()], items));
-        }
-        for (i, (name, shape, bytes)) in seen_bytes.iter().enumerate() {
-            let dtype = if i == 0 { Dtype::U64 } else { Dtype::U32 };
-            let view = TensorView::new(dtype, shape.clone(), bytes)
-                .map_err(|e| corrupt(dir, e.to_string()))?;
-            views.push((name.clone(), view));
-        }
-        let mut metadata = HashMap::new();
-        metadata.insert("format".to_owned(), KIND.to_owned());
-        let tensors = safetensors::serialize(views, &Some(metadata))
-            .map_err(|e| corrupt(dir, e.to_string()))?;
-        write_atomically(&dir.join("model.safetensors"), &tensors)?;
+        write_tensors(dir, KIND, tables, catalog.seen.as_ref())?;
         let file = ModelFile {
             format: KIND.into(),
             version: FORMAT_VERSION,
             representation: self.representation().name(),
             loss: self.loss().name(),
             config: self.config().clone(),
-            tables: tables
-                .iter()
-                .map(|t| TableInfo {
-                    name: t.name().into(),
-                    indexed_by: t.indexed_by(),
-                    rows: t.rows(),
-                    cols: t.cols(),
-                })
-                .collect(),
+            tables: TableInfo::of(tables),
             epochs_trained: self.epochs_trained(),
             loss_history: self.loss_history().to_vec(),
             catalog: catalog.clone(),
@@ -206,47 +156,9 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
         let dir = dir.as_ref();
         let info = read_info(dir)?;
-        let tensor_path = dir.join("model.safetensors");
-        let bytes = fs::read(&tensor_path).map_err(io(&tensor_path))?;
-        let st =
-            SafeTensors::deserialize(&bytes).map_err(|e| corrupt(&tensor_path, e.to_string()))?;
-        let mut tables = Vec::with_capacity(info.tables.len());
-        for t in &info.tables {
-            let view = st
-                .tensor(&t.name)
-                .map_err(|e| corrupt(&tensor_path, format!("table {}: {e}", t.name)))?;
-            if view.dtype() != Dtype::F32 || view.shape() != [t.rows, t.cols] {
-                return Err(corrupt(
-                    &tensor_path,
-                    format!(
-                        "table {} is {:?} {:?}, expected F32 [{}, {}]",
-                        t.name,
-                        view.dtype(),
-                        view.shape(),
-                        t.rows,
-                        t.cols
-                    ),
-                ));
-            }
-            let data: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            tables.push(
-                Table::from_data(&t.name, t.indexed_by, t.rows, t.cols, data)
-                    .map_err(|e| corrupt(&tensor_path, e.to_string()))?,
-            );
-        }
+        let (tables, seen) = read_tensors(dir, &info.tables)?;
         let mut catalog = info.catalog;
-        catalog.seen = read_seen(
-            &st,
-            info.tables
-                .iter()
-                .find(|t| t.indexed_by == IndexedBy::User)
-                .map(|t| t.rows),
-        )
-        .map_err(|m| corrupt(&tensor_path, m))?;
+        catalog.seen = seen;
         let representation = R::restore(tables).map_err(|e| corrupt(dir, e.to_string()))?;
         if representation.name() != info.representation {
             return Err(corrupt(
@@ -261,6 +173,126 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         let mut model = ImplicitFactorizationModel::new(info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.loss_history);
         Ok((model, catalog))
+    }
+}
+
+/// Writes `tables` (and the seen items, if any) to `dir/model.safetensors`, atomically.
+pub(crate) fn write_tensors(
+    dir: &Path,
+    kind: &str,
+    tables: &[Table],
+    seen: Option<&PerUser<u32>>,
+) -> Result<(), NetrexError> {
+    let bytes: Vec<Vec<u8>> = tables
+        .iter()
+        .map(|t| t.data().iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::with_capacity(tables.len() + 2);
+    for (t, b) in tables.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, vec![t.rows(), t.cols()], b)
+            .map_err(|e| corrupt(dir, e.to_string()))?;
+        views.push((t.name().to_owned(), view));
+    }
+    let mut seen_bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    if let Some(seen) = seen {
+        let mut offsets = Vec::with_capacity((seen.num_users() + 1) * 8);
+        let mut at = 0u64;
+        offsets.extend(at.to_le_bytes());
+        for u in 0..seen.num_users() {
+            at += seen.get(u).len() as u64;
+            offsets.extend(at.to_le_bytes());
+        }
+        let items: Vec<u8> = seen.values().iter().flat_map(|v| v.to_le_bytes()).collect();
+        seen_bytes.push((
+            "seen_offsets".into(),
+            Dtype::U64,
+            vec![seen.num_users() + 1],
+            offsets,
+        ));
+        seen_bytes.push((
+            "seen_items".into(),
+            Dtype::U32,
+            vec![seen.values().len()],
+            items,
+        ));
+    }
+    for (name, dtype, shape, bytes) in &seen_bytes {
+        let view = TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|e| corrupt(dir, e.to_string()))?;
+        views.push((name.clone(), view));
+    }
+    let mut metadata = HashMap::new();
+    metadata.insert("format".to_owned(), kind.to_owned());
+    let tensors =
+        safetensors::serialize(views, &Some(metadata)).map_err(|e| corrupt(dir, e.to_string()))?;
+    write_atomically(&dir.join("model.safetensors"), &tensors)
+}
+
+/// Reads the tables described by `infos` (and the seen items, if saved) from
+/// `dir/model.safetensors`, checking types, shapes and values.
+pub(crate) fn read_tensors(
+    dir: &Path,
+    infos: &[TableInfo],
+) -> Result<(Vec<Table>, Option<PerUser<u32>>), NetrexError> {
+    let tensor_path = dir.join("model.safetensors");
+    let bytes = fs::read(&tensor_path).map_err(io(&tensor_path))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(&tensor_path, e.to_string()))?;
+    let mut tables = Vec::with_capacity(infos.len());
+    for t in infos {
+        let view = st
+            .tensor(&t.name)
+            .map_err(|e| corrupt(&tensor_path, format!("table {}: {e}", t.name)))?;
+        if view.dtype() != Dtype::F32 || view.shape() != [t.rows, t.cols] {
+            return Err(corrupt(
+                &tensor_path,
+                format!(
+                    "table {} is {:?} {:?}, expected F32 [{}, {}]",
+                    t.name,
+                    view.dtype(),
+                    view.shape(),
+                    t.rows,
+                    t.cols
+                ),
+            ));
+        }
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tables.push(
+            Table::from_data(&t.name, t.indexed_by, t.rows, t.cols, data)
+                .map_err(|e| corrupt(&tensor_path, e.to_string()))?,
+        );
+    }
+    let users = infos
+        .iter()
+        .find(|t| t.indexed_by == IndexedBy::User)
+        .map(|t| t.rows);
+    let seen = read_seen(&st, users).map_err(|m| corrupt(&tensor_path, m))?;
+    Ok((tables, seen))
+}
+
+/// The layout of a saved table.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TableInfo {
+    pub(crate) name: String,
+    pub(crate) indexed_by: IndexedBy,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+}
+
+impl TableInfo {
+    pub(crate) fn of(tables: &[Table]) -> Vec<TableInfo> {
+        tables
+            .iter()
+            .map(|t| TableInfo {
+                name: t.name().into(),
+                indexed_by: t.indexed_by(),
+                rows: t.rows(),
+                cols: t.cols(),
+            })
+            .collect()
     }
 }
 

@@ -135,6 +135,51 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         self.epochs_trained
     }
 
+    /// Mean loss of every epoch trained so far.
+    pub fn loss_history(&self) -> &[f32] {
+        &self.loss_history
+    }
+
+    pub(crate) fn restore_history(&mut self, epochs: usize, history: Vec<f32>) {
+        self.epochs_trained = epochs;
+        self.loss_history = history;
+    }
+
+    /// The `k` best next items after `history` (dense ids, oldest first), best first, ties by
+    /// id; items in the history are left out when `exclude_seen`.
+    pub fn recommend(
+        &self,
+        history: &[u32],
+        k: usize,
+        exclude_seen: bool,
+    ) -> Result<Vec<(u32, f32)>, NetrexError> {
+        let n = self.representation.num_items();
+        if let Some(&i) = history.iter().find(|&&i| i as usize >= n) {
+            return Err(NetrexError::UnknownId {
+                kind: "item",
+                id: i.to_string(),
+                count: n,
+            });
+        }
+        let mut scores = vec![0.0f32; n];
+        netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
+        let mut skip = vec![false; n];
+        if exclude_seen {
+            for &i in history {
+                skip[i as usize] = true;
+            }
+        }
+        let mut ranked: Vec<(u32, f32)> = scores
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !skip[*i])
+            .map(|(i, s)| (i as u32, s))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        Ok(ranked)
+    }
+
     fn negatives(&self) -> usize {
         self.config
             .training

@@ -172,6 +172,41 @@ fn sequence_models_on_synthetic_data() {
         "--json",
     ]);
     assert!(ok && stdout.contains("\"sequence_mrr\""), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("netrex-cli-seq-{}", std::process::id()));
+    let (ok, _, stderr) = netrex(&[
+        "fit",
+        "--dataset",
+        "synthetic-markov",
+        "--model",
+        "lstm",
+        "--epochs",
+        "2",
+        "--json",
+        "--save",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = netrex(&[
+        "recommend",
+        "--model",
+        dir.to_str().unwrap(),
+        "--items",
+        "3,17,42",
+        "-k",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let (ok, _, stderr) = netrex(&[
+        "recommend",
+        "--model",
+        dir.to_str().unwrap(),
+        "--items",
+        "3,999",
+    ]);
+    assert!(!ok && stderr.contains("unknown item"), "{stderr}");
     let (ok, _, stderr) = netrex(&["fit", "--dataset", "synthetic-markov", "--model", "gru"]);
     assert!(!ok && stderr.contains("unknown model"), "{stderr}");
     let (ok, _, stderr) = netrex(&[

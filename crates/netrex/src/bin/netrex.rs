@@ -197,9 +197,12 @@ struct RecommendArgs {
     /// The saved model's folder.
     #[arg(long)]
     model: PathBuf,
-    /// The user's raw id, as in the training data.
+    /// Factorization models: the user's raw id, as in the training data.
+    #[arg(long, required_unless_present = "items", conflicts_with = "items")]
+    user: Option<String>,
+    /// Sequence models: the history, comma-separated raw item ids, oldest first.
     #[arg(long)]
-    user: String,
+    items: Option<String>,
     /// How many items.
     #[arg(short, default_value_t = 10)]
     k: usize,
@@ -429,9 +432,6 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
 
 fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
     use rand::SeedableRng;
-    if args.save.is_some() {
-        return Err("--save is not yet available for sequence models".into());
-    }
     let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
         format!(
             "unknown loss {:?}: use one of {}",
@@ -474,8 +474,10 @@ fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
     let n = data.items.len();
     let dim = config.training.embedding_dim;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    match args.model.as_str() {
-        "lstm" => run_sequence(args, config, Lstm::new(n, dim, &mut rng)?, loss, &parts),
+    let representation = match args.model.as_str() {
+        "lstm" => AnySequence::Lstm(Lstm::new(n, dim, &mut rng)?),
+        "pool" => AnySequence::Pooling(Pooling::new(n, dim, true, &mut rng)?),
+        "pool-sum" => AnySequence::Pooling(Pooling::new(n, dim, false, &mut rng)?),
         "cnn" => {
             let dilations: Vec<usize> = args
                 .dilations
@@ -486,45 +488,26 @@ fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
                         .map_err(|_| format!("--dilations: {d:?} is not a whole number"))
                 })
                 .collect::<Result<_, _>>()?;
-            let cnn = CausalCnn::new(
+            AnySequence::Cnn(CausalCnn::new(
                 n,
                 dim,
                 args.kernel_width,
                 &dilations,
                 !args.no_residual,
                 &mut rng,
-            )?;
-            run_sequence(args, config, cnn, loss, &parts)
+            )?)
         }
-        "pool" => run_sequence(
-            args,
-            config,
-            Pooling::new(n, dim, true, &mut rng)?,
-            loss,
-            &parts,
-        ),
-        "pool-sum" => run_sequence(
-            args,
-            config,
-            Pooling::new(n, dim, false, &mut rng)?,
-            loss,
-            &parts,
-        ),
-        _ => run_sequence(
-            args,
-            config,
-            SequencePopularity::new(n, &mut rng)?,
-            loss,
-            &parts,
-        ),
-    }
+        _ => AnySequence::Popularity(SequencePopularity::new(n, &mut rng)?),
+    };
+    run_sequence(args, config, representation, loss, &data, &parts)
 }
 
-fn run_sequence<R: SequenceRepresentation>(
+fn run_sequence(
     args: &FitArgs,
     config: SequenceConfig,
-    representation: R,
+    representation: AnySequence,
     loss: BuiltinLoss,
+    data: &Dataset,
     parts: &TrainTest,
 ) -> Result<(), Failure> {
     use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
@@ -532,6 +515,15 @@ fn run_sequence<R: SequenceRepresentation>(
     let mut model =
         ImplicitSequenceModel::new(config, representation, loss)?.with_progress(!args.json);
     let fitted = model.fit(&parts.train)?;
+    if let Some(dir) = &args.save {
+        let catalog = Catalog {
+            users: Some(data.users.clone()),
+            items: Some(data.items.clone()),
+            titles: data.item_titles.clone(),
+            seen: None,
+        };
+        model.save(dir, &catalog)?;
+    }
     // every non-overlapping window of each held-out history, scored on its last item, as
     // Spotlight evaluates `to_sequence(step_size=None)`: many more points than one per user
     let histories = netrex::data::sequence::windows(
@@ -677,9 +669,62 @@ fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {
+    let name = netrex::sequence_persist::saved_sequence_loss_name(&args.model)?;
+    let loss = BuiltinLoss::from_name(&name, None)
+        .ok_or_else(|| format!("trained with loss {name:?}, which this netrex does not know"))?;
+    let (model, catalog) =
+        ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load(&args.model, loss)?;
+    let text = args
+        .items
+        .as_deref()
+        .ok_or("a sequence model recommends from a history: give --items a,b,c")?;
+    let items = catalog.items.as_ref().ok_or("the model has no item ids")?;
+    let history: Vec<u32> = text
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| items.index_of(&RawId::parse(t.trim()), "item"))
+        .collect::<Result<_, _>>()?;
+    let recs = model.recommend(&history, args.k, !args.include_seen)?;
+    print_recommendations(&recs, &catalog, json!(text), args.json);
+    Ok(())
+}
+
+fn print_recommendations(
+    recs: &[(u32, f32)],
+    catalog: &Catalog,
+    query: serde_json::Value,
+    as_json: bool,
+) {
+    if as_json {
+        let list: Vec<_> = recs
+            .iter()
+            .map(|&(i, s)| json!({"item": catalog.item_raw(i).to_string(), "title": catalog.title(i), "score": s}))
+            .collect();
+        println!("{}", json!({"query": query, "items": list}));
+    } else {
+        for (rank, &(i, s)) in recs.iter().enumerate() {
+            println!(
+                "{:>3}. {:<8} {:<60} {:.4}",
+                rank + 1,
+                catalog.item_raw(i).to_string(),
+                catalog.title(i).unwrap_or(""),
+                s
+            );
+        }
+    }
+}
+
 fn recommend(args: RecommendArgs) -> Result<(), Failure> {
+    if netrex::sequence_persist::is_sequence_model(&args.model) {
+        return recommend_sequence(args);
+    }
     let (model, catalog) = load_model(&args.model)?;
-    let raw = RawId::parse(&args.user);
+    let user = args
+        .user
+        .as_deref()
+        .ok_or("a factorization model recommends for a user: give --user ID")?;
+    let raw = RawId::parse(user);
     let user = catalog.user_index(&raw)?;
     let exclude: &[u32] = match (&catalog.seen, args.include_seen) {
         (Some(seen), false) => seen.get(user as usize),

@@ -1,0 +1,167 @@
+//! Saving and loading sequence models, in the same folder layout as factorization models:
+//! `model.safetensors` (tables) and `model.json` (format, representation layout, loss name,
+//! hyperparameters, history, raw-id maps), each written atomically.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use netrex_losses::Loss;
+use netrex_representations::{
+    AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, Table,
+};
+
+use crate::error::NetrexError;
+use crate::persist::{
+    corrupt, io, read_tensors, write_atomically, write_tensors, Catalog, TableInfo,
+};
+use crate::sequence::{ImplicitSequenceModel, SequenceConfig};
+
+const KIND: &str = "netrex-sequence";
+const VERSION: u32 = 1;
+
+/// Which built-in sequence representation, with what it needs beyond its tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SequenceSpec {
+    /// [`SequencePopularity`].
+    Popularity,
+    /// [`Pooling`].
+    Pooling {
+        /// Running mean (else running sum).
+        mean: bool,
+    },
+    /// [`Lstm`].
+    Lstm,
+    /// [`CausalCnn`].
+    Cnn {
+        /// Kernel width.
+        kernel_width: usize,
+        /// Dilation of each layer.
+        dilations: Vec<usize>,
+        /// Residual connections.
+        residual: bool,
+    },
+}
+
+/// The layout of a representation, as saved.
+pub fn sequence_spec(representation: &AnySequence) -> SequenceSpec {
+    match representation {
+        AnySequence::Popularity(_) => SequenceSpec::Popularity,
+        AnySequence::Pooling(p) => SequenceSpec::Pooling { mean: p.is_mean() },
+        AnySequence::Lstm(_) => SequenceSpec::Lstm,
+        AnySequence::Cnn(c) => SequenceSpec::Cnn {
+            kernel_width: c.kernel_width(),
+            dilations: c.dilations().to_vec(),
+            residual: c.residual(),
+        },
+    }
+}
+
+/// Rebuilds a saved representation, checking its tables against the layout.
+pub fn restore_sequence(
+    tables: Vec<Table>,
+    spec: &SequenceSpec,
+) -> Result<AnySequence, NetrexError> {
+    Ok(match spec {
+        SequenceSpec::Popularity => {
+            AnySequence::Popularity(SequencePopularity::from_tables(tables)?)
+        }
+        SequenceSpec::Pooling { mean } => {
+            AnySequence::Pooling(Pooling::from_tables(tables, *mean)?)
+        }
+        SequenceSpec::Lstm => AnySequence::Lstm(Lstm::from_tables(tables)?),
+        SequenceSpec::Cnn {
+            kernel_width,
+            dilations,
+            residual,
+        } => AnySequence::Cnn(CausalCnn::from_tables(
+            tables,
+            *kernel_width,
+            dilations.clone(),
+            *residual,
+        )?),
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct SequenceModelFile {
+    format: String,
+    version: u32,
+    representation: SequenceSpec,
+    loss: String,
+    config: SequenceConfig,
+    tables: Vec<TableInfo>,
+    epochs_trained: usize,
+    loss_history: Vec<f32>,
+    catalog: Catalog,
+}
+
+fn read_info(dir: &Path) -> Result<SequenceModelFile, NetrexError> {
+    let path = dir.join("model.json");
+    let text = fs::read(&path).map_err(io(&path))?;
+    let info: SequenceModelFile =
+        serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    if info.format != KIND || info.version != VERSION {
+        return Err(corrupt(
+            &path,
+            format!(
+                "not a netrex sequence model of version {VERSION} ({} v{})",
+                info.format, info.version
+            ),
+        ));
+    }
+    info.config
+        .validate()
+        .map_err(|e| corrupt(&path, e.to_string()))?;
+    Ok(info)
+}
+
+/// Whether `dir` holds a sequence model (rather than a factorization model).
+pub fn is_sequence_model(dir: impl AsRef<Path>) -> bool {
+    let Ok(text) = fs::read(dir.as_ref().join("model.json")) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|v| v["format"] == KIND)
+}
+
+/// The loss name a saved sequence model was trained with.
+pub fn saved_sequence_loss_name(dir: impl AsRef<Path>) -> Result<String, NetrexError> {
+    Ok(read_info(dir.as_ref())?.loss)
+}
+
+impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
+    /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
+    pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let tables = self.representation().tables();
+        write_tensors(dir, KIND, tables, None)?;
+        let file = SequenceModelFile {
+            format: KIND.into(),
+            version: VERSION,
+            representation: sequence_spec(self.representation()),
+            loss: self.loss().name(),
+            config: self.config().clone(),
+            tables: TableInfo::of(tables),
+            epochs_trained: self.epochs_trained(),
+            loss_history: self.loss_history().to_vec(),
+            catalog: catalog.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| corrupt(dir, e.to_string()))?;
+        write_atomically(&dir.join("model.json"), &json)
+    }
+
+    /// Loads a model saved by [`save`](Self::save), training further with `loss`.
+    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+        let dir = dir.as_ref();
+        let info = read_info(dir)?;
+        let (tables, _) = read_tensors(dir, &info.tables)?;
+        let representation = restore_sequence(tables, &info.representation)
+            .map_err(|e| corrupt(dir, e.to_string()))?;
+        let mut model = ImplicitSequenceModel::new(info.config, representation, loss)?;
+        model.restore_history(info.epochs_trained, info.loss_history);
+        Ok((model, info.catalog))
+    }
+}

@@ -1,0 +1,133 @@
+//! Sequence models: save -> load gives identical predictions for every kind; mismatched or
+//! corrupt files are errors; recommend validates ids and leaves out the history.
+
+use netrex::data::synthetic::{markov, MarkovConfig};
+use netrex::evaluation::SequenceScorer;
+use netrex::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn data() -> Interactions {
+    markov(&MarkovConfig {
+        num_users: 20,
+        num_items: 15,
+        num_interactions: 600,
+        concentration: 0.01,
+        order: 1,
+        seed: 1,
+    })
+    .unwrap()
+}
+
+fn config() -> SequenceConfig {
+    SequenceConfig {
+        training: FactorizationConfig::builder()
+            .embedding_dim(6)
+            .epochs(2)
+            .batch_size(8)
+            .learning_rate(0.01)
+            .seed(3)
+            .build()
+            .unwrap(),
+        max_len: 8,
+    }
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netrex-seq-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn kinds() -> Vec<AnySequence> {
+    let rng = || StdRng::seed_from_u64(0);
+    vec![
+        AnySequence::Popularity(SequencePopularity::new(15, &mut rng()).unwrap()),
+        AnySequence::Pooling(Pooling::new(15, 6, true, &mut rng()).unwrap()),
+        AnySequence::Pooling(Pooling::new(15, 6, false, &mut rng()).unwrap()),
+        AnySequence::Lstm(Lstm::new(15, 6, &mut rng()).unwrap()),
+        AnySequence::Cnn(CausalCnn::new(15, 6, 2, &[1, 2], true, &mut rng()).unwrap()),
+    ]
+}
+
+#[test]
+fn save_load_gives_identical_predictions() {
+    let x = data();
+    for (k, representation) in kinds().into_iter().enumerate() {
+        let mut model = ImplicitSequenceModel::new(
+            config(),
+            representation,
+            BuiltinLoss::from_name("bpr", None).unwrap(),
+        )
+        .unwrap();
+        model.fit(&x).unwrap();
+        let dir = temp(&format!("roundtrip{k}"));
+        model.save(&dir, &Catalog::default()).unwrap();
+        let (back, _) = ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load(
+            &dir,
+            BuiltinLoss::from_name("bpr", None).unwrap(),
+        )
+        .unwrap();
+        for history in [vec![], vec![3], vec![1, 4, 2, 9, 0, 14, 7, 7, 3, 5]] {
+            let (mut a, mut b) = (vec![0.0; 15], vec![0.0; 15]);
+            model.score_next(&history, &mut a);
+            back.score_next(&history, &mut b);
+            assert_eq!(a, b, "{}", model.representation().name());
+        }
+        assert_eq!(back.epochs_trained(), 2);
+    }
+}
+
+#[test]
+fn mismatched_or_corrupt_files_are_errors() {
+    let mut model = ImplicitSequenceModel::new(
+        config(),
+        kinds().remove(3),
+        BuiltinLoss::from_name("bpr", None).unwrap(),
+    )
+    .unwrap();
+    model.fit(&data()).unwrap();
+    let dir = temp("corrupt");
+    model.save(&dir, &Catalog::default()).unwrap();
+    let load = || {
+        ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load(
+            &dir,
+            BuiltinLoss::from_name("bpr", None).unwrap(),
+        )
+    };
+    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    // an LSTM's tables read as a CNN
+    std::fs::write(
+        dir.join("model.json"),
+        json.replace(
+            "\"kind\": \"lstm\"",
+            "\"kind\": \"cnn\", \"kernel_width\": 2, \"dilations\": [1], \"residual\": true",
+        ),
+    )
+    .unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+    std::fs::write(dir.join("model.json"), &json[..json.len() / 2]).unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+    std::fs::write(dir.join("model.json"), &json).unwrap();
+    let tensors = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &tensors[..tensors.len() - 7]).unwrap();
+    assert!(matches!(load(), Err(NetrexError::ModelFile { .. })));
+}
+
+#[test]
+fn recommend_validates_and_excludes_the_history() {
+    let mut model = ImplicitSequenceModel::new(
+        config(),
+        kinds().remove(3),
+        BuiltinLoss::from_name("bpr", None).unwrap(),
+    )
+    .unwrap();
+    model.fit(&data()).unwrap();
+    let recs = model.recommend(&[1, 2, 3], 5, true).unwrap();
+    assert_eq!(recs.len(), 5);
+    assert!(recs.iter().all(|(i, _)| ![1, 2, 3].contains(i)));
+    assert!(matches!(
+        model.recommend(&[15], 5, true),
+        Err(NetrexError::UnknownId { kind: "item", .. })
+    ));
+}
