@@ -172,14 +172,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
                 self.representation.num_items()
             )));
         }
-        let negatives = self.negatives();
-        if negatives == 0 || negatives >= self.representation.num_items() {
-            return Err(NetrexError::Training(format!(
-                "the loss {} wants {negatives} negatives per positive but there are only {} items: use fewer negatives",
-                self.loss.name(),
-                self.representation.num_items()
-            )));
-        }
+        crate::training::check_negatives(
+            &self.loss.name(),
+            self.negatives(),
+            self.representation.num_items(),
+        )?;
         Ok(())
     }
 
@@ -191,10 +188,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
         self.check_fit(train)?;
         let start = Instant::now();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.config.threads)
-            .build()
-            .map_err(|e| NetrexError::Device(e.to_string()))?;
+        let pool = crate::training::thread_pool(self.config.threads)?;
         let mut history = Vec::with_capacity(self.config.epochs);
         pool.install(|| -> Result<(), NetrexError> {
             for i in 0..self.config.epochs {
@@ -373,21 +367,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         exclude: &[u32],
     ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let scores = self.predict(user, &self.all_items)?;
-        let mut skip = vec![false; scores.len()];
-        for &i in exclude {
-            if let Some(s) = skip.get_mut(i as usize) {
-                *s = true;
-            }
-        }
-        let mut ranked: Vec<(u32, f32)> = scores
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !skip[*i])
-            .map(|(i, s)| (i as u32, s))
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
-        Ok(ranked)
+        Ok(crate::training::top_k(scores, exclude, k))
     }
 
     /// Full-ranking evaluation on `test`, with `train` items excluded (see
@@ -398,10 +378,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         train: Option<&Interactions>,
         config: &EvalConfig,
     ) -> Result<Report, NetrexError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.config.threads)
-            .build()
-            .map_err(|e| NetrexError::Device(e.to_string()))?;
+        let pool = crate::training::thread_pool(self.config.threads)?;
         Ok(pool.install(|| evaluate(self, test, train, config))?)
     }
 }

@@ -27,6 +27,7 @@ pub mod persist;
 mod progress;
 pub mod sequence;
 pub mod sequence_persist;
+mod training;
 
 pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
 pub use error::NetrexError;

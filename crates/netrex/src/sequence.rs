@@ -163,21 +163,8 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         }
         let mut scores = vec![0.0f32; n];
         netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
-        let mut skip = vec![false; n];
-        if exclude_seen {
-            for &i in history {
-                skip[i as usize] = true;
-            }
-        }
-        let mut ranked: Vec<(u32, f32)> = scores
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !skip[*i])
-            .map(|(i, s)| (i as u32, s))
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
-        Ok(ranked)
+        let exclude: &[u32] = if exclude_seen { history } else { &[] };
+        Ok(crate::training::top_k(scores, exclude, k))
     }
 
     fn negatives(&self) -> usize {
@@ -197,20 +184,11 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
                 train.num_items()
             )));
         }
-        if self.negatives() == 0 || self.negatives() >= num_items {
-            return Err(NetrexError::Training(format!(
-                "the loss {} wants {} negatives per positive but there are only {num_items} items: use fewer negatives",
-                self.loss.name(),
-                self.negatives()
-            )));
-        }
+        crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
         let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
         let start = Instant::now();
         let epochs = self.config.training.epochs;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.config.training.threads)
-            .build()
-            .map_err(|e| NetrexError::Device(e.to_string()))?;
+        let pool = crate::training::thread_pool(self.config.training.threads)?;
         let mut history = Vec::with_capacity(epochs);
         pool.install(|| -> Result<(), NetrexError> {
             for i in 0..epochs {

@@ -357,34 +357,8 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         }
     }
     // hyperparameters are checked before any data is read
-    let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
-        format!(
-            "unknown loss {:?}: use one of {}",
-            args.loss,
-            BuiltinLoss::NAMES.join(", ")
-        )
-    })?;
-    let tuned = FactorizationConfig::tuned_for(&args.loss);
-    let mut builder = FactorizationConfigBuilder::from(tuned.clone())
-        .embedding_dim(args.dim.unwrap_or(tuned.embedding_dim))
-        .batch_size(args.batch_size.unwrap_or(tuned.batch_size))
-        .epochs(args.epochs)
-        .learning_rate(args.learning_rate.unwrap_or(tuned.learning_rate))
-        .lr_schedule(
-            args.lr_schedule
-                .as_deref()
-                .map(str::parse)
-                .transpose()?
-                .unwrap_or(tuned.lr_schedule),
-        )
-        .l2(args.l2)
-        .optimizer(args.optimizer.parse()?)
-        .seed(args.seed)
-        .threads(args.threads);
-    if let Some(n) = args.negatives {
-        builder = builder.negatives(n);
-    }
-    let config = builder.build()?;
+    let loss = parse_loss(&args)?;
+    let config = training_config(&args, FactorizationConfig::tuned_for(&args.loss))?;
     let (data, parts) = load(&args.data, args.seed)?;
     if !args.json {
         describe(&data, &parts);
@@ -413,9 +387,7 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         out["config"] = serde_json::to_value(model.config())?;
         println!("{out}");
     } else {
-        for (k, l) in fitted.loss_history.iter().enumerate() {
-            eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
-        }
+        print_epochs(&fitted.loss_history);
         println!(
             "fit: {} epochs in {:.2} s, final loss {:.4}",
             model.epochs_trained(),
@@ -430,26 +402,34 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
-    use rand::SeedableRng;
-    let loss = BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
+/// The loss named by `--loss`, with `--negatives` if given.
+fn parse_loss(args: &FitArgs) -> Result<BuiltinLoss, Failure> {
+    BuiltinLoss::from_name(&args.loss, args.negatives).ok_or_else(|| {
         format!(
             "unknown loss {:?}: use one of {}",
             args.loss,
             BuiltinLoss::NAMES.join(", ")
         )
-    })?;
-    let mut builder = FactorizationConfigBuilder::from(FactorizationConfig::default())
-        .embedding_dim(args.dim.unwrap_or(32))
-        .batch_size(args.batch_size.unwrap_or(32))
+        .into()
+    })
+}
+
+/// The training settings of the command line over `defaults` (which differ per model kind).
+fn training_config(
+    args: &FitArgs,
+    defaults: FactorizationConfig,
+) -> Result<FactorizationConfig, Failure> {
+    let mut builder = FactorizationConfigBuilder::from(defaults.clone())
+        .embedding_dim(args.dim.unwrap_or(defaults.embedding_dim))
+        .batch_size(args.batch_size.unwrap_or(defaults.batch_size))
         .epochs(args.epochs)
-        .learning_rate(args.learning_rate.unwrap_or(0.01))
+        .learning_rate(args.learning_rate.unwrap_or(defaults.learning_rate))
         .lr_schedule(
             args.lr_schedule
                 .as_deref()
                 .map(str::parse)
                 .transpose()?
-                .unwrap_or_default(),
+                .unwrap_or(defaults.lr_schedule),
         )
         .l2(args.l2)
         .optimizer(args.optimizer.parse()?)
@@ -458,8 +438,26 @@ fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
     if let Some(n) = args.negatives {
         builder = builder.negatives(n);
     }
+    Ok(builder.build()?)
+}
+
+fn print_epochs(history: &[f32]) {
+    for (k, l) in history.iter().enumerate() {
+        eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
+    }
+}
+
+fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
+    use rand::SeedableRng;
+    let loss = parse_loss(args)?;
+    let defaults = FactorizationConfig {
+        embedding_dim: 32,
+        batch_size: 32,
+        learning_rate: 0.01,
+        ..FactorizationConfig::default()
+    };
     let config = SequenceConfig {
-        training: builder.build()?,
+        training: training_config(args, defaults)?,
         max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
     };
     config.validate()?;
@@ -578,9 +576,7 @@ fn run_sequence(
         });
         println!("{out}");
     } else {
-        for (k, l) in fitted.loss_history.iter().enumerate() {
-            eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
-        }
+        print_epochs(&fitted.loss_history);
         println!(
             "fit: {} epochs in {:.2} s",
             model.epochs_trained(),
@@ -686,14 +682,15 @@ fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {
         .map(|t| items.index_of(&RawId::parse(t.trim()), "item"))
         .collect::<Result<_, _>>()?;
     let recs = model.recommend(&history, args.k, !args.include_seen)?;
-    print_recommendations(&recs, &catalog, json!(text), args.json);
+    print_recommendations(&recs, &catalog, json!({"history": text}), args.json);
     Ok(())
 }
 
+/// Prints recommendations as text, or as `header` plus an `items` list in JSON.
 fn print_recommendations(
     recs: &[(u32, f32)],
     catalog: &Catalog,
-    query: serde_json::Value,
+    mut header: serde_json::Value,
     as_json: bool,
 ) {
     if as_json {
@@ -701,7 +698,8 @@ fn print_recommendations(
             .iter()
             .map(|&(i, s)| json!({"item": catalog.item_raw(i).to_string(), "title": catalog.title(i), "score": s}))
             .collect();
-        println!("{}", json!({"query": query, "items": list}));
+        header["items"] = json!(list);
+        println!("{header}");
     } else {
         for (rank, &(i, s)) in recs.iter().enumerate() {
             println!(
@@ -731,23 +729,12 @@ fn recommend(args: RecommendArgs) -> Result<(), Failure> {
         _ => &[],
     };
     let items = model.recommend(user, args.k, exclude)?;
-    if args.json {
-        let list: Vec<_> = items
-            .iter()
-            .map(|&(i, s)| json!({"item": catalog.item_raw(i).to_string(), "title": catalog.title(i), "score": s}))
-            .collect();
-        println!("{}", json!({"user": raw.to_string(), "items": list}));
-    } else {
-        for (rank, &(i, s)) in items.iter().enumerate() {
-            println!(
-                "{:>3}. {:<8} {:<60} {:.4}",
-                rank + 1,
-                catalog.item_raw(i).to_string(),
-                catalog.title(i).unwrap_or(""),
-                s
-            );
-        }
-    }
+    print_recommendations(
+        &items,
+        &catalog,
+        json!({"user": raw.to_string()}),
+        args.json,
+    );
     Ok(())
 }
 
