@@ -1,0 +1,135 @@
+//! Training costs: one step (gather, forward, loss, backward, row gradients) of every
+//! representation x loss, and one ML-100K factorization epoch. Ids and data are built
+//! outside the timed closures.
+//!
+//! `NETREX_DATA_DIR=../shared/data cargo bench --bench training`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use netrex::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const USERS: usize = 943;
+const ITEMS: usize = 1682;
+
+fn factorization_steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("factorization_step");
+    group.sample_size(20);
+    let mut rng = StdRng::seed_from_u64(0);
+    let batch = 1024;
+    let users: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..USERS as u32)).collect();
+    let positives: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..ITEMS as u32)).collect();
+    for name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(name, None).expect("built-in");
+        let negatives: Vec<u32> = (0..batch * loss.num_negatives())
+            .map(|_| rng.gen_range(0..ITEMS as u32))
+            .collect();
+        let model = ImplicitFactorizationModel::bilinear(
+            FactorizationConfig::default(),
+            USERS,
+            ITEMS,
+            loss,
+        )
+        .expect("valid");
+        group.bench_function(BenchmarkId::new("bilinear_dim128_batch1024", name), |b| {
+            b.iter(|| {
+                model
+                    .batch_gradients(&users, &positives, &negatives, None)
+                    .expect("step")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn sequence_steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sequence_step");
+    group.sample_size(10);
+    let mut rng = StdRng::seed_from_u64(0);
+    let (batch, len, dim) = (32usize, 50usize, 32usize);
+    let targets: Vec<u32> = (0..batch * len)
+        .map(|_| rng.gen_range(1..=ITEMS as u32))
+        .collect();
+    // inputs are the targets shifted right by one within each row
+    let inputs: Vec<u32> = targets
+        .chunks(len)
+        .flat_map(|row| std::iter::once(0).chain(row[..len - 1].iter().copied()))
+        .collect();
+    let loss = || BuiltinLoss::from_name("adaptive-hinge", None).expect("built-in");
+    let negatives: Vec<u32> = (0..batch * len * loss().num_negatives())
+        .map(|_| rng.gen_range(1..=ITEMS as u32))
+        .collect();
+    let config = SequenceConfig {
+        training: FactorizationConfig::builder()
+            .embedding_dim(dim)
+            .build()
+            .expect("valid"),
+        max_len: len,
+    };
+    let kinds: Vec<(&str, AnySequence)> = vec![
+        (
+            "popularity",
+            AnySequence::Popularity(SequencePopularity::new(ITEMS, &mut rng).expect("valid")),
+        ),
+        (
+            "pool",
+            AnySequence::Pooling(Pooling::new(ITEMS, dim, true, &mut rng).expect("valid")),
+        ),
+        (
+            "lstm",
+            AnySequence::Lstm(Lstm::new(ITEMS, dim, &mut rng).expect("valid")),
+        ),
+        (
+            "cnn",
+            AnySequence::Cnn(CausalCnn::new(ITEMS, dim, 3, &[1], true, &mut rng).expect("valid")),
+        ),
+    ];
+    for (name, representation) in kinds {
+        let model =
+            ImplicitSequenceModel::new(config.clone(), representation, loss()).expect("valid");
+        group.bench_function(
+            BenchmarkId::new("adaptive_hinge_batch32_len50_dim32", name),
+            |b| {
+                b.iter(|| {
+                    model
+                        .batch_gradients(batch, &inputs, &targets, &negatives)
+                        .expect("step")
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn movielens_epoch(c: &mut Criterion) {
+    let Ok((data, parts)) =
+        netrex::data::ingest::load_movielens_split(None, OfficialSplit::Ua, None)
+    else {
+        eprintln!("ML-100K not found (set NETREX_DATA_DIR): skipping the epoch benchmark");
+        return;
+    };
+    let mut group = c.benchmark_group("factorization_epoch");
+    group.sample_size(10);
+    for name in ["bpr", "adaptive-hinge"] {
+        let config = FactorizationConfig {
+            epochs: 1,
+            ..FactorizationConfig::tuned_for(name)
+        };
+        let loss = BuiltinLoss::from_name(name, None).expect("built-in");
+        let mut model =
+            ImplicitFactorizationModel::bilinear(config, data.users.len(), data.items.len(), loss)
+                .expect("valid");
+        group.bench_function(BenchmarkId::new("ml100k_ua", name), |b| {
+            b.iter(|| model.fit(&parts.train).expect("fit"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    factorization_steps,
+    sequence_steps,
+    movielens_epoch
+);
+criterion_main!(benches);
