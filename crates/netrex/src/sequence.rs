@@ -145,14 +145,9 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         self.loss_history = history;
     }
 
-    /// The `k` best next items after `history` (dense ids, oldest first), best first, ties by
-    /// id; items in the history are left out when `exclude_seen`.
-    pub fn recommend(
-        &self,
-        history: &[u32],
-        k: usize,
-        exclude_seen: bool,
-    ) -> Result<Vec<(u32, f32)>, NetrexError> {
+    /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
+    /// first; may be empty).
+    pub fn predict(&self, history: &[u32]) -> Result<Vec<f32>, NetrexError> {
         let n = self.representation.num_items();
         if let Some(&i) = history.iter().find(|&&i| i as usize >= n) {
             return Err(NetrexError::UnknownId {
@@ -163,6 +158,18 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         }
         let mut scores = vec![0.0f32; n];
         netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
+        Ok(scores)
+    }
+
+    /// The `k` best next items after `history` (dense ids, oldest first), best first, ties by
+    /// id; items in the history are left out when `exclude_seen`.
+    pub fn recommend(
+        &self,
+        history: &[u32],
+        k: usize,
+        exclude_seen: bool,
+    ) -> Result<Vec<(u32, f32)>, NetrexError> {
+        let scores = self.predict(history)?;
         let exclude: &[u32] = if exclude_seen { history } else { &[] };
         Ok(crate::training::top_k(scores, exclude, k))
     }

@@ -130,4 +130,11 @@ fn recommend_validates_and_excludes_the_history() {
         model.recommend(&[15], 5, true),
         Err(NetrexError::UnknownId { kind: "item", .. })
     ));
+    let scores = model.predict(&[1, 2, 3]).unwrap();
+    assert_eq!(scores.len(), 15);
+    assert!(scores.iter().all(|s| s.is_finite()));
+    assert!(matches!(
+        model.predict(&[99]),
+        Err(NetrexError::UnknownId { .. })
+    ));
 }
