@@ -1,35 +1,23 @@
 //! The implicit-feedback factorization model: any representation, any loss.
 
-use std::time::Instant;
-
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 
 use netrex_data::Interactions;
 use netrex_evaluation::{evaluate, EvalConfig, ItemScorer, Report};
 use netrex_losses::{Loss, LossContext};
-use netrex_representations::{
-    Bilinear, FactorizationRepresentation, Gathered, OptimizerConfig, RowOptimizer, SparseGrad,
-};
+use netrex_representations::{Bilinear, FactorizationRepresentation, Gathered, SparseGrad};
 
 use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
 use crate::progress::Progress;
+pub use crate::training::FitReport;
+use crate::training::{run_epochs, Trainer};
 
 /// A scalar loss that records its gradients.
 pub type TracedLoss = Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>;
-
-/// What one call to `fit` did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FitReport {
-    /// Mean loss of each epoch of this call.
-    pub loss_history: Vec<f32>,
-    /// Wall time of this call, seconds.
-    pub seconds: f64,
-}
 
 /// A factorization model trained on implicit feedback with uniformly sampled negatives.
 ///
@@ -39,14 +27,9 @@ pub struct ImplicitFactorizationModel<R: FactorizationRepresentation, L: Loss> {
     config: FactorizationConfig,
     representation: R,
     loss: L,
-    optimizer: RowOptimizer,
-    grads: Vec<SparseGrad>,
-    rng: StdRng,
+    trainer: Trainer,
     device: Cpu,
     all_items: Vec<u32>,
-    epochs_trained: usize,
-    loss_history: Vec<f32>,
-    progress: bool,
 }
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
@@ -83,38 +66,21 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         loss: L,
         rng: StdRng,
     ) -> Result<Self, NetrexError> {
-        let optimizer = RowOptimizer::new(
-            OptimizerConfig {
-                kind: config.optimizer,
-                learning_rate: config.learning_rate,
-                l2: config.l2,
-            },
-            representation.tables(),
-        );
-        let grads = representation
-            .tables()
-            .iter()
-            .map(SparseGrad::for_table)
-            .collect();
+        let trainer = Trainer::new(&config, representation.tables(), rng);
         let all_items = (0..representation.num_items() as u32).collect();
         Ok(ImplicitFactorizationModel {
             config,
             representation,
             loss,
-            optimizer,
-            grads,
-            rng,
+            trainer,
             device: Cpu::default(),
             all_items,
-            epochs_trained: 0,
-            loss_history: Vec::new(),
-            progress: false,
         })
     }
 
     /// Shows a progress bar per epoch on stderr while fitting.
     pub fn with_progress(mut self, show: bool) -> Self {
-        self.progress = show;
+        self.trainer.progress = show;
         self
     }
 
@@ -140,17 +106,17 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
 
     /// Epochs trained so far, over all calls to `fit`.
     pub fn epochs_trained(&self) -> usize {
-        self.epochs_trained
+        self.trainer.epochs_trained
     }
 
     /// Mean loss of every epoch trained so far.
     pub fn loss_history(&self) -> &[f32] {
-        &self.loss_history
+        &self.trainer.loss_history
     }
 
     pub(crate) fn restore_history(&mut self, epochs: usize, history: Vec<f32>) {
-        self.epochs_trained = epochs;
-        self.loss_history = history;
+        self.trainer.epochs_trained = epochs;
+        self.trainer.loss_history = history;
     }
 
     fn negatives(&self) -> usize {
@@ -187,32 +153,20 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// [`NetrexError::NonFiniteLoss`] at the first NaN or infinite loss.
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
         self.check_fit(train)?;
-        let start = Instant::now();
-        let pool = crate::training::thread_pool(self.config.threads)?;
-        let mut history = Vec::with_capacity(self.config.epochs);
-        pool.install(|| -> Result<(), NetrexError> {
-            for i in 0..self.config.epochs {
-                let factor = self.config.lr_schedule.factor(i, self.config.epochs);
-                self.optimizer
-                    .set_learning_rate(self.config.learning_rate * factor);
-                let loss = self.epoch(train)?;
-                history.push(loss);
-            }
-            Ok(())
-        })?;
-        Ok(FitReport {
-            loss_history: history,
-            seconds: start.elapsed().as_secs_f64(),
+        let config = self.config.clone();
+        run_epochs(&config, |i| {
+            self.trainer.begin_epoch(&config, i);
+            self.epoch(train)
         })
     }
 
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
-        let epoch = self.epochs_trained + 1;
+        let epoch = self.trainer.epochs_trained + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut self.rng);
+        order.shuffle(&mut self.trainer.rng);
         let negatives = self.negatives();
         let num_items = self.representation.num_items() as u32;
-        let progress = Progress::new(self.progress, order.len(), epoch);
+        let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let (mut total, mut count) = (0.0f64, 0usize);
         let mut users = Vec::with_capacity(self.config.batch_size);
         let mut positives = Vec::with_capacity(self.config.batch_size);
@@ -225,7 +179,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
             users.extend(rows.iter().map(|&r| train.users()[r]));
             positives.extend(rows.iter().map(|&r| train.items()[r]));
             for _ in 0..rows.len() * negatives {
-                negs.push(self.rng.gen_range(0..num_items));
+                negs.push(self.trainer.rng.gen_range(0..num_items));
             }
             let w = train.weights().map(|w| {
                 weights.clear();
@@ -247,8 +201,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         }
         progress.finish();
         let mean = (total / count.max(1) as f64) as f32;
-        self.epochs_trained += 1;
-        self.loss_history.push(mean);
+        self.trainer.end_epoch(mean);
         Ok(mean)
     }
 
@@ -318,11 +271,12 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         }
         let mut grads = loss.backward();
         for g in &gathered {
-            g.accumulate(&mut grads, &mut self.grads)
+            g.accumulate(&mut grads, &mut self.trainer.grads)
                 .map_err(|e| NetrexError::Device(format!("{e:?}")))?;
         }
-        self.optimizer
-            .step(self.representation.tables_mut(), &mut self.grads);
+        self.trainer
+            .optimizer
+            .step(self.representation.tables_mut(), &mut self.trainer.grads);
         Ok(value)
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -147,8 +147,7 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
             loss_history: self.loss_history().to_vec(),
             catalog: catalog.clone(),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| corrupt(dir, e.to_string()))?;
-        write_atomically(&dir.join("model.json"), &json)
+        write_json(dir, &file)
     }
 
     /// Loads a model saved by [`save`](Self::save), training further with `loss`. Fails with
@@ -174,6 +173,20 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         model.restore_history(info.epochs_trained, info.loss_history);
         Ok((model, catalog))
     }
+}
+
+/// Writes `file` as `dir/model.json`, atomically.
+pub(crate) fn write_json(dir: &Path, file: &impl Serialize) -> Result<(), NetrexError> {
+    let json = serde_json::to_vec_pretty(file).map_err(|e| corrupt(dir, e.to_string()))?;
+    write_atomically(&dir.join("model.json"), &json)
+}
+
+/// Reads `dir/model.json` as `T`; a missing file is an I/O error, a malformed one a
+/// model-file error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, NetrexError> {
+    let path = dir.join("model.json");
+    let text = fs::read(&path).map_err(io(&path))?;
+    serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))
 }
 
 /// Writes `tables` (and the seen items, if any) to `dir/model.safetensors`, atomically.
@@ -331,10 +344,8 @@ fn read_seen(
 }
 
 fn read_info(dir: &Path) -> Result<ModelFile, NetrexError> {
-    let path: PathBuf = dir.join("model.json");
-    let text = fs::read(&path).map_err(io(&path))?;
-    let info: ModelFile =
-        serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    let path = dir.join("model.json");
+    let info: ModelFile = read_json(dir)?;
     if info.format != KIND {
         return Err(corrupt(
             &path,

@@ -1,8 +1,6 @@
 //! The implicit-feedback sequence model: next-item prediction over a user's history, with any
 //! sequence representation and any loss.
 
-use std::time::Instant;
-
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -14,14 +12,12 @@ use netrex_data::{Interactions, Sequences};
 use netrex_evaluation::SequenceScorer;
 use netrex_losses::{Loss, LossContext};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
-use netrex_representations::{
-    accumulate_rows, gather_rows, OptimizerConfig, RowOptimizer, SequenceRepresentation, SparseGrad,
-};
+use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
 use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
-use crate::factorization::FitReport;
 use crate::progress::Progress;
+use crate::training::{run_epochs, FitReport, Trainer};
 
 /// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
 /// factorization models, plus the sequence length.
@@ -51,13 +47,8 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss> {
     config: SequenceConfig,
     representation: R,
     loss: L,
-    optimizer: RowOptimizer,
-    grads: Vec<SparseGrad>,
-    rng: StdRng,
+    trainer: Trainer,
     device: Cpu,
-    epochs_trained: usize,
-    loss_history: Vec<f32>,
-    progress: bool,
 }
 
 /// The traced loss of a batch and the leaves it came from.
@@ -75,38 +66,20 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     /// A model over a freshly built representation.
     pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
         config.validate()?;
-        let t = &config.training;
-        let optimizer = RowOptimizer::new(
-            OptimizerConfig {
-                kind: t.optimizer,
-                learning_rate: t.learning_rate,
-                l2: t.l2,
-            },
-            representation.tables(),
-        );
-        let grads = representation
-            .tables()
-            .iter()
-            .map(SparseGrad::for_table)
-            .collect();
-        let rng = StdRng::seed_from_u64(t.seed ^ 0x005E_9E0C);
+        let rng = StdRng::seed_from_u64(config.training.seed ^ 0x005E_9E0C);
+        let trainer = Trainer::new(&config.training, representation.tables(), rng);
         Ok(ImplicitSequenceModel {
             config,
             representation,
             loss,
-            optimizer,
-            grads,
-            rng,
+            trainer,
             device: Cpu::default(),
-            epochs_trained: 0,
-            loss_history: Vec::new(),
-            progress: false,
         })
     }
 
     /// Shows a progress bar per epoch on stderr while fitting.
     pub fn with_progress(mut self, show: bool) -> Self {
-        self.progress = show;
+        self.trainer.progress = show;
         self
     }
 
@@ -132,17 +105,17 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
 
     /// Epochs trained so far.
     pub fn epochs_trained(&self) -> usize {
-        self.epochs_trained
+        self.trainer.epochs_trained
     }
 
     /// Mean loss of every epoch trained so far.
     pub fn loss_history(&self) -> &[f32] {
-        &self.loss_history
+        &self.trainer.loss_history
     }
 
     pub(crate) fn restore_history(&mut self, epochs: usize, history: Vec<f32>) {
-        self.epochs_trained = epochs;
-        self.loss_history = history;
+        self.trainer.epochs_trained = epochs;
+        self.trainer.loss_history = history;
     }
 
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
@@ -193,31 +166,19 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         }
         crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
         let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
-        let start = Instant::now();
-        let epochs = self.config.training.epochs;
-        let pool = crate::training::thread_pool(self.config.training.threads)?;
-        let mut history = Vec::with_capacity(epochs);
-        pool.install(|| -> Result<(), NetrexError> {
-            for i in 0..epochs {
-                let factor = self.config.training.lr_schedule.factor(i, epochs);
-                self.optimizer
-                    .set_learning_rate(self.config.training.learning_rate * factor);
-                history.push(self.epoch(&sequences)?);
-            }
-            Ok(())
-        })?;
-        Ok(FitReport {
-            loss_history: history,
-            seconds: start.elapsed().as_secs_f64(),
+        let config = self.config.training.clone();
+        run_epochs(&config, |i| {
+            self.trainer.begin_epoch(&config, i);
+            self.epoch(&sequences)
         })
     }
 
     fn epoch(&mut self, sequences: &Sequences) -> Result<f32, NetrexError> {
-        let epoch = self.epochs_trained + 1;
+        let epoch = self.trainer.epochs_trained + 1;
         let mut order: Vec<usize> = (0..sequences.len()).collect();
-        order.shuffle(&mut self.rng);
+        order.shuffle(&mut self.trainer.rng);
         let (num_items, negatives) = (self.representation.num_items() as u32, self.negatives());
-        let progress = Progress::new(self.progress, order.len(), epoch);
+        let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let (mut total, mut weight) = (0.0f64, 0.0f64);
         for (batch, rows) in order.chunks(self.config.training.batch_size).enumerate() {
             let inputs: Vec<u32> = rows
@@ -229,7 +190,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
                 .flat_map(|&r| sequences.target(r).iter().copied())
                 .collect();
             let negs: Vec<u32> = (0..targets.len() * negatives)
-                .map(|_| self.rng.gen_range(1..=num_items))
+                .map(|_| self.trainer.rng.gen_range(1..=num_items))
                 .collect();
             let real = targets.iter().filter(|&&x| x != 0).count();
             let BatchLoss { loss, leaves } = self.batch_loss(rows.len(), &inputs, &targets, &negs);
@@ -245,24 +206,28 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
             let mut grads = loss.backward();
             for (table, leaf, ids) in &leaves {
                 let result = match leaf {
-                    Leaf::Two(t) => accumulate_rows(&mut grads, t, ids, &mut self.grads[*table]),
-                    Leaf::Three(t) => accumulate_rows(&mut grads, t, ids, &mut self.grads[*table]),
+                    Leaf::Two(t) => {
+                        accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
+                    }
+                    Leaf::Three(t) => {
+                        accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
+                    }
                 };
                 result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
             }
             // the padding row never moves, so padding keeps contributing nothing
-            self.grads[0].zero_row(0);
-            self.grads[1].zero_row(0);
-            self.optimizer
-                .step(self.representation.tables_mut(), &mut self.grads);
+            self.trainer.grads[0].zero_row(0);
+            self.trainer.grads[1].zero_row(0);
+            self.trainer
+                .optimizer
+                .step(self.representation.tables_mut(), &mut self.trainer.grads);
             total += f64::from(value) * real as f64;
             weight += real as f64;
             progress.advance(rows.len(), total / weight.max(1.0));
         }
         progress.finish();
         let mean = (total / weight.max(1.0)) as f32;
-        self.epochs_trained += 1;
-        self.loss_history.push(mean);
+        self.trainer.end_epoch(mean);
         Ok(mean)
     }
 

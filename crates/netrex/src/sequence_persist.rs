@@ -14,7 +14,7 @@ use netrex_representations::{
 
 use crate::error::NetrexError;
 use crate::persist::{
-    corrupt, io, read_tensors, write_atomically, write_tensors, Catalog, TableInfo,
+    corrupt, io, read_json, read_tensors, write_json, write_tensors, Catalog, TableInfo,
 };
 use crate::sequence::{ImplicitSequenceModel, SequenceConfig};
 
@@ -100,9 +100,7 @@ struct SequenceModelFile {
 
 fn read_info(dir: &Path) -> Result<SequenceModelFile, NetrexError> {
     let path = dir.join("model.json");
-    let text = fs::read(&path).map_err(io(&path))?;
-    let info: SequenceModelFile =
-        serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    let info: SequenceModelFile = read_json(dir)?;
     if info.format != KIND || info.version != VERSION {
         return Err(corrupt(
             &path,
@@ -149,8 +147,7 @@ impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
             loss_history: self.loss_history().to_vec(),
             catalog: catalog.clone(),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| corrupt(dir, e.to_string()))?;
-        write_atomically(&dir.join("model.json"), &json)
+        write_json(dir, &file)
     }
 
     /// Loads a model saved by [`save`](Self::save), training further with `loss`.

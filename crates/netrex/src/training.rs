@@ -1,6 +1,14 @@
-//! Pieces both model kinds share: the worker pool, the negatives check, ranking for
-//! recommendations.
+//! Pieces both model kinds share: training state, the epoch driver, the worker pool, the
+//! negatives check, ranking for recommendations.
 
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use netrex_representations::{OptimizerConfig, RowOptimizer, SparseGrad, Table};
+
+use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
 
 /// A rayon pool of `threads` workers, in which fitting and evaluation run.
@@ -42,4 +50,77 @@ pub(crate) fn top_k(scores: Vec<f32>, exclude: &[u32], k: usize) -> Vec<(u32, f3
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(k);
     ranked
+}
+
+/// The training state both model kinds keep beside their representation and loss: row-wise
+/// optimizer state, reusable row gradients, the sampling stream, and the epoch history.
+pub(crate) struct Trainer {
+    pub(crate) optimizer: RowOptimizer,
+    pub(crate) grads: Vec<SparseGrad>,
+    pub(crate) rng: StdRng,
+    pub(crate) epochs_trained: usize,
+    pub(crate) loss_history: Vec<f32>,
+    pub(crate) progress: bool,
+}
+
+impl Trainer {
+    /// State for `tables` trained with `config`, sampling from `rng`.
+    pub(crate) fn new(config: &FactorizationConfig, tables: &[Table], rng: StdRng) -> Self {
+        let optimizer = RowOptimizer::new(
+            OptimizerConfig {
+                kind: config.optimizer,
+                learning_rate: config.learning_rate,
+                l2: config.l2,
+            },
+            tables,
+        );
+        Trainer {
+            optimizer,
+            grads: tables.iter().map(SparseGrad::for_table).collect(),
+            rng,
+            epochs_trained: 0,
+            loss_history: Vec::new(),
+            progress: false,
+        }
+    }
+
+    /// Sets the learning rate for epoch `i` (0-based) of this `fit` call.
+    pub(crate) fn begin_epoch(&mut self, config: &FactorizationConfig, i: usize) {
+        let factor = config.lr_schedule.factor(i, config.epochs);
+        self.optimizer
+            .set_learning_rate(config.learning_rate * factor);
+    }
+
+    /// Records a finished epoch's mean loss.
+    pub(crate) fn end_epoch(&mut self, mean: f32) {
+        self.epochs_trained += 1;
+        self.loss_history.push(mean);
+    }
+}
+
+/// What one call to `fit` did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Mean loss of each epoch of this call.
+    pub loss_history: Vec<f32>,
+    /// Wall time of this call, seconds.
+    pub seconds: f64,
+}
+
+/// Runs `epoch(i)` for `config.epochs` epochs in a pool of `config.threads` workers.
+pub(crate) fn run_epochs(
+    config: &FactorizationConfig,
+    mut epoch: impl FnMut(usize) -> Result<f32, NetrexError> + Send,
+) -> Result<FitReport, NetrexError> {
+    let start = Instant::now();
+    let pool = thread_pool(config.threads)?;
+    let loss_history = pool.install(|| {
+        (0..config.epochs)
+            .map(&mut epoch)
+            .collect::<Result<Vec<f32>, _>>()
+    })?;
+    Ok(FitReport {
+        loss_history,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
