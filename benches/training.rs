@@ -1,10 +1,12 @@
 //! Training costs: one step (gather, forward, loss, backward, row gradients) of every
-//! representation x loss, and one ML-100K factorization epoch. Ids and data are built
+//! representation x loss (dfdx and, for factorization, the fused kernel), one ML-100K
+//! factorization epoch, and one epoch over the 1M-interaction Zipf set. Ids and data are built
 //! outside the timed closures.
 //!
 //! `NETREX_DATA_DIR=../shared/data cargo bench --bench training`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -31,11 +33,18 @@ fn factorization_steps(c: &mut Criterion) {
             loss,
         )
         .expect("valid");
-        group.bench_function(BenchmarkId::new("bilinear_dim128_batch1024", name), |b| {
+        group.bench_function(BenchmarkId::new("dfdx_dim128_batch1024", name), |b| {
             b.iter(|| {
                 model
                     .batch_gradients(&users, &positives, &negatives, None)
                     .expect("step")
+            })
+        });
+        group.bench_function(BenchmarkId::new("fused_dim128_batch1024", name), |b| {
+            b.iter(|| {
+                model
+                    .fused_batch_gradients(&users, &positives, &negatives, None)
+                    .expect("built-in losses have a fused kernel")
             })
         });
     }
@@ -110,17 +119,68 @@ fn movielens_epoch(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("factorization_epoch");
     group.sample_size(10);
-    for name in ["bpr", "adaptive-hinge"] {
-        let config = FactorizationConfig {
+    for name in ["bpr", "adaptive-hinge", "warp"] {
+        for (kernel, fused, threads) in [("dfdx", false, 1), ("fused", true, 1), ("fused", true, 2)]
+        {
+            if name == "warp" && !fused {
+                continue;
+            }
+            let config = FactorizationConfig {
+                epochs: 1,
+                fused,
+                threads,
+                ..FactorizationConfig::tuned_for(name)
+            };
+            let loss = BuiltinLoss::from_name(name, None).expect("built-in");
+            let mut model = ImplicitFactorizationModel::bilinear(
+                config,
+                data.users.len(),
+                data.items.len(),
+                loss,
+            )
+            .expect("valid");
+            let id = format!("ml100k_ua_dim128_{kernel}_threads{threads}");
+            group.bench_function(BenchmarkId::new(id, name), |b| {
+                b.iter(|| model.fit(&parts.train).expect("fit"))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The speed issue's reference set: 1M interactions, 50k users, 20k items, Zipf popularity,
+/// dim 64, batch 1024, one epoch.
+fn synthetic_epoch(c: &mut Criterion) {
+    let config = ZipfConfig::default();
+    let data = zipf(&config).expect("valid");
+    let mut group = c.benchmark_group("zipf_1m_epoch");
+    group.sample_size(10);
+    let runs: [(&str, bool, usize); 4] = [
+        ("bpr", true, 1),
+        ("bpr", true, 2),
+        ("bpr", false, 1),
+        ("adaptive-hinge", true, 2),
+    ];
+    for (name, fused, threads) in runs {
+        let training = FactorizationConfig {
+            embedding_dim: 64,
             epochs: 1,
+            fused,
+            threads,
             ..FactorizationConfig::tuned_for(name)
         };
         let loss = BuiltinLoss::from_name(name, None).expect("built-in");
-        let mut model =
-            ImplicitFactorizationModel::bilinear(config, data.users.len(), data.items.len(), loss)
-                .expect("valid");
-        group.bench_function(BenchmarkId::new("ml100k_ua", name), |b| {
-            b.iter(|| model.fit(&parts.train).expect("fit"))
+        let mut model = ImplicitFactorizationModel::bilinear(
+            training,
+            config.num_users,
+            config.num_items,
+            loss,
+        )
+        .expect("valid");
+        let kernel = if fused { "fused" } else { "dfdx" };
+        let id = format!("dim64_{kernel}_threads{threads}");
+        group.bench_function(BenchmarkId::new(id, name), |b| {
+            b.iter(|| model.fit(&data).expect("fit"))
         });
     }
     group.finish();
@@ -130,6 +190,7 @@ criterion_group!(
     benches,
     factorization_steps,
     sequence_steps,
-    movielens_epoch
+    movielens_epoch,
+    synthetic_epoch
 );
 criterion_main!(benches);

@@ -34,6 +34,6 @@ pub use dataset::{Dataset, LoadReport};
 pub use error::{DataError, Result};
 pub use ids::{IdMap, RawId};
 pub use interactions::{Interactions, PerUser};
-pub use movielens::{MovieLens, OfficialSplit};
+pub use movielens::{testing_data_dir, MovieLens, OfficialSplit};
 pub use sequence::{Sequences, PADDING};
 pub use split::TrainTest;

@@ -227,6 +227,19 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("netrex"))
 }
 
+/// The data folder for a workspace crate's tests: `$NETREX_DATA_DIR`, a relative value taken
+/// from the workspace root (cargo runs tests in the crate's folder, while the README's command
+/// runs from the root), else the workspace's `../shared/data`. `crate_dir` is the crate's
+/// `CARGO_MANIFEST_DIR`, two folders below the root.
+pub fn testing_data_dir(crate_dir: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(crate_dir).join("../..");
+    match std::env::var_os("NETREX_DATA_DIR").map(std::path::PathBuf::from) {
+        Some(dir) if dir.is_relative() => root.join(dir),
+        Some(dir) => dir,
+        None => root.join("../shared/data"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

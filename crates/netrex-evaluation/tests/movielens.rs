@@ -8,9 +8,7 @@ use netrex_data::OfficialSplit;
 use netrex_evaluation::{auc_score, evaluate, mrr_score, EvalConfig, Popularity};
 
 fn data_dir() -> PathBuf {
-    std::env::var_os("NETREX_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+    netrex_data::testing_data_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

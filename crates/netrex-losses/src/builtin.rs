@@ -25,6 +25,9 @@ impl Loss for Pointwise {
     fn num_negatives(&self) -> usize {
         self.negatives
     }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
+    }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
         positive: Tensor<(usize,), f32, D, T>,
@@ -65,6 +68,9 @@ impl Loss for Bpr {
     }
     fn num_negatives(&self) -> usize {
         self.negatives
+    }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
@@ -110,6 +116,9 @@ impl Loss for LogSigmoidBpr {
     fn num_negatives(&self) -> usize {
         self.negatives
     }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
+    }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
         positive: Tensor<(usize,), f32, D, T>,
@@ -139,6 +148,9 @@ impl Loss for Hinge {
     }
     fn num_negatives(&self) -> usize {
         self.negatives
+    }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
@@ -172,6 +184,9 @@ impl Loss for AdaptiveHinge {
     }
     fn num_negatives(&self) -> usize {
         self.negatives
+    }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
@@ -218,6 +233,9 @@ impl Loss for Warp {
     }
     fn num_negatives(&self) -> usize {
         self.negatives
+    }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        Some(self)
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,

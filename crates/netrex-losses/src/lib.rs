@@ -17,9 +17,11 @@ use dfdx::prelude::*;
 pub use dfdx;
 
 mod builtin;
+mod example;
 mod named;
 
 pub use builtin::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Pointwise, Warp};
+pub use example::ExampleGradient;
 pub use named::BuiltinLoss;
 
 /// What a loss may need to know beyond the scores.
@@ -47,6 +49,14 @@ pub trait Loss: Send + Sync {
         negative: Tensor<(usize, usize), f32, D, T>,
         context: &LossContext,
     ) -> Tensor<(usize,), f32, D, T>;
+
+    /// The same loss with a hand-written gradient, if it has one (every built-in loss does).
+    ///
+    /// A model whose representation also has a fused kernel then trains without dfdx; a loss
+    /// returning `None` (the default) trains through `per_example` and dfdx's tape.
+    fn example_gradient(&self) -> Option<&dyn ExampleGradient> {
+        None
+    }
 
     /// The scalar to minimise: `sum(per_example * weight * mask) / sum(mask)`.
     ///

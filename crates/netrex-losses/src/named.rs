@@ -81,6 +81,9 @@ impl Loss for BuiltinLoss {
     fn num_negatives(&self) -> usize {
         dispatch!(self, l => l.num_negatives())
     }
+    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+        dispatch!(self, l => l.example_gradient())
+    }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
         positive: Tensor<(usize,), f32, D, T>,

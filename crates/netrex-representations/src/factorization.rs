@@ -36,6 +36,14 @@ pub trait FactorizationRepresentation: Send + Sync {
         &self,
         rows: Rows<D, T>,
     ) -> Tensor<(usize, usize), f32, D, T>;
+
+    /// Whether [`tables`](Self::tables) are `[user_embedding, user_bias, item_embedding,
+    /// item_bias]` scored as `<p_u, q_i> + b_u + b_i`: the layout training's fused kernel
+    /// (hand-written gradients, no dfdx tape) assumes. `false` (the default) trains through
+    /// [`forward`](Self::forward) and dfdx.
+    fn bilinear_layout(&self) -> bool {
+        false
+    }
 }
 
 /// The talk's bilinear model: `score(u, i) = <p_u, q_i> + b_u + b_i`.
@@ -118,6 +126,10 @@ impl Bilinear {
 impl FactorizationRepresentation for Bilinear {
     fn name(&self) -> String {
         "bilinear".into()
+    }
+
+    fn bilinear_layout(&self) -> bool {
+        true
     }
 
     fn num_users(&self) -> usize {

@@ -20,7 +20,10 @@ pub mod table;
 pub use error::RepresentationError;
 pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
-pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
+pub use optim::{
+    AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
+    TrainedTable,
+};
 pub use sequence::{
     AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows,
 };

@@ -3,6 +3,9 @@
 //! Adam here is "lazy" Adam: moments of untouched rows are not decayed, which is what makes a
 //! step's cost follow the batch. L2 is likewise applied to touched rows only.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::RepresentationError;
@@ -99,45 +102,333 @@ impl RowOptimizer {
 
     /// Applies `grads` (one per table) to the touched rows of `tables`, then clears them.
     pub fn step(&mut self, tables: &mut [Table], grads: &mut [SparseGrad]) {
-        let OptimizerConfig {
-            kind,
-            learning_rate: lr,
-            l2,
-        } = self.config;
+        let rule = Rule::from(self.config);
         for ((table, grad), state) in tables
             .iter_mut()
             .zip(grads.iter_mut())
             .zip(&mut self.states)
         {
             state.step += 1;
+            let bias = Bias::at(state.step);
             let cols = table.cols();
-            let (c1, c2) = (1.0 - BETA1.powi(state.step), 1.0 - BETA2.powi(state.step));
-            for &r in grad.touched() {
-                let g = grad.row(r);
-                let w = table.row_mut(r as usize);
+            for (r, g) in grad.iter() {
                 let range = r as usize * cols..(r as usize + 1) * cols;
-                match kind {
-                    OptimizerKind::Sgd => {
-                        for (w, g) in w.iter_mut().zip(g) {
-                            *w -= lr * (g + l2 * *w);
-                        }
-                    }
-                    OptimizerKind::Adagrad => {
-                        for ((w, g), acc) in w.iter_mut().zip(g).zip(&mut state.second[range]) {
-                            let g = g + l2 * *w;
-                            *acc += g * g;
-                            *w -= lr * g / (acc.sqrt() + 1e-7);
-                        }
-                    }
-                    OptimizerKind::Adam => {
-                        let (m, v) = (&mut state.first[range.clone()], &mut state.second[range]);
-                        for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
-                            let g = g + l2 * *w;
-                            *m = BETA1 * *m + (1.0 - BETA1) * g;
-                            *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                            *w -= lr * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
-                        }
-                    }
+                let w = &mut table.data_mut()[range.clone()];
+                let m = state.first.get_mut(range.clone()).unwrap_or(&mut []);
+                let v = state.second.get_mut(range).unwrap_or(&mut []);
+                rule.update(bias, w, g, m, v);
+            }
+            grad.clear();
+        }
+    }
+
+    /// Shares `tables` and this optimizer's state between threads for Hogwild-style training:
+    /// every worker reads rows and applies its own updates without locks. Reads and writes are
+    /// relaxed atomics, so a race loses or mixes an update (as in Hogwild) but is never
+    /// undefined behaviour. With one worker the result is the same as [`RowOptimizer::step`].
+    pub fn share<'a>(&'a mut self, tables: &'a mut [Table]) -> RowTraining<'a, AtomicRows<'a>> {
+        self.open(tables, AtomicRows::new)
+    }
+
+    /// The same interface as [`share`](Self::share) for one thread: plain loads and stores
+    /// that the compiler vectorises.
+    pub fn exclusive<'a>(&'a mut self, tables: &'a mut [Table]) -> RowTraining<'a, CellRows<'a>> {
+        self.open(tables, CellRows::new)
+    }
+
+    fn open<'a, S: RowStore + 'a>(
+        &'a mut self,
+        tables: &'a mut [Table],
+        wrap: impl Fn(&'a mut [f32], usize, usize) -> S,
+    ) -> RowTraining<'a, S> {
+        let config = self.config;
+        let mut out = Vec::with_capacity(tables.len());
+        for (table, state) in tables.iter_mut().zip(&mut self.states) {
+            let (rows, cols) = (table.rows(), table.cols());
+            out.push(TrainedTable {
+                weights: wrap(table.data_mut(), rows, cols),
+                first: wrap(&mut state.first, rows, cols),
+                second: wrap(&mut state.second, rows, cols),
+                step: atomic_i32(&mut state.step),
+            });
+        }
+        RowTraining {
+            config,
+            tables: out,
+        }
+    }
+}
+
+/// How many rows ahead a step asks for its rows to be fetched.
+const PREFETCH_AHEAD: usize = 6;
+
+/// The update rule with its hyperparameters.
+#[derive(Clone, Copy)]
+struct Rule {
+    kind: OptimizerKind,
+    lr: f32,
+    l2: f32,
+}
+
+impl From<OptimizerConfig> for Rule {
+    fn from(c: OptimizerConfig) -> Self {
+        Rule {
+            kind: c.kind,
+            lr: c.learning_rate,
+            l2: c.l2,
+        }
+    }
+}
+
+/// Adam's bias corrections at a step.
+#[derive(Clone, Copy)]
+struct Bias {
+    c1: f32,
+    c2: f32,
+}
+
+impl Bias {
+    fn at(step: i32) -> Self {
+        Bias {
+            c1: 1.0 - BETA1.powi(step),
+            c2: 1.0 - BETA2.powi(step),
+        }
+    }
+}
+
+impl Rule {
+    /// Updates one row `w` with gradient `g`; `m` and `v` are its state (empty when unused).
+    #[inline]
+    fn update(self, bias: Bias, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let Rule { kind, lr, l2 } = self;
+        match kind {
+            OptimizerKind::Sgd => {
+                for (w, g) in w.iter_mut().zip(g) {
+                    *w -= lr * (g + l2 * *w);
+                }
+            }
+            OptimizerKind::Adagrad => {
+                for ((w, g), acc) in w.iter_mut().zip(g).zip(v) {
+                    let g = g + l2 * *w;
+                    *acc += g * g;
+                    *w -= lr * g / (acc.sqrt() + 1e-7);
+                }
+            }
+            OptimizerKind::Adam => {
+                let Bias { c1, c2 } = bias;
+                for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                    let g = g + l2 * *w;
+                    *m = BETA1 * *m + (1.0 - BETA1) * g;
+                    *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                    *w -= lr * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
+                }
+            }
+        }
+    }
+}
+
+const _: () = assert!(
+    std::mem::size_of::<AtomicU32>() == std::mem::size_of::<f32>()
+        && std::mem::align_of::<AtomicU32>() == std::mem::align_of::<f32>()
+        && std::mem::align_of::<AtomicI32>() == std::mem::align_of::<i32>()
+);
+
+fn atomic_i32(value: &mut i32) -> &AtomicI32 {
+    // SAFETY: AtomicI32 has the size and alignment of i32 (asserted above), and the exclusive
+    // borrow means every access for its lifetime goes through the atomic.
+    unsafe { &*(value as *mut i32 as *const AtomicI32) }
+}
+
+/// Row-wise access to a row-major `f32` buffer through a shared reference.
+pub trait RowStore {
+    /// Number of rows.
+    fn rows(&self) -> usize;
+    /// Number of columns.
+    fn cols(&self) -> usize;
+    /// Copies row `r` into `out` (length `cols`).
+    fn read(&self, r: usize, out: &mut [f32]);
+    /// Overwrites row `r` with `values` (length `cols`).
+    fn write(&self, r: usize, values: &[f32]);
+    /// Hints the CPU to start loading row `r` (a no-op where there is no such hint).
+    fn prefetch(&self, r: usize);
+    /// Whether the buffer is empty (optimizer state a rule does not use).
+    fn is_empty(&self) -> bool {
+        self.rows() * self.cols() == 0
+    }
+}
+
+/// Asks the CPU to fetch the cache lines of `bytes` bytes at `start`: random rows of large
+/// tables are what a training step waits on.
+#[inline]
+fn prefetch_lines(start: *const u8, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for offset in (0..bytes).step_by(64) {
+        // SAFETY: a prefetch is only a hint; it never faults, whatever the address
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                start.wrapping_add(offset).cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (start, bytes);
+}
+
+/// A buffer that several threads read and write with relaxed atomics (Hogwild).
+pub struct AtomicRows<'a> {
+    data: &'a [AtomicU32],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a> AtomicRows<'a> {
+    fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        // SAFETY: AtomicU32 has the size and alignment of f32 (asserted above); the exclusive
+        // borrow means every access for 'a goes through the atomics.
+        let data = unsafe { &*(data as *mut [f32] as *const [AtomicU32]) };
+        AtomicRows {
+            rows: if data.is_empty() { 0 } else { rows },
+            data,
+            cols,
+        }
+    }
+}
+
+impl RowStore for AtomicRows<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    #[inline]
+    fn prefetch(&self, r: usize) {
+        if let Some(row) = self.data.get(r * self.cols..(r + 1) * self.cols) {
+            prefetch_lines(row.as_ptr().cast(), row.len() * 4);
+        }
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    #[inline]
+    fn read(&self, r: usize, out: &mut [f32]) {
+        let row = &self.data[r * self.cols..(r + 1) * self.cols];
+        for (o, a) in out.iter_mut().zip(row) {
+            *o = f32::from_bits(a.load(Ordering::Relaxed));
+        }
+    }
+    #[inline]
+    fn write(&self, r: usize, values: &[f32]) {
+        let row = &self.data[r * self.cols..(r + 1) * self.cols];
+        for (a, v) in row.iter().zip(values) {
+            a.store(v.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A buffer used by one thread through a shared reference (`Cell`s, so not `Sync`).
+pub struct CellRows<'a> {
+    data: &'a [Cell<f32>],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a> CellRows<'a> {
+    fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        CellRows {
+            rows: if data.is_empty() { 0 } else { rows },
+            data: Cell::from_mut(data).as_slice_of_cells(),
+            cols,
+        }
+    }
+}
+
+impl RowStore for CellRows<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    #[inline]
+    fn prefetch(&self, r: usize) {
+        if let Some(row) = self.data.get(r * self.cols..(r + 1) * self.cols) {
+            prefetch_lines(row.as_ptr().cast(), row.len() * 4);
+        }
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    #[inline]
+    fn read(&self, r: usize, out: &mut [f32]) {
+        let row = &self.data[r * self.cols..(r + 1) * self.cols];
+        for (o, c) in out.iter_mut().zip(row) {
+            *o = c.get();
+        }
+    }
+    #[inline]
+    fn write(&self, r: usize, values: &[f32]) {
+        let row = &self.data[r * self.cols..(r + 1) * self.cols];
+        for (c, v) in row.iter().zip(values) {
+            c.set(*v);
+        }
+    }
+}
+
+/// One table with its optimizer state, opened for row-wise training.
+pub struct TrainedTable<'a, S> {
+    /// The parameters.
+    pub weights: S,
+    first: S,
+    second: S,
+    step: &'a AtomicI32,
+}
+
+/// Tables and optimizer state opened for training with updates through `&self` (see
+/// [`RowOptimizer::share`] and [`RowOptimizer::exclusive`]).
+pub struct RowTraining<'a, S> {
+    config: OptimizerConfig,
+    tables: Vec<TrainedTable<'a, S>>,
+}
+
+impl<'a, S: RowStore> RowTraining<'a, S> {
+    /// The tables, in the representation's order.
+    pub fn tables(&self) -> &[TrainedTable<'a, S>] {
+        &self.tables
+    }
+
+    /// Applies `grads` (one per table) to the touched rows, then clears them. With
+    /// [`AtomicRows`], safe to call from several threads at once.
+    pub fn step(&self, grads: &mut [SparseGrad]) {
+        let rule = Rule::from(self.config);
+        let mut buffers: [Vec<f32>; 3] = Default::default();
+        for (table, grad) in self.tables.iter().zip(grads.iter_mut()) {
+            let bias = Bias::at(table.step.fetch_add(1, Ordering::Relaxed) + 1);
+            let cols = table.weights.cols();
+            let [w, m, v] = &mut buffers;
+            for buffer in [&mut *w, &mut *m, &mut *v] {
+                buffer.resize(cols, 0.0);
+            }
+            let (has_m, has_v) = (!table.first.is_empty(), !table.second.is_empty());
+            let m = if has_m { &mut m[..] } else { &mut m[..0] };
+            let v = if has_v { &mut v[..] } else { &mut v[..0] };
+            let touched = grad.touched();
+            for (k, (r, g)) in grad.iter().enumerate() {
+                if let Some(&ahead) = touched.get(k + PREFETCH_AHEAD) {
+                    let ahead = ahead as usize;
+                    table.weights.prefetch(ahead);
+                    table.first.prefetch(ahead);
+                    table.second.prefetch(ahead);
+                }
+                let r = r as usize;
+                table.weights.read(r, w);
+                if has_m {
+                    table.first.read(r, m);
+                }
+                if has_v {
+                    table.second.read(r, v);
+                }
+                rule.update(bias, w, g, m, v);
+                table.weights.write(r, w);
+                if has_m {
+                    table.first.write(r, m);
+                }
+                if has_v {
+                    table.second.write(r, v);
                 }
             }
             grad.clear();

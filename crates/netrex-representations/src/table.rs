@@ -131,23 +131,31 @@ impl Table {
 }
 
 /// Gradients of one table, kept only for the rows a batch touched.
+///
+/// Memory follows the touched rows (plus one slot index per table row), so that every worker
+/// thread can keep its own without copying the table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SparseGrad {
     cols: usize,
-    data: Vec<f32>,
+    /// Per table row: its position in `touched`, or `UNTOUCHED`.
+    slot: Vec<u32>,
     touched: Vec<u32>,
-    is_touched: Vec<bool>,
+    /// `touched.len() x cols`, in touch order.
+    data: Vec<f32>,
+    zeros: Vec<f32>,
 }
 
+const UNTOUCHED: u32 = u32::MAX;
+
 impl SparseGrad {
-    /// An empty gradient for a `rows x cols` table. The buffer is allocated once and only the
-    /// touched rows are ever cleared.
+    /// An empty gradient for a `rows x cols` table.
     pub fn new(rows: usize, cols: usize) -> Self {
         SparseGrad {
             cols,
-            data: vec![0.0; rows * cols],
+            slot: vec![UNTOUCHED; rows],
             touched: Vec::new(),
-            is_touched: vec![false; rows],
+            data: Vec::new(),
+            zeros: vec![0.0; cols],
         }
     }
 
@@ -156,17 +164,23 @@ impl SparseGrad {
         SparseGrad::new(table.rows(), table.cols())
     }
 
+    /// Row `r`'s gradient for accumulation, marking it touched (zeros the first time).
+    pub fn row_mut(&mut self, r: u32) -> &mut [f32] {
+        let ri = r as usize;
+        let mut s = self.slot[ri];
+        if s == UNTOUCHED {
+            s = self.touched.len() as u32;
+            self.slot[ri] = s;
+            self.touched.push(r);
+            self.data.resize(self.data.len() + self.cols, 0.0);
+        }
+        let start = s as usize * self.cols;
+        &mut self.data[start..start + self.cols]
+    }
+
     /// Adds `values` to row `r`.
     pub fn add_row(&mut self, r: u32, values: &[f32]) {
-        let ri = r as usize;
-        if !self.is_touched[ri] {
-            self.is_touched[ri] = true;
-            self.touched.push(r);
-        }
-        for (g, v) in self.data[ri * self.cols..(ri + 1) * self.cols]
-            .iter_mut()
-            .zip(values)
-        {
+        for (g, v) in self.row_mut(r).iter_mut().zip(values) {
             *g += v;
         }
     }
@@ -176,29 +190,39 @@ impl SparseGrad {
         &self.touched
     }
 
+    /// The touched rows with their gradients, in first-touch order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[f32])> + '_ {
+        self.touched
+            .iter()
+            .copied()
+            .zip(self.data.chunks_exact(self.cols.max(1)))
+    }
+
     /// The gradient of row `r` (zeros if untouched).
     pub fn row(&self, r: u32) -> &[f32] {
-        let ri = r as usize;
-        &self.data[ri * self.cols..(ri + 1) * self.cols]
+        match self.slot[r as usize] {
+            UNTOUCHED => &self.zeros,
+            s => &self.data[s as usize * self.cols..(s as usize + 1) * self.cols],
+        }
     }
 
     /// Drops row `r`'s gradient (the padding row of sequence models stays at zero).
     pub fn zero_row(&mut self, r: u32) {
-        let ri = r as usize;
-        self.data[ri * self.cols..(ri + 1) * self.cols]
-            .iter_mut()
-            .for_each(|g| *g = 0.0);
-    }
-
-    /// Forgets every touched row.
-    pub fn clear(&mut self) {
-        for &r in &self.touched {
-            let ri = r as usize;
-            self.is_touched[ri] = false;
-            self.data[ri * self.cols..(ri + 1) * self.cols]
+        let s = self.slot[r as usize];
+        if s != UNTOUCHED {
+            let start = s as usize * self.cols;
+            self.data[start..start + self.cols]
                 .iter_mut()
                 .for_each(|g| *g = 0.0);
         }
+    }
+
+    /// Forgets every touched row (keeping the buffers' capacity).
+    pub fn clear(&mut self) {
+        for &r in &self.touched {
+            self.slot[r as usize] = UNTOUCHED;
+        }
         self.touched.clear();
+        self.data.clear();
     }
 }

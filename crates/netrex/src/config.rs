@@ -64,8 +64,17 @@ pub struct FactorizationConfig {
     pub negatives: Option<usize>,
     /// Seed of initialisation, shuffling and negative sampling.
     pub seed: u64,
-    /// Worker threads.
+    /// Worker threads. With a fused kernel, each trains its own minibatches on shared tables
+    /// (Hogwild); one thread is deterministic.
     pub threads: usize,
+    /// Train with the hand-written kernel when the representation and the loss have one
+    /// (bilinear with a built-in loss); `false` always goes through dfdx's tape.
+    #[serde(default = "yes")]
+    pub fused: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for FactorizationConfig {
@@ -84,6 +93,7 @@ impl Default for FactorizationConfig {
             negatives: None,
             seed: 0,
             threads: 1,
+            fused: true,
         }
     }
 }
@@ -183,6 +193,8 @@ impl FactorizationConfigBuilder {
         seed: u64,
         /// Worker threads.
         threads: usize,
+        /// Use the fused kernel where there is one.
+        fused: bool,
     }
 
     /// Negatives per positive, overriding the loss's own number.

@@ -1,40 +1,79 @@
 //! The implicit-feedback factorization model: any representation, any loss.
 
 use dfdx::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use netrex_data::Interactions;
 use netrex_evaluation::{evaluate, EvalConfig, ItemScorer, Report};
-use netrex_losses::{Loss, LossContext};
-use netrex_representations::{Bilinear, FactorizationRepresentation, Gathered, SparseGrad};
+use netrex_losses::{ExampleGradient, Loss, LossContext};
+use rayon::prelude::*;
+
+use netrex_representations::{
+    Bilinear, FactorizationRepresentation, Gathered, RowStore, RowTraining, SparseGrad,
+};
 
 use crate::config::FactorizationConfig;
+use crate::device::ComputeDevice;
 use crate::error::NetrexError;
+use crate::fused;
 use crate::progress::Progress;
 pub use crate::training::FitReport;
 use crate::training::{run_epochs, Trainer};
 
-/// A scalar loss that records its gradients.
-pub type TracedLoss = Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>;
+/// A scalar loss that records its gradients, on device `D`.
+pub type TracedLoss<D = Cpu> = Tensor<(), f32, D, OwnedTape<f32, D>>;
 
 /// A factorization model trained on implicit feedback with uniformly sampled negatives.
 ///
-/// Generic over the representation `R` (e.g. [`Bilinear`]) and the loss `L` (any
-/// [`Loss`], including one from another crate).
-pub struct ImplicitFactorizationModel<R: FactorizationRepresentation, L: Loss> {
+/// Generic over the representation `R` (e.g. [`Bilinear`]), the loss `L` (any [`Loss`],
+/// including one from another crate) and the dfdx device `D` ([`Cpu`] unless built with the
+/// `cuda` feature and created with [`bilinear_on`](Self::bilinear_on) or
+/// [`new_on`](Self::new_on)).
+pub struct ImplicitFactorizationModel<
+    R: FactorizationRepresentation,
+    L: Loss,
+    D: ComputeDevice = Cpu,
+> {
     config: FactorizationConfig,
     representation: R,
     loss: L,
     trainer: Trainer,
-    device: Cpu,
+    device: D,
     all_items: Vec<u32>,
 }
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
-    /// A bilinear model for `num_users x num_items`, initialised from `config.seed`.
+    /// A bilinear model for `num_users x num_items` on the CPU, initialised from
+    /// `config.seed`.
     pub fn bilinear(
+        config: FactorizationConfig,
+        num_users: usize,
+        num_items: usize,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
+        Self::bilinear_on(Cpu::default(), config, num_users, num_items, loss)
+    }
+}
+
+impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
+    /// A model over an already built representation, on the CPU.
+    pub fn new(
+        config: FactorizationConfig,
+        representation: R,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
+        Self::new_on(Cpu::default(), config, representation, loss)
+    }
+}
+
+impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Bilinear, L, D> {
+    /// A bilinear model on `device` (see [`ComputeDevice::open`]).
+    pub fn bilinear_on(
+        device: D,
         config: FactorizationConfig,
         num_users: usize,
         num_items: usize,
@@ -43,13 +82,16 @@ impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(config.seed);
         let representation = Bilinear::new(num_users, num_items, config.embedding_dim, &mut rng)?;
-        Self::with_rng(config, representation, loss, rng)
+        Self::with_rng(device, config, representation, loss, rng)
     }
 }
 
-impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
-    /// A model over an already built representation.
-    pub fn new(
+impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
+    ImplicitFactorizationModel<R, L, D>
+{
+    /// A model over an already built representation, on `device`.
+    pub fn new_on(
+        device: D,
         config: FactorizationConfig,
         representation: R,
         loss: L,
@@ -57,10 +99,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         config.validate()?;
         // a different stream from the one a constructor may have used to initialise
         let rng = StdRng::seed_from_u64(config.seed ^ 0x005E_ED0F_7EA1);
-        Self::with_rng(config, representation, loss, rng)
+        Self::with_rng(device, config, representation, loss, rng)
     }
 
     fn with_rng(
+        device: D,
         config: FactorizationConfig,
         representation: R,
         loss: L,
@@ -73,7 +116,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
             representation,
             loss,
             trainer,
-            device: Cpu::default(),
+            device,
             all_items,
         })
     }
@@ -146,12 +189,8 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         Ok(())
     }
 
-    /// Trains for `config.epochs` more epochs on `train` (a second call continues training).
-    ///
-    /// Each epoch shuffles the interactions, cuts them into minibatches, and pairs every
-    /// positive with negatives drawn uniformly from all items. Stops with
-    /// [`NetrexError::NonFiniteLoss`] at the first NaN or infinite loss.
-    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+    /// The training loop of `fit`, on the calling thread.
+    fn fit_here(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
         self.check_fit(train)?;
         let config = self.config.clone();
         run_epochs(&config, |i| {
@@ -160,49 +199,139 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         })
     }
 
+    /// Whether training takes the fused kernel: the CPU, a bilinear layout, a loss with a
+    /// hand-written gradient, and `config.fused`.
+    pub fn uses_fused_kernel(&self) -> bool {
+        D::NAME == "cpu"
+            && self.config.fused
+            && self.representation.bilinear_layout()
+            && self.loss.example_gradient().is_some()
+    }
+
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut self.trainer.rng);
-        let negatives = self.negatives();
-        let num_items = self.representation.num_items() as u32;
+        let sampler = Sampler {
+            seed: self.trainer.rng.gen(),
+            negatives: self.negatives(),
+            num_items: self.representation.num_items() as u32,
+        };
+        let batches: Vec<&[usize]> = order.chunks(self.config.batch_size).collect();
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
-        let (mut total, mut count) = (0.0f64, 0usize);
-        let mut users = Vec::with_capacity(self.config.batch_size);
-        let mut positives = Vec::with_capacity(self.config.batch_size);
-        let mut negs = Vec::with_capacity(self.config.batch_size * negatives);
-        let mut weights = Vec::new();
-        for (batch, rows) in order.chunks(self.config.batch_size).enumerate() {
-            users.clear();
-            positives.clear();
-            negs.clear();
-            users.extend(rows.iter().map(|&r| train.users()[r]));
-            positives.extend(rows.iter().map(|&r| train.items()[r]));
-            for _ in 0..rows.len() * negatives {
-                negs.push(self.trainer.rng.gen_range(0..num_items));
-            }
-            let w = train.weights().map(|w| {
-                weights.clear();
-                weights.extend(rows.iter().map(|&r| w[r]));
-                weights.as_slice()
-            });
-            let value = self.step(&users, &positives, &negs, w)?;
-            if !value.is_finite() {
-                progress.finish();
-                return Err(NetrexError::NonFiniteLoss {
-                    epoch,
-                    batch: batch + 1,
-                    value,
-                });
-            }
-            total += f64::from(value) * rows.len() as f64;
-            count += rows.len();
-            progress.advance(rows.len(), total / count as f64);
-        }
+        let outcome = if self.uses_fused_kernel() {
+            self.fused_epoch(train, &batches, &sampler, &progress)
+        } else {
+            self.generic_epoch(train, &batches, &sampler, &progress)
+        };
         progress.finish();
+        let (total, count) = outcome?.into_result(epoch)?;
         let mean = (total / count.max(1) as f64) as f32;
         self.trainer.end_epoch(mean);
         Ok(mean)
+    }
+
+    /// Batches one after the other through dfdx.
+    fn generic_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[usize]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let mut buffer = BatchBuffer::default();
+        let mut outcome = Outcome::default();
+        for (b, rows) in batches.iter().enumerate() {
+            buffer.fill(train, rows, sampler, b);
+            let batch = buffer.batch();
+            let value = self.step(batch.users, batch.positives, batch.negatives, batch.weights)?;
+            if !outcome.add(b, value, rows.len()) {
+                break;
+            }
+            progress.advance(rows.len(), outcome.mean());
+        }
+        Ok(outcome)
+    }
+
+    /// Hogwild: each worker of the pool trains every `workers`-th batch with the fused kernel
+    /// and applies its own updates to the shared tables. Negatives depend on the batch, not
+    /// on the worker, so one worker gives the same result as a sequential loop.
+    fn fused_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[usize]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let loss = self
+            .loss
+            .example_gradient()
+            .ok_or_else(|| NetrexError::Training("the loss has no fused gradient".into()))?;
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let dim = self.representation.tables()[0].cols();
+        let workers = rayon::current_num_threads().clamp(1, batches.len().max(1));
+        let tables = self.representation.tables_mut();
+        let work = FusedWork {
+            train,
+            batches,
+            sampler,
+            progress,
+            loss,
+            context,
+            dim,
+            workers,
+            stop: AtomicBool::new(false),
+        };
+        if workers == 1 {
+            let training = self.trainer.optimizer.exclusive(tables);
+            return Ok(work.run(&training, 0));
+        }
+        let training = self.trainer.optimizer.share(tables);
+        let outcomes: Vec<Outcome> = (0..workers)
+            .into_par_iter()
+            .map(|worker| work.run(&training, worker))
+            .collect();
+        Ok(outcomes
+            .into_iter()
+            .fold(Outcome::default(), Outcome::merge))
+    }
+
+    /// Row gradients of a batch's loss through the fused kernel, or `None` when this model
+    /// trains through dfdx (see [`uses_fused_kernel`](Self::uses_fused_kernel)). Same inputs
+    /// and outputs as [`batch_gradients`](Self::batch_gradients), for checking one against the
+    /// other.
+    pub fn fused_batch_gradients(
+        &self,
+        users: &[u32],
+        positives: &[u32],
+        negatives: &[u32],
+        weights: Option<&[f32]>,
+    ) -> Option<(f32, Vec<SparseGrad>)> {
+        let loss = self.loss.example_gradient()?;
+        if !self.representation.bilinear_layout() {
+            return None;
+        }
+        let tables = self.representation.tables();
+        let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
+        let value = fused::bilinear_batch(
+            tables,
+            tables[0].cols(),
+            loss,
+            &LossContext {
+                num_items: self.representation.num_items(),
+            },
+            &fused::Batch {
+                users,
+                positives,
+                negatives,
+                weights,
+            },
+            &mut grads,
+            &mut fused::Scratch::default(),
+        );
+        Some((value, grads))
     }
 
     /// The loss of one batch, as a traced dfdx scalar, and the gathered rows it came from.
@@ -214,7 +343,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         positives: &[u32],
         negatives: &[u32],
         weights: Option<&[f32]>,
-    ) -> (TracedLoss, [Gathered<Cpu>; 2]) {
+    ) -> (TracedLoss<D>, [Gathered<D>; 2]) {
         let tables = self.representation.tables();
         let pos_rows = Gathered::new(&self.device, tables, users, positives);
         let neg_rows = Gathered::new(&self.device, tables, users, negatives);
@@ -242,7 +371,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         weights: Option<&[f32]>,
     ) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
         let (loss, gathered) = self.batch_loss(users, positives, negatives, weights);
-        let value = loss.array();
+        let value = loss.as_vec()[0];
         let mut grads = loss.backward();
         let mut out: Vec<SparseGrad> = self
             .representation
@@ -265,7 +394,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         weights: Option<&[f32]>,
     ) -> Result<f32, NetrexError> {
         let (loss, gathered) = self.batch_loss(users, positives, negatives, weights);
-        let value = loss.array();
+        let value = loss.as_vec()[0];
         if !value.is_finite() {
             return Ok(value);
         }
@@ -308,6 +437,11 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        if self.representation.bilinear_layout() && items == self.all_items.as_slice() {
+            let mut scores = vec![0.0; items.len()];
+            self.score_items(user, &mut scores);
+            return Ok(scores);
+        }
         let rows = Gathered::new(&self.device, self.representation.tables(), &[user], items);
         Ok(self.representation.forward(rows.untraced()).as_vec())
     }
@@ -324,6 +458,37 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         Ok(crate::training::top_k(scores, exclude, k))
     }
 
+    /// A copy of the model on the CPU (representation, loss, configuration and history; not
+    /// the optimizer state): for scoring a model trained on another device.
+    pub fn to_cpu(&self) -> Result<ImplicitFactorizationModel<R, L>, NetrexError>
+    where
+        R: Clone,
+        L: Clone,
+    {
+        let mut model = ImplicitFactorizationModel::new(
+            self.config.clone(),
+            self.representation.clone(),
+            self.loss.clone(),
+        )?;
+        model.restore_history(
+            self.trainer.epochs_trained,
+            self.trainer.loss_history.clone(),
+        );
+        Ok(model)
+    }
+}
+
+impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
+    /// Trains for `config.epochs` more epochs on `train` (a second call continues training),
+    /// in a pool of `config.threads` workers.
+    ///
+    /// Each epoch shuffles the interactions, cuts them into minibatches, and pairs every
+    /// positive with negatives drawn uniformly from all items. Stops with
+    /// [`NetrexError::NonFiniteLoss`] at the first NaN or infinite loss.
+    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        crate::training::in_pool(self.config.threads, || self.fit_here(train))
+    }
+
     /// Full-ranking evaluation on `test`, with `train` items excluded (see
     /// [`netrex_evaluation::evaluate`]).
     pub fn evaluate(
@@ -332,12 +497,39 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         train: Option<&Interactions>,
         config: &EvalConfig,
     ) -> Result<Report, NetrexError> {
-        let pool = crate::training::thread_pool(self.config.threads)?;
-        Ok(pool.install(|| evaluate(self, test, train, config))?)
+        crate::training::in_pool(self.config.threads, || {
+            Ok(evaluate(self, test, train, config)?)
+        })
     }
 }
 
-impl<R: FactorizationRepresentation, L: Loss> ItemScorer for ImplicitFactorizationModel<R, L> {
+#[cfg(feature = "cuda")]
+impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L, Cuda> {
+    /// Trains for `config.epochs` more epochs on `train` on the GPU (see the CPU model's
+    /// `fit`; dfdx's CUDA device is used from the calling thread only).
+    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit_here(train)
+    }
+
+    /// Full-ranking evaluation on `test` (scored on the CPU, see
+    /// [`to_cpu`](Self::to_cpu)).
+    pub fn evaluate(
+        &self,
+        test: &Interactions,
+        train: Option<&Interactions>,
+        config: &EvalConfig,
+    ) -> Result<Report, NetrexError>
+    where
+        R: Clone,
+        L: Clone,
+    {
+        self.to_cpu()?.evaluate(test, train, config)
+    }
+}
+
+impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice> ItemScorer
+    for ImplicitFactorizationModel<R, L, D>
+{
     fn num_users(&self) -> usize {
         self.representation.num_users()
     }
@@ -347,6 +539,9 @@ impl<R: FactorizationRepresentation, L: Loss> ItemScorer for ImplicitFactorizati
     }
 
     fn score_items(&self, user: u32, scores: &mut [f32]) {
+        if self.representation.bilinear_layout() {
+            return fused::bilinear_scores(self.representation.tables(), user, scores);
+        }
         let rows = Gathered::new(
             &self.device,
             self.representation.tables(),
@@ -356,5 +551,174 @@ impl<R: FactorizationRepresentation, L: Loss> ItemScorer for ImplicitFactorizati
         self.representation
             .forward(rows.untraced())
             .copy_into(scores);
+    }
+}
+
+/// What every Hogwild worker of a fused epoch shares.
+struct FusedWork<'a> {
+    train: &'a Interactions,
+    batches: &'a [&'a [usize]],
+    sampler: &'a Sampler,
+    progress: &'a Progress,
+    loss: &'a dyn ExampleGradient,
+    context: LossContext,
+    dim: usize,
+    workers: usize,
+    stop: AtomicBool,
+}
+
+impl FusedWork<'_> {
+    /// Trains batches `worker`, `worker + workers`, ... and applies each one's updates.
+    fn run<S: RowStore>(&self, training: &RowTraining<'_, S>, worker: usize) -> Outcome {
+        let tables = training.tables();
+        let mut grads: Vec<SparseGrad> = tables
+            .iter()
+            .map(|t| SparseGrad::new(t.weights.rows(), t.weights.cols()))
+            .collect();
+        let mut buffer = BatchBuffer::default();
+        let mut scratch = fused::Scratch::default();
+        let mut outcome = Outcome::default();
+        for b in (worker..self.batches.len()).step_by(self.workers) {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let rows = self.batches[b];
+            buffer.fill(self.train, rows, self.sampler, b);
+            let value = fused::bilinear_batch(
+                tables,
+                self.dim,
+                self.loss,
+                &self.context,
+                &buffer.batch(),
+                &mut grads,
+                &mut scratch,
+            );
+            if !outcome.add(b, value, rows.len()) {
+                self.stop.store(true, Ordering::Relaxed);
+                break;
+            }
+            training.step(&mut grads);
+            self.progress.advance(rows.len(), outcome.mean());
+        }
+        outcome
+    }
+}
+
+/// Uniform negatives for each batch from a stream of its own, so that which worker trains a
+/// batch does not change its negatives.
+struct Sampler {
+    seed: u64,
+    negatives: usize,
+    num_items: u32,
+}
+
+impl Sampler {
+    fn rng(&self, batch: usize) -> StdRng {
+        StdRng::seed_from_u64(
+            self.seed
+                .wrapping_add((batch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        )
+    }
+}
+
+/// A batch's ids, negatives and weights, refilled in place.
+#[derive(Default)]
+struct BatchBuffer {
+    users: Vec<u32>,
+    positives: Vec<u32>,
+    negatives: Vec<u32>,
+    weights: Option<Vec<f32>>,
+}
+
+impl BatchBuffer {
+    fn fill(&mut self, train: &Interactions, rows: &[usize], sampler: &Sampler, batch: usize) {
+        self.users.clear();
+        self.positives.clear();
+        self.negatives.clear();
+        self.users.extend(rows.iter().map(|&r| train.users()[r]));
+        self.positives
+            .extend(rows.iter().map(|&r| train.items()[r]));
+        let mut rng = sampler.rng(batch);
+        self.negatives.extend(
+            (0..rows.len() * sampler.negatives).map(|_| rng.gen_range(0..sampler.num_items)),
+        );
+        self.weights = train.weights().map(|w| {
+            let mut weights = self.weights.take().unwrap_or_default();
+            weights.clear();
+            weights.extend(rows.iter().map(|&r| w[r]));
+            weights
+        });
+    }
+
+    fn batch(&self) -> fused::Batch<'_> {
+        fused::Batch {
+            users: &self.users,
+            positives: &self.positives,
+            negatives: &self.negatives,
+            weights: self.weights.as_deref(),
+        }
+    }
+}
+
+/// What a run of batches added up to, and the first batch (0-based) whose loss was not finite.
+#[derive(Default)]
+struct Outcome {
+    total: f64,
+    count: usize,
+    non_finite: Option<(usize, f32)>,
+}
+
+impl Outcome {
+    /// Records a batch of `rows` positives; `false` if its loss is not finite.
+    fn add(&mut self, batch: usize, value: f32, rows: usize) -> bool {
+        if !value.is_finite() {
+            self.non_finite = Some((batch, value));
+            return false;
+        }
+        self.total += f64::from(value) * rows as f64;
+        self.count += rows;
+        true
+    }
+
+    fn mean(&self) -> f64 {
+        self.total / self.count.max(1) as f64
+    }
+
+    fn merge(self, other: Outcome) -> Outcome {
+        let non_finite = match (self.non_finite, other.non_finite) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        Outcome {
+            total: self.total + other.total,
+            count: self.count + other.count,
+            non_finite,
+        }
+    }
+
+    fn into_result(self, epoch: usize) -> Result<(f64, usize), NetrexError> {
+        match self.non_finite {
+            Some((batch, value)) => Err(NetrexError::NonFiniteLoss {
+                epoch,
+                batch: batch + 1,
+                value,
+            }),
+            None => Ok((self.total, self.count)),
+        }
+    }
+}
+
+impl<R: FactorizationRepresentation, L: Loss> crate::Fit for ImplicitFactorizationModel<R, L> {
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit(train)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<R: FactorizationRepresentation, L: Loss> crate::Fit
+    for ImplicitFactorizationModel<R, L, Cuda>
+{
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit(train)
     }
 }

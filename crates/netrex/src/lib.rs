@@ -21,15 +21,19 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod factorization;
+mod fused;
 pub mod persist;
 mod progress;
 pub mod sequence;
 pub mod sequence_persist;
 mod training;
+pub use training::Fit;
 
 pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
+pub use device::{available_devices, ComputeDevice};
 pub use error::NetrexError;
 pub use factorization::{FitReport, ImplicitFactorizationModel};
 pub use persist::{Catalog, Restore};
@@ -48,8 +52,8 @@ pub use netrex_representations as representations;
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        Catalog, FactorizationConfig, ImplicitFactorizationModel, ImplicitSequenceModel,
-        LearningRateSchedule, NetrexError, SequenceConfig,
+        Catalog, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
+        ImplicitSequenceModel, LearningRateSchedule, NetrexError, SequenceConfig,
     };
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
     pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};

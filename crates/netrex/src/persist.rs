@@ -17,6 +17,9 @@ use netrex_losses::Loss;
 use netrex_representations::{FactorizationRepresentation, IndexedBy, Table};
 
 use crate::config::FactorizationConfig;
+use dfdx::prelude::Cpu;
+
+use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::factorization::ImplicitFactorizationModel;
 
@@ -129,7 +132,7 @@ impl Restore for netrex_representations::Bilinear {
     }
 }
 
-impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
+impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> {
     /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
     pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
         let dir = dir.as_ref();
@@ -150,9 +153,13 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
         write_json(dir, &file)
     }
 
-    /// Loads a model saved by [`save`](Self::save), training further with `loss`. Fails with
-    /// a clear error on a missing, corrupt or mismatched file.
-    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+    /// Loads a model saved by [`save`](Self::save) onto `device`, training further with
+    /// `loss`. Fails with a clear error on a missing, corrupt or mismatched file.
+    pub fn load_on(
+        device: D,
+        dir: impl AsRef<Path>,
+        loss: L,
+    ) -> Result<(Self, Catalog), NetrexError> {
         let dir = dir.as_ref();
         let info = read_info(dir)?;
         let (tables, seen) = read_tensors(dir, &info.tables)?;
@@ -169,9 +176,18 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
                 ),
             ));
         }
-        let mut model = ImplicitFactorizationModel::new(info.config, representation, loss)?;
+        let mut model =
+            ImplicitFactorizationModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.loss_history);
         Ok((model, catalog))
+    }
+}
+
+impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
+    /// Loads a model saved by [`save`](Self::save) onto the CPU (see
+    /// [`load_on`](Self::load_on)).
+    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+        Self::load_on(Cpu::default(), dir, loss)
     }
 }
 

@@ -15,6 +15,7 @@ use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
 use crate::config::FactorizationConfig;
+use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::progress::Progress;
 use crate::training::{run_epochs, FitReport, Trainer};
@@ -43,28 +44,43 @@ impl SequenceConfig {
 /// A next-item model trained on users' histories (the talk's padded form: input
 /// `[0, a, b, c]`, targets `[a, b, c, d]`), a prediction and a loss at every position, padding
 /// masked out, negatives drawn uniformly.
-pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss> {
+///
+/// The dfdx device `D` is [`Cpu`] unless the model is created with [`new_on`](Self::new_on)
+/// (e.g. on `Cuda` with the `cuda` feature).
+pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeDevice = Cpu> {
     config: SequenceConfig,
     representation: R,
     loss: L,
     trainer: Trainer,
-    device: Cpu,
+    device: D,
 }
 
 /// The traced loss of a batch and the leaves it came from.
-struct BatchLoss {
-    loss: Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>,
-    leaves: Vec<(usize, Leaf, Vec<u32>)>,
+struct BatchLoss<D: ComputeDevice> {
+    loss: Tensor<(), f32, D, OwnedTape<f32, D>>,
+    leaves: Vec<(usize, Leaf<D>, Vec<u32>)>,
 }
 
-enum Leaf {
-    Two(Tensor<(usize, usize), f32, Cpu>),
-    Three(Tensor<(usize, usize, usize), f32, Cpu>),
+enum Leaf<D: ComputeDevice> {
+    Two(Tensor<(usize, usize), f32, D>),
+    Three(Tensor<(usize, usize, usize), f32, D>),
 }
 
 impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
-    /// A model over a freshly built representation.
+    /// A model over a freshly built representation, on the CPU.
     pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
+        Self::new_on(Cpu::default(), config, representation, loss)
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel<R, L, D> {
+    /// A model over a freshly built representation, on `device`.
+    pub fn new_on(
+        device: D,
+        config: SequenceConfig,
+        representation: R,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
         config.validate()?;
         let rng = StdRng::seed_from_u64(config.training.seed ^ 0x005E_9E0C);
         let trainer = Trainer::new(&config.training, representation.tables(), rng);
@@ -73,7 +89,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
             representation,
             loss,
             trainer,
-            device: Cpu::default(),
+            device,
         })
     }
 
@@ -154,8 +170,8 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
             .unwrap_or_else(|| self.loss.num_negatives())
     }
 
-    /// Trains for `epochs` more epochs on the histories of `train` (ordered by timestamp).
-    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+    /// The training loop of `fit`, on the calling thread.
+    fn fit_here(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
         train.ensure_not_empty("the training set")?;
         let num_items = self.representation.num_items();
         if train.num_items() != num_items {
@@ -194,7 +210,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
                 .collect();
             let real = targets.iter().filter(|&&x| x != 0).count();
             let BatchLoss { loss, leaves } = self.batch_loss(rows.len(), &inputs, &targets, &negs);
-            let value = loss.array();
+            let value = loss.as_vec()[0];
             if !value.is_finite() {
                 progress.finish();
                 return Err(NetrexError::NonFiniteLoss {
@@ -239,7 +255,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         inputs: &[u32],
         targets: &[u32],
         negatives: &[u32],
-    ) -> BatchLoss {
+    ) -> BatchLoss<D> {
         let tables = self.representation.tables();
         let (t, d) = (inputs.len() / batch, self.representation.dim());
         let bt = batch * t;
@@ -259,7 +275,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         let negative_emb = gather_rows(dev, &tables[0], negatives, (bt, n, d));
         let negative_bias = gather_rows(dev, &tables[1], negatives, (bt, n, 1));
         // (B, T, D) -> (B * T, D)
-        let h: Matrix<Cpu, OwnedTape<f32, Cpu>> = self
+        let h: Matrix<D, OwnedTape<f32, D>> = self
             .representation
             .encode(SequenceRows {
                 inputs: input_rows.leaky_trace(),
@@ -268,11 +284,11 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
             })
             .reshape_like(&(bt, d));
         // (B * T,)
-        let positive = (h.retaped::<OwnedTape<f32, Cpu>>() * target_emb.leaky_trace())
+        let positive = (h.retaped::<OwnedTape<f32, D>>() * target_emb.leaky_trace())
             .sum::<(usize,), Axis<1>>()
             + target_bias.leaky_trace().sum::<(usize,), Axis<1>>();
         // (B * T, N)
-        let negative: Tensor<(usize, usize), f32, Cpu, OwnedTape<f32, Cpu>> = (h
+        let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> = (h
             .broadcast_like::<_, Axis<1>>(&(bt, n, d))
             * negative_emb.leaky_trace())
         .sum::<(usize, usize), Axis<2>>()
@@ -304,7 +320,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
         negatives: &[u32],
     ) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
         let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives);
-        let value = loss.array();
+        let value = loss.as_vec()[0];
         let mut grads = loss.backward();
         let mut out: Vec<SparseGrad> = self
             .representation
@@ -332,7 +348,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     ) -> f32 {
         self.batch_loss(batch, inputs, targets, negatives)
             .loss
-            .array()
+            .as_vec()[0]
     }
 
     /// Representations `(T, D)` after each item of `history` (dense ids), with the same left
@@ -356,7 +372,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
             &row,
             (1, t, d),
         );
-        let whole: Vec<Matrix<Cpu, NoneTape>> = self
+        let whole: Vec<Matrix<D, NoneTape>> = self
             .representation
             .tables()
             .iter()
@@ -366,7 +382,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
                 gather_rows(&self.device, w, &all, (w.rows(), w.cols()))
             })
             .collect();
-        let h: Steps<Cpu, NoneTape> = self.representation.encode(SequenceRows {
+        let h: Steps<D, NoneTape> = self.representation.encode(SequenceRows {
             inputs,
             ids: row,
             whole,
@@ -383,7 +399,45 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     }
 }
 
-impl<R: SequenceRepresentation, L: Loss> SequenceScorer for ImplicitSequenceModel<R, L> {
+impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
+    /// Trains for `epochs` more epochs on the histories of `train` (ordered by timestamp), in
+    /// a pool of `config.training.threads` workers (dfdx's matmul uses them).
+    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        crate::training::in_pool(self.config.training.threads, || self.fit_here(train))
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L, Cuda> {
+    /// Trains for `epochs` more epochs on the histories of `train` on the GPU (dfdx's CUDA
+    /// device is used from the calling thread only).
+    pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit_here(train)
+    }
+}
+
+impl<R: SequenceRepresentation + Clone, L: Loss + Clone, D: ComputeDevice>
+    ImplicitSequenceModel<R, L, D>
+{
+    /// A copy of the model on the CPU (representation, loss, configuration and history; not
+    /// the optimizer state): for scoring a model trained on another device.
+    pub fn to_cpu(&self) -> Result<ImplicitSequenceModel<R, L>, NetrexError> {
+        let mut model = ImplicitSequenceModel::new(
+            self.config.clone(),
+            self.representation.clone(),
+            self.loss.clone(),
+        )?;
+        model.restore_history(
+            self.trainer.epochs_trained,
+            self.trainer.loss_history.clone(),
+        );
+        Ok(model)
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
+    for ImplicitSequenceModel<R, L, D>
+{
     fn num_items(&self) -> usize {
         self.representation.num_items()
     }
@@ -415,5 +469,18 @@ impl<R: SequenceRepresentation, L: Loss> SequenceScorer for ImplicitSequenceMode
                 out[k] = self.score(state, candidates[k]);
             }
         }
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss> crate::Fit for ImplicitSequenceModel<R, L> {
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit(train)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<R: SequenceRepresentation, L: Loss> crate::Fit for ImplicitSequenceModel<R, L, Cuda> {
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit(train)
     }
 }

@@ -12,6 +12,7 @@ use netrex_representations::{
     AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, Table,
 };
 
+use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::persist::{
     corrupt, io, read_json, read_tensors, write_json, write_tensors, Catalog, TableInfo,
@@ -129,7 +130,7 @@ pub fn saved_sequence_loss_name(dir: impl AsRef<Path>) -> Result<String, NetrexE
     Ok(read_info(dir.as_ref())?.loss)
 }
 
-impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
+impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
     /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
     pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
         let dir = dir.as_ref();
@@ -150,15 +151,28 @@ impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
         write_json(dir, &file)
     }
 
-    /// Loads a model saved by [`save`](Self::save), training further with `loss`.
-    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+    /// Loads a model saved by [`save`](Self::save) onto `device`, training further with
+    /// `loss`.
+    pub fn load_on(
+        device: D,
+        dir: impl AsRef<Path>,
+        loss: L,
+    ) -> Result<(Self, Catalog), NetrexError> {
         let dir = dir.as_ref();
         let info = read_info(dir)?;
         let (tables, _) = read_tensors(dir, &info.tables)?;
         let representation = restore_sequence(tables, &info.representation)
             .map_err(|e| corrupt(dir, e.to_string()))?;
-        let mut model = ImplicitSequenceModel::new(info.config, representation, loss)?;
+        let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.loss_history);
         Ok((model, info.catalog))
+    }
+}
+
+impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
+    /// Loads a model saved by [`save`](Self::save) onto the CPU (see
+    /// [`load_on`](Self::load_on)).
+    pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
+        Self::load_on(dfdx::prelude::Cpu::default(), dir, loss)
     }
 }

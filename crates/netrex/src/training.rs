@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use netrex_data::Interactions;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +99,14 @@ impl Trainer {
     }
 }
 
+/// Training on a dataset, whatever the model and device: `fit` continues from where the last
+/// call stopped. Both model kinds implement it on the CPU and (with the `cuda` feature) on the
+/// GPU, so code generic over the device can train.
+pub trait Fit {
+    /// Trains for the configured number of epochs more on `train`.
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError>;
+}
+
 /// What one call to `fit` did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitReport {
@@ -107,20 +116,26 @@ pub struct FitReport {
     pub seconds: f64,
 }
 
-/// Runs `epoch(i)` for `config.epochs` epochs in a pool of `config.threads` workers.
+/// Runs `epoch(i)` for `config.epochs` epochs on the calling thread.
 pub(crate) fn run_epochs(
     config: &FactorizationConfig,
-    mut epoch: impl FnMut(usize) -> Result<f32, NetrexError> + Send,
+    mut epoch: impl FnMut(usize) -> Result<f32, NetrexError>,
 ) -> Result<FitReport, NetrexError> {
     let start = Instant::now();
-    let pool = thread_pool(config.threads)?;
-    let loss_history = pool.install(|| {
-        (0..config.epochs)
-            .map(&mut epoch)
-            .collect::<Result<Vec<f32>, _>>()
-    })?;
+    let loss_history = (0..config.epochs)
+        .map(&mut epoch)
+        .collect::<Result<Vec<f32>, _>>()?;
     Ok(FitReport {
         loss_history,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Runs `work` in a pool of `threads` workers: CPU models train and evaluate there (dfdx's
+/// matmul and the Hogwild workers take their threads from it).
+pub(crate) fn in_pool<T: Send>(
+    threads: usize,
+    work: impl FnOnce() -> Result<T, NetrexError> + Send,
+) -> Result<T, NetrexError> {
+    thread_pool(threads)?.install(work)
 }

@@ -2,15 +2,11 @@
 //! an interaction, dim 128, batch 1024, 10 epochs, full-ranking MRR with train items excluded.
 //! Fixed seeds: a regression fails CI.
 
-use std::path::PathBuf;
-
 use netrex::data::ingest::load_movielens_split;
 use netrex::prelude::*;
 
 fn fit(loss: BuiltinLoss) -> f64 {
-    let dir = std::env::var_os("NETREX_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let dir = netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"));
     let (data, parts) = load_movielens_split(Some(&dir), OfficialSplit::Ua, None).unwrap();
     // the defaults tuned for this loss (docs/results.md), seed 0
     let config = FactorizationConfig {

@@ -178,11 +178,7 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
 #[test]
 fn lstm_beats_popularity_and_pooling_on_movielens() {
     // ML-100K, 20% of users held out, max length 200, dim 32, 10 epochs, adaptive hinge
-    let dir = std::env::var_os("NETREX_DATA_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-        });
+    let dir = netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"));
     let data = netrex::data::ingest::load_movielens(MovieLens::Ml100k, Some(&dir), None).unwrap();
     let parts = user_split(&data.interactions, 0.2, 0).unwrap();
     let n = data.items.len();

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 /// The folder holding `ml-100k/`, from `$NETREX_DATA_DIR` or the workspace's `../shared/data`.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("NETREX_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+    netrex_data::testing_data_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fresh temporary folder for one test.

@@ -13,6 +13,7 @@ use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split
 use netrex::data::{Dataset, MovieLens, OfficialSplit};
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::prelude::*;
+use netrex::ComputeDevice;
 use netrex::FactorizationConfigBuilder;
 use netrex::SequenceConfig;
 
@@ -163,9 +164,17 @@ struct FitArgs {
     /// Seed of the split, initialisation, shuffling and negative sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Worker threads.
+    /// Worker threads: factorization with a built-in loss trains Hogwild-style on this many
+    /// threads; 1 is deterministic.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Train through dfdx's tape even where the fused kernel applies (for comparisons).
+    #[arg(long)]
+    generic: bool,
+    /// Where dfdx runs the model: cpu, or cuda in a build with the `cuda` feature (an NVIDIA
+    /// GPU; the fused CPU kernel is then not used).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// Save the trained model into this folder.
     #[arg(long)]
     save: Option<PathBuf>,
@@ -336,7 +345,41 @@ fn print_metrics(report: &Report) {
     );
 }
 
+/// Runs `$body` with `$dev` bound to the dfdx device called `$name`.
+macro_rules! on_device {
+    ($name:expr, $dev:ident => $body:expr) => {
+        match $name {
+            "cpu" => {
+                let $dev = netrex::losses::dfdx::prelude::Cpu::default();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            "cuda" => {
+                let $dev = <netrex::losses::dfdx::prelude::Cuda as ComputeDevice>::open()?;
+                $body
+            }
+            other => Err(unknown_device(other)),
+        }
+    };
+}
+
+fn unknown_device(name: &str) -> Failure {
+    if name == "cuda" {
+        "this netrex was built without CUDA: rebuild with `cargo build --release --features cuda` \
+         (docs/gpu.md), or use --device cpu"
+            .into()
+    } else {
+        format!(
+            "unknown device {name:?}: this build has {}",
+            netrex::available_devices().join(", ")
+        )
+        .into()
+    }
+}
+
 fn fit(args: FitArgs) -> Result<(), Failure> {
+    // the device is checked (and opened once) before any data is read
+    on_device!(args.device.as_str(), _device => Ok::<(), Failure>(()))?;
     let synthetic = args
         .data
         .dataset
@@ -363,11 +406,36 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
     if !args.json {
         describe(&data, &parts);
     }
-    let mut model =
-        ImplicitFactorizationModel::bilinear(config, data.users.len(), data.items.len(), loss)?
-            .with_progress(!args.json);
-    let fitted = model.fit(&parts.train)?;
-    let report = model.evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
+    on_device!(args.device.as_str(), device => {
+        fit_factorization(device, &args, config, loss, &data, &parts)
+    })
+}
+
+fn fit_factorization<D: ComputeDevice>(
+    device: D,
+    args: &FitArgs,
+    config: FactorizationConfig,
+    loss: BuiltinLoss,
+    data: &Dataset,
+    parts: &TrainTest,
+) -> Result<(), Failure>
+where
+    ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>: Fit,
+{
+    let mut model = ImplicitFactorizationModel::bilinear_on(
+        device,
+        config,
+        data.users.len(),
+        data.items.len(),
+        loss,
+    )?
+    .with_progress(!args.json);
+    let fitted = Fit::fit(&mut model, &parts.train)?;
+    // scored on the CPU whatever the training device
+    let report =
+        model
+            .to_cpu()?
+            .evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
     if let Some(dir) = &args.save {
         let catalog = Catalog {
             users: Some(data.users.clone()),
@@ -382,6 +450,8 @@ fn fit(args: FitArgs) -> Result<(), Failure> {
         out["model"] = json!("factorization");
         out["loss"] = json!(model.loss().name());
         out["fit_seconds"] = json!(fitted.seconds);
+        out["device"] = json!(D::NAME);
+        out["fused_kernel"] = json!(model.uses_fused_kernel());
         out["epochs"] = json!(model.epochs_trained());
         out["loss_history"] = json!(fitted.loss_history);
         out["config"] = serde_json::to_value(model.config())?;
@@ -434,7 +504,8 @@ fn training_config(
         .l2(args.l2)
         .optimizer(args.optimizer.parse()?)
         .seed(args.seed)
-        .threads(args.threads);
+        .threads(args.threads)
+        .fused(!args.generic);
     if let Some(n) = args.negatives {
         builder = builder.negatives(n);
     }
@@ -497,22 +568,30 @@ fn fit_sequence(args: &FitArgs, synthetic: bool) -> Result<(), Failure> {
         }
         _ => AnySequence::Popularity(SequencePopularity::new(n, &mut rng)?),
     };
-    run_sequence(args, config, representation, loss, &data, &parts)
+    on_device!(args.device.as_str(), device => {
+        run_sequence(device, args, config, representation, loss, &data, &parts)
+    })
 }
 
-fn run_sequence(
+fn run_sequence<D: ComputeDevice>(
+    device: D,
     args: &FitArgs,
     config: SequenceConfig,
     representation: AnySequence,
     loss: BuiltinLoss,
     data: &Dataset,
     parts: &TrainTest,
-) -> Result<(), Failure> {
+) -> Result<(), Failure>
+where
+    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit,
+{
     use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
     let max_len = config.max_len;
-    let mut model =
-        ImplicitSequenceModel::new(config, representation, loss)?.with_progress(!args.json);
-    let fitted = model.fit(&parts.train)?;
+    let mut model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
+        .with_progress(!args.json);
+    let fitted = Fit::fit(&mut model, &parts.train)?;
+    // scored on the CPU whatever the training device
+    let scorer = model.to_cpu()?;
     if let Some(dir) = &args.save {
         let catalog = Catalog {
             users: Some(data.users.clone()),
@@ -538,7 +617,7 @@ fn run_sequence(
     let (full, excluding, sampled) =
         pool.install(|| -> Result<_, netrex::evaluation::EvalError> {
             let full = sequence_mrr_score(
-                &model,
+                &scorer,
                 &histories,
                 &SequenceEvalConfig {
                     exclude_seen: false,
@@ -546,7 +625,7 @@ fn run_sequence(
                 },
             )?;
             let excluding = sequence_mrr_score(
-                &model,
+                &scorer,
                 &histories,
                 &SequenceEvalConfig {
                     exclude_seen: true,
@@ -554,7 +633,7 @@ fn run_sequence(
                 },
             )?;
             let sampled = sampled_mrr_score(
-                &model,
+                &scorer,
                 &histories,
                 200,
                 Some(max_len.saturating_sub(1)),
@@ -571,6 +650,7 @@ fn run_sequence(
             "sampled_mrr": sampled,
             "fit_seconds": fitted.seconds,
             "epochs": model.epochs_trained(),
+            "device": D::NAME,
             "loss_history": fitted.loss_history,
             "config": serde_json::to_value(model.config())?,
         });

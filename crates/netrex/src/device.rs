@@ -1,0 +1,70 @@
+//! Where dfdx runs a model's tensors: the CPU by default, an NVIDIA GPU with the `cuda`
+//! feature.
+//!
+//! Parameter tables and row-wise optimizer state stay in host memory on every device: each
+//! batch's rows go to the device, the forward and backward passes run there, and the row
+//! gradients come back. The fused CPU kernel of bilinear models is used only on [`Cpu`].
+
+use dfdx::prelude::*;
+
+use crate::error::NetrexError;
+
+/// A dfdx device netrex models can run on.
+///
+/// dfdx's `Cuda` is neither `Send` nor `Sync`, so models on it train on the calling thread
+/// and are scored through a CPU copy (`to_cpu`).
+pub trait ComputeDevice: Device<f32> + 'static {
+    /// `"cpu"` or `"cuda"`.
+    const NAME: &'static str;
+
+    /// Opens the device, or says why it cannot be opened.
+    fn open() -> Result<Self, NetrexError>;
+}
+
+impl ComputeDevice for Cpu {
+    const NAME: &'static str = "cpu";
+
+    fn open() -> Result<Self, NetrexError> {
+        Ok(Cpu::default())
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl ComputeDevice for Cuda {
+    const NAME: &'static str = "cuda";
+
+    fn open() -> Result<Self, NetrexError> {
+        let failed = |why: String| {
+            NetrexError::Device(format!(
+                "CUDA was requested but GPU 0 could not be opened ({why}): check the NVIDIA \
+                 driver (nvidia-smi), or train with --device cpu"
+            ))
+        };
+        // cudarc 0.9 unwraps the driver's first answers, so a machine without a driver panics
+        // inside `try_build`: catch that (without the default hook's message) and report it
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let opened = std::panic::catch_unwind(|| Cuda::try_build(0, 0));
+        std::panic::set_hook(hook);
+        match opened {
+            Ok(Ok(device)) => Ok(device),
+            Ok(Err(e)) => Err(failed(format!("{e:?}"))),
+            Err(panic) => Err(failed(
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the CUDA driver failed".into()),
+            )),
+        }
+    }
+}
+
+/// The device names this build can run on.
+pub fn available_devices() -> &'static [&'static str] {
+    if cfg!(feature = "cuda") {
+        &["cpu", "cuda"]
+    } else {
+        &["cpu"]
+    }
+}

@@ -1,0 +1,169 @@
+//! The fused kernel (hand-written gradients, Hogwild workers) against the dfdx path: the same
+//! batch gives the same loss and row gradients for every built-in loss; training with either
+//! gives nearly the same model; a custom loss still trains through dfdx.
+
+use netrex::data::synthetic::{zipf, ZipfConfig};
+use netrex::data::Interactions;
+use netrex::losses::dfdx::prelude::*;
+use netrex::losses::{Loss, LossContext};
+use netrex::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn data() -> Interactions {
+    zipf(&ZipfConfig {
+        num_users: 60,
+        num_items: 40,
+        num_interactions: 3000,
+        exponent: 1.0,
+        seed: 3,
+    })
+    .unwrap()
+}
+
+fn config(fused: bool, threads: usize) -> FactorizationConfig {
+    FactorizationConfig::builder()
+        .embedding_dim(12)
+        .epochs(2)
+        .batch_size(128)
+        .learning_rate(0.01)
+        .seed(7)
+        .fused(fused)
+        .threads(threads)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn fused_gradients_equal_dfdx_gradients_for_every_builtin_loss() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let (users, items, b) = (9usize, 13usize, 16usize);
+    for name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
+        let mut m =
+            ImplicitFactorizationModel::bilinear(config(true, 1), users, items, loss).unwrap();
+        for t in m.representation_mut().tables_mut() {
+            t.data_mut()
+                .iter_mut()
+                .for_each(|v| *v = rng.gen_range(-0.8..0.8));
+        }
+        let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..users as u32)).collect();
+        let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..items as u32)).collect();
+        let n: Vec<u32> = (0..b * 4).map(|_| rng.gen_range(0..items as u32)).collect();
+        let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
+        for weights in [None, Some(w.as_slice())] {
+            let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
+            let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
+            assert!(
+                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+                "{name}: loss {value} vs {reference}"
+            );
+            for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
+                let rows = m.representation().tables()[t].rows() as u32;
+                for r in 0..rows {
+                    for (x, y) in a.row(r).iter().zip(e.row(r)) {
+                        assert!(
+                            (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                            "{name}: table {t} row {r}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_training_tracks_dfdx_training() {
+    let x = data();
+    // BPR touches every gathered row in both paths, so the two optimizers see the same rows;
+    // SGD keeps rounding differences as small as they start (Adam's normalisation magnifies
+    // them on gradients near zero)
+    let fit = |fused: bool| {
+        let config = netrex::FactorizationConfigBuilder::from(config(fused, 1))
+            .optimizer(netrex::representations::OptimizerKind::Sgd)
+            .learning_rate(0.05)
+            .build()
+            .unwrap();
+        let mut m = ImplicitFactorizationModel::bilinear(config, 60, 40, Bpr::default()).unwrap();
+        assert_eq!(m.uses_fused_kernel(), fused);
+        let report = m.fit(&x).unwrap();
+        (m, report.loss_history)
+    };
+    let (fused, fused_loss) = fit(true);
+    let (generic, generic_loss) = fit(false);
+    for (a, b) in fused_loss.iter().zip(&generic_loss) {
+        assert!((a - b).abs() < 1e-4, "loss {a} vs {b}");
+    }
+    for (ta, tb) in fused
+        .representation()
+        .tables()
+        .iter()
+        .zip(generic.representation().tables())
+    {
+        let worst = ta
+            .data()
+            .iter()
+            .zip(tb.data())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{}: parameters differ by {worst}", ta.name());
+    }
+}
+
+#[test]
+fn one_worker_is_deterministic_and_two_workers_train() {
+    let x = data();
+    let fit = |threads: usize| {
+        let mut m = ImplicitFactorizationModel::bilinear(
+            config(true, threads),
+            60,
+            40,
+            AdaptiveHinge::default(),
+        )
+        .unwrap();
+        let report = m.fit(&x).unwrap();
+        (m.representation().clone(), report.loss_history)
+    };
+    let (a, la) = fit(1);
+    let (b, lb) = fit(1);
+    assert_eq!(a, b);
+    assert_eq!(la, lb);
+    let (_, two) = fit(2);
+    assert_eq!(two.len(), 2);
+    assert!(two.iter().all(|l| l.is_finite()));
+    assert!(two[1] < two[0], "loss fell with two workers: {two:?}");
+}
+
+/// A loss defined outside netrex-losses: no hand-written gradient, so dfdx trains it.
+struct SquaredGap;
+
+impl Loss for SquaredGap {
+    fn name(&self) -> String {
+        "squared-gap".into()
+    }
+    fn num_negatives(&self) -> usize {
+        1
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        _: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        let shape = *negative.shape();
+        (negative - positive.broadcast_like::<_, Axis<1>>(&shape) + 1.0)
+            .relu()
+            .square()
+            .sum::<(usize,), Axis<1>>()
+    }
+}
+
+#[test]
+fn a_custom_loss_trains_through_dfdx() {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(true, 2), 60, 40, SquaredGap).unwrap();
+    assert!(!m.uses_fused_kernel());
+    let report = m.fit(&x).unwrap();
+    assert!(report.loss_history[1] < report.loss_history[0]);
+}

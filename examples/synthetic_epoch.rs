@@ -1,0 +1,107 @@
+//! Epoch time and peak memory on a large synthetic Zipf set (the speed issue's 1M and 20M
+//! protocols): users drawn uniformly, items with Zipf popularity, a bilinear model.
+//!
+//! ```text
+//! cargo run --release --example synthetic_epoch -- [interactions] [users] [items] [dim] \
+//!     [loss] [threads] [fused|dfdx] [epochs] [adam|adagrad|sgd] [learning rate]
+//! cargo run --release --example synthetic_epoch -- 1000000 50000 20000 64 bpr 2 fused 3
+//! cargo run --release --example synthetic_epoch -- 20000000 138000 27000 64 bpr 2 fused 1
+//! ```
+//! Prints each epoch's seconds, the parameter and optimizer-state bytes, and the process's
+//! peak resident memory (Linux `VmHWM`).
+
+use std::time::Instant;
+
+use netrex::data::synthetic::{zipf, ZipfConfig};
+use netrex::prelude::*;
+
+fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
+    std::env::args()
+        .nth(k)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let interactions: usize = arg(1, 1_000_000);
+    let users: usize = arg(2, 50_000);
+    let items: usize = arg(3, 20_000);
+    let dim: usize = arg(4, 64);
+    let loss_name: String = arg(5, "bpr".to_string());
+    let threads: usize = arg(6, 1);
+    let kernel: String = arg(7, "fused".to_string());
+    let epochs: usize = arg(8, 1);
+    let optimizer: String = arg(9, "adam".to_string());
+    let learning_rate: Option<f32> = std::env::args().nth(10).and_then(|a| a.parse().ok());
+
+    let start = Instant::now();
+    let data = zipf(&ZipfConfig {
+        num_users: users,
+        num_items: items,
+        num_interactions: interactions,
+        exponent: 1.0,
+        seed: 0,
+    })?;
+    println!(
+        "data: {} interactions, {users} users x {items} items, built in {:.2} s",
+        data.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let after_data = peak_resident_bytes();
+    let loss = BuiltinLoss::from_name(&loss_name, None).ok_or("unknown loss")?;
+    let config = FactorizationConfig {
+        embedding_dim: dim,
+        epochs: 1,
+        threads,
+        fused: kernel != "dfdx",
+        optimizer: optimizer.parse()?,
+        ..FactorizationConfig::tuned_for(&loss_name)
+    };
+    let config = FactorizationConfig {
+        learning_rate: learning_rate.unwrap_or(config.learning_rate),
+        ..config
+    };
+    let mut model = ImplicitFactorizationModel::bilinear(config, users, items, loss)?;
+    println!(
+        "model: {loss_name}, dim {dim}, {optimizer}, {threads} thread(s), {} kernel",
+        if model.uses_fused_kernel() {
+            "fused"
+        } else {
+            "dfdx"
+        }
+    );
+    for epoch in 1..=epochs {
+        let report = model.fit(&data)?;
+        println!(
+            "epoch {epoch}: {:.3} s, loss {:.4}",
+            report.seconds, report.loss_history[0]
+        );
+    }
+    let parameters: usize = model
+        .representation()
+        .tables()
+        .iter()
+        .map(|t| t.data().len() * 4)
+        .sum();
+    // Adam keeps two moments per parameter
+    println!(
+        "parameters {:.1} MB, Adam state {:.1} MB",
+        parameters as f64 / 1e6,
+        2.0 * parameters as f64 / 1e6
+    );
+    if let (Some(data_peak), Some(peak)) = (after_data, peak_resident_bytes()) {
+        println!(
+            "peak resident {:.1} MB ({:.1} MB after building the data)",
+            peak as f64 / 1e6,
+            data_peak as f64 / 1e6
+        );
+    }
+    Ok(())
+}
