@@ -19,6 +19,9 @@ use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// Builds a fresh sequence representation.
+type Build = fn(&mut StdRng) -> AnySequence;
+
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     let mut times: Vec<f64> = (0..runs)
@@ -32,15 +35,19 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     times[runs / 2]
 }
 
-fn run<D: ComputeDevice>(open: impl Fn() -> Result<D, NetrexError>) -> Result<(), NetrexError>
+fn run<D: ComputeDevice>(
+    open: impl Fn() -> Result<D, NetrexError>,
+) -> Result<(), Box<dyn std::error::Error>>
 where
     ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>: Fit,
+    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit,
 {
     let name = D::NAME;
     let zipf_config = ZipfConfig::default();
     let data = zipf(&zipf_config)?;
     let (users, items) = (zipf_config.num_users, zipf_config.num_items);
     let mut rng = StdRng::seed_from_u64(0);
+    let on_gpu = name != "cpu";
     for batch in [1024usize, 65536] {
         let config = FactorizationConfig {
             embedding_dim: 64,
@@ -49,28 +56,39 @@ where
             fused: false,
             ..FactorizationConfig::tuned_for("bpr")
         };
-        let loss = BuiltinLoss::from_name("bpr", None).expect("built-in");
-        let mut model =
-            ImplicitFactorizationModel::bilinear_on(open()?, config, users, items, loss)?;
+        let loss = || BuiltinLoss::from_name("bpr", None).expect("built-in");
         let u: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..users as u32)).collect();
         let p: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..items as u32)).collect();
         let n: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..items as u32)).collect();
-        let step = median_ms(20, || {
-            model.batch_gradients(&u, &p, &n, None).expect("step");
-        });
-        println!("{name} bpr_step dim64 batch{batch}: {step:.3} ms");
-        let mut epochs = Vec::new();
-        for _ in 0..3 {
-            epochs.push(Fit::fit(&mut model, &data)?.seconds);
+        // host: rows copied to the device per batch, row-wise Adam on the host; resident:
+        // tables and lazy Adam on the device (the GPU default; slow on the CPU)
+        for resident in [false, true] {
+            if resident && !on_gpu {
+                continue;
+            }
+            let mut model = ImplicitFactorizationModel::bilinear_on(
+                open()?,
+                config.clone(),
+                users,
+                items,
+                loss(),
+            )?
+            .with_resident_tables(resident);
+            let path = if resident { "resident" } else { "host" };
+            if !resident {
+                let step = median_ms(20, || {
+                    model.batch_gradients(&u, &p, &n, None).expect("step");
+                });
+                println!("{name} bpr_step host dim64 batch{batch}: {step:.3} ms");
+            }
+            let epochs: Vec<String> = (0..3)
+                .map(|_| Fit::fit(&mut model, &data).map(|r| format!("{:.3}", r.seconds)))
+                .collect::<Result<_, _>>()?;
+            println!(
+                "{name} bpr_epoch {path} zipf1m dim64 batch{batch}: {} s",
+                epochs.join(" ")
+            );
         }
-        println!(
-            "{name} bpr_epoch zipf1m dim64 batch{batch}: {} s",
-            epochs
-                .iter()
-                .map(|s| format!("{s:.3}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
     }
     let num_items = 27_000usize;
     let (batch, len, dim) = (256usize, 50usize, 32usize);
@@ -86,32 +104,61 @@ where
         .map(|_| rng.gen_range(1..=num_items as u32))
         .collect();
     let config = SequenceConfig {
-        training: FactorizationConfig::builder().embedding_dim(dim).build()?,
+        training: FactorizationConfig::builder()
+            .embedding_dim(dim)
+            .batch_size(batch)
+            .epochs(1)
+            .build()?,
         max_len: len,
     };
-    let kinds: Vec<(&str, AnySequence)> = vec![
-        (
-            "pool",
-            AnySequence::Pooling(Pooling::new(num_items, dim, true, &mut rng)?),
-        ),
-        (
-            "lstm",
-            AnySequence::Lstm(Lstm::new(num_items, dim, &mut rng)?),
-        ),
+    // 40 batches of 256 histories of 50 items: a resident step is an epoch over 40
+    let histories = zipf(&ZipfConfig {
+        num_users: 40 * batch,
+        num_items,
+        num_interactions: 40 * batch * len,
+        exponent: 1.0,
+        seed: 1,
+    })?;
+    let rows = netrex::data::sequence::chunked(&histories.histories(), num_items, len)?.len();
+    let steps = rows.div_ceil(batch);
+    let kinds: Vec<(&str, Build)> = vec![
+        ("pool", |rng| {
+            AnySequence::Pooling(Pooling::new(27_000, 32, true, rng).expect("valid"))
+        }),
+        ("lstm", |rng| {
+            AnySequence::Lstm(Lstm::new(27_000, 32, rng).expect("valid"))
+        }),
     ];
-    for (kind, representation) in kinds {
-        let model = ImplicitSequenceModel::new_on(open()?, config.clone(), representation, loss())?;
+    for (kind, build) in kinds {
+        let model =
+            ImplicitSequenceModel::new_on(open()?, config.clone(), build(&mut rng), loss())?;
         let step = median_ms(10, || {
             model
                 .batch_gradients(batch, &inputs, &targets, &negatives)
                 .expect("step");
         });
-        println!("{name} {kind}_step items27k batch256 len50 dim32: {step:.3} ms");
+        println!("{name} {kind}_step host items27k batch256 len50 dim32: {step:.3} ms");
+        if on_gpu {
+            let mut model =
+                ImplicitSequenceModel::new_on(open()?, config.clone(), build(&mut rng), loss())?
+                    .with_resident_tables(true);
+            let epochs: Vec<f64> = (0..3)
+                .map(|_| Fit::fit(&mut model, &histories).map(|r| r.seconds))
+                .collect::<Result<_, _>>()?;
+            let per_step: Vec<String> = epochs
+                .iter()
+                .map(|s| format!("{:.3}", s * 1e3 / steps as f64))
+                .collect();
+            println!(
+                "{name} {kind}_step resident items27k batch256 len50 dim32 (epoch of {steps} steps / steps): {} ms",
+                per_step.join(" ")
+            );
+        }
     }
     Ok(())
 }
 
-fn main() -> Result<(), NetrexError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1).as_deref().unwrap_or("cpu") {
         #[cfg(feature = "cuda")]
         "cuda" => run(<netrex::losses::dfdx::prelude::Cuda as ComputeDevice>::open),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod factorization;
 pub mod gather;
 pub mod optim;
+pub mod resident;
 pub mod sequence;
 pub mod table;
 
@@ -24,6 +25,7 @@ pub use optim::{
     AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
     TrainedTable,
 };
+pub use resident::{ResidentTables, Touched};
 pub use sequence::{
     AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows,
 };

@@ -61,9 +61,9 @@ pub struct RowOptimizer {
     states: Vec<State>,
 }
 
-const BETA1: f32 = 0.9;
-const BETA2: f32 = 0.999;
-const EPSILON: f32 = 1e-8;
+pub(crate) const BETA1: f32 = 0.9;
+pub(crate) const BETA2: f32 = 0.999;
+pub(crate) const EPSILON: f32 = 1e-8;
 
 impl RowOptimizer {
     /// State for `tables` (allocated once; Adam keeps two moments, Adagrad one accumulator).
@@ -98,6 +98,54 @@ impl RowOptimizer {
     /// The hyperparameters.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// Each table's state, for checkpoints: `(first, second, step)`, where `first` is Adam's
+    /// first moment (empty for the other rules) and `second` Adam's second moment or
+    /// Adagrad's accumulator (empty for SGD).
+    pub fn state(&self) -> Vec<(&[f32], &[f32], i32)> {
+        self.states
+            .iter()
+            .map(|s| (s.first.as_slice(), s.second.as_slice(), s.step))
+            .collect()
+    }
+
+    /// Restores the state saved by [`state`](Self::state), checking every length.
+    pub fn restore_state(
+        &mut self,
+        saved: Vec<(Vec<f32>, Vec<f32>, i32)>,
+    ) -> Result<(), RepresentationError> {
+        if saved.len() != self.states.len() {
+            return Err(RepresentationError::Shape(format!(
+                "optimizer state for {} tables, expected {}",
+                saved.len(),
+                self.states.len()
+            )));
+        }
+        for (k, ((first, second, step), state)) in saved.iter().zip(&self.states).enumerate() {
+            if first.len() != state.first.len() || second.len() != state.second.len() || *step < 0 {
+                return Err(RepresentationError::Shape(format!(
+                    "optimizer state of table {k} has {} + {} values at step {step}, expected {} + {}",
+                    first.len(),
+                    second.len(),
+                    state.first.len(),
+                    state.second.len()
+                )));
+            }
+            if first.iter().chain(second).any(|v| !v.is_finite()) {
+                return Err(RepresentationError::NonFinite(format!(
+                    "optimizer state of table {k}"
+                )));
+            }
+        }
+        for ((first, second, step), state) in saved.into_iter().zip(&mut self.states) {
+            *state = State {
+                first,
+                second,
+                step,
+            };
+        }
+        Ok(())
     }
 
     /// Applies `grads` (one per table) to the touched rows of `tables`, then clears them.

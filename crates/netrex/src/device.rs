@@ -25,8 +25,15 @@ impl ComputeDevice for Cpu {
     const NAME: &'static str = "cpu";
 
     fn open() -> Result<Self, NetrexError> {
-        Ok(Cpu::default())
+        Ok(cpu())
     }
+}
+
+/// dfdx's CPU device. Its buffer cache stays off: dfdx 0.13's cache checks for a free buffer
+/// and takes it under two different locks, so threads scoring with one device (evaluation
+/// runs on rayon) race and panic.
+pub(crate) fn cpu() -> Cpu {
+    Cpu::default()
 }
 
 #[cfg(feature = "cuda")]

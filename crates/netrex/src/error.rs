@@ -70,6 +70,14 @@ pub enum NetrexError {
     /// The compute device failed.
     #[error("device error: {0}")]
     Device(String),
+    /// A chart could not be drawn or written.
+    #[error("cannot draw {path}: {message} (check that the folder exists and is writable)")]
+    Plot {
+        /// The chart's file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl NetrexError {

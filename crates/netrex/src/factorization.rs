@@ -13,7 +13,8 @@ use netrex_losses::{ExampleGradient, Loss, LossContext};
 use rayon::prelude::*;
 
 use netrex_representations::{
-    Bilinear, FactorizationRepresentation, Gathered, RowStore, RowTraining, SparseGrad,
+    Bilinear, FactorizationRepresentation, Gathered, IndexedBy, ResidentTables, RowStore,
+    RowTraining, Rows, SparseGrad, Touched,
 };
 
 use crate::config::FactorizationConfig;
@@ -22,7 +23,7 @@ use crate::error::NetrexError;
 use crate::fused;
 use crate::progress::Progress;
 pub use crate::training::FitReport;
-use crate::training::{run_epochs, Trainer};
+use crate::training::{run_epochs, EpochEnd, OnEpoch, Trainer};
 
 /// A scalar loss that records its gradients, on device `D`.
 pub type TracedLoss<D = Cpu> = Tensor<(), f32, D, OwnedTape<f32, D>>;
@@ -44,6 +45,10 @@ pub struct ImplicitFactorizationModel<
     trainer: Trainer,
     device: D,
     all_items: Vec<u32>,
+    /// Whether training keeps the tables on the device (see
+    /// [`with_resident_tables`](ImplicitFactorizationModel::with_resident_tables)).
+    resident: bool,
+    resident_tables: Option<ResidentTables<D>>,
 }
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
@@ -55,7 +60,7 @@ impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
         num_items: usize,
         loss: L,
     ) -> Result<Self, NetrexError> {
-        Self::bilinear_on(Cpu::default(), config, num_users, num_items, loss)
+        Self::bilinear_on(crate::device::cpu(), config, num_users, num_items, loss)
     }
 }
 
@@ -66,7 +71,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         representation: R,
         loss: L,
     ) -> Result<Self, NetrexError> {
-        Self::new_on(Cpu::default(), config, representation, loss)
+        Self::new_on(crate::device::cpu(), config, representation, loss)
     }
 }
 
@@ -82,7 +87,7 @@ impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Bilinear, L, D> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(config.seed);
         let representation = Bilinear::new(num_users, num_items, config.embedding_dim, &mut rng)?;
-        Self::with_rng(device, config, representation, loss, rng)
+        Self::with_seed(device, config, representation, loss)
     }
 }
 
@@ -97,19 +102,22 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         loss: L,
     ) -> Result<Self, NetrexError> {
         config.validate()?;
-        // a different stream from the one a constructor may have used to initialise
-        let rng = StdRng::seed_from_u64(config.seed ^ 0x005E_ED0F_7EA1);
-        Self::with_rng(device, config, representation, loss, rng)
+        Self::with_seed(device, config, representation, loss)
     }
 
-    fn with_rng(
+    fn with_seed(
         device: D,
         config: FactorizationConfig,
         representation: R,
         loss: L,
-        rng: StdRng,
     ) -> Result<Self, NetrexError> {
-        let trainer = Trainer::new(&config, representation.tables(), rng);
+        // the sampling streams depend on the seed only, so that a model loaded from a
+        // checkpoint draws what the original would have (and apart from the initialisation's)
+        let trainer = Trainer::new(
+            &config,
+            representation.tables(),
+            config.seed ^ 0x005E_ED0F_7EA1,
+        );
         let all_items = (0..representation.num_items() as u32).collect();
         Ok(ImplicitFactorizationModel {
             config,
@@ -118,6 +126,8 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             trainer,
             device,
             all_items,
+            resident: D::NAME != "cpu",
+            resident_tables: None,
         })
     }
 
@@ -125,6 +135,20 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     pub fn with_progress(mut self, show: bool) -> Self {
         self.trainer.progress = show;
         self
+    }
+
+    /// Keeps the tables and (dense) optimizer state on the device for the whole fit, so that
+    /// a batch moves only its ids ([`ResidentTables`]). The default on a GPU, where per-batch
+    /// copies of rows and gradients dominate; on the CPU the row-wise path is faster, so this
+    /// is for comparisons and tests there.
+    pub fn with_resident_tables(mut self, resident: bool) -> Self {
+        self.resident = resident;
+        self
+    }
+
+    /// Whether training keeps the tables on the device.
+    pub fn uses_resident_tables(&self) -> bool {
+        self.resident && !self.uses_fused_kernel()
     }
 
     /// The hyperparameters.
@@ -157,9 +181,23 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         &self.trainer.loss_history
     }
 
-    pub(crate) fn restore_history(&mut self, epochs: usize, history: Vec<f32>) {
+    pub(crate) fn restore_history(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
         self.trainer.epochs_trained = epochs;
+        self.trainer.run_start = run_start.min(epochs);
         self.trainer.loss_history = history;
+    }
+
+    /// Epochs trained when the current run of `config.epochs` epochs began.
+    pub fn run_start(&self) -> usize {
+        self.trainer.run_start
+    }
+
+    pub(crate) fn optimizer(&self) -> &netrex_representations::RowOptimizer {
+        &self.trainer.optimizer
+    }
+
+    pub(crate) fn optimizer_mut(&mut self) -> &mut netrex_representations::RowOptimizer {
+        &mut self.trainer.optimizer
     }
 
     fn negatives(&self) -> usize {
@@ -189,13 +227,25 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         Ok(())
     }
 
-    /// The training loop of `fit`, on the calling thread.
-    fn fit_here(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+    /// The training loop of `fit` (a new run of `config.epochs` epochs) or of a resumed run,
+    /// on the calling thread.
+    fn run(
+        &mut self,
+        train: &Interactions,
+        resume: bool,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
         self.check_fit(train)?;
+        if !resume {
+            self.trainer.run_start = self.trainer.epochs_trained;
+        }
         let config = self.config.clone();
-        run_epochs(&config, |i| {
-            self.trainer.begin_epoch(&config, i);
-            self.epoch(train)
+        let epochs = self.trainer.epochs_left(&config);
+        run_epochs(epochs, || {
+            self.trainer.begin_epoch(&config);
+            let loss = self.epoch(train)?;
+            on_epoch(self, &EpochEnd::of(&self.trainer, &config, loss))?;
+            Ok(loss)
         })
     }
 
@@ -211,9 +261,10 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut self.trainer.rng);
+        let mut rng = self.trainer.epoch_rng();
+        order.shuffle(&mut rng);
         let sampler = Sampler {
-            seed: self.trainer.rng.gen(),
+            seed: rng.gen(),
             negatives: self.negatives(),
             num_items: self.representation.num_items() as u32,
         };
@@ -221,6 +272,8 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let outcome = if self.uses_fused_kernel() {
             self.fused_epoch(train, &batches, &sampler, &progress)
+        } else if self.uses_resident_tables() {
+            self.resident_epoch(train, &batches, &sampler, &progress)
         } else {
             self.generic_epoch(train, &batches, &sampler, &progress)
         };
@@ -250,6 +303,96 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             }
             progress.advance(rows.len(), outcome.mean());
         }
+        Ok(outcome)
+    }
+
+    /// Batches one after the other on the device, with the tables resident there.
+    fn resident_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[usize]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let device_error = |e: D::Err| NetrexError::Device(format!("{e:?}"));
+        let optimizer = *self.trainer.optimizer.config();
+        let tables = self.representation.tables();
+        let resident = match self.resident_tables.take() {
+            Some(mut r) => {
+                r.refresh(tables);
+                r.set_learning_rate(optimizer.learning_rate);
+                r
+            }
+            None => ResidentTables::upload(&self.device, tables, optimizer),
+        };
+        let resident = self.resident_tables.insert(resident);
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let mut buffer = BatchBuffer::default();
+        let mut outcome = Outcome::default();
+        for (b, rows) in batches.iter().enumerate() {
+            buffer.fill(train, rows, sampler, b);
+            let batch = rows.len();
+            let n = buffer.negatives.len() / batch;
+            let ids = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+            let users = self.device.tensor_from_vec(ids(&buffer.users), (batch,));
+            let positives = self
+                .device
+                .tensor_from_vec(ids(&buffer.positives), (batch, 1));
+            let negatives = self
+                .device
+                .tensor_from_vec(ids(&buffer.negatives), (batch, n));
+            let rows_for = |items: &Tensor<(usize, usize), usize, D>| {
+                let mut out = Rows {
+                    user: Vec::new(),
+                    item: Vec::new(),
+                    whole: Vec::new(),
+                };
+                for (k, t) in tables.iter().enumerate() {
+                    match t.indexed_by() {
+                        IndexedBy::User => out.user.push(resident.traced(k).gather(users.clone())),
+                        IndexedBy::Item => out.item.push(resident.traced(k).gather(items.clone())),
+                        IndexedBy::Whole => out.whole.push(resident.traced(k)),
+                    }
+                }
+                out
+            };
+            // (B, 1) -> (B,)
+            let pos = self
+                .representation
+                .forward(rows_for(&positives))
+                .sum::<(usize,), Axis<1>>();
+            // (B, N)
+            let neg = self.representation.forward(rows_for(&negatives));
+            let weights = buffer
+                .weights
+                .as_ref()
+                .map(|w| self.device.tensor_from_vec(w.clone(), (batch,)));
+            let loss = self.loss.loss(pos, neg, None, weights.as_ref(), &context);
+            let value = loss.as_vec()[0];
+            if !outcome.add(b, value, batch) {
+                break;
+            }
+            let mut grads = loss.backward();
+            let items: Vec<u32> = buffer
+                .positives
+                .iter()
+                .chain(&buffer.negatives)
+                .copied()
+                .collect();
+            let touched: Vec<Touched<'_>> = tables
+                .iter()
+                .map(|t| match t.indexed_by() {
+                    IndexedBy::User => Touched::Rows(&buffer.users),
+                    IndexedBy::Item => Touched::Rows(&items),
+                    IndexedBy::Whole => Touched::All,
+                })
+                .collect();
+            resident.step(&mut grads, &touched).map_err(device_error)?;
+            progress.advance(batch, outcome.mean());
+        }
+        resident.download(self.representation.tables_mut());
         Ok(outcome)
     }
 
@@ -472,6 +615,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         )?;
         model.restore_history(
             self.trainer.epochs_trained,
+            self.trainer.run_start,
             self.trainer.loss_history.clone(),
         );
         Ok(model)
@@ -486,7 +630,28 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// positive with negatives drawn uniformly from all items. Stops with
     /// [`NetrexError::NonFiniteLoss`] at the first NaN or infinite loss.
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        crate::training::in_pool(self.config.threads, || self.fit_here(train))
+        self.fit_with(train, &mut |_, _| Ok(()))
+    }
+
+    /// [`fit`](Self::fit), calling `on_epoch` after every epoch (to evaluate, checkpoint or
+    /// log); an error from it stops training.
+    pub fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        crate::training::in_pool(self.config.threads, || self.run(train, false, on_epoch))
+    }
+
+    /// Continues the run a checkpoint was taken in (see
+    /// [`load_checkpoint`](Self::load_checkpoint)) up to its `config.epochs`, with the same
+    /// learning-rate schedule and sampling as the uninterrupted run.
+    pub fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        crate::training::in_pool(self.config.threads, || self.run(train, true, on_epoch))
     }
 
     /// Full-ranking evaluation on `test`, with `train` items excluded (see
@@ -508,7 +673,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L, C
     /// Trains for `config.epochs` more epochs on `train` on the GPU (see the CPU model's
     /// `fit`; dfdx's CUDA device is used from the calling thread only).
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit_here(train)
+        self.run(train, false, &mut |_, _| Ok(()))
     }
 
     /// Full-ranking evaluation on `test` (scored on the CPU, see
@@ -709,8 +874,20 @@ impl Outcome {
 }
 
 impl<R: FactorizationRepresentation, L: Loss> crate::Fit for ImplicitFactorizationModel<R, L> {
-    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit(train)
+    fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.fit_with(train, on_epoch)
+    }
+
+    fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.resume_with(train, on_epoch)
     }
 }
 
@@ -718,7 +895,19 @@ impl<R: FactorizationRepresentation, L: Loss> crate::Fit for ImplicitFactorizati
 impl<R: FactorizationRepresentation, L: Loss> crate::Fit
     for ImplicitFactorizationModel<R, L, Cuda>
 {
-    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit(train)
+    fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.run(train, false, on_epoch)
+    }
+
+    fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.run(train, true, on_epoch)
     }
 }

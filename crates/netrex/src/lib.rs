@@ -20,18 +20,21 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod error;
 pub mod factorization;
 mod fused;
 pub mod persist;
+pub mod plot;
 mod progress;
 pub mod sequence;
 pub mod sequence_persist;
 mod training;
-pub use training::Fit;
+pub use training::{EpochEnd, Fit, OnEpoch};
 
+pub use checkpoint::{checkpoint_dir, Checkpoint};
 pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
 pub use device::{available_devices, ComputeDevice};
 pub use error::NetrexError;
@@ -52,7 +55,7 @@ pub use netrex_representations as representations;
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        Catalog, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
+        Catalog, Checkpoint, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
         ImplicitSequenceModel, LearningRateSchedule, NetrexError, SequenceConfig,
     };
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};

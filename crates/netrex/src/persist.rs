@@ -17,7 +17,6 @@ use netrex_losses::Loss;
 use netrex_representations::{FactorizationRepresentation, IndexedBy, Table};
 
 use crate::config::FactorizationConfig;
-use dfdx::prelude::Cpu;
 
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
@@ -85,6 +84,9 @@ struct ModelFile {
     config: FactorizationConfig,
     tables: Vec<TableInfo>,
     epochs_trained: usize,
+    /// Epochs trained when the last run began (checkpoints resume its schedule).
+    #[serde(default)]
+    run_start: usize,
     loss_history: Vec<f32>,
     catalog: Catalog,
 }
@@ -147,6 +149,7 @@ impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> 
             config: self.config().clone(),
             tables: TableInfo::of(tables),
             epochs_trained: self.epochs_trained(),
+            run_start: self.run_start(),
             loss_history: self.loss_history().to_vec(),
             catalog: catalog.clone(),
         };
@@ -178,7 +181,7 @@ impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> 
         }
         let mut model =
             ImplicitFactorizationModel::new_on(device, info.config, representation, loss)?;
-        model.restore_history(info.epochs_trained, info.loss_history);
+        model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
         Ok((model, catalog))
     }
 }
@@ -187,7 +190,7 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
     /// Loads a model saved by [`save`](Self::save) onto the CPU (see
     /// [`load_on`](Self::load_on)).
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        Self::load_on(Cpu::default(), dir, loss)
+        Self::load_on(crate::device::cpu(), dir, loss)
     }
 }
 

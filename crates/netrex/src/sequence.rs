@@ -2,9 +2,8 @@
 //! sequence representation and any loss.
 
 use dfdx::prelude::*;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use netrex_data::sequence::chunked;
@@ -13,12 +12,13 @@ use netrex_evaluation::SequenceScorer;
 use netrex_losses::{Loss, LossContext};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
+use netrex_representations::{ResidentTables, Touched};
 
 use crate::config::FactorizationConfig;
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::progress::Progress;
-use crate::training::{run_epochs, FitReport, Trainer};
+use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 
 /// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
 /// factorization models, plus the sequence length.
@@ -53,12 +53,26 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeD
     loss: L,
     trainer: Trainer,
     device: D,
+    resident: bool,
+    resident_tables: Option<ResidentTables<D>>,
 }
 
 /// The traced loss of a batch and the leaves it came from.
 struct BatchLoss<D: ComputeDevice> {
     loss: Tensor<(), f32, D, OwnedTape<f32, D>>,
     leaves: Vec<(usize, Leaf<D>, Vec<u32>)>,
+}
+
+/// A batch's traced rows. Shapes: `inputs` `(B, T, D)`, `target_emb` `(B * T, D)`,
+/// `target_bias` `(B * T, 1)`, `negative_emb` `(B * T, N, D)`, `negative_bias`
+/// `(B * T, N, 1)`; `whole` the dense tables.
+struct BatchRows<D: ComputeDevice> {
+    inputs: Steps<D, OwnedTape<f32, D>>,
+    whole: Vec<Matrix<D, OwnedTape<f32, D>>>,
+    target_emb: Matrix<D, OwnedTape<f32, D>>,
+    target_bias: Matrix<D, OwnedTape<f32, D>>,
+    negative_emb: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+    negative_bias: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
 }
 
 enum Leaf<D: ComputeDevice> {
@@ -69,7 +83,7 @@ enum Leaf<D: ComputeDevice> {
 impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     /// A model over a freshly built representation, on the CPU.
     pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
-        Self::new_on(Cpu::default(), config, representation, loss)
+        Self::new_on(crate::device::cpu(), config, representation, loss)
     }
 }
 
@@ -82,15 +96,32 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         loss: L,
     ) -> Result<Self, NetrexError> {
         config.validate()?;
-        let rng = StdRng::seed_from_u64(config.training.seed ^ 0x005E_9E0C);
-        let trainer = Trainer::new(&config.training, representation.tables(), rng);
+        let trainer = Trainer::new(
+            &config.training,
+            representation.tables(),
+            config.training.seed ^ 0x005E_9E0C,
+        );
         Ok(ImplicitSequenceModel {
             config,
             representation,
             loss,
             trainer,
             device,
+            resident: D::NAME != "cpu",
+            resident_tables: None,
         })
+    }
+
+    /// Keeps the tables and optimizer state on the device for the whole fit (see
+    /// [`ResidentTables`]): the default on a GPU; on the CPU for comparisons and tests.
+    pub fn with_resident_tables(mut self, resident: bool) -> Self {
+        self.resident = resident;
+        self
+    }
+
+    /// Whether training keeps the tables on the device.
+    pub fn uses_resident_tables(&self) -> bool {
+        self.resident
     }
 
     /// Shows a progress bar per epoch on stderr while fitting.
@@ -129,9 +160,23 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         &self.trainer.loss_history
     }
 
-    pub(crate) fn restore_history(&mut self, epochs: usize, history: Vec<f32>) {
+    pub(crate) fn restore_history(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
         self.trainer.epochs_trained = epochs;
+        self.trainer.run_start = run_start.min(epochs);
         self.trainer.loss_history = history;
+    }
+
+    /// Epochs trained when the current run of `config.epochs` epochs began.
+    pub fn run_start(&self) -> usize {
+        self.trainer.run_start
+    }
+
+    pub(crate) fn optimizer(&self) -> &netrex_representations::RowOptimizer {
+        &self.trainer.optimizer
+    }
+
+    pub(crate) fn optimizer_mut(&mut self) -> &mut netrex_representations::RowOptimizer {
+        &mut self.trainer.optimizer
     }
 
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
@@ -170,8 +215,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             .unwrap_or_else(|| self.loss.num_negatives())
     }
 
-    /// The training loop of `fit`, on the calling thread.
-    fn fit_here(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+    /// The training loop of `fit` (a new run of `epochs` epochs) or of a resumed run, on the
+    /// calling thread.
+    fn run(
+        &mut self,
+        train: &Interactions,
+        resume: bool,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
         train.ensure_not_empty("the training set")?;
         let num_items = self.representation.num_items();
         if train.num_items() != num_items {
@@ -182,19 +233,29 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         }
         crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
         let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
+        if !resume {
+            self.trainer.run_start = self.trainer.epochs_trained;
+        }
         let config = self.config.training.clone();
-        run_epochs(&config, |i| {
-            self.trainer.begin_epoch(&config, i);
-            self.epoch(&sequences)
+        let epochs = self.trainer.epochs_left(&config);
+        run_epochs(epochs, || {
+            self.trainer.begin_epoch(&config);
+            let loss = self.epoch(&sequences)?;
+            on_epoch(self, &EpochEnd::of(&self.trainer, &config, loss))?;
+            Ok(loss)
         })
     }
 
     fn epoch(&mut self, sequences: &Sequences) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
         let mut order: Vec<usize> = (0..sequences.len()).collect();
-        order.shuffle(&mut self.trainer.rng);
+        let mut rng = self.trainer.epoch_rng();
+        order.shuffle(&mut rng);
         let (num_items, negatives) = (self.representation.num_items() as u32, self.negatives());
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
+        if self.uses_resident_tables() {
+            self.open_resident();
+        }
         let (mut total, mut weight) = (0.0f64, 0.0f64);
         for (batch, rows) in order.chunks(self.config.training.batch_size).enumerate() {
             let inputs: Vec<u32> = rows
@@ -206,11 +267,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .flat_map(|&r| sequences.target(r).iter().copied())
                 .collect();
             let negs: Vec<u32> = (0..targets.len() * negatives)
-                .map(|_| self.trainer.rng.gen_range(1..=num_items))
+                .map(|_| rng.gen_range(1..=num_items))
                 .collect();
             let real = targets.iter().filter(|&&x| x != 0).count();
-            let BatchLoss { loss, leaves } = self.batch_loss(rows.len(), &inputs, &targets, &negs);
-            let value = loss.as_vec()[0];
+            let value = if self.uses_resident_tables() {
+                self.resident_step(rows.len(), &inputs, &targets, &negs)?
+            } else {
+                self.host_step(rows.len(), &inputs, &targets, &negs)?
+            };
             if !value.is_finite() {
                 progress.finish();
                 return Err(NetrexError::NonFiniteLoss {
@@ -219,32 +283,134 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                     value,
                 });
             }
-            let mut grads = loss.backward();
-            for (table, leaf, ids) in &leaves {
-                let result = match leaf {
-                    Leaf::Two(t) => {
-                        accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
-                    }
-                    Leaf::Three(t) => {
-                        accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
-                    }
-                };
-                result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
-            }
-            // the padding row never moves, so padding keeps contributing nothing
-            self.trainer.grads[0].zero_row(0);
-            self.trainer.grads[1].zero_row(0);
-            self.trainer
-                .optimizer
-                .step(self.representation.tables_mut(), &mut self.trainer.grads);
             total += f64::from(value) * real as f64;
             weight += real as f64;
             progress.advance(rows.len(), total / weight.max(1.0));
         }
         progress.finish();
+        if let Some(resident) = &self.resident_tables {
+            resident.download(self.representation.tables_mut());
+        }
         let mean = (total / weight.max(1.0)) as f32;
         self.trainer.end_epoch(mean);
         Ok(mean)
+    }
+
+    /// Gathers the rows on the host, runs the batch on the device, and applies the row
+    /// gradients with the row-wise optimizer. Returns the loss (nothing is applied when it is
+    /// not finite).
+    fn host_step(
+        &mut self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> Result<f32, NetrexError> {
+        let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives);
+        let value = loss.as_vec()[0];
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        let mut grads = loss.backward();
+        for (table, leaf, ids) in &leaves {
+            let result = match leaf {
+                Leaf::Two(t) => {
+                    accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
+                }
+                Leaf::Three(t) => {
+                    accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
+                }
+            };
+            result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+        }
+        // the padding row never moves, so padding keeps contributing nothing
+        self.trainer.grads[0].zero_row(0);
+        self.trainer.grads[1].zero_row(0);
+        self.trainer
+            .optimizer
+            .step(self.representation.tables_mut(), &mut self.trainer.grads);
+        Ok(value)
+    }
+
+    /// Brings the device copy of the tables up to date (creating it on first use).
+    fn open_resident(&mut self) {
+        let optimizer = *self.trainer.optimizer.config();
+        let tables = self.representation.tables();
+        let resident = match self.resident_tables.take() {
+            Some(mut r) => {
+                r.refresh(tables);
+                r.set_learning_rate(optimizer.learning_rate);
+                r
+            }
+            None => {
+                let mut r = ResidentTables::upload(&self.device, tables, optimizer);
+                // the padding row never moves, so padding keeps contributing nothing
+                r.freeze_row(0, 0);
+                r.freeze_row(1, 0);
+                r
+            }
+        };
+        self.resident_tables = Some(resident);
+    }
+
+    /// One batch on the device with the tables resident there.
+    fn resident_step(
+        &mut self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> Result<f32, NetrexError> {
+        let Some(resident) = &self.resident_tables else {
+            return Err(NetrexError::Training(
+                "the device tables are not open".into(),
+            ));
+        };
+        let dev = &self.device;
+        let t = inputs.len() / batch;
+        let bt = batch * t;
+        let n = negatives.len() / bt.max(1);
+        let ids = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+        let input_ids = dev.tensor_from_vec(ids(inputs), (batch, t));
+        let target_ids = dev.tensor_from_vec(ids(targets), (bt,));
+        let negative_ids = dev.tensor_from_vec(ids(negatives), (bt, n));
+        let rows = BatchRows {
+            inputs: resident.traced(0).gather(input_ids),
+            whole: (2..self.representation.tables().len())
+                .map(|k| resident.traced(k))
+                .collect(),
+            target_emb: resident.traced(0).gather(target_ids.clone()),
+            target_bias: resident.traced(1).gather(target_ids),
+            negative_emb: resident.traced(0).gather(negative_ids.clone()),
+            negative_bias: resident.traced(1).gather(negative_ids),
+        };
+        let loss = self.loss_of(rows, inputs, targets);
+        let value = loss.as_vec()[0];
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        let mut grads = loss.backward();
+        let items: Vec<u32> = inputs
+            .iter()
+            .chain(targets)
+            .chain(negatives)
+            .copied()
+            .collect();
+        let touched: Vec<Touched<'_>> = (0..self.representation.tables().len())
+            .map(|k| {
+                if k < 2 {
+                    Touched::Rows(&items)
+                } else {
+                    Touched::All
+                }
+            })
+            .collect();
+        if let Some(resident) = &mut self.resident_tables {
+            resident
+                .step(&mut grads, &touched)
+                .map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+        }
+        Ok(value)
     }
 
     /// The loss of `batch` rows of inputs and targets (shifted ids, row-major `(B, T)`) with
@@ -274,41 +440,65 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         let target_bias = gather_rows(dev, &tables[1], targets, (bt, 1));
         let negative_emb = gather_rows(dev, &tables[0], negatives, (bt, n, d));
         let negative_bias = gather_rows(dev, &tables[1], negatives, (bt, n, 1));
-        // (B, T, D) -> (B * T, D)
-        let h: Matrix<D, OwnedTape<f32, D>> = self
-            .representation
-            .encode(SequenceRows {
-                inputs: input_rows.leaky_trace(),
-                ids: inputs.to_vec(),
-                whole,
-            })
-            .reshape_like(&(bt, d));
-        // (B * T,)
-        let positive = (h.retaped::<OwnedTape<f32, D>>() * target_emb.leaky_trace())
-            .sum::<(usize,), Axis<1>>()
-            + target_bias.leaky_trace().sum::<(usize,), Axis<1>>();
-        // (B * T, N)
-        let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> = (h
-            .broadcast_like::<_, Axis<1>>(&(bt, n, d))
-            * negative_emb.leaky_trace())
-        .sum::<(usize, usize), Axis<2>>()
-            + negative_bias.leaky_trace().sum::<(usize, usize), Axis<2>>();
-        let mask: Vec<f32> = targets
-            .iter()
-            .map(|&x| f32::from(u8::from(x != 0)))
-            .collect();
-        let mask = dev.tensor_from_vec(mask, (bt,));
-        let context = LossContext {
-            num_items: self.representation.num_items(),
+        let rows = BatchRows {
+            inputs: input_rows.leaky_trace(),
+            whole,
+            target_emb: target_emb.leaky_trace(),
+            target_bias: target_bias.leaky_trace(),
+            negative_emb: negative_emb.leaky_trace(),
+            negative_bias: negative_bias.leaky_trace(),
         };
-        let loss = self
-            .loss
-            .loss(positive, negative, Some(&mask), None, &context);
+        let loss = self.loss_of(rows, inputs, targets);
         leaves.push((0, Leaf::Two(target_emb), targets.to_vec()));
         leaves.push((1, Leaf::Two(target_bias), targets.to_vec()));
         leaves.push((0, Leaf::Three(negative_emb), negatives.to_vec()));
         leaves.push((1, Leaf::Three(negative_bias), negatives.to_vec()));
         BatchLoss { loss, leaves }
+    }
+
+    /// The masked loss of a batch from its traced rows.
+    fn loss_of(
+        &self,
+        rows: BatchRows<D>,
+        inputs: &[u32],
+        targets: &[u32],
+    ) -> Tensor<(), f32, D, OwnedTape<f32, D>> {
+        let BatchRows {
+            inputs: input_rows,
+            whole,
+            target_emb,
+            target_bias,
+            negative_emb,
+            negative_bias,
+        } = rows;
+        let (bt, n, d) = *negative_emb.shape();
+        // (B, T, D) -> (B * T, D)
+        let h: Matrix<D, OwnedTape<f32, D>> = self
+            .representation
+            .encode(SequenceRows {
+                inputs: input_rows,
+                ids: inputs.to_vec(),
+                whole,
+            })
+            .reshape_like(&(bt, d));
+        // (B * T,)
+        let positive = (h.retaped::<OwnedTape<f32, D>>() * target_emb).sum::<(usize,), Axis<1>>()
+            + target_bias.sum::<(usize,), Axis<1>>();
+        // (B * T, N)
+        let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> =
+            (h.broadcast_like::<_, Axis<1>>(&(bt, n, d)) * negative_emb)
+                .sum::<(usize, usize), Axis<2>>()
+                + negative_bias.sum::<(usize, usize), Axis<2>>();
+        let mask: Vec<f32> = targets
+            .iter()
+            .map(|&x| f32::from(u8::from(x != 0)))
+            .collect();
+        let mask = self.device.tensor_from_vec(mask, (bt,));
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        self.loss
+            .loss(positive, negative, Some(&mask), None, &context)
     }
 
     /// The loss of one batch and its row gradients per table (for gradient checks).
@@ -403,7 +593,29 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     /// Trains for `epochs` more epochs on the histories of `train` (ordered by timestamp), in
     /// a pool of `config.training.threads` workers (dfdx's matmul uses them).
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        crate::training::in_pool(self.config.training.threads, || self.fit_here(train))
+        self.fit_with(train, &mut |_, _| Ok(()))
+    }
+
+    /// [`fit`](Self::fit), calling `on_epoch` after every epoch (to evaluate, checkpoint or
+    /// log); an error from it stops training.
+    pub fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        let threads = self.config.training.threads;
+        crate::training::in_pool(threads, || self.run(train, false, on_epoch))
+    }
+
+    /// Continues the run a checkpoint was taken in up to its `epochs`, with the same
+    /// learning-rate schedule and sampling as the uninterrupted run.
+    pub fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        let threads = self.config.training.threads;
+        crate::training::in_pool(threads, || self.run(train, true, on_epoch))
     }
 }
 
@@ -412,7 +624,7 @@ impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L, Cuda> {
     /// Trains for `epochs` more epochs on the histories of `train` on the GPU (dfdx's CUDA
     /// device is used from the calling thread only).
     pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit_here(train)
+        self.run(train, false, &mut |_, _| Ok(()))
     }
 }
 
@@ -429,6 +641,7 @@ impl<R: SequenceRepresentation + Clone, L: Loss + Clone, D: ComputeDevice>
         )?;
         model.restore_history(
             self.trainer.epochs_trained,
+            self.trainer.run_start,
             self.trainer.loss_history.clone(),
         );
         Ok(model)
@@ -473,14 +686,38 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
 }
 
 impl<R: SequenceRepresentation, L: Loss> crate::Fit for ImplicitSequenceModel<R, L> {
-    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit(train)
+    fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.fit_with(train, on_epoch)
+    }
+
+    fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.resume_with(train, on_epoch)
     }
 }
 
 #[cfg(feature = "cuda")]
 impl<R: SequenceRepresentation, L: Loss> crate::Fit for ImplicitSequenceModel<R, L, Cuda> {
-    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
-        self.fit(train)
+    fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.run(train, false, on_epoch)
+    }
+
+    fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        self.run(train, true, on_epoch)
     }
 }

@@ -95,6 +95,9 @@ struct SequenceModelFile {
     config: SequenceConfig,
     tables: Vec<TableInfo>,
     epochs_trained: usize,
+    /// Epochs trained when the last run began (checkpoints resume its schedule).
+    #[serde(default)]
+    run_start: usize,
     loss_history: Vec<f32>,
     catalog: Catalog,
 }
@@ -145,6 +148,7 @@ impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
             config: self.config().clone(),
             tables: TableInfo::of(tables),
             epochs_trained: self.epochs_trained(),
+            run_start: self.run_start(),
             loss_history: self.loss_history().to_vec(),
             catalog: catalog.clone(),
         };
@@ -164,7 +168,7 @@ impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
         let representation = restore_sequence(tables, &info.representation)
             .map_err(|e| corrupt(dir, e.to_string()))?;
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
-        model.restore_history(info.epochs_trained, info.loss_history);
+        model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
         Ok((model, info.catalog))
     }
 }
@@ -173,6 +177,6 @@ impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
     /// Loads a model saved by [`save`](Self::save) onto the CPU (see
     /// [`load_on`](Self::load_on)).
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        Self::load_on(dfdx::prelude::Cpu::default(), dir, loss)
+        Self::load_on(crate::device::cpu(), dir, loss)
     }
 }

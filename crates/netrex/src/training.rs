@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use netrex_data::Interactions;
 use rand::rngs::StdRng;
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use netrex_representations::{OptimizerConfig, RowOptimizer, SparseGrad, Table};
@@ -54,19 +55,25 @@ pub(crate) fn top_k(scores: Vec<f32>, exclude: &[u32], k: usize) -> Vec<(u32, f3
 }
 
 /// The training state both model kinds keep beside their representation and loss: row-wise
-/// optimizer state, reusable row gradients, the sampling stream, and the epoch history.
+/// optimizer state, reusable row gradients, the sampling seed, and the epoch history.
+///
+/// Each epoch's shuffling and negatives come from a stream seeded by the model's seed and the
+/// epoch's number, so a run resumed from a checkpoint draws what the uninterrupted run would.
 pub(crate) struct Trainer {
     pub(crate) optimizer: RowOptimizer,
     pub(crate) grads: Vec<SparseGrad>,
-    pub(crate) rng: StdRng,
+    pub(crate) seed: u64,
     pub(crate) epochs_trained: usize,
+    /// `epochs_trained` when the current run of `config.epochs` epochs began (the learning-rate
+    /// schedule counts from it).
+    pub(crate) run_start: usize,
     pub(crate) loss_history: Vec<f32>,
     pub(crate) progress: bool,
 }
 
 impl Trainer {
     /// State for `tables` trained with `config`, sampling from `rng`.
-    pub(crate) fn new(config: &FactorizationConfig, tables: &[Table], rng: StdRng) -> Self {
+    pub(crate) fn new(config: &FactorizationConfig, tables: &[Table], seed: u64) -> Self {
         let optimizer = RowOptimizer::new(
             OptimizerConfig {
                 kind: config.optimizer,
@@ -78,18 +85,31 @@ impl Trainer {
         Trainer {
             optimizer,
             grads: tables.iter().map(SparseGrad::for_table).collect(),
-            rng,
+            seed,
             epochs_trained: 0,
+            run_start: 0,
             loss_history: Vec::new(),
             progress: false,
         }
     }
 
-    /// Sets the learning rate for epoch `i` (0-based) of this `fit` call.
-    pub(crate) fn begin_epoch(&mut self, config: &FactorizationConfig, i: usize) {
+    /// Sets the learning rate for the next epoch from its place in the current run.
+    pub(crate) fn begin_epoch(&mut self, config: &FactorizationConfig) {
+        let i = self.epochs_trained.saturating_sub(self.run_start);
         let factor = config.lr_schedule.factor(i, config.epochs);
         self.optimizer
             .set_learning_rate(config.learning_rate * factor);
+    }
+
+    /// The shuffling and sampling stream of the next epoch.
+    pub(crate) fn epoch_rng(&self) -> StdRng {
+        let epoch = self.epochs_trained as u64 + 1;
+        StdRng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0xA076_1D64_78BD_642F))
+    }
+
+    /// Epochs left in the current run.
+    pub(crate) fn epochs_left(&self, config: &FactorizationConfig) -> usize {
+        (self.run_start + config.epochs).saturating_sub(self.epochs_trained)
     }
 
     /// Records a finished epoch's mean loss.
@@ -102,9 +122,53 @@ impl Trainer {
 /// Training on a dataset, whatever the model and device: `fit` continues from where the last
 /// call stopped. Both model kinds implement it on the CPU and (with the `cuda` feature) on the
 /// GPU, so code generic over the device can train.
-pub trait Fit {
+pub trait Fit: Sized {
     /// Trains for the configured number of epochs more on `train`.
-    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError>;
+    fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+        self.fit_with(train, &mut |_, _| Ok(()))
+    }
+
+    /// [`fit`](Fit::fit), calling `on_epoch` after every epoch; an error from it stops
+    /// training.
+    fn fit_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError>;
+
+    /// Continues an interrupted run (a model loaded from a checkpoint) to its end.
+    fn resume_with(
+        &mut self,
+        train: &Interactions,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError>;
+}
+
+/// A callback after each epoch: it sees the model and the epoch's summary.
+pub type OnEpoch<'a, M> = dyn FnMut(&M, &EpochEnd) -> Result<(), NetrexError> + Send + 'a;
+
+/// What the callback of `fit_with` learns after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochEnd {
+    /// Epochs trained so far (over every call), 1-based: the epoch just finished.
+    pub epoch: usize,
+    /// The epoch's place in the current run, 1-based.
+    pub run_epoch: usize,
+    /// Epochs in the current run (`config.epochs`).
+    pub run_epochs: usize,
+    /// The epoch's mean loss.
+    pub loss: f32,
+}
+
+impl EpochEnd {
+    pub(crate) fn of(trainer: &Trainer, config: &FactorizationConfig, loss: f32) -> Self {
+        EpochEnd {
+            epoch: trainer.epochs_trained,
+            run_epoch: trainer.epochs_trained - trainer.run_start,
+            run_epochs: config.epochs,
+            loss,
+        }
+    }
 }
 
 /// What one call to `fit` did.
@@ -116,14 +180,14 @@ pub struct FitReport {
     pub seconds: f64,
 }
 
-/// Runs `epoch(i)` for `config.epochs` epochs on the calling thread.
+/// Runs `epoch()` `epochs` times on the calling thread.
 pub(crate) fn run_epochs(
-    config: &FactorizationConfig,
-    mut epoch: impl FnMut(usize) -> Result<f32, NetrexError>,
+    epochs: usize,
+    mut epoch: impl FnMut() -> Result<f32, NetrexError>,
 ) -> Result<FitReport, NetrexError> {
     let start = Instant::now();
-    let loss_history = (0..config.epochs)
-        .map(&mut epoch)
+    let loss_history = (0..epochs)
+        .map(|_| epoch())
         .collect::<Result<Vec<f32>, _>>()?;
     Ok(FitReport {
         loss_history,

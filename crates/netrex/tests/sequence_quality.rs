@@ -7,6 +7,7 @@ use netrex::data::synthetic::{markov, tiled, MarkovConfig};
 use netrex::data::TrainTest;
 use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
 use netrex::prelude::*;
+use netrex::FactorizationConfigBuilder;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -111,29 +112,40 @@ fn lstm_learns_a_markov_chain() {
     assert!(mrr >= 0.61, "LSTM Markov MRR {mrr}");
 }
 
+/// Mean of `f(seed)` over seeds 0..5: single seeds of these small sets swing by +-0.02, more
+/// than the margins these tests guard.
+fn mean_over_seeds(f: impl Fn(u64) -> f64) -> f64 {
+    (0..5).map(&f).sum::<f64>() / 5.0
+}
+
 #[test]
 fn near_random_chains_stay_near_chance() {
+    // random ranking of 100 items has MRR H(100) / 100 = 0.052; a leak of the target into the
+    // input would lift it far above
     let parts = markov_split(100.0);
-    let lstm = Lstm::new(100, 32, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model = ImplicitSequenceModel::new(
-        config(10),
-        lstm,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&parts.train).unwrap();
-    let mrr = full_mrr(&model, &parts.test);
-    assert!(mrr <= 0.06, "LSTM on near-random data {mrr}: a leak?");
-    let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model = ImplicitSequenceModel::new(
-        config(10),
-        pool,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&parts.train).unwrap();
-    let mrr = full_mrr(&model, &parts.test);
-    assert!(mrr <= 0.06, "pooling on near-random data {mrr}: a leak?");
+    let seeded = |seed: u64| SequenceConfig {
+        training: FactorizationConfigBuilder::from(config(10).training)
+            .seed(seed)
+            .build()
+            .unwrap(),
+        max_len: 20,
+    };
+    let lstm = mean_over_seeds(|seed| {
+        let lstm = Lstm::new(100, 32, &mut StdRng::seed_from_u64(seed)).unwrap();
+        let loss = BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
+        let mut model = ImplicitSequenceModel::new(seeded(seed), lstm, loss).unwrap();
+        model.fit(&parts.train).unwrap();
+        full_mrr(&model, &parts.test)
+    });
+    assert!(lstm <= 0.06, "LSTM on near-random data {lstm}: a leak?");
+    let pool = mean_over_seeds(|seed| {
+        let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
+        let loss = BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
+        let mut model = ImplicitSequenceModel::new(seeded(seed), pool, loss).unwrap();
+        model.fit(&parts.train).unwrap();
+        full_mrr(&model, &parts.test)
+    });
+    assert!(pool <= 0.06, "pooling on near-random data {pool}: a leak?");
 }
 
 #[test]
@@ -155,24 +167,25 @@ fn causal_cnn_learns_a_markov_chain() {
 fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
     // Spotlight's own pooling test: windows of 10, BPR, batch 128, lr 0.1, 5 epochs
     let parts = markov_split(1e-3);
-    let config = SequenceConfig {
-        training: FactorizationConfig::builder()
-            .embedding_dim(32)
-            .epochs(5)
-            .batch_size(128)
-            .learning_rate(0.1)
-            .seed(0)
-            .build()
-            .unwrap(),
-        max_len: 10,
-    };
-    let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model =
-        ImplicitSequenceModel::new(config, pool, BuiltinLoss::from_name("bpr", None).unwrap())
-            .unwrap();
-    model.fit(&parts.train).unwrap();
-    let mrr = window_mrr(&model, &parts.test, 10);
-    assert!(mrr >= 0.18, "pooling Markov MRR {mrr}");
+    let mrr = mean_over_seeds(|seed| {
+        let config = SequenceConfig {
+            training: FactorizationConfig::builder()
+                .embedding_dim(32)
+                .epochs(5)
+                .batch_size(128)
+                .learning_rate(0.1)
+                .seed(seed)
+                .build()
+                .unwrap(),
+            max_len: 10,
+        };
+        let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
+        let loss = BuiltinLoss::from_name("bpr", None).unwrap();
+        let mut model = ImplicitSequenceModel::new(config, pool, loss).unwrap();
+        model.fit(&parts.train).unwrap();
+        window_mrr(&model, &parts.test, 10)
+    });
+    assert!(mrr >= 0.18, "pooling Markov MRR {mrr} (mean of 5 seeds)");
 }
 
 #[test]

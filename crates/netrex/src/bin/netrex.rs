@@ -13,9 +13,9 @@ use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split
 use netrex::data::{Dataset, MovieLens, OfficialSplit};
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::prelude::*;
-use netrex::ComputeDevice;
 use netrex::FactorizationConfigBuilder;
 use netrex::SequenceConfig;
+use netrex::{Checkpoint, ComputeDevice, EpochEnd, NetrexError};
 
 #[derive(Parser)]
 #[command(
@@ -32,12 +32,12 @@ struct Cli {
 enum Command {
     /// Train a model, evaluate it on the test split, optionally save it.
     #[command(
-        after_help = "Example:\n  netrex fit --dataset ml-100k --split ua --model factorization --loss adaptive-hinge \\\n      --dim 128 --batch-size 1024 --epochs 10 --seed 0 --save model/"
+        after_help = "Examples:\n  netrex fit --dataset ml-100k --split ua --model factorization --loss warp \\\n      --dim 128 --batch-size 1024 --epochs 10 --seed 0 --save model/\n  netrex fit --dataset ml-100k --split ua --loss warp --eval-every 1 --plot curve.svg\n  netrex fit --dataset ml-100k --split ua --loss warp --checkpoint-every 2 --save run/\n  netrex fit --dataset ml-100k --split ua --resume run/        # after an interruption\n  netrex fit --dataset ml-100k --model lstm --split user --dim 64 --threads 2"
     )]
     Fit(Box<FitArgs>),
     /// Evaluate a saved model on a dataset's test split.
     #[command(
-        after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua"
+        after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua --plot at-k.svg"
     )]
     Evaluate(Box<EvaluateArgs>),
     /// Recommend items for a user of a saved model (raw ids in, raw ids and titles out).
@@ -171,6 +171,10 @@ struct FitArgs {
     /// Train through dfdx's tape even where the fused kernel applies (for comparisons).
     #[arg(long)]
     generic: bool,
+    /// Keep the tables and a dense optimizer on the device for the whole fit (the default
+    /// with --device cuda; on the CPU for comparisons).
+    #[arg(long)]
+    resident: bool,
     /// Where dfdx runs the model: cpu, or cuda in a build with the `cuda` feature (an NVIDIA
     /// GPU; the fused CPU kernel is then not used).
     #[arg(long, default_value = "cpu")]
@@ -178,6 +182,19 @@ struct FitArgs {
     /// Save the trained model into this folder.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Write a checkpoint under the --save folder every N epochs (CPU training).
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
+    /// Continue the run checkpointed under DIR (pass the same data arguments); the final
+    /// model is saved there.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Evaluate on the test set every K epochs (shown in the --plot chart).
+    #[arg(long, value_name = "K")]
+    eval_every: Option<usize>,
+    /// Draw the training curve (loss per epoch, test MRR with --eval-every) into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -196,6 +213,9 @@ struct EvaluateArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Draw precision, recall and NDCG against k into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -350,7 +370,7 @@ macro_rules! on_device {
     ($name:expr, $dev:ident => $body:expr) => {
         match $name {
             "cpu" => {
-                let $dev = netrex::losses::dfdx::prelude::Cpu::default();
+                let $dev = <netrex::losses::dfdx::prelude::Cpu as ComputeDevice>::open()?;
                 $body
             }
             #[cfg(feature = "cuda")]
@@ -378,6 +398,15 @@ fn unknown_device(name: &str) -> Failure {
 }
 
 fn fit(args: FitArgs) -> Result<(), Failure> {
+    if args.checkpoint_every == Some(0) || args.eval_every == Some(0) {
+        return Err("--checkpoint-every and --eval-every take a number of epochs >= 1".into());
+    }
+    if args.checkpoint_every.is_some() && args.save.is_none() && args.resume.is_none() {
+        return Err("--checkpoint-every needs --save DIR: checkpoints go under that folder".into());
+    }
+    if let Some(dir) = &args.resume {
+        return resume(&args, dir);
+    }
     // the device is checked (and opened once) before any data is read
     on_device!(args.device.as_str(), _device => Ok::<(), Failure>(()))?;
     let synthetic = args
@@ -420,7 +449,7 @@ fn fit_factorization<D: ComputeDevice>(
     parts: &TrainTest,
 ) -> Result<(), Failure>
 where
-    ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>: Fit,
+    ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>: Fit + Checkpoint,
 {
     let mut model = ImplicitFactorizationModel::bilinear_on(
         device,
@@ -430,20 +459,70 @@ where
         loss,
     )?
     .with_progress(!args.json);
-    let fitted = Fit::fit(&mut model, &parts.train)?;
+    if args.resident {
+        model = model.with_resident_tables(true);
+    }
+    train_factorization(model, args, data, parts, false)
+}
+
+/// Fits (or resumes) `model`, with the per-epoch evaluation, checkpoints and plot asked for,
+/// then evaluates, saves and reports.
+fn train_factorization<D: ComputeDevice>(
+    mut model: ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>,
+    args: &FitArgs,
+    data: &Dataset,
+    parts: &TrainTest,
+    resume: bool,
+) -> Result<(), Failure>
+where
+    ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>: Fit + Checkpoint,
+{
+    let catalog = Catalog {
+        users: Some(data.users.clone()),
+        items: Some(data.items.clone()),
+        titles: data.item_titles.clone(),
+        seen: Some(parts.train.histories()),
+    };
+    let save_dir = args.save.clone().or_else(|| args.resume.clone());
+    let mut curve: Vec<(usize, f64)> = Vec::new();
+    let mut on_epoch = |m: &ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>,
+                        end: &EpochEnd|
+     -> Result<(), NetrexError> {
+        if args.eval_every.is_some_and(|k| end.epoch.is_multiple_of(k)) {
+            let report =
+                m.to_cpu()?
+                    .evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
+            if !args.json {
+                eprintln!(
+                    "epoch {:>3}: loss {:.4}, test MRR {:.4}",
+                    end.epoch, end.loss, report.mrr
+                );
+            }
+            curve.push((end.epoch, report.mrr));
+        }
+        if let (Some(n), Some(dir)) = (args.checkpoint_every, &save_dir) {
+            if end.epoch.is_multiple_of(n) {
+                m.save_checkpoint(dir, &catalog)?;
+            }
+        }
+        Ok(())
+    };
+    let fitted = if resume {
+        Fit::resume_with(&mut model, &parts.train, &mut on_epoch)?
+    } else {
+        Fit::fit_with(&mut model, &parts.train, &mut on_epoch)?
+    };
     // scored on the CPU whatever the training device
     let report =
         model
             .to_cpu()?
             .evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
-    if let Some(dir) = &args.save {
-        let catalog = Catalog {
-            users: Some(data.users.clone()),
-            items: Some(data.items.clone()),
-            titles: data.item_titles.clone(),
-            seen: Some(parts.train.histories()),
-        };
+    if let Some(dir) = &save_dir {
         model.save(dir, &catalog)?;
+    }
+    if let Some(file) = &args.plot {
+        let title = format!("factorization, {} loss", model.loss().name());
+        netrex::plot::training_curve(file, &title, model.loss_history(), &curve)?;
     }
     if args.json {
         let mut out = metrics_json(&report);
@@ -452,6 +531,7 @@ where
         out["fit_seconds"] = json!(fitted.seconds);
         out["device"] = json!(D::NAME);
         out["fused_kernel"] = json!(model.uses_fused_kernel());
+        out["resident_tables"] = json!(model.uses_resident_tables());
         out["epochs"] = json!(model.epochs_trained());
         out["loss_history"] = json!(fitted.loss_history);
         out["config"] = serde_json::to_value(model.config())?;
@@ -465,7 +545,7 @@ where
             fitted.loss_history.last().copied().unwrap_or(f32::NAN)
         );
         print_metrics(&report);
-        if let Some(dir) = &args.save {
+        if let Some(dir) = &save_dir {
             println!("saved to {}", dir.display());
         }
     }
@@ -583,24 +663,26 @@ fn run_sequence<D: ComputeDevice>(
     parts: &TrainTest,
 ) -> Result<(), Failure>
 where
-    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit,
+    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit + Checkpoint,
 {
-    use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
-    let max_len = config.max_len;
     let mut model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
         .with_progress(!args.json);
-    let fitted = Fit::fit(&mut model, &parts.train)?;
-    // scored on the CPU whatever the training device
-    let scorer = model.to_cpu()?;
-    if let Some(dir) = &args.save {
-        let catalog = Catalog {
-            users: Some(data.users.clone()),
-            items: Some(data.items.clone()),
-            titles: data.item_titles.clone(),
-            seen: None,
-        };
-        model.save(dir, &catalog)?;
+    if args.resident {
+        model = model.with_resident_tables(true);
     }
+    train_sequence(model, args, data, parts, false)
+}
+
+/// Scores of a sequence model on held-out histories: full-ranking MRR, the same excluding
+/// seen items, and sampled-200 MRR.
+fn sequence_scores(
+    scorer: &ImplicitSequenceModel<AnySequence, BuiltinLoss>,
+    args: &FitArgs,
+    parts: &TrainTest,
+    full_only: bool,
+) -> Result<(f64, f64, f64), Failure> {
+    use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
+    let max_len = scorer.config().max_len;
     // every non-overlapping window of each held-out history, scored on its last item, as
     // Spotlight evaluates `to_sequence(step_size=None)`: many more points than one per user
     let histories = netrex::data::sequence::windows(
@@ -614,36 +696,97 @@ where
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.max(1))
         .build()?;
-    let (full, excluding, sampled) =
+    Ok(
         pool.install(|| -> Result<_, netrex::evaluation::EvalError> {
-            let full = sequence_mrr_score(
-                &scorer,
-                &histories,
-                &SequenceEvalConfig {
-                    exclude_seen: false,
-                    max_context: Some(max_len),
-                },
-            )?;
-            let excluding = sequence_mrr_score(
-                &scorer,
-                &histories,
-                &SequenceEvalConfig {
-                    exclude_seen: true,
-                    max_context: Some(max_len),
-                },
-            )?;
+            let score = |exclude_seen| {
+                sequence_mrr_score(
+                    scorer,
+                    &histories,
+                    &SequenceEvalConfig {
+                        exclude_seen,
+                        max_context: Some(max_len),
+                    },
+                )
+            };
+            let full = score(false)?.mean;
+            if full_only {
+                return Ok((full, f64::NAN, f64::NAN));
+            }
+            let excluding = score(true)?.mean;
             let sampled = sampled_mrr_score(
-                &scorer,
+                scorer,
                 &histories,
                 200,
                 Some(max_len.saturating_sub(1)),
                 args.seed,
             )?;
-            Ok((full.mean, excluding.mean, sampled.mean))
-        })?;
+            Ok((full, excluding, sampled.mean))
+        })?,
+    )
+}
+
+/// Fits (or resumes) a sequence model, with the per-epoch evaluation, checkpoints and plot
+/// asked for, then evaluates, saves and reports.
+fn train_sequence<D: ComputeDevice>(
+    mut model: ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
+    args: &FitArgs,
+    data: &Dataset,
+    parts: &TrainTest,
+    resume: bool,
+) -> Result<(), Failure>
+where
+    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit + Checkpoint,
+{
+    let catalog = Catalog {
+        users: Some(data.users.clone()),
+        items: Some(data.items.clone()),
+        titles: data.item_titles.clone(),
+        seen: None,
+    };
+    let save_dir = args.save.clone().or_else(|| args.resume.clone());
+    let mut curve: Vec<(usize, f64)> = Vec::new();
+    let mut on_epoch = |m: &ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
+                        end: &EpochEnd|
+     -> Result<(), NetrexError> {
+        if args.eval_every.is_some_and(|k| end.epoch.is_multiple_of(k)) {
+            let (mrr, _, _) = sequence_scores(&m.to_cpu()?, args, parts, true)
+                .map_err(|e| NetrexError::Training(e.to_string()))?;
+            if !args.json {
+                eprintln!(
+                    "epoch {:>3}: loss {:.4}, test sequence MRR {mrr:.4}",
+                    end.epoch, end.loss
+                );
+            }
+            curve.push((end.epoch, mrr));
+        }
+        if let (Some(n), Some(dir)) = (args.checkpoint_every, &save_dir) {
+            if end.epoch.is_multiple_of(n) {
+                m.save_checkpoint(dir, &catalog)?;
+            }
+        }
+        Ok(())
+    };
+    let fitted = if resume {
+        Fit::resume_with(&mut model, &parts.train, &mut on_epoch)?
+    } else {
+        Fit::fit_with(&mut model, &parts.train, &mut on_epoch)?
+    };
+    // scored on the CPU whatever the training device
+    let (full, excluding, sampled) = sequence_scores(&model.to_cpu()?, args, parts, false)?;
+    if let Some(dir) = &save_dir {
+        model.save(dir, &catalog)?;
+    }
+    if let Some(file) = &args.plot {
+        let title = format!(
+            "{} sequence model, {} loss",
+            model.representation().name(),
+            model.loss().name()
+        );
+        netrex::plot::training_curve(file, &title, model.loss_history(), &curve)?;
+    }
     if args.json {
         let out = json!({
-            "model": args.model,
+            "model": model.representation().name(),
             "loss": model.loss().name(),
             "sequence_mrr": full,
             "sequence_mrr_excluding_seen": excluding,
@@ -651,7 +794,9 @@ where
             "fit_seconds": fitted.seconds,
             "epochs": model.epochs_trained(),
             "device": D::NAME,
+            "resident_tables": model.uses_resident_tables(),
             "loss_history": fitted.loss_history,
+            "eval_curve": curve,
             "config": serde_json::to_value(model.config())?,
         });
         println!("{out}");
@@ -663,6 +808,53 @@ where
             fitted.seconds
         );
         println!("test: sequence MRR {full:.4}  excluding seen {excluding:.4}  sampled-200 MRR {sampled:.4}");
+        if let Some(dir) = &save_dir {
+            println!("saved to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// `fit --resume DIR`: loads the checkpoint under DIR and finishes its run on the CPU.
+fn resume(args: &FitArgs, dir: &std::path::Path) -> Result<(), Failure> {
+    let found = netrex::checkpoint_dir(dir).ok_or_else(|| {
+        format!(
+            "no checkpoint under {}: fit with --checkpoint-every N --save {} first",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let sequence = netrex::sequence_persist::is_sequence_model(&found);
+    let loss_name = if sequence {
+        netrex::sequence_persist::saved_sequence_loss_name(&found)?
+    } else {
+        netrex::persist::saved_loss_name(&found)?
+    };
+    let loss = BuiltinLoss::from_name(&loss_name, None)
+        .ok_or_else(|| format!("the checkpoint's loss {loss_name:?} is not a built-in loss"))?;
+    let mut data_args = args.data.clone();
+    if sequence && data_args.split.is_none() {
+        data_args.split = Some("user".into());
+    }
+    let (data, parts) = load(&data_args, args.seed)?;
+    if sequence {
+        let (model, catalog) = ImplicitSequenceModel::load_checkpoint(dir, loss)?;
+        check_same_ids(&catalog, &data)?;
+        train_sequence(model.with_progress(!args.json), args, &data, &parts, true)
+    } else {
+        let (model, catalog) =
+            ImplicitFactorizationModel::<Bilinear, BuiltinLoss>::load_checkpoint(dir, loss)?;
+        check_same_ids(&catalog, &data)?;
+        train_factorization(model.with_progress(!args.json), args, &data, &parts, true)
+    }
+}
+
+/// The data must map ids the way the model was trained, or its scores mean nothing.
+fn check_same_ids(catalog: &Catalog, data: &Dataset) -> Result<(), Failure> {
+    if let (Some(users), Some(items)) = (&catalog.users, &catalog.items) {
+        if users != &data.users || items != &data.items {
+            return Err("the data's ids do not match the model's: use the dataset and split it was trained on".into());
+        }
     }
     Ok(())
 }
@@ -729,18 +921,32 @@ fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.max(1))
         .build()?;
+    // a chart needs more cut-offs than the summary
+    let config = if args.plot.is_some() {
+        EvalConfig {
+            ks: vec![1, 2, 3, 5, 10, 15, 20, 30, 50],
+        }
+    } else {
+        EvalConfig::default()
+    };
     let report = pool.install(|| {
-        netrex::evaluation::evaluate(
-            &model,
-            &parts.test,
-            Some(&parts.train),
-            &EvalConfig::default(),
-        )
+        netrex::evaluation::evaluate(&model, &parts.test, Some(&parts.train), &config)
     })?;
+    if let Some(file) = &args.plot {
+        let title = format!(
+            "{}: {} test users",
+            args.model.display(),
+            report.per_user.len()
+        );
+        netrex::plot::metrics_at_k(file, &title, &report)?;
+    }
     if args.json {
         println!("{}", metrics_json(&report));
     } else {
         print_metrics(&report);
+        if let Some(file) = &args.plot {
+            println!("chart written to {}", file.display());
+        }
     }
     Ok(())
 }

@@ -1,0 +1,281 @@
+//! Checkpoints: a fit killed mid-run and resumed from its last checkpoint ends with the same
+//! model and metrics as the uninterrupted run (one thread, same seed); charts are valid SVG.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn data_dir() -> PathBuf {
+    netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("netrex-ckpt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// ML-100K ua through the dfdx path (slow enough to be killed between epochs).
+fn fit_args(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "fit",
+        "--dataset",
+        "ml-100k",
+        "--split",
+        "ua",
+        "--loss",
+        "bpr",
+        "--generic",
+        "--dim",
+        "32",
+        "--epochs",
+        "8",
+        "--seed",
+        "3",
+        "--threads",
+        "1",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn run(args: &[String]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
+        .args(args)
+        .env("NETREX_DATA_DIR", data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn epochs_in_checkpoint(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(netrex::checkpoint_dir(dir)?.join("model.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["epochs_trained"].as_u64()
+}
+
+#[test]
+fn a_killed_fit_resumes_to_the_same_result() {
+    let whole = temp("whole");
+    let uninterrupted = run(&fit_args(&["--save", whole.to_str().unwrap()]));
+
+    let dir = temp("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netrex"))
+        .args(fit_args(&[
+            "--checkpoint-every",
+            "1",
+            "--save",
+            dir.to_str().unwrap(),
+        ]))
+        .env("NETREX_DATA_DIR", data_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let killed_after = loop {
+        if let Some(epochs) = epochs_in_checkpoint(&dir) {
+            if epochs >= 2 {
+                break epochs;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the fit ended before it could be interrupted"
+        );
+        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(killed_after < 8, "killed after the last epoch");
+    // what the killed process left is a complete checkpoint, not the final model
+    assert!(!dir.join("model.json").exists());
+
+    let resumed = run(&fit_args(&["--resume", dir.to_str().unwrap()]));
+    assert_eq!(resumed["epochs"], 8);
+    for key in ["mrr", "auc", "precision_at_10", "ndcg_at_10"] {
+        assert_eq!(resumed[key], uninterrupted[key], "{key}");
+    }
+    let tail = resumed["loss_history"].as_array().unwrap();
+    let full = uninterrupted["loss_history"].as_array().unwrap();
+    assert_eq!(tail.as_slice(), &full[full.len() - tail.len()..]);
+    // the resumed model is saved where the checkpoints were, identical to the other one
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn resume_without_a_checkpoint_says_what_to_do() {
+    let dir = temp("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
+        .args(fit_args(&["--resume", dir.to_str().unwrap()]))
+        .env("NETREX_DATA_DIR", data_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--checkpoint-every"), "{err}");
+}
+
+/// Tags open and close in order (a small well-formedness check of the SVG).
+fn balanced(svg: &str) -> bool {
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let Some(end) = rest[start..].find('>') else {
+            return false;
+        };
+        let tag = &rest[start + 1..start + end];
+        rest = &rest[start + end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') || tag.ends_with('/') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            if open.pop().as_deref() != Some(name.trim()) {
+                return false;
+            }
+        } else {
+            open.push(tag.split_whitespace().next().unwrap_or("").to_owned());
+        }
+    }
+    open.is_empty()
+}
+
+#[test]
+fn plots_are_valid_svg() {
+    let dir = temp("plots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let curve = dir.join("curve.svg");
+    let model = dir.join("model");
+    let fit = run(&[
+        "fit",
+        "--dataset",
+        "ml-100k",
+        "--split",
+        "ua",
+        "--loss",
+        "bpr",
+        "--epochs",
+        "3",
+        "--dim",
+        "16",
+        "--eval-every",
+        "1",
+        "--plot",
+        curve.to_str().unwrap(),
+        "--save",
+        model.to_str().unwrap(),
+        "--json",
+    ]
+    .map(String::from));
+    assert_eq!(fit["epochs"], 3);
+    let at_k = dir.join("at-k.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
+        .args([
+            "evaluate",
+            "--model",
+            model.to_str().unwrap(),
+            "--dataset",
+            "ml-100k",
+            "--split",
+            "ua",
+            "--plot",
+            at_k.to_str().unwrap(),
+        ])
+        .env("NETREX_DATA_DIR", data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (file, labels) in [
+        (&curve, &["epoch", "mean training loss", "test MRR"][..]),
+        (&at_k, &["precision", "recall", "NDCG"][..]),
+    ] {
+        let svg = std::fs::read_to_string(file).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(balanced(&svg), "{} is not well formed", file.display());
+        // lines were drawn, with their points
+        assert!(svg.matches("<polyline").count() >= 2, "{}", file.display());
+        assert!(svg.matches("<circle").count() >= 3, "{}", file.display());
+        for label in labels {
+            assert!(svg.contains(label), "{} lacks {label}", file.display());
+        }
+    }
+}
+
+#[test]
+fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
+    use netrex::data::synthetic::{markov, MarkovConfig};
+    use netrex::prelude::*;
+    use rand::SeedableRng;
+    let x = markov(&MarkovConfig {
+        num_users: 20,
+        num_items: 15,
+        num_interactions: 600,
+        concentration: 0.01,
+        order: 1,
+        seed: 1,
+    })
+    .unwrap();
+    let config = SequenceConfig {
+        training: FactorizationConfig::builder()
+            .embedding_dim(6)
+            .epochs(4)
+            .batch_size(8)
+            .learning_rate(0.01)
+            .lr_schedule(LearningRateSchedule::Linear)
+            .seed(3)
+            .build()
+            .unwrap(),
+        max_len: 8,
+    };
+    let build = || {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let lstm = AnySequence::Lstm(Lstm::new(15, 6, &mut rng).unwrap());
+        ImplicitSequenceModel::new(
+            config.clone(),
+            lstm,
+            BuiltinLoss::from_name("bpr", None).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut whole = build();
+    whole.fit(&x).unwrap();
+
+    let dir = temp("sequence");
+    let catalog = Catalog::default();
+    let mut first = build();
+    // stop after two epochs, as a crash would, once the checkpoint is written
+    let stopped = first.fit_with(&x, &mut |m, end| {
+        if end.epoch == 2 {
+            m.save_checkpoint(&dir, &catalog)?;
+            return Err(NetrexError::Training("interrupted".into()));
+        }
+        Ok(())
+    });
+    assert!(stopped.is_err());
+    let (mut resumed, _) =
+        ImplicitSequenceModel::load_checkpoint(&dir, BuiltinLoss::from_name("bpr", None).unwrap())
+            .unwrap();
+    assert_eq!(resumed.epochs_trained(), 2);
+    let report = resumed.resume_with(&x, &mut |_, _| Ok(())).unwrap();
+    assert_eq!(report.loss_history.len(), 2);
+    assert_eq!(resumed.epochs_trained(), 4);
+    assert_eq!(resumed.representation(), whole.representation());
+    assert_eq!(resumed.loss_history(), whole.loss_history());
+}
