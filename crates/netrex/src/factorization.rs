@@ -208,6 +208,12 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
 
     fn check_fit(&self, train: &Interactions) -> Result<(), NetrexError> {
         train.ensure_not_empty("the training set")?;
+        if u32::try_from(train.len()).is_err() {
+            return Err(NetrexError::Training(format!(
+                "{} interactions are more than one fit takes (2^32 - 1): split the data",
+                train.len()
+            )));
+        }
         if train.num_users() > self.representation.num_users()
             || train.num_items() != self.representation.num_items()
         {
@@ -260,7 +266,8 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
 
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
-        let mut order: Vec<usize> = (0..train.len()).collect();
+        // u32 rows: the shuffled order is the largest buffer of an epoch over a big set
+        let mut order: Vec<u32> = (0..train.len() as u32).collect();
         let mut rng = self.trainer.epoch_rng();
         order.shuffle(&mut rng);
         let sampler = Sampler {
@@ -268,7 +275,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             negatives: self.negatives(),
             num_items: self.representation.num_items() as u32,
         };
-        let batches: Vec<&[usize]> = order.chunks(self.config.batch_size).collect();
+        let batches: Vec<&[u32]> = order.chunks(self.config.batch_size).collect();
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let outcome = if self.uses_fused_kernel() {
             self.fused_epoch(train, &batches, &sampler, &progress)
@@ -288,7 +295,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     fn generic_epoch(
         &mut self,
         train: &Interactions,
-        batches: &[&[usize]],
+        batches: &[&[u32]],
         sampler: &Sampler,
         progress: &Progress,
     ) -> Result<Outcome, NetrexError> {
@@ -310,7 +317,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     fn resident_epoch(
         &mut self,
         train: &Interactions,
-        batches: &[&[usize]],
+        batches: &[&[u32]],
         sampler: &Sampler,
         progress: &Progress,
     ) -> Result<Outcome, NetrexError> {
@@ -402,7 +409,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     fn fused_epoch(
         &mut self,
         train: &Interactions,
-        batches: &[&[usize]],
+        batches: &[&[u32]],
         sampler: &Sampler,
         progress: &Progress,
     ) -> Result<Outcome, NetrexError> {
@@ -722,7 +729,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice> ItemScorer
 /// What every Hogwild worker of a fused epoch shares.
 struct FusedWork<'a> {
     train: &'a Interactions,
-    batches: &'a [&'a [usize]],
+    batches: &'a [&'a [u32]],
     sampler: &'a Sampler,
     progress: &'a Progress,
     loss: &'a dyn ExampleGradient,
@@ -796,13 +803,14 @@ struct BatchBuffer {
 }
 
 impl BatchBuffer {
-    fn fill(&mut self, train: &Interactions, rows: &[usize], sampler: &Sampler, batch: usize) {
+    fn fill(&mut self, train: &Interactions, rows: &[u32], sampler: &Sampler, batch: usize) {
         self.users.clear();
         self.positives.clear();
         self.negatives.clear();
-        self.users.extend(rows.iter().map(|&r| train.users()[r]));
+        self.users
+            .extend(rows.iter().map(|&r| train.users()[r as usize]));
         self.positives
-            .extend(rows.iter().map(|&r| train.items()[r]));
+            .extend(rows.iter().map(|&r| train.items()[r as usize]));
         let mut rng = sampler.rng(batch);
         self.negatives.extend(
             (0..rows.len() * sampler.negatives).map(|_| rng.gen_range(0..sampler.num_items)),
@@ -810,7 +818,7 @@ impl BatchBuffer {
         self.weights = train.weights().map(|w| {
             let mut weights = self.weights.take().unwrap_or_default();
             weights.clear();
-            weights.extend(rows.iter().map(|&r| w[r]));
+            weights.extend(rows.iter().map(|&r| w[r as usize]));
             weights
         });
     }
