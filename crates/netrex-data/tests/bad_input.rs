@@ -210,3 +210,34 @@ fn parquet_files_load_like_csv() {
     let err = netrex_data::ingest::load_parquet(&path, &mapping(), None).unwrap_err();
     assert!(matches!(err, DataError::Format { .. }), "{err}");
 }
+
+#[test]
+fn an_unterminated_quote_names_its_line() {
+    // found by the csv_rows fuzz target: polars' reader panicked on a lone quote at the end
+    let dir = common::temp_dir("quote");
+    let p = write(&dir, "q.csv", b"user,item,ts,rating\nu.1,i1,\"");
+    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
+    expect_parse(err, 2, "never closed");
+}
+
+#[test]
+fn one_column_mapped_to_two_fields_is_an_error() {
+    // found by the column_mapping fuzz target: polars panicked on the duplicate projection
+    let dir = common::temp_dir("twice");
+    let p = write(&dir, "t.csv", b"user,item,ts,rating\na,b,1,2.5\n");
+    let twice = ColumnMapping::new("user", "item").timestamp("item");
+    let err = load_csv(&p, &CsvFormat::default(), &twice, None).unwrap_err();
+    assert!(
+        matches!(&err, DataError::InvalidParameter { message, .. } if message.contains("\"item\"")),
+        "{err}"
+    );
+    // a header naming a column twice still loads, by the first of the two
+    let p = write(&dir, "h.csv", b"user,item,item,ts\na,b,c,1\n");
+    let data = load_csv(&p, &CsvFormat::default(), &mapping_without_rating(), None).unwrap();
+    assert_eq!(data.interactions.len(), 1);
+    assert_eq!(data.items.raw_ids(), &[netrex_data::RawId::parse("b")]);
+}
+
+fn mapping_without_rating() -> ColumnMapping {
+    ColumnMapping::new("user", "item").timestamp("ts")
+}
