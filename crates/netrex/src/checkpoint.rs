@@ -151,14 +151,27 @@ pub trait Checkpoint {
 
 impl<R: Restore, L: Loss> Checkpoint for ImplicitFactorizationModel<R, L> {
     fn save_checkpoint(&self, dir: &Path, catalog: &Catalog) -> Result<(), NetrexError> {
+        if self.uses_resident_tables() {
+            return Err(resident_checkpoint());
+        }
         write_checkpoint(dir, self.optimizer(), |d| self.save(d, catalog))
     }
 }
 
 impl<L: Loss> Checkpoint for ImplicitSequenceModel<AnySequence, L> {
     fn save_checkpoint(&self, dir: &Path, catalog: &Catalog) -> Result<(), NetrexError> {
+        if self.uses_resident_tables() {
+            return Err(resident_checkpoint());
+        }
         write_checkpoint(dir, self.optimizer(), |d| self.save(d, catalog))
     }
+}
+
+/// Resident tables keep their optimizer state on the device, where a checkpoint cannot read it.
+fn resident_checkpoint() -> NetrexError {
+    NetrexError::Training(
+        "checkpoints are written from host-table training: drop --resident to checkpoint".into(),
+    )
 }
 
 #[cfg(feature = "cuda")]

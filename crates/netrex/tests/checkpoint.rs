@@ -279,3 +279,20 @@ fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
     assert_eq!(resumed.representation(), whole.representation());
     assert_eq!(resumed.loss_history(), whole.loss_history());
 }
+
+#[test]
+fn resident_tables_refuse_to_checkpoint() {
+    use netrex::prelude::*;
+    let config = FactorizationConfig::builder()
+        .embedding_dim(4)
+        .fused(false)
+        .build()
+        .unwrap();
+    let model = ImplicitFactorizationModel::bilinear(config, 3, 4, Bpr::default())
+        .unwrap()
+        .with_resident_tables(true);
+    let err = model
+        .save_checkpoint(&temp("resident"), &Catalog::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("--resident"), "{err}");
+}
