@@ -209,18 +209,18 @@ pub(crate) fn parse_text(
         .iter()
         .map(|(n, _, _)| PlSmallStr::from(*n))
         .collect();
-    if let Some(line) = format
+    if let Some((line, what)) = format
         .quote
-        .and_then(|q| unterminated_quote(&text, format.separator, q))
+        .and_then(|q| quoting_error(&text, format.separator, q))
     {
         return Err(DataError::Parse {
             path: path.to_owned(),
             line,
-            message: "a quoted field opens here and is never closed".into(),
+            message: what.into(),
         });
     }
-    // polars' reader has panicked on input this module does not foresee (an unterminated
-    // quote did, before the check above): a panic becomes an error, not a crash
+    // polars' reader has panicked on input this module does not foresee (bad quoting did,
+    // before the check above): a panic becomes an error, not a crash
     let read = || {
         CsvReadOptions::default()
             .with_has_header(format.has_header)
@@ -262,37 +262,47 @@ pub(crate) fn parse_text(
     }
 }
 
-/// The 1-based line of a quoted field still open at the end of `text`, if any. A quote opens
-/// a field only at its start; inside, a doubled quote is a literal quote.
-fn unterminated_quote(text: &[u8], separator: u8, quote: u8) -> Option<usize> {
-    let (mut line, mut opened_at) = (1usize, 0usize);
-    let (mut quoted, mut field_start) = (false, true);
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if quoted {
-            if b == quote {
-                if text.get(i + 1) == Some(&quote) {
-                    i += 1;
-                } else {
-                    quoted = false;
-                }
-            } else if b == b'\n' {
-                line += 1;
-            }
-        } else if b == quote && field_start {
-            quoted = true;
-            opened_at = line;
-        } else if b == b'\n' {
-            line += 1;
-            field_start = true;
-            i += 1;
-            continue;
-        }
-        field_start = !quoted && b == separator;
-        i += 1;
+/// The first violation of CSV quoting (RFC 4180) in `text`, as `(1-based line, what)`: a
+/// quote may open a field only at its start, a quoted field must close, and after its closing
+/// quote comes a separator or the end of the line (a doubled quote is a literal quote).
+/// polars' reader panics on some of these instead of failing, so they are caught here first.
+fn quoting_error(text: &[u8], separator: u8, quote: u8) -> Option<(usize, &'static str)> {
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        AfterQuote,
     }
-    quoted.then_some(opened_at)
+    let (mut line, mut opened_at, mut state) = (1usize, 1usize, State::FieldStart);
+    for &b in text {
+        state =
+            match state {
+                State::FieldStart | State::Unquoted if b == b'\n' => State::FieldStart,
+                State::FieldStart | State::Unquoted if b == separator => State::FieldStart,
+                State::FieldStart if b == quote => {
+                    opened_at = line;
+                    State::Quoted
+                }
+                State::Unquoted if b == quote => return Some((
+                    line,
+                    "a quote inside an unquoted field (quote the whole field and double the quote)",
+                )),
+                State::FieldStart | State::Unquoted => State::Unquoted,
+                State::Quoted if b == quote => State::AfterQuote,
+                State::Quoted => State::Quoted,
+                State::AfterQuote if b == quote => State::Quoted,
+                State::AfterQuote if b == separator || b == b'\n' => State::FieldStart,
+                State::AfterQuote if b == b'\r' => State::AfterQuote,
+                State::AfterQuote => {
+                    return Some((line, "text after the closing quote of a field"));
+                }
+            };
+        if b == b'\n' {
+            line += 1;
+        }
+    }
+    matches!(state, State::Quoted)
+        .then_some((opened_at, "a quoted field opens here and is never closed"))
 }
 
 impl Parsed {
@@ -633,20 +643,19 @@ pub(crate) fn read_titles(
 
 #[cfg(test)]
 mod quote_tests {
-    use super::unterminated_quote;
+    use super::quoting_error;
+
+    fn line(text: &[u8]) -> Option<usize> {
+        quoting_error(text, b',', b'"').map(|(line, _)| line)
+    }
 
     #[test]
-    fn finds_a_quote_left_open() {
-        assert_eq!(unterminated_quote(b"a,b\n1,\"", b',', b'"'), Some(2));
-        assert_eq!(
-            unterminated_quote(b"a,b\n\"x\ny\",2\n3,\"z", b',', b'"'),
-            Some(4)
-        );
-        assert_eq!(
-            unterminated_quote(b"a,b\n\"x,\"\"y\",2\n", b',', b'"'),
-            None
-        );
-        // a quote inside an unquoted field is a character
-        assert_eq!(unterminated_quote(b"a,b\nx\"y,2\n", b',', b'"'), None);
+    fn finds_bad_quoting_and_accepts_good() {
+        assert_eq!(line(b"a,b\n1,\""), Some(2));
+        assert_eq!(line(b"a,b\n\"x\ny\",2\n3,\"z"), Some(4));
+        assert_eq!(line(b"a,b\n\"x,\"\"y\",2\r\n\"\",3\n"), None);
+        // found by fuzzing: polars panicked on these
+        assert_eq!(line(b"a,b\n0,\"\"g,1\n"), Some(2));
+        assert_eq!(line(b"a,b\n1,2\nx\"y,2\n"), Some(3));
     }
 }
