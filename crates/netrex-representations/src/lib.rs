@@ -23,7 +23,7 @@ pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use optim::{
     AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
-    TrainedTable,
+    Slot, SlotRows, TrainedTable,
 };
 pub use resident::{ResidentTables, Touched};
 pub use sequence::{

@@ -322,19 +322,68 @@ fn prefetch_lines(start: *const u8, bytes: usize) {
     let _ = (start, bytes);
 }
 
-/// A buffer that several threads read and write with relaxed atomics (Hogwild).
-pub struct AtomicRows<'a> {
-    data: &'a [AtomicU32],
+/// One `f32` that can be read and written through a shared reference.
+pub trait Slot {
+    /// The value.
+    fn get(&self) -> f32;
+    /// Replaces the value.
+    fn set(&self, value: f32);
+}
+
+impl Slot for AtomicU32 {
+    #[inline]
+    fn get(&self) -> f32 {
+        f32::from_bits(self.load(Ordering::Relaxed))
+    }
+    #[inline]
+    fn set(&self, value: f32) {
+        self.store(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
+impl Slot for Cell<f32> {
+    #[inline]
+    fn get(&self) -> f32 {
+        Cell::get(self)
+    }
+    #[inline]
+    fn set(&self, value: f32) {
+        Cell::set(self, value);
+    }
+}
+
+/// A row-major buffer read and written row by row through a shared reference.
+pub struct SlotRows<'a, S> {
+    data: &'a [S],
     rows: usize,
     cols: usize,
 }
+
+/// A buffer that several threads read and write with relaxed atomics (Hogwild).
+pub type AtomicRows<'a> = SlotRows<'a, AtomicU32>;
+
+/// A buffer used by one thread through a shared reference (`Cell`s, so not `Sync`); plain
+/// loads and stores that the compiler vectorises.
+pub type CellRows<'a> = SlotRows<'a, Cell<f32>>;
 
 impl<'a> AtomicRows<'a> {
     fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         // SAFETY: AtomicU32 has the size and alignment of f32 (asserted above); the exclusive
         // borrow means every access for 'a goes through the atomics.
         let data = unsafe { &*(data as *mut [f32] as *const [AtomicU32]) };
-        AtomicRows {
+        SlotRows::over(data, rows, cols)
+    }
+}
+
+impl<'a> CellRows<'a> {
+    fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        SlotRows::over(Cell::from_mut(data).as_slice_of_cells(), rows, cols)
+    }
+}
+
+impl<'a, S> SlotRows<'a, S> {
+    fn over(data: &'a [S], rows: usize, cols: usize) -> Self {
+        SlotRows {
             rows: if data.is_empty() { 0 } else { rows },
             data,
             cols,
@@ -342,77 +391,31 @@ impl<'a> AtomicRows<'a> {
     }
 }
 
-impl RowStore for AtomicRows<'_> {
+impl<S: Slot> RowStore for SlotRows<'_, S> {
     fn rows(&self) -> usize {
         self.rows
-    }
-    #[inline]
-    fn prefetch(&self, r: usize) {
-        if let Some(row) = self.data.get(r * self.cols..(r + 1) * self.cols) {
-            prefetch_lines(row.as_ptr().cast(), row.len() * 4);
-        }
     }
     fn cols(&self) -> usize {
         self.cols
     }
     #[inline]
-    fn read(&self, r: usize, out: &mut [f32]) {
-        let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (o, a) in out.iter_mut().zip(row) {
-            *o = f32::from_bits(a.load(Ordering::Relaxed));
-        }
-    }
-    #[inline]
-    fn write(&self, r: usize, values: &[f32]) {
-        let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (a, v) in row.iter().zip(values) {
-            a.store(v.to_bits(), Ordering::Relaxed);
-        }
-    }
-}
-
-/// A buffer used by one thread through a shared reference (`Cell`s, so not `Sync`).
-pub struct CellRows<'a> {
-    data: &'a [Cell<f32>],
-    rows: usize,
-    cols: usize,
-}
-
-impl<'a> CellRows<'a> {
-    fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        CellRows {
-            rows: if data.is_empty() { 0 } else { rows },
-            data: Cell::from_mut(data).as_slice_of_cells(),
-            cols,
-        }
-    }
-}
-
-impl RowStore for CellRows<'_> {
-    fn rows(&self) -> usize {
-        self.rows
-    }
-    #[inline]
     fn prefetch(&self, r: usize) {
         if let Some(row) = self.data.get(r * self.cols..(r + 1) * self.cols) {
-            prefetch_lines(row.as_ptr().cast(), row.len() * 4);
+            prefetch_lines(row.as_ptr().cast(), std::mem::size_of_val(row));
         }
-    }
-    fn cols(&self) -> usize {
-        self.cols
     }
     #[inline]
     fn read(&self, r: usize, out: &mut [f32]) {
         let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (o, c) in out.iter_mut().zip(row) {
-            *o = c.get();
+        for (o, slot) in out.iter_mut().zip(row) {
+            *o = slot.get();
         }
     }
     #[inline]
     fn write(&self, r: usize, values: &[f32]) {
         let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (c, v) in row.iter().zip(values) {
-            c.set(*v);
+        for (slot, v) in row.iter().zip(values) {
+            slot.set(*v);
         }
     }
 }

@@ -488,7 +488,7 @@ where
     let mut on_epoch = |m: &ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>,
                         end: &EpochEnd|
      -> Result<(), NetrexError> {
-        if args.eval_every.is_some_and(|k| end.epoch.is_multiple_of(k)) {
+        if due(args.eval_every, end) {
             let report =
                 m.to_cpu()?
                     .evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
@@ -500,12 +500,7 @@ where
             }
             curve.push((end.epoch, report.mrr));
         }
-        if let (Some(n), Some(dir)) = (args.checkpoint_every, &save_dir) {
-            if end.epoch.is_multiple_of(n) {
-                m.save_checkpoint(dir, &catalog)?;
-            }
-        }
-        Ok(())
+        checkpoint_if_due(args, save_dir.as_deref(), m, end, &catalog)
     };
     let fitted = if resume {
         Fit::resume_with(&mut model, &parts.train, &mut on_epoch)?
@@ -748,7 +743,7 @@ where
     let mut on_epoch = |m: &ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
                         end: &EpochEnd|
      -> Result<(), NetrexError> {
-        if args.eval_every.is_some_and(|k| end.epoch.is_multiple_of(k)) {
+        if due(args.eval_every, end) {
             let (mrr, _, _) = sequence_scores(&m.to_cpu()?, args, parts, true)
                 .map_err(|e| NetrexError::Training(e.to_string()))?;
             if !args.json {
@@ -759,12 +754,7 @@ where
             }
             curve.push((end.epoch, mrr));
         }
-        if let (Some(n), Some(dir)) = (args.checkpoint_every, &save_dir) {
-            if end.epoch.is_multiple_of(n) {
-                m.save_checkpoint(dir, &catalog)?;
-            }
-        }
-        Ok(())
+        checkpoint_if_due(args, save_dir.as_deref(), m, end, &catalog)
     };
     let fitted = if resume {
         Fit::resume_with(&mut model, &parts.train, &mut on_epoch)?
@@ -813,6 +803,25 @@ where
         }
     }
     Ok(())
+}
+
+/// Whether an every-`k`-epochs action falls on this epoch.
+fn due(every: Option<usize>, end: &EpochEnd) -> bool {
+    every.is_some_and(|k| end.epoch.is_multiple_of(k))
+}
+
+/// Writes a checkpoint under `dir` when `--checkpoint-every` falls on this epoch.
+fn checkpoint_if_due(
+    args: &FitArgs,
+    dir: Option<&std::path::Path>,
+    model: &impl Checkpoint,
+    end: &EpochEnd,
+    catalog: &Catalog,
+) -> Result<(), NetrexError> {
+    match dir {
+        Some(dir) if due(args.checkpoint_every, end) => model.save_checkpoint(dir, catalog),
+        _ => Ok(()),
+    }
 }
 
 /// `fit --resume DIR`: loads the checkpoint under DIR and finishes its run on the CPU.
