@@ -182,9 +182,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     }
 
     pub(crate) fn restore_history(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
-        self.trainer.epochs_trained = epochs;
-        self.trainer.run_start = run_start.min(epochs);
-        self.trainer.loss_history = history;
+        self.trainer.restore(epochs, run_start, history);
     }
 
     /// Epochs trained when the current run of `config.epochs` epochs began.

@@ -112,6 +112,13 @@ impl Trainer {
         (self.run_start + config.epochs).saturating_sub(self.epochs_trained)
     }
 
+    /// Puts back the history of a saved model: epochs trained, the start of its run, losses.
+    pub(crate) fn restore(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
+        self.epochs_trained = epochs;
+        self.run_start = run_start.min(epochs);
+        self.loss_history = history;
+    }
+
     /// Records a finished epoch's mean loss.
     pub(crate) fn end_epoch(&mut self, mean: f32) {
         self.epochs_trained += 1;
