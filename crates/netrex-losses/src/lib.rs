@@ -19,10 +19,12 @@ pub use dfdx;
 mod builtin;
 mod example;
 mod named;
+mod score;
 
 pub use builtin::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Pointwise, Warp};
 pub use example::ExampleGradient;
 pub use named::BuiltinLoss;
+pub use score::{per_example_gradient, score_gradient, taped_gradient, BatchScores, ScoreGrads};
 
 /// What a loss may need to know beyond the scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

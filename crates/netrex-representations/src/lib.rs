@@ -13,6 +13,7 @@
 pub mod error;
 pub mod factorization;
 pub mod gather;
+pub mod host;
 pub mod optim;
 pub mod resident;
 pub mod sequence;
@@ -21,6 +22,7 @@ pub mod table;
 pub use error::RepresentationError;
 pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
+pub use host::{EncoderTrace, HostEncoder, LstmKernel, PoolingKernel};
 pub use optim::{
     AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
     Slot, SlotRows, TrainedTable,

@@ -10,6 +10,7 @@ use dfdx::prelude::*;
 use rand::Rng;
 
 use crate::error::RepresentationError;
+use crate::host::{HostEncoder, LstmKernel, PoolingKernel, ZeroKernel};
 use crate::table::{IndexedBy, Table};
 
 /// A `(B, T, D)` tensor: one vector per sequence and position.
@@ -51,6 +52,13 @@ pub trait SequenceRepresentation: Send + Sync {
         &self,
         rows: SequenceRows<D, T>,
     ) -> Steps<D, T>;
+
+    /// The same function as [`encode`](Self::encode) written by hand on host memory, if the
+    /// representation has one (every built-in but the CNN does): the CPU trains and scores
+    /// through it without dfdx's tape. `None` (the default) always goes through `encode`.
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        None
+    }
 }
 
 fn check(num_items: usize, dim: usize) -> Result<(), RepresentationError> {
@@ -118,6 +126,9 @@ impl SequenceRepresentation for SequencePopularity {
     ) -> Steps<D, T> {
         rows.inputs * 0.0
     }
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        Some(Box::new(ZeroKernel))
+    }
 }
 
 /// Pooling over the items seen so far: the talk's running sum, or Spotlight's running mean.
@@ -182,6 +193,12 @@ impl SequenceRepresentation for Pooling {
             .tensor_from_vec(counts, (b, t))
             .broadcast_like::<_, Axis<2>>(&(b, t, d));
         sums / counts
+    }
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        Some(Box::new(PoolingKernel {
+            dim: self.dim(),
+            mean: self.mean,
+        }))
     }
 }
 
@@ -298,6 +315,15 @@ impl SequenceRepresentation for Lstm {
         outputs
             .stack()
             .permute::<(usize, usize, usize), Axes3<1, 0, 2>>()
+    }
+
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        Some(Box::new(LstmKernel {
+            input: self.tables[2].data(),
+            hidden: self.tables[3].data(),
+            bias: self.tables[4].data(),
+            dim: self.dim(),
+        }))
     }
 }
 
@@ -590,5 +616,8 @@ impl SequenceRepresentation for AnySequence {
         rows: SequenceRows<D, T>,
     ) -> Steps<D, T> {
         any_dispatch!(self, r => r.encode(rows))
+    }
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        any_dispatch!(self, r => r.host_encoder())
     }
 }

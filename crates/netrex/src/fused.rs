@@ -67,7 +67,7 @@ const PREFETCH_AHEAD: usize = 2;
 
 /// `<a, b>` in eight lanes, which the compiler keeps in vector registers.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let split = a.len() / 8 * 8;
     for (x, y) in a[..split].chunks_exact(8).zip(b[..split].chunks_exact(8)) {
@@ -81,7 +81,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// `out += factor * x`.
 #[inline]
-fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
+pub(crate) fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
     for (o, v) in out.iter_mut().zip(x) {
         *o += factor * v;
     }

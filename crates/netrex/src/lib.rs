@@ -30,6 +30,7 @@ pub mod persist;
 pub mod plot;
 mod progress;
 pub mod sequence;
+mod sequence_kernel;
 pub mod sequence_persist;
 mod training;
 pub use training::{EpochEnd, Fit, OnEpoch};

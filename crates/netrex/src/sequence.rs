@@ -268,7 +268,9 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .map(|_| rng.gen_range(1..=num_items))
                 .collect();
             let real = targets.iter().filter(|&&x| x != 0).count();
-            let value = if self.uses_resident_tables() {
+            let value = if self.uses_host_kernel() {
+                self.kernel_step(rows.len(), &inputs, &targets, &negs)
+            } else if self.uses_resident_tables() {
                 self.resident_step(rows.len(), &inputs, &targets, &negs)?
             } else {
                 self.host_step(rows.len(), &inputs, &targets, &negs)?
@@ -292,6 +294,82 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         let mean = (total / weight.max(1.0)) as f32;
         self.trainer.end_epoch(mean);
         Ok(mean)
+    }
+
+    /// Whether training takes the hand-written CPU kernel: the CPU, a representation with a
+    /// [`HostEncoder`](netrex_representations::HostEncoder) (every built-in but the CNN),
+    /// tables not resident, and `config.training.fused`. Any loss trains through it (a custom
+    /// loss through dfdx's tape over the batch's scores only).
+    pub fn uses_host_kernel(&self) -> bool {
+        D::NAME == "cpu"
+            && self.config.training.fused
+            && !self.uses_resident_tables()
+            && self.representation.host_encoder().is_some()
+    }
+
+    /// One batch through the hand-written kernel, its row gradients applied by the row-wise
+    /// optimizer. Returns the loss (nothing is applied when it is not finite).
+    fn kernel_step(
+        &mut self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> f32 {
+        let Some(encoder) = self.representation.host_encoder() else {
+            return f32::NAN;
+        };
+        let value = crate::sequence_kernel::sequence_batch(
+            encoder.as_ref(),
+            self.representation.tables(),
+            &self.loss,
+            &crate::sequence_kernel::SequenceBatch {
+                rows: batch,
+                inputs,
+                targets,
+                negatives,
+            },
+            &mut self.trainer.grads,
+        );
+        drop(encoder);
+        if !value.is_finite() {
+            self.trainer.grads.iter_mut().for_each(SparseGrad::clear);
+            return value;
+        }
+        self.trainer.grads[0].zero_row(0);
+        self.trainer.grads[1].zero_row(0);
+        self.trainer
+            .optimizer
+            .step(self.representation.tables_mut(), &mut self.trainer.grads);
+        value
+    }
+
+    /// Row gradients of a batch's loss through the hand-written kernel, or `None` when the
+    /// representation has none. Same inputs and outputs as
+    /// [`batch_gradients`](Self::batch_gradients), for checking one against the other.
+    pub fn fused_batch_gradients(
+        &self,
+        batch: usize,
+        inputs: &[u32],
+        targets: &[u32],
+        negatives: &[u32],
+    ) -> Option<(f32, Vec<SparseGrad>)> {
+        let encoder = self.representation.host_encoder()?;
+        let tables = self.representation.tables();
+        let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
+        let value = crate::sequence_kernel::sequence_batch(
+            encoder.as_ref(),
+            tables,
+            &self.loss,
+            &crate::sequence_kernel::SequenceBatch {
+                rows: batch,
+                inputs,
+                targets,
+                negatives,
+            },
+            &mut grads,
+        );
+        Some((value, grads))
     }
 
     /// Gathers the rows on the host, runs the batch on the device, and applies the row
@@ -554,6 +632,15 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         }
         let t = row.len();
         let d = self.representation.dim();
+        if let Some(encoder) = self.representation.host_encoder() {
+            let embedding = &self.representation.tables()[0];
+            let mut x = vec![0.0f32; t * d];
+            for (out, &id) in x.chunks_exact_mut(d).zip(&row) {
+                out.copy_from_slice(embedding.row(id as usize));
+            }
+            let values = encoder.forward(&x, &row, 1).outputs;
+            return (values[(t - real) * d..].to_vec(), real);
+        }
         let inputs = gather_rows(
             &self.device,
             &self.representation.tables()[0],

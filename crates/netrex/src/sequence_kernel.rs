@@ -1,0 +1,118 @@
+//! The CPU training kernel of sequence models whose representation has a [`HostEncoder`]:
+//! gather, encode, score, loss gradient, and back again, with dfdx's tape (if at all) only
+//! over the scores of a custom loss.
+//!
+//! At position `r` with state `h_r`, target `t` and negatives `n_j`, `pos_r = <h_r, e_t> + b_t`
+//! and `neg_rj = <h_r, e_nj> + b_nj`; with `dl/dpos` and `dl/dneg` from
+//! [`score_gradient`]: `dh_r = dl/dpos e_t + sum_j dl/dneg_j e_nj`, `de_t += dl/dpos h_r`,
+//! `de_nj += dl/dneg_j h_r`, and the same factors on the biases. `dh` then goes back through
+//! the encoder to the input embeddings and the dense weights. Rows whose derivative is zero
+//! (padding targets, negatives a hinge ignores) are not touched.
+
+use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
+use netrex_representations::{HostEncoder, SparseGrad, Table};
+
+use crate::fused::{add_scaled, dot};
+
+/// One batch of `B` padded rows: `inputs` and `targets` `(B, T)` (shifted ids, 0 = padding),
+/// `negatives` `(B, T, N)`.
+pub(crate) struct SequenceBatch<'a> {
+    pub(crate) rows: usize,
+    pub(crate) inputs: &'a [u32],
+    pub(crate) targets: &'a [u32],
+    pub(crate) negatives: &'a [u32],
+}
+
+/// The batch's masked mean loss, with its row gradients added to `grads` (one per table).
+pub(crate) fn sequence_batch<L: Loss>(
+    encoder: &dyn HostEncoder,
+    tables: &[Table],
+    loss: &L,
+    batch: &SequenceBatch<'_>,
+    grads: &mut [SparseGrad],
+) -> f32 {
+    let (embedding, bias) = (&tables[0], &tables[1]);
+    let d = embedding.cols();
+    let positions = batch.targets.len();
+    let n = batch.negatives.len() / positions.max(1);
+    let mut x = vec![0.0f32; positions * d];
+    for (row, &id) in x.chunks_exact_mut(d).zip(batch.inputs) {
+        row.copy_from_slice(embedding.row(id as usize));
+    }
+    let trace = encoder.forward(&x, batch.inputs, batch.rows);
+    let states = &trace.outputs;
+    let score = |r: usize, item: u32| {
+        dot(&states[r * d..(r + 1) * d], embedding.row(item as usize)) + bias.row(item as usize)[0]
+    };
+    let mut positive = vec![0.0f32; positions];
+    let mut negative = vec![0.0f32; positions * n];
+    let mut mask = vec![0.0f32; positions];
+    for r in 0..positions {
+        if batch.targets[r] == 0 {
+            continue;
+        }
+        mask[r] = 1.0;
+        positive[r] = score(r, batch.targets[r]);
+        for j in 0..n {
+            negative[r * n + j] = score(r, batch.negatives[r * n + j]);
+        }
+    }
+    let context = LossContext {
+        num_items: embedding.rows() - 1,
+    };
+    let mut dscores = ScoreGrads::default();
+    let value = score_gradient(
+        loss,
+        &BatchScores {
+            positive: &positive,
+            negative: &negative,
+            mask: Some(&mask),
+            weights: None,
+        },
+        &context,
+        &mut dscores,
+    );
+    if !value.is_finite() {
+        return value;
+    }
+    let mut d_states = vec![0.0f32; positions * d];
+    for r in 0..positions {
+        let state = &states[r * d..(r + 1) * d];
+        let d_state = &mut d_states[r * d..(r + 1) * d];
+        let items = std::iter::once((batch.targets[r], dscores.positive[r]))
+            .chain((0..n).map(|j| (batch.negatives[r * n + j], dscores.negative[r * n + j])));
+        for (item, g) in items {
+            if g == 0.0 || mask[r] == 0.0 {
+                continue;
+            }
+            add_scaled(d_state, g, embedding.row(item as usize));
+            add_scaled(grads[0].row_mut(item), g, state);
+            grads[1].row_mut(item)[0] += g;
+        }
+    }
+    let mut d_inputs = vec![0.0f32; positions * d];
+    let mut d_whole: Vec<Vec<f32>> = tables[2..]
+        .iter()
+        .map(|t| vec![0.0; t.data().len()])
+        .collect();
+    encoder.backward(
+        &x,
+        batch.inputs,
+        &trace,
+        &d_states,
+        &mut d_inputs,
+        &mut d_whole,
+    );
+    for (row, &id) in d_inputs.chunks_exact(d).zip(batch.inputs) {
+        if id != 0 {
+            grads[0].add_row(id, row);
+        }
+    }
+    for (k, whole) in d_whole.iter().enumerate() {
+        let cols = tables[k + 2].cols();
+        for (r, row) in whole.chunks_exact(cols).enumerate() {
+            grads[k + 2].add_row(r as u32, row);
+        }
+    }
+    value
+}
