@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 use netrex_data::Interactions;
 use netrex_evaluation::{evaluate, EvalConfig, ItemScorer, Report};
-use netrex_losses::{ExampleGradient, Loss, LossContext};
+use netrex_losses::{Loss, LossContext};
 use rayon::prelude::*;
 
 use netrex_representations::{
@@ -253,13 +253,11 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         })
     }
 
-    /// Whether training takes the fused kernel: the CPU, a bilinear layout, a loss with a
-    /// hand-written gradient, and `config.fused`.
+    /// Whether training takes the fused kernel: the CPU, a bilinear layout and `config.fused`.
+    /// A built-in loss then runs by hand; a custom loss through dfdx's tape over the batch's
+    /// scores alone (the representation's part stays hand-written).
     pub fn uses_fused_kernel(&self) -> bool {
-        D::NAME == "cpu"
-            && self.config.fused
-            && self.representation.bilinear_layout()
-            && self.loss.example_gradient().is_some()
+        D::NAME == "cpu" && self.config.fused && self.representation.bilinear_layout()
     }
 
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
@@ -411,10 +409,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         sampler: &Sampler,
         progress: &Progress,
     ) -> Result<Outcome, NetrexError> {
-        let loss = self
-            .loss
-            .example_gradient()
-            .ok_or_else(|| NetrexError::Training("the loss has no fused gradient".into()))?;
+        let loss = &self.loss;
         let context = LossContext {
             num_items: self.representation.num_items(),
         };
@@ -457,28 +452,29 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         negatives: &[u32],
         weights: Option<&[f32]>,
     ) -> Option<(f32, Vec<SparseGrad>)> {
-        let loss = self.loss.example_gradient()?;
         if !self.representation.bilinear_layout() {
             return None;
         }
         let tables = self.representation.tables();
         let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
-        let value = fused::bilinear_batch(
-            tables,
-            tables[0].cols(),
-            loss,
-            &LossContext {
-                num_items: self.representation.num_items(),
-            },
-            &fused::Batch {
-                users,
-                positives,
-                negatives,
-                weights,
-            },
-            &mut grads,
-            &mut fused::Scratch::default(),
-        );
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let batch = fused::Batch {
+            users,
+            positives,
+            negatives,
+            weights,
+        };
+        let (dim, scratch) = (tables[0].cols(), &mut fused::Scratch::default());
+        let value = match self.loss.example_gradient() {
+            Some(example) => {
+                fused::bilinear_batch(tables, dim, example, &context, &batch, &mut grads, scratch)
+            }
+            None => fused::bilinear_batch_scored(
+                tables, dim, &self.loss, &context, &batch, &mut grads, scratch,
+            ),
+        };
         Some((value, grads))
     }
 
@@ -725,19 +721,19 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice> ItemScorer
 }
 
 /// What every Hogwild worker of a fused epoch shares.
-struct FusedWork<'a> {
+struct FusedWork<'a, L> {
     train: &'a Interactions,
     batches: &'a [&'a [u32]],
     sampler: &'a Sampler,
     progress: &'a Progress,
-    loss: &'a dyn ExampleGradient,
+    loss: &'a L,
     context: LossContext,
     dim: usize,
     workers: usize,
     stop: AtomicBool,
 }
 
-impl FusedWork<'_> {
+impl<L: Loss> FusedWork<'_, L> {
     /// Trains batches `worker`, `worker + workers`, ... and applies each one's updates.
     fn run<S: RowStore>(&self, training: &RowTraining<'_, S>, worker: usize) -> Outcome {
         let tables = training.tables();
@@ -754,15 +750,26 @@ impl FusedWork<'_> {
             }
             let rows = self.batches[b];
             buffer.fill(self.train, rows, self.sampler, b);
-            let value = fused::bilinear_batch(
-                tables,
-                self.dim,
-                self.loss,
-                &self.context,
-                &buffer.batch(),
-                &mut grads,
-                &mut scratch,
-            );
+            let value = match self.loss.example_gradient() {
+                Some(example) => fused::bilinear_batch(
+                    tables,
+                    self.dim,
+                    example,
+                    &self.context,
+                    &buffer.batch(),
+                    &mut grads,
+                    &mut scratch,
+                ),
+                None => fused::bilinear_batch_scored(
+                    tables,
+                    self.dim,
+                    self.loss,
+                    &self.context,
+                    &buffer.batch(),
+                    &mut grads,
+                    &mut scratch,
+                ),
+            };
             if !outcome.add(b, value, rows.len()) {
                 self.stop.store(true, Ordering::Relaxed);
                 break;

@@ -8,7 +8,7 @@
 //! biases. Negatives with a zero derivative (hinge losses) are not touched at all, so the
 //! optimizer visits fewer rows than the dfdx path (which touches every gathered row).
 
-use netrex_losses::{ExampleGradient, LossContext};
+use netrex_losses::{score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads};
 use netrex_representations::{RowStore, SparseGrad, Table, TrainedTable};
 
 /// Where the kernel reads parameter rows from: plain tables, or tables shared by Hogwild
@@ -54,6 +54,10 @@ pub(crate) struct Scratch {
     item_bias: Vec<f32>,
     scores: Vec<f32>,
     negative_grad: Vec<f32>,
+    /// The whole batch's scores and their gradients, for [`bilinear_batch_scored`].
+    positive: Vec<f32>,
+    negative: Vec<f32>,
+    dscores: ScoreGrads,
 }
 
 // table order of the bilinear layout
@@ -108,6 +112,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
         item_bias,
         scores,
         negative_grad,
+        ..
     } = scratch;
     user.resize(dim, 0.0);
     user_grad.resize(dim, 0.0);
@@ -159,6 +164,91 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
         grads[USER_BIAS].row_mut(u as u32)[0] += bias_grad;
     }
     (total / b.max(1) as f64) as f32
+}
+
+/// The batch's loss for any [`Loss`], with its row gradients added to `grads`: every score of
+/// the batch first, then `d loss / d scores` from [`score_gradient`] (dfdx's tape over the
+/// scores alone for a loss without a hand-written gradient), then the rows again for their
+/// gradients. Same result as [`bilinear_batch`] for a built-in loss.
+pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    dim: usize,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    let b = batch.users.len();
+    let n = batch.negatives.len() / b.max(1);
+    let Scratch {
+        user,
+        user_grad,
+        items,
+        positive,
+        negative,
+        dscores,
+        ..
+    } = scratch;
+    user.resize(dim, 0.0);
+    user_grad.resize(dim, 0.0);
+    items.resize(dim, 0.0);
+    positive.resize(b, 0.0);
+    negative.resize(b * n, 0.0);
+    let (mut user_bias, mut item_bias) = ([0.0f32], [0.0f32]);
+    let ids = |i: usize| {
+        std::iter::once(batch.positives[i])
+            .chain(batch.negatives[i * n..(i + 1) * n].iter().copied())
+    };
+    for i in 0..b {
+        let u = batch.users[i] as usize;
+        tables.read(USER, u, user);
+        tables.read(USER_BIAS, u, &mut user_bias);
+        for (k, item) in ids(i).enumerate() {
+            tables.read(ITEM, item as usize, items);
+            tables.read(ITEM_BIAS, item as usize, &mut item_bias);
+            let score = dot(user, items) + user_bias[0] + item_bias[0];
+            if k == 0 {
+                positive[i] = score;
+            } else {
+                negative[i * n + k - 1] = score;
+            }
+        }
+    }
+    let scores = BatchScores {
+        positive,
+        negative,
+        mask: None,
+        weights: batch.weights,
+    };
+    let value = score_gradient(loss, &scores, context, dscores);
+    if !value.is_finite() {
+        return value;
+    }
+    for i in 0..b {
+        let u = batch.users[i] as usize;
+        tables.read(USER, u, user);
+        user_grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut bias_grad = 0.0;
+        for (k, item) in ids(i).enumerate() {
+            let d = if k == 0 {
+                dscores.positive[i]
+            } else {
+                dscores.negative[i * n + k - 1]
+            };
+            if d == 0.0 {
+                continue;
+            }
+            tables.read(ITEM, item as usize, items);
+            add_scaled(user_grad, d, items);
+            bias_grad += d;
+            add_scaled(grads[ITEM].row_mut(item), d, user);
+            grads[ITEM_BIAS].row_mut(item)[0] += d;
+        }
+        grads[USER].add_row(u as u32, user_grad);
+        grads[USER_BIAS].row_mut(u as u32)[0] += bias_grad;
+    }
+    value
 }
 
 /// Scores of every item for `user`: `<p_u, q_i> + b_u + b_i` written into `scores`.

@@ -1,6 +1,7 @@
 //! The fused kernel (hand-written gradients, Hogwild workers) against the dfdx path: the same
 //! batch gives the same loss and row gradients for every built-in loss; training with either
-//! gives nearly the same model; a custom loss still trains through dfdx.
+//! gives nearly the same model; a custom loss trains through the kernel (dfdx's tape over its
+//! scores) with dfdx's gradients, and through the full dfdx path.
 
 use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
@@ -135,7 +136,7 @@ fn one_worker_is_deterministic_and_two_workers_train() {
     assert!(two[1] < two[0], "loss fell with two workers: {two:?}");
 }
 
-/// A loss defined outside netrex-losses: no hand-written gradient, so dfdx trains it.
+/// A loss defined outside netrex-losses: no hand-written gradient, so dfdx differentiates it.
 struct SquaredGap;
 
 impl Loss for SquaredGap {
@@ -159,11 +160,83 @@ impl Loss for SquaredGap {
     }
 }
 
+/// A built-in loss with its hand-written gradient hidden: what a custom loss goes through.
+struct Hidden(BuiltinLoss);
+
+impl Loss for Hidden {
+    fn name(&self) -> String {
+        format!("hidden-{}", self.0.name())
+    }
+    fn num_negatives(&self) -> usize {
+        self.0.num_negatives()
+    }
+    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        positive: Tensor<(usize,), f32, D, T>,
+        negative: Tensor<(usize, usize), f32, D, T>,
+        context: &LossContext,
+    ) -> Tensor<(usize,), f32, D, T> {
+        self.0.per_example(positive, negative, context)
+    }
+}
+
+/// The kernel's gradients against dfdx's for a loss without a hand-written gradient.
+fn check_scored<L: Loss>(loss: L, rng: &mut StdRng) {
+    let (users, items, b) = (9usize, 13usize, 16usize);
+    let negatives = loss.num_negatives();
+    let name = loss.name();
+    let mut m = ImplicitFactorizationModel::bilinear(config(true, 1), users, items, loss).unwrap();
+    for t in m.representation_mut().tables_mut() {
+        t.data_mut()
+            .iter_mut()
+            .for_each(|v| *v = rng.gen_range(-0.8..0.8));
+    }
+    let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..users as u32)).collect();
+    let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..items as u32)).collect();
+    let n: Vec<u32> = (0..b * negatives)
+        .map(|_| rng.gen_range(0..items as u32))
+        .collect();
+    let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
+    for weights in [None, Some(w.as_slice())] {
+        let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
+        let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
+        assert!(
+            (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+            "{name}: loss {value} vs {reference}"
+        );
+        for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            for r in 0..m.representation().tables()[t].rows() as u32 {
+                for (x, y) in a.row(r).iter().zip(e.row(r)) {
+                    assert!(
+                        (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                        "{name}: table {t} row {r}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
-fn a_custom_loss_trains_through_dfdx() {
+fn custom_losses_get_dfdx_gradients_through_the_scored_kernel() {
+    let mut rng = StdRng::seed_from_u64(2);
+    check_scored(SquaredGap, &mut rng);
+    for name in BuiltinLoss::NAMES {
+        check_scored(
+            Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()),
+            &mut rng,
+        );
+    }
+}
+
+#[test]
+fn a_custom_loss_trains_through_the_kernel_and_through_dfdx() {
     let x = data();
-    let mut m = ImplicitFactorizationModel::bilinear(config(true, 2), 60, 40, SquaredGap).unwrap();
-    assert!(!m.uses_fused_kernel());
-    let report = m.fit(&x).unwrap();
-    assert!(report.loss_history[1] < report.loss_history[0]);
+    for fused in [true, false] {
+        let mut m =
+            ImplicitFactorizationModel::bilinear(config(fused, 2), 60, 40, SquaredGap).unwrap();
+        assert_eq!(m.uses_fused_kernel(), fused);
+        let report = m.fit(&x).unwrap();
+        assert!(report.loss_history[1] < report.loss_history[0]);
+    }
 }
