@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! cargo run --release --example synthetic_epoch -- [interactions] [users] [items] [dim] \
-//!     [loss] [threads] [fused|dfdx] [epochs] [adam|adagrad|sgd] [learning rate]
+//!     [loss] [threads] [fused|dfdx] [epochs] [adam|adagrad|sgd] [learning rate] [batch size]
 //! cargo run --release --example synthetic_epoch -- 1000000 50000 20000 64 bpr 2 fused 3
 //! cargo run --release --example synthetic_epoch -- 1000000 50000 20000 64 custom-bpr 1 fused 3
+//! cargo run --release --example synthetic_epoch -- 1000000 50000 20000 64 bpr 2 fused 3 sgd 0.05 1
 //! cargo run --release --example synthetic_epoch -- 20000000 138000 27000 64 bpr 2 fused 1
 //! ```
 //! The loss `custom-bpr` is BPR written as a user's own [`Loss`] (dfdx ops, no hand-written
@@ -67,6 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: usize = arg(8, 1);
     let optimizer: String = arg(9, "adam".to_string());
     let learning_rate: Option<f32> = std::env::args().nth(10).and_then(|a| a.parse().ok());
+    let batch_size: Option<usize> = std::env::args().nth(11).and_then(|a| a.parse().ok());
 
     let start = Instant::now();
     let data = zipf(&ZipfConfig {
@@ -97,6 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let config = FactorizationConfig {
         learning_rate: learning_rate.unwrap_or(config.learning_rate),
+        batch_size: batch_size.unwrap_or(config.batch_size),
         ..config
     };
     let shape = (users, items, epochs);
@@ -133,8 +136,11 @@ fn train<L: Loss>(
     let (loss_name, dim, threads) = (loss.name(), config.embedding_dim, config.threads);
     let mut model = ImplicitFactorizationModel::bilinear(config, users, items, loss)?;
     println!(
-        "model: {loss_name}, dim {dim}, {optimizer}, {threads} thread(s), {} kernel",
-        if model.uses_fused_kernel() {
+        "model: {loss_name}, dim {dim}, {optimizer}, batch {}, {threads} thread(s), {} kernel",
+        model.config().batch_size,
+        if model.uses_per_example_sgd() {
+            "per-example SGD"
+        } else if model.uses_fused_kernel() {
             "fused"
         } else {
             "dfdx"

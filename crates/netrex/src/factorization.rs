@@ -260,6 +260,16 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         D::NAME == "cpu" && self.config.fused && self.representation.bilinear_layout()
     }
 
+    /// Whether the fused kernel trains one positive at a time with updates written straight
+    /// into the tables: SGD with a batch size of 1 and a built-in loss (LightFM's and
+    /// implicit's way). Negatives are then drawn per unit of 1024 positives.
+    pub fn uses_per_example_sgd(&self) -> bool {
+        self.uses_fused_kernel()
+            && self.config.batch_size == 1
+            && self.config.optimizer == netrex_representations::OptimizerKind::Sgd
+            && self.loss.example_gradient().is_some()
+    }
+
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
         // u32 rows: the shuffled order is the largest buffer of an epoch over a big set
@@ -271,7 +281,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             negatives: self.negatives(),
             num_items: self.representation.num_items() as u32,
         };
-        let batches: Vec<&[u32]> = order.chunks(self.config.batch_size).collect();
+        // one positive at a time still samples and splits work in units of many positives
+        let unit = if self.uses_per_example_sgd() {
+            PER_EXAMPLE_UNIT
+        } else {
+            self.config.batch_size
+        };
+        let batches: Vec<&[u32]> = order.chunks(unit).collect();
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let outcome = if self.uses_fused_kernel() {
             self.fused_epoch(train, &batches, &sampler, &progress)
@@ -415,8 +431,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         };
         let dim = self.representation.tables()[0].cols();
         let workers = rayon::current_num_threads().clamp(1, batches.len().max(1));
+        let per_example = self.uses_per_example_sgd().then(|| {
+            let c = self.trainer.optimizer.config();
+            (c.learning_rate, c.l2)
+        });
         let tables = self.representation.tables_mut();
         let work = FusedWork {
+            per_example,
             train,
             batches,
             sampler,
@@ -727,6 +748,9 @@ struct FusedWork<'a, L> {
     sampler: &'a Sampler,
     progress: &'a Progress,
     loss: &'a L,
+    /// `(learning rate, l2)` of per-example SGD, which then trains each unit's positives one
+    /// at a time.
+    per_example: Option<(f32, f32)>,
     context: LossContext,
     dim: usize,
     workers: usize,
@@ -750,6 +774,28 @@ impl<L: Loss> FusedWork<'_, L> {
             }
             let rows = self.batches[b];
             buffer.fill(self.train, rows, self.sampler, b);
+            if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
+                let result = fused::sgd_examples(
+                    tables,
+                    self.dim,
+                    example,
+                    &self.context,
+                    &buffer.batch(),
+                    rule,
+                    &mut scratch,
+                );
+                // every positive is a batch of its own
+                let ok = match result {
+                    Ok(total) => outcome.add(b, (total / rows.len() as f64) as f32, rows.len()),
+                    Err((i, value)) => outcome.add(b * PER_EXAMPLE_UNIT + i, value, 1),
+                };
+                if !ok {
+                    self.stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                self.progress.advance(rows.len(), outcome.mean());
+                continue;
+            }
             let value = match self.loss.example_gradient() {
                 Some(example) => fused::bilinear_batch(
                     tables,
@@ -780,6 +826,9 @@ impl<L: Loss> FusedWork<'_, L> {
         outcome
     }
 }
+
+/// Positives per unit of sampling and work when training one positive at a time.
+const PER_EXAMPLE_UNIT: usize = 1024;
 
 /// Uniform negatives for each batch from a stream of its own, so that which worker trains a
 /// batch does not change its negatives.

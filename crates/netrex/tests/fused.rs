@@ -240,3 +240,38 @@ fn a_custom_loss_trains_through_the_kernel_and_through_dfdx() {
         assert!(report.loss_history[1] < report.loss_history[0]);
     }
 }
+
+#[test]
+fn per_example_sgd_is_deterministic_on_one_thread_and_trains_on_two() {
+    let x = data();
+    let fit = |threads: usize, loss: BuiltinLoss| {
+        let config = netrex::FactorizationConfigBuilder::from(config(true, threads))
+            .batch_size(1)
+            .optimizer(netrex::representations::OptimizerKind::Sgd)
+            .learning_rate(0.05)
+            .epochs(4)
+            .build()
+            .unwrap();
+        let mut m = ImplicitFactorizationModel::bilinear(config, 60, 40, loss).unwrap();
+        assert!(m.uses_per_example_sgd());
+        let report = m.fit(&x).unwrap();
+        (m.representation().clone(), report.loss_history)
+    };
+    for name in ["bpr", "hinge"] {
+        let loss = BuiltinLoss::from_name(name, None).unwrap();
+        let (a, la) = fit(1, loss);
+        let (b, lb) = fit(1, loss);
+        assert_eq!(a, b);
+        assert_eq!(la, lb);
+        assert!(la[3] < la[0], "{name}: loss fell: {la:?}");
+        let (_, two) = fit(2, loss);
+        assert!(two[3] < two[0], "{name}: loss fell on two threads: {two:?}");
+    }
+    // a custom loss or another optimizer keeps minibatches of one
+    let config = netrex::FactorizationConfigBuilder::from(config(true, 1))
+        .batch_size(1)
+        .build()
+        .unwrap();
+    let m = ImplicitFactorizationModel::bilinear(config, 60, 40, Bpr::default()).unwrap();
+    assert!(!m.uses_per_example_sgd());
+}
