@@ -23,6 +23,26 @@ pub trait ExampleGradient: Send + Sync {
     ) -> (f32, f32);
 }
 
+/// [`ExampleGradient::example`], except that a score that is not finite (a diverged model)
+/// becomes the loss itself, with no gradient: hinges would otherwise read a NaN as "no
+/// violation" and training would go on silently.
+pub fn checked_example(
+    loss: &dyn ExampleGradient,
+    positive: f32,
+    negatives: &[f32],
+    negative_grad: &mut [f32],
+    context: &LossContext,
+) -> (f32, f32) {
+    if let Some(&bad) = std::iter::once(&positive)
+        .chain(negatives)
+        .find(|s| !s.is_finite())
+    {
+        negative_grad.iter_mut().for_each(|g| *g = 0.0);
+        return (bad, 0.0);
+    }
+    loss.example(positive, negatives, negative_grad, context)
+}
+
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())

@@ -22,7 +22,7 @@ mod named;
 mod score;
 
 pub use builtin::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Pointwise, Warp};
-pub use example::ExampleGradient;
+pub use example::{checked_example, ExampleGradient};
 pub use named::BuiltinLoss;
 pub use score::{per_example_gradient, score_gradient, taped_gradient, BatchScores, ScoreGrads};
 

@@ -8,7 +8,7 @@
 
 use dfdx::prelude::*;
 
-use crate::{ExampleGradient, Loss, LossContext};
+use crate::{checked_example, ExampleGradient, Loss, LossContext};
 
 /// The scores of one batch: `positive` `(B,)`, `negative` `(B, N)` row-major, and the optional
 /// `mask` (1 = real, 0 = padding) and `weights`, both `(B,)`, of [`Loss::loss`].
@@ -89,12 +89,16 @@ pub fn per_example_gradient(
             continue;
         }
         let negative_grad = &mut grads.negative[i * n..(i + 1) * n];
-        let (value, dpos) = loss.example(
+        let (value, dpos) = checked_example(
+            loss,
             scores.positive[i],
             &scores.negative[i * n..(i + 1) * n],
             negative_grad,
             context,
         );
+        if !value.is_finite() {
+            return value;
+        }
         let scale = keep / denominator;
         total += f64::from(value * keep);
         grads.positive[i] = dpos * scale;
@@ -129,7 +133,16 @@ pub fn taped_gradient<L: Loss>(
         context,
     );
     let result = value.as_vec()[0];
-    let tape_grads = value.backward();
+    if !result.is_finite() {
+        return result;
+    }
+    let mut tape_grads = value.backward();
+    // a loss that ignores one of its inputs leaves no gradient for it: zeros
+    if tape_grads.get_or_alloc_mut(&positive).is_err()
+        || tape_grads.get_or_alloc_mut(&negative).is_err()
+    {
+        return f32::NAN;
+    }
     grads.positive = tape_grads.get(&positive).as_vec();
     grads.negative = tape_grads.get(&negative).as_vec();
     result

@@ -8,7 +8,9 @@
 //! biases. Negatives with a zero derivative (hinge losses) are not touched at all, so the
 //! optimizer visits fewer rows than the dfdx path (which touches every gathered row).
 
-use netrex_losses::{score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads};
+use netrex_losses::{
+    checked_example, score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads,
+};
 use netrex_representations::{RowStore, SparseGrad, Table, TrainedTable};
 
 /// Where the kernel reads parameter rows from: plain tables, or tables shared by Hogwild
@@ -142,7 +144,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             tables.read(ITEM_BIAS, item as usize, &mut item_bias[k..k + 1]);
             scores[k] = dot(user, row) + user_bias[0] + item_bias[k];
         }
-        let (value, dpos) = loss.example(scores[0], &scores[1..], negative_grad, context);
+        let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
         let weight = batch.weights.map_or(1.0, |w| w[i]);
         total += f64::from(value) * f64::from(weight);
         let scale = weight / b as f32;
@@ -345,7 +347,7 @@ fn sgd_examples_inline<S: RowStore>(
             tables.read(ITEM_BIAS, item as usize, &mut item_bias[k..k + 1]);
             scores[k] = dot(user, row) + user_bias[0] + item_bias[k];
         }
-        let (value, dpos) = loss.example(scores[0], &scores[1..], negative_grad, context);
+        let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
         if !value.is_finite() {
             return Err((i, value));
         }

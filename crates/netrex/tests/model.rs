@@ -242,6 +242,33 @@ fn nan_loss_stops_training_with_its_place() {
 }
 
 #[test]
+fn a_nan_parameter_stops_per_example_sgd_at_the_first_positive() {
+    let config = netrex::FactorizationConfigBuilder::from(config())
+        .batch_size(1)
+        .optimizer(netrex::representations::OptimizerKind::Sgd)
+        .build()
+        .unwrap();
+    let mut m = ImplicitFactorizationModel::bilinear(config, 60, 40, Hinge::default()).unwrap();
+    assert!(m.uses_per_example_sgd());
+    // item biases: table 3 of the bilinear layout
+    m.representation_mut().tables_mut()[3]
+        .data_mut()
+        .fill(f32::NAN);
+    match m.fit(&data()) {
+        // every positive is a batch of its own
+        Err(NetrexError::NonFiniteLoss {
+            epoch: 1,
+            batch: 1,
+            value,
+        }) => assert!(value.is_nan()),
+        other => panic!(
+            "expected a NaN loss error at epoch 1 batch 1, got {:?}",
+            other.map(|r| r.loss_history)
+        ),
+    }
+}
+
+#[test]
 fn recommend_leaves_out_seen_items() {
     let x = data();
     let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
