@@ -1,7 +1,7 @@
 //! Training costs: one step (gather, forward, loss, backward, row gradients) of every
-//! representation x loss (dfdx and, for factorization, the fused kernel), one ML-100K
-//! factorization epoch, and one epoch over the 1M-interaction Zipf set. Ids and data are built
-//! outside the timed closures.
+//! representation x loss (dfdx and the hand-written kernels), one ML-100K factorization epoch,
+//! and one epoch over the 1M-interaction Zipf set (built-in losses, per-example SGD, and a
+//! custom loss). Ids and data are built outside the timed closures.
 //!
 //! `NETREX_DATA_DIR=../shared/data cargo bench --bench training`
 
@@ -10,6 +10,10 @@ use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "../examples/support/custom_bpr.rs"]
+mod custom_bpr;
+use custom_bpr::CustomBpr;
 
 const USERS: usize = 943;
 const ITEMS: usize = 1682;
@@ -97,12 +101,25 @@ fn sequence_steps(c: &mut Criterion) {
         let model =
             ImplicitSequenceModel::new(config.clone(), representation, loss()).expect("valid");
         group.bench_function(
-            BenchmarkId::new("adaptive_hinge_batch32_len50_dim32", name),
+            BenchmarkId::new("dfdx_adaptive_hinge_batch32_len50_dim32", name),
             |b| {
                 b.iter(|| {
                     model
                         .batch_gradients(batch, &inputs, &targets, &negatives)
                         .expect("step")
+                })
+            },
+        );
+        if model.representation().host_encoder().is_none() {
+            continue;
+        }
+        group.bench_function(
+            BenchmarkId::new("kernel_adaptive_hinge_batch32_len50_dim32", name),
+            |b| {
+                b.iter(|| {
+                    model
+                        .fused_batch_gradients(batch, &inputs, &targets, &negatives)
+                        .expect("a host encoder")
                 })
             },
         );
@@ -155,30 +172,39 @@ fn synthetic_epoch(c: &mut Criterion) {
     let data = zipf(&config).expect("valid");
     let mut group = c.benchmark_group("zipf_1m_epoch");
     group.sample_size(10);
-    let runs: [(&str, bool, usize); 4] = [
-        ("bpr", true, 1),
-        ("bpr", true, 2),
-        ("bpr", false, 1),
-        ("adaptive-hinge", true, 2),
+    // (loss, kernel, threads, batch size, optimizer); "per-example" is SGD on batches of one
+    let runs: [(&str, &str, usize, usize, OptimizerKind); 7] = [
+        ("bpr", "fused", 1, 1024, OptimizerKind::Adam),
+        ("bpr", "fused", 2, 1024, OptimizerKind::Adam),
+        ("bpr", "dfdx", 1, 1024, OptimizerKind::Adam),
+        ("adaptive-hinge", "fused", 2, 1024, OptimizerKind::Adam),
+        ("bpr", "per-example-sgd", 1, 1, OptimizerKind::Sgd),
+        ("bpr", "per-example-sgd", 2, 1, OptimizerKind::Sgd),
+        ("custom-bpr", "fused", 1, 1024, OptimizerKind::Adam),
     ];
-    for (name, fused, threads) in runs {
+    for (name, kernel, threads, batch_size, optimizer) in runs {
         let training = FactorizationConfig {
             embedding_dim: 64,
             epochs: 1,
-            fused,
+            fused: kernel != "dfdx",
             threads,
-            ..FactorizationConfig::tuned_for(name)
+            batch_size,
+            optimizer,
+            ..FactorizationConfig::tuned_for(if name == "custom-bpr" { "bpr" } else { name })
         };
-        let loss = BuiltinLoss::from_name(name, None).expect("built-in");
-        let mut model = ImplicitFactorizationModel::bilinear(
-            training,
-            config.num_users,
-            config.num_items,
-            loss,
-        )
-        .expect("valid");
-        let kernel = if fused { "fused" } else { "dfdx" };
         let id = format!("dim64_{kernel}_threads{threads}");
+        let (users, items) = (config.num_users, config.num_items);
+        if name == "custom-bpr" {
+            let mut model = ImplicitFactorizationModel::bilinear(training, users, items, CustomBpr)
+                .expect("valid");
+            group.bench_function(BenchmarkId::new(id, name), |b| {
+                b.iter(|| model.fit(&data).expect("fit"))
+            });
+            continue;
+        }
+        let loss = BuiltinLoss::from_name(name, None).expect("built-in");
+        let mut model =
+            ImplicitFactorizationModel::bilinear(training, users, items, loss).expect("valid");
         group.bench_function(BenchmarkId::new(id, name), |b| {
             b.iter(|| model.fit(&data).expect("fit"))
         });

@@ -17,31 +17,11 @@ use std::time::Instant;
 
 use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
-use netrex::losses::dfdx::prelude::*;
 use netrex::prelude::*;
 
-/// BPR as a researcher would write it in their own crate: `mean_j sigmoid(neg_j - pos)`.
-struct CustomBpr;
-
-impl Loss for CustomBpr {
-    fn name(&self) -> String {
-        "custom-bpr".into()
-    }
-    fn num_negatives(&self) -> usize {
-        1
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        let shape = *negative.shape();
-        (negative - positive.broadcast_like::<_, Axis<1>>(&shape))
-            .sigmoid()
-            .mean::<(usize,), Axis<1>>()
-    }
-}
+#[path = "support/custom_bpr.rs"]
+mod custom_bpr;
+use custom_bpr::CustomBpr;
 
 fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
     std::env::args()

@@ -4,7 +4,7 @@
 //! step's cost follow the batch. L2 is likewise applied to touched rows only.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -323,12 +323,43 @@ fn prefetch_lines(start: *const u8, bytes: usize) {
 }
 
 /// One `f32` that can be read and written through a shared reference.
-pub trait Slot {
+pub trait Slot: Sized {
     /// The value.
     fn get(&self) -> f32;
     /// Replaces the value.
     fn set(&self, value: f32);
+    /// Copies a row of slots into `out`.
+    #[inline]
+    fn read_row(row: &[Self], out: &mut [f32]) {
+        for (o, slot) in out.iter_mut().zip(row) {
+            *o = slot.get();
+        }
+    }
+    /// Overwrites a row of slots with `values`.
+    #[inline]
+    fn write_row(row: &[Self], values: &[f32]) {
+        for (slot, v) in row.iter().zip(values) {
+            slot.set(*v);
+        }
+    }
 }
+
+/// A row of atomic `f32`s as atomic pairs, when its length is even and it starts on an 8-byte
+/// boundary: half the (unvectorisable) atomic operations per row. Whether a row qualifies
+/// depends only on its address and length, so every access to a row has the same width.
+#[inline]
+fn atomic_pairs(row: &[AtomicU32]) -> Option<&[AtomicU64]> {
+    let aligned = row.as_ptr() as usize % std::mem::align_of::<AtomicU64>() == 0;
+    if cfg!(target_endian = "little") && row.len() % 2 == 0 && aligned {
+        // SAFETY: two adjacent AtomicU32 have the size of one AtomicU64 (asserted below) and
+        // the start is aligned for it; the borrow covers exactly these words.
+        Some(unsafe { std::slice::from_raw_parts(row.as_ptr().cast(), row.len() / 2) })
+    } else {
+        None
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<AtomicU64>() == 2 * std::mem::size_of::<AtomicU32>());
 
 impl Slot for AtomicU32 {
     #[inline]
@@ -338,6 +369,33 @@ impl Slot for AtomicU32 {
     #[inline]
     fn set(&self, value: f32) {
         self.store(value.to_bits(), Ordering::Relaxed);
+    }
+    #[inline]
+    fn read_row(row: &[Self], out: &mut [f32]) {
+        let Some(pairs) = atomic_pairs(row) else {
+            for (o, slot) in out.iter_mut().zip(row) {
+                *o = slot.get();
+            }
+            return;
+        };
+        for (o, pair) in out.chunks_exact_mut(2).zip(pairs) {
+            let bits = pair.load(Ordering::Relaxed);
+            o[0] = f32::from_bits(bits as u32);
+            o[1] = f32::from_bits((bits >> 32) as u32);
+        }
+    }
+    #[inline]
+    fn write_row(row: &[Self], values: &[f32]) {
+        let Some(pairs) = atomic_pairs(row) else {
+            for (slot, v) in row.iter().zip(values) {
+                slot.set(*v);
+            }
+            return;
+        };
+        for (pair, v) in pairs.iter().zip(values.chunks_exact(2)) {
+            let bits = u64::from(v[0].to_bits()) | (u64::from(v[1].to_bits()) << 32);
+            pair.store(bits, Ordering::Relaxed);
+        }
     }
 }
 
@@ -406,17 +464,11 @@ impl<S: Slot> RowStore for SlotRows<'_, S> {
     }
     #[inline]
     fn read(&self, r: usize, out: &mut [f32]) {
-        let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (o, slot) in out.iter_mut().zip(row) {
-            *o = slot.get();
-        }
+        S::read_row(&self.data[r * self.cols..(r + 1) * self.cols], out);
     }
     #[inline]
     fn write(&self, r: usize, values: &[f32]) {
-        let row = &self.data[r * self.cols..(r + 1) * self.cols];
-        for (slot, v) in row.iter().zip(values) {
-            slot.set(*v);
-        }
+        S::write_row(&self.data[r * self.cols..(r + 1) * self.cols], values);
     }
 }
 
