@@ -349,8 +349,8 @@ pub trait Slot: Sized {
 /// depends only on its address and length, so every access to a row has the same width.
 #[inline]
 fn atomic_pairs(row: &[AtomicU32]) -> Option<&[AtomicU64]> {
-    let aligned = row.as_ptr() as usize % std::mem::align_of::<AtomicU64>() == 0;
-    if cfg!(target_endian = "little") && row.len() % 2 == 0 && aligned {
+    let aligned = (row.as_ptr() as usize).is_multiple_of(std::mem::align_of::<AtomicU64>());
+    if cfg!(target_endian = "little") && row.len().is_multiple_of(2) && aligned {
         // SAFETY: two adjacent AtomicU32 have the size of one AtomicU64 (asserted below) and
         // the start is aligned for it; the borrow covers exactly these words.
         Some(unsafe { std::slice::from_raw_parts(row.as_ptr().cast(), row.len() / 2) })
