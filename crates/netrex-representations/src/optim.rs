@@ -538,3 +538,35 @@ impl<'a, S: RowStore> RowTraining<'a, S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_rows_round_trip_whether_read_in_pairs_or_singly() {
+        let mut data: Vec<f32> = (0..40).map(|k| k as f32 * 0.25 - 3.0).collect();
+        let original = data.clone();
+        // rows of 4 (pairs where aligned), then the same words as rows of 5 (always singles)
+        for cols in [4usize, 5] {
+            let rows = AtomicRows::new(&mut data, 40 / cols, cols);
+            let mut out = vec![0.0f32; cols];
+            for r in 0..40 / cols {
+                rows.read(r, &mut out);
+                assert_eq!(out, original[r * cols..(r + 1) * cols]);
+                let doubled: Vec<f32> = out.iter().map(|v| v * 2.0).collect();
+                rows.write(r, &doubled);
+                rows.read(r, &mut out);
+                assert_eq!(out, doubled);
+                rows.write(r, &original[r * cols..(r + 1) * cols]);
+            }
+        }
+        // an odd start: rows that begin between two pairs
+        let rows = AtomicRows::new(&mut data[1..33], 8, 4);
+        let mut out = vec![0.0f32; 4];
+        for r in 0..8 {
+            rows.read(r, &mut out);
+            assert_eq!(out, original[1 + r * 4..1 + (r + 1) * 4]);
+        }
+    }
+}
