@@ -526,6 +526,7 @@ where
         out["fit_seconds"] = json!(fitted.seconds);
         out["device"] = json!(D::NAME);
         out["fused_kernel"] = json!(model.uses_fused_kernel());
+        out["per_example_sgd"] = json!(model.uses_per_example_sgd());
         out["resident_tables"] = json!(model.uses_resident_tables());
         out["epochs"] = json!(model.epochs_trained());
         out["loss_history"] = json!(fitted.loss_history);
@@ -784,6 +785,7 @@ where
             "fit_seconds": fitted.seconds,
             "epochs": model.epochs_trained(),
             "device": D::NAME,
+            "host_kernel": model.uses_host_kernel(),
             "resident_tables": model.uses_resident_tables(),
             "loss_history": fitted.loss_history,
             "eval_curve": curve,
