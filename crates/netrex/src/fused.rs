@@ -60,6 +60,57 @@ pub(crate) struct Scratch {
     positive: Vec<f32>,
     negative: Vec<f32>,
     dscores: ScoreGrads,
+    /// The positive's and its negatives' ids, `1 + N`.
+    ids: Vec<u32>,
+    user_bias: [f32; 1],
+}
+
+impl Scratch {
+    /// Sizes the per-positive buffers for rows of `dim` and `n` negatives.
+    fn size(&mut self, dim: usize, n: usize) {
+        let m = 1 + n;
+        self.user.resize(dim, 0.0);
+        self.user_grad.resize(dim, 0.0);
+        self.items.resize(m * dim, 0.0);
+        self.item_bias.resize(m, 0.0);
+        self.scores.resize(m, 0.0);
+        self.negative_grad.resize(n, 0.0);
+        self.ids.resize(m, 0);
+    }
+
+    /// Reads positive `i`'s user row and its items' rows (the positive's, then its `n`
+    /// negatives') and scores them into `scores`; asks for the rows of the positive
+    /// [`PREFETCH_AHEAD`] later.
+    #[inline(always)]
+    fn score_positive<S: RowSource + ?Sized>(
+        &mut self,
+        tables: &S,
+        batch: &Batch<'_>,
+        i: usize,
+        n: usize,
+    ) {
+        let b = batch.users.len();
+        if i + PREFETCH_AHEAD < b {
+            let ahead = i + PREFETCH_AHEAD;
+            tables.prefetch(USER, batch.users[ahead] as usize);
+            tables.prefetch(ITEM, batch.positives[ahead] as usize);
+            for &item in &batch.negatives[ahead * n..(ahead + 1) * n] {
+                tables.prefetch(ITEM, item as usize);
+            }
+        }
+        let dim = self.user.len();
+        let u = batch.users[i] as usize;
+        self.ids[0] = batch.positives[i];
+        self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
+        tables.read(USER, u, &mut self.user);
+        tables.read(USER_BIAS, u, &mut self.user_bias);
+        for (k, &item) in self.ids.iter().enumerate() {
+            let row = &mut self.items[k * dim..(k + 1) * dim];
+            tables.read(ITEM, item as usize, row);
+            tables.read(ITEM_BIAS, item as usize, &mut self.item_bias[k..k + 1]);
+            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
+        }
+    }
 }
 
 // table order of the bilinear layout
@@ -106,44 +157,20 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
 ) -> f32 {
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
-    let m = 1 + n;
-    let Scratch {
-        user,
-        user_grad,
-        items,
-        item_bias,
-        scores,
-        negative_grad,
-        ..
-    } = scratch;
-    user.resize(dim, 0.0);
-    user_grad.resize(dim, 0.0);
-    items.resize(m * dim, 0.0);
-    item_bias.resize(m, 0.0);
-    scores.resize(m, 0.0);
-    negative_grad.resize(n, 0.0);
-    let mut user_bias = [0.0f32];
+    scratch.size(dim, n);
     let mut total = 0.0f64;
     for i in 0..b {
-        if i + PREFETCH_AHEAD < b {
-            let ahead = i + PREFETCH_AHEAD;
-            tables.prefetch(USER, batch.users[ahead] as usize);
-            tables.prefetch(ITEM, batch.positives[ahead] as usize);
-            for &item in &batch.negatives[ahead * n..(ahead + 1) * n] {
-                tables.prefetch(ITEM, item as usize);
-            }
-        }
-        let u = batch.users[i] as usize;
-        let ids = std::iter::once(batch.positives[i])
-            .chain(batch.negatives[i * n..(i + 1) * n].iter().copied());
-        tables.read(USER, u, user);
-        tables.read(USER_BIAS, u, &mut user_bias);
-        for (k, item) in ids.clone().enumerate() {
-            let row = &mut items[k * dim..(k + 1) * dim];
-            tables.read(ITEM, item as usize, row);
-            tables.read(ITEM_BIAS, item as usize, &mut item_bias[k..k + 1]);
-            scores[k] = dot(user, row) + user_bias[0] + item_bias[k];
-        }
+        scratch.score_positive(tables, batch, i, n);
+        let Scratch {
+            user,
+            user_grad,
+            items,
+            scores,
+            negative_grad,
+            ids,
+            ..
+        } = &mut *scratch;
+        let u = batch.users[i];
         let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
         let weight = batch.weights.map_or(1.0, |w| w[i]);
         total += f64::from(value) * f64::from(weight);
@@ -151,7 +178,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
 
         user_grad.iter_mut().for_each(|g| *g = 0.0);
         let mut bias_grad = 0.0;
-        for (k, item) in ids.enumerate() {
+        for (k, &item) in ids.iter().enumerate() {
             let d = if k == 0 { dpos } else { negative_grad[k - 1] };
             if d == 0.0 {
                 continue;
@@ -162,8 +189,8 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             add_scaled(grads[ITEM].row_mut(item), factor, user);
             grads[ITEM_BIAS].row_mut(item)[0] += factor;
         }
-        grads[USER].add_row(u as u32, user_grad);
-        grads[USER_BIAS].row_mut(u as u32)[0] += bias_grad;
+        grads[USER].add_row(u, user_grad);
+        grads[USER_BIAS].row_mut(u)[0] += bias_grad;
     }
     (total / b.max(1) as f64) as f32
 }
@@ -183,6 +210,14 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
 ) -> f32 {
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
+    scratch.size(dim, n);
+    scratch.positive.resize(b, 0.0);
+    scratch.negative.resize(b * n, 0.0);
+    for i in 0..b {
+        scratch.score_positive(tables, batch, i, n);
+        scratch.positive[i] = scratch.scores[0];
+        scratch.negative[i * n..(i + 1) * n].copy_from_slice(&scratch.scores[1..]);
+    }
     let Scratch {
         user,
         user_grad,
@@ -192,31 +227,11 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         dscores,
         ..
     } = scratch;
-    user.resize(dim, 0.0);
-    user_grad.resize(dim, 0.0);
-    items.resize(dim, 0.0);
-    positive.resize(b, 0.0);
-    negative.resize(b * n, 0.0);
-    let (mut user_bias, mut item_bias) = ([0.0f32], [0.0f32]);
+    let items = &mut items[..dim];
     let ids = |i: usize| {
         std::iter::once(batch.positives[i])
             .chain(batch.negatives[i * n..(i + 1) * n].iter().copied())
     };
-    for i in 0..b {
-        let u = batch.users[i] as usize;
-        tables.read(USER, u, user);
-        tables.read(USER_BIAS, u, &mut user_bias);
-        for (k, item) in ids(i).enumerate() {
-            tables.read(ITEM, item as usize, items);
-            tables.read(ITEM_BIAS, item as usize, &mut item_bias);
-            let score = dot(user, items) + user_bias[0] + item_bias[0];
-            if k == 0 {
-                positive[i] = score;
-            } else {
-                negative[i * n + k - 1] = score;
-            }
-        }
-    }
     let scores = BatchScores {
         positive,
         negative,
@@ -306,47 +321,25 @@ fn sgd_examples_inline<S: RowStore>(
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     let m = 1 + n;
-    let Scratch {
-        user,
-        user_grad,
-        items,
-        item_bias,
-        scores,
-        negative_grad,
-        positive: factors,
-        ..
-    } = scratch;
-    user.resize(dim, 0.0);
-    user_grad.resize(dim, 0.0);
-    items.resize(m * dim, 0.0);
-    item_bias.resize(m, 0.0);
-    scores.resize(m, 0.0);
-    negative_grad.resize(n, 0.0);
-    factors.resize(m, 0.0);
-    let mut ids = vec![0u32; m];
+    scratch.size(dim, n);
+    scratch.positive.resize(m, 0.0);
     let mut touched = vec![false; m];
-    let mut user_bias = [0.0f32];
     let mut total = 0.0f64;
     for i in 0..b {
-        if i + PREFETCH_AHEAD < b {
-            let ahead = i + PREFETCH_AHEAD;
-            tables.prefetch(USER, batch.users[ahead] as usize);
-            tables.prefetch(ITEM, batch.positives[ahead] as usize);
-            for &item in &batch.negatives[ahead * n..(ahead + 1) * n] {
-                tables.prefetch(ITEM, item as usize);
-            }
-        }
+        scratch.score_positive(tables, batch, i, n);
+        let Scratch {
+            user,
+            user_grad,
+            items,
+            item_bias,
+            scores,
+            negative_grad,
+            positive: factors,
+            ids,
+            user_bias,
+            ..
+        } = &mut *scratch;
         let u = batch.users[i] as usize;
-        ids[0] = batch.positives[i];
-        ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
-        tables.read(USER, u, user);
-        tables.read(USER_BIAS, u, &mut user_bias);
-        for (k, &item) in ids.iter().enumerate() {
-            let row = &mut items[k * dim..(k + 1) * dim];
-            tables.read(ITEM, item as usize, row);
-            tables.read(ITEM_BIAS, item as usize, &mut item_bias[k..k + 1]);
-            scores[k] = dot(user, row) + user_bias[0] + item_bias[k];
-        }
         let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
         if !value.is_finite() {
             return Err((i, value));
@@ -392,7 +385,7 @@ fn sgd_examples_inline<S: RowStore>(
         }
         tables[USER].weights.write(u, user);
         user_bias[0] -= lr * (bias_grad + l2 * user_bias[0]);
-        tables[USER_BIAS].weights.write(u, &user_bias);
+        tables[USER_BIAS].weights.write(u, &user_bias[..]);
     }
     Ok(total)
 }

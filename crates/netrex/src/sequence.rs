@@ -18,6 +18,7 @@ use crate::config::FactorizationConfig;
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::progress::Progress;
+use crate::sequence_kernel::{sequence_batch, SequenceBatch};
 use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 
 /// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
@@ -316,22 +317,19 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         targets: &[u32],
         negatives: &[u32],
     ) -> f32 {
-        let Some(encoder) = self.representation.host_encoder() else {
-            return f32::NAN;
+        let rows = SequenceBatch {
+            rows: batch,
+            inputs,
+            targets,
+            negatives,
         };
-        let value = crate::sequence_kernel::sequence_batch(
-            encoder.as_ref(),
-            self.representation.tables(),
+        let value = kernel_gradients(
+            &self.representation,
             &self.loss,
-            &crate::sequence_kernel::SequenceBatch {
-                rows: batch,
-                inputs,
-                targets,
-                negatives,
-            },
+            &rows,
             &mut self.trainer.grads,
-        );
-        drop(encoder);
+        )
+        .unwrap_or(f32::NAN);
         if !value.is_finite() {
             self.trainer.grads.iter_mut().for_each(SparseGrad::clear);
             return value;
@@ -354,21 +352,15 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         targets: &[u32],
         negatives: &[u32],
     ) -> Option<(f32, Vec<SparseGrad>)> {
-        let encoder = self.representation.host_encoder()?;
         let tables = self.representation.tables();
         let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
-        let value = crate::sequence_kernel::sequence_batch(
-            encoder.as_ref(),
-            tables,
-            &self.loss,
-            &crate::sequence_kernel::SequenceBatch {
-                rows: batch,
-                inputs,
-                targets,
-                negatives,
-            },
-            &mut grads,
-        );
+        let rows = SequenceBatch {
+            rows: batch,
+            inputs,
+            targets,
+            negatives,
+        };
+        let value = kernel_gradients(&self.representation, &self.loss, &rows, &mut grads)?;
         Some((value, grads))
     }
 
@@ -805,4 +797,22 @@ impl<R: SequenceRepresentation, L: Loss> crate::Fit for ImplicitSequenceModel<R,
     ) -> Result<FitReport, NetrexError> {
         self.run(train, true, on_epoch)
     }
+}
+
+/// A batch through the hand-written kernel, its row gradients added to `grads`; `None` when the
+/// representation has no host encoder.
+fn kernel_gradients<R: SequenceRepresentation, L: Loss>(
+    representation: &R,
+    loss: &L,
+    batch: &SequenceBatch<'_>,
+    grads: &mut [SparseGrad],
+) -> Option<f32> {
+    let encoder = representation.host_encoder()?;
+    Some(sequence_batch(
+        encoder.as_ref(),
+        representation.tables(),
+        loss,
+        batch,
+        grads,
+    ))
 }

@@ -3,13 +3,16 @@
 //! gives nearly the same model; a custom loss trains through the kernel (dfdx's tape over its
 //! scores) with dfdx's gradients, and through the full dfdx path.
 
+mod common;
+
 use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
-use netrex::losses::dfdx::prelude::*;
-use netrex::losses::{Loss, LossContext};
+use netrex::losses::Loss;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use common::{Hidden, SquaredGap};
 
 fn data() -> Interactions {
     zipf(&ZipfConfig {
@@ -38,39 +41,8 @@ fn config(fused: bool, threads: usize) -> FactorizationConfig {
 #[test]
 fn fused_gradients_equal_dfdx_gradients_for_every_builtin_loss() {
     let mut rng = StdRng::seed_from_u64(1);
-    let (users, items, b) = (9usize, 13usize, 16usize);
     for name in BuiltinLoss::NAMES {
-        let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
-        let mut m =
-            ImplicitFactorizationModel::bilinear(config(true, 1), users, items, loss).unwrap();
-        for t in m.representation_mut().tables_mut() {
-            t.data_mut()
-                .iter_mut()
-                .for_each(|v| *v = rng.gen_range(-0.8..0.8));
-        }
-        let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..users as u32)).collect();
-        let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..items as u32)).collect();
-        let n: Vec<u32> = (0..b * 4).map(|_| rng.gen_range(0..items as u32)).collect();
-        let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
-        for weights in [None, Some(w.as_slice())] {
-            let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
-            let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
-            assert!(
-                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
-                "{name}: loss {value} vs {reference}"
-            );
-            for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
-                let rows = m.representation().tables()[t].rows() as u32;
-                for r in 0..rows {
-                    for (x, y) in a.row(r).iter().zip(e.row(r)) {
-                        assert!(
-                            (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
-                            "{name}: table {t} row {r}: {x} vs {y}"
-                        );
-                    }
-                }
-            }
-        }
+        check_against_dfdx(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
     }
 }
 
@@ -136,52 +108,10 @@ fn one_worker_is_deterministic_and_two_workers_train() {
     assert!(two[1] < two[0], "loss fell with two workers: {two:?}");
 }
 
-/// A loss defined outside netrex-losses: no hand-written gradient, so dfdx differentiates it.
-struct SquaredGap;
-
-impl Loss for SquaredGap {
-    fn name(&self) -> String {
-        "squared-gap".into()
-    }
-    fn num_negatives(&self) -> usize {
-        1
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        let shape = *negative.shape();
-        (negative - positive.broadcast_like::<_, Axis<1>>(&shape) + 1.0)
-            .relu()
-            .square()
-            .sum::<(usize,), Axis<1>>()
-    }
-}
-
-/// A built-in loss with its hand-written gradient hidden: what a custom loss goes through.
-struct Hidden(BuiltinLoss);
-
-impl Loss for Hidden {
-    fn name(&self) -> String {
-        format!("hidden-{}", self.0.name())
-    }
-    fn num_negatives(&self) -> usize {
-        self.0.num_negatives()
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        context: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        self.0.per_example(positive, negative, context)
-    }
-}
-
-/// The kernel's gradients against dfdx's for a loss without a hand-written gradient.
-fn check_scored<L: Loss>(loss: L, rng: &mut StdRng) {
+/// The fused kernel's loss and row gradients of a random batch, with and without weights,
+/// against dfdx's (a built-in loss runs its hand-written gradient, any other loss the score
+/// tape).
+fn check_against_dfdx<L: Loss>(loss: L, rng: &mut StdRng) {
     let (users, items, b) = (9usize, 13usize, 16usize);
     let negatives = loss.num_negatives();
     let name = loss.name();
@@ -220,9 +150,9 @@ fn check_scored<L: Loss>(loss: L, rng: &mut StdRng) {
 #[test]
 fn custom_losses_get_dfdx_gradients_through_the_scored_kernel() {
     let mut rng = StdRng::seed_from_u64(2);
-    check_scored(SquaredGap, &mut rng);
+    check_against_dfdx(SquaredGap { negatives: 1 }, &mut rng);
     for name in BuiltinLoss::NAMES {
-        check_scored(
+        check_against_dfdx(
             Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()),
             &mut rng,
         );
@@ -233,8 +163,13 @@ fn custom_losses_get_dfdx_gradients_through_the_scored_kernel() {
 fn a_custom_loss_trains_through_the_kernel_and_through_dfdx() {
     let x = data();
     for fused in [true, false] {
-        let mut m =
-            ImplicitFactorizationModel::bilinear(config(fused, 2), 60, 40, SquaredGap).unwrap();
+        let mut m = ImplicitFactorizationModel::bilinear(
+            config(fused, 2),
+            60,
+            40,
+            SquaredGap { negatives: 1 },
+        )
+        .unwrap();
         assert_eq!(m.uses_fused_kernel(), fused);
         let report = m.fit(&x).unwrap();
         assert!(report.loss_history[1] < report.loss_history[0]);

@@ -1,10 +1,14 @@
 //! Gradient check of the sequence representations (LSTM, pooling, popularity) with several
 //! losses: row gradients of the training step against central finite differences.
 
+mod common;
+
 use netrex::prelude::*;
 use netrex::representations::SparseGrad;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use common::randomize_sequence_tables;
 
 const ITEMS: usize = 6;
 
@@ -24,22 +28,7 @@ fn check<R: SequenceRepresentation>(
     min_nonzero: usize,
 ) {
     let mut rng = StdRng::seed_from_u64(3);
-    // values of order 1 so no unit sits at a kink; the padding row stays zero
-    for (k, t) in model
-        .representation_mut()
-        .tables_mut()
-        .iter_mut()
-        .enumerate()
-    {
-        let cols = t.cols();
-        for (i, v) in t.data_mut().iter_mut().enumerate() {
-            *v = if k < 2 && i < cols {
-                0.0
-            } else {
-                rng.gen_range(-0.8..0.8)
-            };
-        }
-    }
+    randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
     // two rows, left-padded; targets are the inputs shifted by one
     let inputs = [0u32, 0, 3, 1, 0, 2, 5, 4];
     let targets = [0u32, 3, 1, 6, 2, 5, 4, 1];

@@ -3,13 +3,16 @@
 //! custom one; the host encoder gives `encode`'s states; training is independent of the
 //! number of threads; the CNN (no host encoder) still trains through dfdx.
 
+mod common;
+
 use netrex::data::Interactions;
-use netrex::losses::dfdx::prelude::*;
-use netrex::losses::{Loss, LossContext};
+use netrex::losses::Loss;
 use netrex::prelude::*;
 use netrex::representations::SparseGrad;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use common::{randomize_sequence_tables, SquaredGap};
 
 const ITEMS: usize = 9;
 const DIM: usize = 5;
@@ -37,31 +40,6 @@ fn representations(rng: &mut StdRng) -> Vec<AnySequence> {
         AnySequence::Pooling(Pooling::new(ITEMS, DIM, true, rng).unwrap()),
         AnySequence::Lstm(Lstm::new(ITEMS, DIM, rng).unwrap()),
     ]
-}
-
-/// A loss defined outside netrex-losses: no hand-written gradient.
-#[derive(Clone)]
-struct SquaredGap;
-
-impl Loss for SquaredGap {
-    fn name(&self) -> String {
-        "squared-gap".into()
-    }
-    fn num_negatives(&self) -> usize {
-        3
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        let shape = *negative.shape();
-        (negative - positive.broadcast_like::<_, Axis<1>>(&shape) + 1.0)
-            .relu()
-            .square()
-            .sum::<(usize,), Axis<1>>()
-    }
 }
 
 /// A batch of `rows` left-padded rows of length `len` (more rows than one parallel chunk).
@@ -113,21 +91,7 @@ fn check_loss<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
         let what = format!("{} / {}", representation.name(), loss.name());
         let mut model =
             ImplicitSequenceModel::new(config(true, 1), representation, loss.clone()).unwrap();
-        for (k, t) in model
-            .representation_mut()
-            .tables_mut()
-            .iter_mut()
-            .enumerate()
-        {
-            let cols = t.cols();
-            for (i, v) in t.data_mut().iter_mut().enumerate() {
-                *v = if k < 2 && i < cols {
-                    0.0
-                } else {
-                    rng.gen_range(-0.8..0.8)
-                };
-            }
-        }
+        randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
         let [inputs, targets, negatives] = batch(rng, 11, 7, loss.num_negatives());
         let (reference, expected) = model
             .batch_gradients(11, &inputs, &targets, &negatives)
@@ -159,7 +123,7 @@ fn kernel_gradients_equal_dfdx_gradients_for_every_builtin_loss() {
 
 #[test]
 fn kernel_gradients_equal_dfdx_gradients_for_a_custom_loss() {
-    check_loss(SquaredGap, &mut StdRng::seed_from_u64(12));
+    check_loss(SquaredGap { negatives: 3 }, &mut StdRng::seed_from_u64(12));
 }
 
 fn histories() -> Interactions {
