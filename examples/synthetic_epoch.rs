@@ -89,11 +89,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let loss = BuiltinLoss::from_name(&loss_name, None).ok_or("unknown loss")?;
         train(loss, config, &data, shape, &optimizer)?
     };
-    // Adam keeps two moments per parameter
+    // Adam keeps two moments per parameter, Adagrad one, SGD none
+    let state = match optimizer.as_str() {
+        "adam" => 2.0,
+        "adagrad" => 1.0,
+        _ => 0.0,
+    };
     println!(
-        "parameters {:.1} MB, Adam state {:.1} MB",
+        "parameters {:.1} MB, {optimizer} state {:.1} MB",
         parameters as f64 / 1e6,
-        2.0 * parameters as f64 / 1e6
+        state * parameters as f64 / 1e6
     );
     if let (Some(data_peak), Some(peak)) = (after_data, peak_resident_bytes()) {
         println!(
