@@ -22,7 +22,7 @@ pub mod table;
 pub use error::RepresentationError;
 pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
-pub use host::{EncoderTrace, HostEncoder, LstmKernel, PoolingKernel};
+pub use host::{CnnKernel, EncoderTrace, HostEncoder, LstmKernel, PoolingKernel};
 pub use optim::{
     AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
     Slot, SlotRows, TrainedTable,

@@ -10,7 +10,7 @@ use dfdx::prelude::*;
 use rand::Rng;
 
 use crate::error::RepresentationError;
-use crate::host::{HostEncoder, LstmKernel, PoolingKernel, ZeroKernel};
+use crate::host::{CnnKernel, HostEncoder, LstmKernel, PoolingKernel, ZeroKernel};
 use crate::table::{IndexedBy, Table};
 
 /// A `(B, T, D)` tensor: one vector per sequence and position.
@@ -54,7 +54,7 @@ pub trait SequenceRepresentation: Send + Sync {
     ) -> Steps<D, T>;
 
     /// The same function as [`encode`](Self::encode) written by hand on host memory, if the
-    /// representation has one (every built-in but the CNN does): the CPU trains and scores
+    /// representation has one (every built-in does): the CPU trains and scores
     /// through it without dfdx's tape. `None` (the default) always goes through `encode`.
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
         None
@@ -435,6 +435,18 @@ impl SequenceRepresentation for CausalCnn {
         }
         // weight tapes hold no ops (they are leaves), so dropping them loses nothing
         x
+    }
+
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        let dense = &self.tables[2..];
+        Some(Box::new(CnnKernel {
+            weights: dense.iter().step_by(2).map(|w| w.data()).collect(),
+            biases: dense.iter().skip(1).step_by(2).map(|b| b.data()).collect(),
+            kernel_width: self.kernel_width,
+            dilations: &self.dilations,
+            residual: self.residual,
+            dim: self.dim(),
+        }))
     }
 }
 
