@@ -298,7 +298,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     }
 
     /// Whether training takes the hand-written CPU kernel: the CPU, a representation with a
-    /// [`HostEncoder`](netrex_representations::HostEncoder) (every built-in but the CNN),
+    /// [`HostEncoder`](netrex_representations::HostEncoder) (every built-in does),
     /// tables not resident, and `config.training.fused`. Any loss trains through it (a custom
     /// loss through dfdx's tape over the batch's scores only).
     pub fn uses_host_kernel(&self) -> bool {
