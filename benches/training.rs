@@ -68,10 +68,6 @@ fn sequence_steps(c: &mut Criterion) {
         .chunks(len)
         .flat_map(|row| std::iter::once(0).chain(row[..len - 1].iter().copied()))
         .collect();
-    let loss = || BuiltinLoss::from_name("adaptive-hinge", None).expect("built-in");
-    let negatives: Vec<u32> = (0..batch * len * loss().num_negatives())
-        .map(|_| rng.gen_range(1..=ITEMS as u32))
-        .collect();
     let config = SequenceConfig {
         training: FactorizationConfig::builder()
             .embedding_dim(dim)
@@ -97,32 +93,30 @@ fn sequence_steps(c: &mut Criterion) {
             AnySequence::Cnn(CausalCnn::new(ITEMS, dim, 3, &[1], true, &mut rng).expect("valid")),
         ),
     ];
-    for (name, representation) in kinds {
-        let model =
-            ImplicitSequenceModel::new(config.clone(), representation, loss()).expect("valid");
-        group.bench_function(
-            BenchmarkId::new("dfdx_adaptive_hinge_batch32_len50_dim32", name),
-            |b| {
+    for loss_name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(loss_name, None).expect("built-in");
+        let negatives: Vec<u32> = (0..batch * len * loss.num_negatives())
+            .map(|_| rng.gen_range(1..=ITEMS as u32))
+            .collect();
+        for (name, representation) in &kinds {
+            let model = ImplicitSequenceModel::new(config.clone(), representation.clone(), loss)
+                .expect("valid");
+            let id = |kernel: &str| format!("{kernel}_{loss_name}_batch32_len50_dim32");
+            group.bench_function(BenchmarkId::new(id("dfdx"), name), |b| {
                 b.iter(|| {
                     model
                         .batch_gradients(batch, &inputs, &targets, &negatives)
                         .expect("step")
                 })
-            },
-        );
-        if model.representation().host_encoder().is_none() {
-            continue;
-        }
-        group.bench_function(
-            BenchmarkId::new("kernel_adaptive_hinge_batch32_len50_dim32", name),
-            |b| {
+            });
+            group.bench_function(BenchmarkId::new(id("kernel"), name), |b| {
                 b.iter(|| {
                     model
                         .fused_batch_gradients(batch, &inputs, &targets, &negatives)
                         .expect("a host encoder")
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }
