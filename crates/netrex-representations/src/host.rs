@@ -24,8 +24,8 @@ pub struct EncoderTrace {
     pub steps: usize,
     /// The representation at every position, `(B, T, D)` row-major.
     pub outputs: Vec<f32>,
-    /// Intermediate values, as the encoder lays them out.
-    saved: Vec<Vec<f32>>,
+    /// Intermediate values the backward pass needs, laid out as the encoder chooses.
+    pub saved: Vec<Vec<f32>>,
 }
 
 /// A sequence representation's function written out by hand (see the module docs).
