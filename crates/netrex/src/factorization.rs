@@ -488,14 +488,9 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             weights,
         };
         let (dim, scratch) = (tables[0].cols(), &mut fused::Scratch::default());
-        let value = match self.loss.example_gradient() {
-            Some(example) => {
-                fused::bilinear_batch(tables, dim, example, &context, &batch, &mut grads, scratch)
-            }
-            None => fused::bilinear_batch_scored(
-                tables, dim, &self.loss, &context, &batch, &mut grads, scratch,
-            ),
-        };
+        let value = fused::bilinear_any(
+            tables, dim, &self.loss, &context, &batch, &mut grads, scratch,
+        );
         Some((value, grads))
     }
 
@@ -796,26 +791,15 @@ impl<L: Loss> FusedWork<'_, L> {
                 self.progress.advance(rows.len(), outcome.mean());
                 continue;
             }
-            let value = match self.loss.example_gradient() {
-                Some(example) => fused::bilinear_batch(
-                    tables,
-                    self.dim,
-                    example,
-                    &self.context,
-                    &buffer.batch(),
-                    &mut grads,
-                    &mut scratch,
-                ),
-                None => fused::bilinear_batch_scored(
-                    tables,
-                    self.dim,
-                    self.loss,
-                    &self.context,
-                    &buffer.batch(),
-                    &mut grads,
-                    &mut scratch,
-                ),
-            };
+            let value = fused::bilinear_any(
+                tables,
+                self.dim,
+                self.loss,
+                &self.context,
+                &buffer.batch(),
+                &mut grads,
+                &mut scratch,
+            );
             if !outcome.add(b, value, rows.len()) {
                 self.stop.store(true, Ordering::Relaxed);
                 break;

@@ -195,6 +195,23 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     (total / b.max(1) as f64) as f32
 }
 
+/// The batch's loss and row gradients for any [`Loss`]: in one pass by hand for a loss with an
+/// [`ExampleGradient`], through [`bilinear_batch_scored`] otherwise.
+pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    dim: usize,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    match loss.example_gradient() {
+        Some(example) => bilinear_batch(tables, dim, example, context, batch, grads, scratch),
+        None => bilinear_batch_scored(tables, dim, loss, context, batch, grads, scratch),
+    }
+}
+
 /// The batch's loss for any [`Loss`], with its row gradients added to `grads`: every score of
 /// the batch first, then `d loss / d scores` from [`score_gradient`] (dfdx's tape over the
 /// scores alone for a loss without a hand-written gradient), then the rows again for their
