@@ -1,0 +1,274 @@
+//! The LSTM's forward and backward passes by hand.
+
+use rayon::prelude::*;
+
+use super::{matmul, EncoderTrace, HostEncoder, View, CHUNK};
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The LSTM of [`crate::Lstm`] by hand: `z = x W_i + h_prev W_h + b`, gates `i, f, g, o`
+/// (sigmoid, sigmoid, tanh, sigmoid), `c = f c_prev + i g`, `h = o tanh(c)`; no previous
+/// state at the first position.
+pub struct LstmKernel<'a> {
+    /// `w_input (D, 4D)`.
+    pub input: &'a [f32],
+    /// `w_hidden (D, 4D)`.
+    pub hidden: &'a [f32],
+    /// `w_bias (4D)`.
+    pub bias: &'a [f32],
+    /// `D`.
+    pub dim: usize,
+}
+
+// saved vectors of an LSTM trace
+const GATES: usize = 0;
+const CELLS: usize = 1;
+const CELL_TANH: usize = 2;
+
+impl LstmKernel<'_> {
+    /// Forward over one chunk of `b` sequences: `x` `(b, T, D)` into activated gates
+    /// `(b, T, 4D)`, cells, `tanh(cells)` and outputs `(b, T, D)`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_chunk(
+        &self,
+        x: &[f32],
+        b: usize,
+        t: usize,
+        gates: &mut [f32],
+        cells: &mut [f32],
+        cell_tanh: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let d = self.dim;
+        let g4 = 4 * d;
+        matmul(
+            b * t,
+            g4,
+            d,
+            gates,
+            g4,
+            false,
+            View::rows(x, d),
+            View::rows(self.input, g4),
+        );
+        for row in gates.chunks_exact_mut(g4) {
+            row.iter_mut().zip(self.bias).for_each(|(z, w)| *z += w);
+        }
+        for step in 0..t {
+            if step > 0 {
+                // z[r, step] += h[r, step - 1] W_h for every sequence r at once
+                matmul(
+                    b,
+                    g4,
+                    d,
+                    &mut gates[step * g4..],
+                    t * g4,
+                    true,
+                    View::rows(&out[(step - 1) * d..], t * d),
+                    View::rows(self.hidden, g4),
+                );
+            }
+            for r in 0..b {
+                let at = r * t + step;
+                let z = &mut gates[at * g4..(at + 1) * g4];
+                let (zi, rest) = z.split_at_mut(d);
+                let (zf, rest) = rest.split_at_mut(d);
+                let (zg, zo) = rest.split_at_mut(d);
+                for k in 0..d {
+                    let i = sigmoid(zi[k]);
+                    let f = sigmoid(zf[k]);
+                    let g = zg[k].tanh();
+                    let o = sigmoid(zo[k]);
+                    let previous = if step > 0 {
+                        cells[(at - 1) * d + k]
+                    } else {
+                        0.0
+                    };
+                    let c = f * previous + i * g;
+                    let tc = c.tanh();
+                    (zi[k], zf[k], zg[k], zo[k]) = (i, f, g, o);
+                    cells[at * d + k] = c;
+                    cell_tanh[at * d + k] = tc;
+                    out[at * d + k] = o * tc;
+                }
+            }
+        }
+    }
+
+    /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
+    /// weight gradients `[d w_input, d w_hidden, d w_bias]` (overwritten).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_chunk(
+        &self,
+        x: &[f32],
+        b: usize,
+        t: usize,
+        saved: [&[f32]; 3],
+        out: &[f32],
+        d_out: &[f32],
+        dx: &mut [f32],
+        dw: &mut [Vec<f32>; 3],
+    ) {
+        let d = self.dim;
+        let g4 = 4 * d;
+        let [gates, cells, cell_tanh] = saved;
+        let mut dz = vec![0.0f32; b * t * g4];
+        // gradient reaching each sequence's state from the next position
+        let mut dh_next = vec![0.0f32; b * d];
+        let mut dc_next = vec![0.0f32; b * d];
+        for step in (0..t).rev() {
+            for r in 0..b {
+                let at = r * t + step;
+                let gate = &gates[at * g4..(at + 1) * g4];
+                let dzr = &mut dz[at * g4..(at + 1) * g4];
+                for k in 0..d {
+                    let (i, f, g, o) = (gate[k], gate[d + k], gate[2 * d + k], gate[3 * d + k]);
+                    let tc = cell_tanh[at * d + k];
+                    let dh = d_out[at * d + k] + dh_next[r * d + k];
+                    let dc = dh * o * (1.0 - tc * tc) + dc_next[r * d + k];
+                    let previous = if step > 0 {
+                        cells[(at - 1) * d + k]
+                    } else {
+                        0.0
+                    };
+                    dzr[k] = dc * g * i * (1.0 - i);
+                    dzr[d + k] = dc * previous * f * (1.0 - f);
+                    dzr[2 * d + k] = dc * i * (1.0 - g * g);
+                    dzr[3 * d + k] = dh * tc * o * (1.0 - o);
+                    dc_next[r * d + k] = dc * f;
+                }
+            }
+            if step > 0 {
+                // dh[r, step - 1] = dz[r, step] W_h^T
+                matmul(
+                    b,
+                    d,
+                    g4,
+                    &mut dh_next,
+                    d,
+                    false,
+                    View::rows(&dz[step * g4..], t * g4),
+                    View::transposed(self.hidden, g4),
+                );
+            }
+        }
+        // dx += dZ W_i^T
+        matmul(
+            b * t,
+            d,
+            g4,
+            dx,
+            d,
+            true,
+            View::rows(&dz, g4),
+            View::transposed(self.input, g4),
+        );
+        // d W_i = X^T dZ
+        matmul(
+            d,
+            g4,
+            b * t,
+            &mut dw[0],
+            g4,
+            false,
+            View::transposed(x, d),
+            View::rows(&dz, g4),
+        );
+        // d W_h = sum over sequences of H[.., 0..T-1]^T dZ[.., 1..T]
+        dw[1].fill(0.0);
+        if t > 1 {
+            for r in 0..b {
+                matmul(
+                    d,
+                    g4,
+                    t - 1,
+                    &mut dw[1],
+                    g4,
+                    true,
+                    View::transposed(&out[r * t * d..], d),
+                    View::rows(&dz[(r * t + 1) * g4..], g4),
+                );
+            }
+        }
+        dw[2].fill(0.0);
+        for row in dz.chunks_exact(g4) {
+            dw[2].iter_mut().zip(row).for_each(|(w, z)| *w += z);
+        }
+    }
+}
+
+impl HostEncoder for LstmKernel<'_> {
+    fn forward(&self, inputs: &[f32], _ids: &[u32], batch: usize) -> EncoderTrace {
+        let d = self.dim;
+        let g4 = 4 * d;
+        let t = inputs.len() / (batch * d).max(1);
+        let rows = batch * t;
+        let mut gates = vec![0.0f32; rows * g4];
+        let mut cells = vec![0.0f32; rows * d];
+        let mut cell_tanh = vec![0.0f32; rows * d];
+        let mut outputs = vec![0.0f32; rows * d];
+        let per = CHUNK * t;
+        gates
+            .par_chunks_mut(per * g4)
+            .zip(cells.par_chunks_mut(per * d))
+            .zip(cell_tanh.par_chunks_mut(per * d))
+            .zip(outputs.par_chunks_mut(per * d))
+            .zip(inputs.par_chunks(per * d))
+            .for_each(|((((gates, cells), cell_tanh), out), x)| {
+                let b = x.len() / (t * d).max(1);
+                self.forward_chunk(x, b, t, gates, cells, cell_tanh, out);
+            });
+        EncoderTrace {
+            batch,
+            steps: t,
+            outputs,
+            saved: vec![gates, cells, cell_tanh],
+        }
+    }
+
+    fn backward(
+        &self,
+        inputs: &[f32],
+        _ids: &[u32],
+        trace: &EncoderTrace,
+        d_outputs: &[f32],
+        d_inputs: &mut [f32],
+        d_whole: &mut [Vec<f32>],
+    ) {
+        let (d, t) = (self.dim, trace.steps);
+        let g4 = 4 * d;
+        let per = CHUNK * t;
+        let saved = &trace.saved;
+        let partial: Vec<[Vec<f32>; 3]> = d_inputs
+            .par_chunks_mut(per * d)
+            .enumerate()
+            .map(|(chunk, dx)| {
+                let rows = chunk * per..chunk * per + dx.len() / d;
+                let b = dx.len() / (t * d).max(1);
+                let mut dw = [vec![0.0; d * g4], vec![0.0; d * g4], vec![0.0; g4]];
+                self.backward_chunk(
+                    &inputs[rows.start * d..rows.end * d],
+                    b,
+                    t,
+                    [
+                        &saved[GATES][rows.start * g4..rows.end * g4],
+                        &saved[CELLS][rows.start * d..rows.end * d],
+                        &saved[CELL_TANH][rows.start * d..rows.end * d],
+                    ],
+                    &trace.outputs[rows.start * d..rows.end * d],
+                    &d_outputs[rows.start * d..rows.end * d],
+                    dx,
+                    &mut dw,
+                );
+                dw
+            })
+            .collect();
+        for dw in &partial {
+            for (total, part) in d_whole.iter_mut().zip(dw) {
+                total.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+}

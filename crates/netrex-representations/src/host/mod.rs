@@ -1,0 +1,180 @@
+//! Hand-written forward and backward passes of sequence representations on host memory.
+//!
+//! dfdx records every op of an LSTM time step on its tape (about 25 per step forward, as many
+//! backward); on `(32, 32)` tensors that bookkeeping costs more than the arithmetic. A
+//! [`HostEncoder`] runs the same function with a few large matrix products (the inputs'
+//! projection and the weight gradients over all steps at once) and one small product per step
+//! for the recurrence, through the `gemm` crate's runtime-dispatched SIMD kernels.
+//!
+//! Work is split into fixed chunks of sequences run on rayon's pool; their weight gradients
+//! are summed in chunk order, so the result does not depend on the number of threads.
+//! `netrex`'s tests check every encoder against its dfdx `encode`.
+
+mod cnn;
+mod lstm;
+mod pooling;
+
+pub use cnn::CnnKernel;
+pub use lstm::LstmKernel;
+pub use pooling::{PoolingKernel, ZeroKernel};
+
+/// Sequences per parallel chunk.
+pub(crate) const CHUNK: usize = 8;
+
+/// What a forward pass keeps for its backward pass.
+#[derive(Clone, Debug, Default)]
+pub struct EncoderTrace {
+    /// Sequences.
+    pub batch: usize,
+    /// Positions per sequence.
+    pub steps: usize,
+    /// The representation at every position, `(B, T, D)` row-major.
+    pub outputs: Vec<f32>,
+    /// Intermediate values the backward pass needs, laid out as the encoder chooses.
+    pub saved: Vec<Vec<f32>>,
+}
+
+/// A sequence representation's function written out by hand (see the module docs).
+pub trait HostEncoder: Sync {
+    /// Runs over `inputs` `(B, T, D)` row-major (the input items' embeddings; `ids` their
+    /// shifted ids, `(B, T)`); the trace's `outputs` are `encode`'s `(B, T, D)`.
+    fn forward(&self, inputs: &[f32], ids: &[u32], batch: usize) -> EncoderTrace;
+
+    /// Given `d_outputs` `(B, T, D)`, adds `d loss / d inputs` into `d_inputs` `(B, T, D)` and
+    /// the gradient of each dense table (in table order) into `d_whole`.
+    fn backward(
+        &self,
+        inputs: &[f32],
+        ids: &[u32],
+        trace: &EncoderTrace,
+        d_outputs: &[f32],
+        d_inputs: &mut [f32],
+        d_whole: &mut [Vec<f32>],
+    );
+}
+
+/// A row-major or transposed view of a matrix in a slice: element `(r, c)` at
+/// `r * row_stride + c * col_stride`.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// `rows x cols` stored row after row with `stride` between rows.
+    pub(crate) fn rows(data: &'a [f32], stride: usize) -> Self {
+        View {
+            data,
+            row_stride: stride,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix whose rows are `stride` apart.
+    pub(crate) fn transposed(data: &'a [f32], stride: usize) -> Self {
+        View {
+            data,
+            row_stride: 1,
+            col_stride: stride,
+        }
+    }
+
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// `out (m x n, rows out_stride apart) = [out +] a (m x k) b (k x n)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+    out_stride: usize,
+    accumulate: bool,
+    a: View<'_>,
+    b: View<'_>,
+) {
+    assert!(
+        View::rows(out, out_stride).covers(m, n) && a.covers(m, k) && b.covers(k, n),
+        "matmul operands out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                out[r * out_stride..r * out_stride + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    // SAFETY: the assertion above keeps every element gemm reads or writes inside its slice;
+    // `out` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            out_stride as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_handles_strides_transposes_and_accumulation() {
+        // a (2 x 3), b (3 x 2)
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let mut out = [10.0; 4];
+        matmul(
+            2,
+            2,
+            3,
+            &mut out,
+            2,
+            true,
+            View::rows(&a, 3),
+            View::rows(&b, 2),
+        );
+        assert_eq!(out, [14.0, 15.0, 20.0, 21.0]);
+        // a^T (3 x 2) b' (2 x 2) with b' = first two rows of b
+        let mut out = [0.0; 6];
+        matmul(
+            3,
+            2,
+            2,
+            &mut out,
+            2,
+            false,
+            View::transposed(&a, 3),
+            View::rows(&b, 2),
+        );
+        assert_eq!(out, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+}
