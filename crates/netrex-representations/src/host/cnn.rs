@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{matmul, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
 
 /// The causal CNN of [`crate::CausalCnn`] by hand: per layer, `y[t] = tanh(b + sum_j
 /// x[t - j dilation] W_j)` (zero before the start), plus `x` when residual.
@@ -214,10 +214,6 @@ impl HostEncoder for CnnKernel<'_> {
                 )
             })
             .collect();
-        for dw in &partial {
-            for (total, part) in d_whole.iter_mut().zip(dw) {
-                total.iter_mut().zip(part).for_each(|(a, b)| *a += b);
-            }
-        }
+        add_in_chunk_order(d_whole, &partial);
     }
 }

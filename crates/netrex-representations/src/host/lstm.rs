@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{matmul, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -265,10 +265,6 @@ impl HostEncoder for LstmKernel<'_> {
                 dw
             })
             .collect();
-        for dw in &partial {
-            for (total, part) in d_whole.iter_mut().zip(dw) {
-                total.iter_mut().zip(part).for_each(|(a, b)| *a += b);
-            }
-        }
+        add_in_chunk_order(d_whole, &partial);
     }
 }

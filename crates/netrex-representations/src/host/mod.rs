@@ -53,6 +53,16 @@ pub trait HostEncoder: Sync {
     );
 }
 
+/// Adds each chunk's dense-table gradients into `d_whole`, chunk after chunk, so the sum does
+/// not depend on which thread ran which chunk.
+pub(crate) fn add_in_chunk_order<P: AsRef<[Vec<f32>]>>(d_whole: &mut [Vec<f32>], partial: &[P]) {
+    for chunk in partial {
+        for (total, part) in d_whole.iter_mut().zip(chunk.as_ref()) {
+            total.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
 /// A row-major or transposed view of a matrix in a slice: element `(r, c)` at
 /// `r * row_stride + c * col_stride`.
 #[derive(Clone, Copy)]
