@@ -156,47 +156,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         &self.config
     }
 
-    /// The representation.
-    pub fn representation(&self) -> &R {
-        &self.representation
-    }
-
-    /// The representation, mutably (e.g. to set parameters before training).
-    pub fn representation_mut(&mut self) -> &mut R {
-        &mut self.representation
-    }
-
-    /// The loss.
-    pub fn loss(&self) -> &L {
-        &self.loss
-    }
-
-    /// Epochs trained so far, over all calls to `fit`.
-    pub fn epochs_trained(&self) -> usize {
-        self.trainer.epochs_trained
-    }
-
-    /// Mean loss of every epoch trained so far.
-    pub fn loss_history(&self) -> &[f32] {
-        &self.trainer.loss_history
-    }
-
-    pub(crate) fn restore_history(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
-        self.trainer.restore(epochs, run_start, history);
-    }
-
-    /// Epochs trained when the current run of `config.epochs` epochs began.
-    pub fn run_start(&self) -> usize {
-        self.trainer.run_start
-    }
-
-    pub(crate) fn optimizer(&self) -> &netrex_representations::RowOptimizer {
-        &self.trainer.optimizer
-    }
-
-    pub(crate) fn optimizer_mut(&mut self) -> &mut netrex_representations::RowOptimizer {
-        &mut self.trainer.optimizer
-    }
+    crate::training::model_accessors!();
 
     fn negatives(&self) -> usize {
         self.config

@@ -136,47 +136,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         &self.config
     }
 
-    /// The representation.
-    pub fn representation(&self) -> &R {
-        &self.representation
-    }
-
-    /// The representation, mutably.
-    pub fn representation_mut(&mut self) -> &mut R {
-        &mut self.representation
-    }
-
-    /// The loss.
-    pub fn loss(&self) -> &L {
-        &self.loss
-    }
-
-    /// Epochs trained so far.
-    pub fn epochs_trained(&self) -> usize {
-        self.trainer.epochs_trained
-    }
-
-    /// Mean loss of every epoch trained so far.
-    pub fn loss_history(&self) -> &[f32] {
-        &self.trainer.loss_history
-    }
-
-    pub(crate) fn restore_history(&mut self, epochs: usize, run_start: usize, history: Vec<f32>) {
-        self.trainer.restore(epochs, run_start, history);
-    }
-
-    /// Epochs trained when the current run of `config.epochs` epochs began.
-    pub fn run_start(&self) -> usize {
-        self.trainer.run_start
-    }
-
-    pub(crate) fn optimizer(&self) -> &netrex_representations::RowOptimizer {
-        &self.trainer.optimizer
-    }
-
-    pub(crate) fn optimizer_mut(&mut self) -> &mut netrex_representations::RowOptimizer {
-        &mut self.trainer.optimizer
-    }
+    crate::training::model_accessors!();
 
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
     /// first; may be empty).
