@@ -26,6 +26,7 @@ pub mod ids;
 pub mod ingest;
 pub mod interactions;
 pub mod movielens;
+pub mod quiet;
 pub mod sequence;
 pub mod split;
 pub mod synthetic;
@@ -34,6 +35,10 @@ pub use dataset::{Dataset, LoadReport};
 pub use error::{DataError, Result};
 pub use ids::{IdMap, RawId};
 pub use interactions::{Interactions, PerUser};
-pub use movielens::{testing_data_dir, MovieLens, OfficialSplit};
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use movielens::testing_data_dir;
+pub use movielens::{MovieLens, OfficialSplit};
+pub use quiet::catch_quietly;
 pub use sequence::{Sequences, PADDING};
 pub use split::TrainTest;

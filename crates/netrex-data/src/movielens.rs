@@ -230,7 +230,10 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// The data folder for a workspace crate's tests: `$NETREX_DATA_DIR`, a relative value taken
 /// from the workspace root (cargo runs tests in the crate's folder, while the README's command
 /// runs from the root), else the workspace's `../shared/data`. `crate_dir` is the crate's
-/// `CARGO_MANIFEST_DIR`, two folders below the root.
+/// `CARGO_MANIFEST_DIR`, two folders below the root. Behind the `testing` feature: a helper
+/// for the workspace's tests, not API.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
 pub fn testing_data_dir(crate_dir: &str) -> std::path::PathBuf {
     let root = std::path::Path::new(crate_dir).join("../..");
     match std::env::var_os("NETREX_DATA_DIR").map(std::path::PathBuf::from) {

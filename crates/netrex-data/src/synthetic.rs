@@ -72,6 +72,10 @@ fn dirichlet_row(n: usize, alpha: f64, rng: &mut StdRng) -> Vec<f64> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
+/// The most items [`markov`] takes: its dense transition matrix then holds 100M entries
+/// (800 MB).
+pub const MARKOV_MAX_ITEMS: usize = 10_000;
+
 /// Spotlight's `generate_sequential`: a chain over a doubly-stochastic transition matrix
 /// (Dirichlet rows balanced by Sinkhorn iterations), where the next item's distribution is the
 /// mean of the rows of the last `order` items. User ids are drawn uniformly and sorted, so each
@@ -95,6 +99,15 @@ pub fn markov(config: &MarkovConfig) -> Result<Interactions> {
         return Err(DataError::param(
             "concentration",
             format!("{concentration} must be > 0"),
+        ));
+    }
+    // the transition matrix is num_items^2 f64s, balanced in up to 100 sweeps
+    if num_items > MARKOV_MAX_ITEMS {
+        return Err(DataError::param(
+            "num_items",
+            format!(
+                "{num_items} is more than the {MARKOV_MAX_ITEMS} items a Markov chain is drawn                  for (its transition matrix has num_items^2 entries); use `zipf` for larger sets"
+            ),
         ));
     }
     let mut rng = StdRng::seed_from_u64(seed);
@@ -265,6 +278,22 @@ mod tests {
         }
         let top: usize = counts.iter().map(|r| *r.iter().max().unwrap()).sum();
         assert!(top as f64 > 0.8 * (items.len() - 1) as f64, "top {top}");
+    }
+
+    #[test]
+    fn markov_refuses_a_catalog_whose_matrix_would_not_fit() {
+        let c = MarkovConfig {
+            num_users: 10,
+            num_items: MARKOV_MAX_ITEMS + 1,
+            num_interactions: 100,
+            concentration: 1e-3,
+            order: 1,
+            seed: 0,
+        };
+        // an error at once, before num_items^2 entries are allocated
+        let err = markov(&c).unwrap_err();
+        assert!(matches!(err, DataError::InvalidParameter { .. }), "{err}");
+        assert!(err.to_string().contains("num_items"), "{err}");
     }
 
     #[test]

@@ -5,35 +5,56 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Loss, LossContext};
 
-/// The talk's pointwise loss: `1 - sigmoid(pos)` plus the mean `sigmoid(neg)`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pointwise {
-    /// Negatives per positive.
-    pub negatives: usize,
+/// A built-in loss: its struct (the number of negatives, with a default), and the `Loss`
+/// methods every built-in shares, around its `per_example` body.
+macro_rules! builtin_loss {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $label:literal, $negatives:literal, $negatives_doc:literal,
+        |$positive:ident, $negative:ident, $context:tt| $body:block
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            #[doc = $negatives_doc]
+            pub negatives: usize,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    negatives: $negatives,
+                }
+            }
+        }
+
+        impl Loss for $name {
+            fn name(&self) -> String {
+                $label.into()
+            }
+            fn num_negatives(&self) -> usize {
+                self.negatives
+            }
+            fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+                Some(self)
+            }
+            /// `positive` is `(B,)`, `negative` is `(B, N)`; the result is `(B,)`.
+            fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+                &self,
+                $positive: Tensor<(usize,), f32, D, T>,
+                $negative: Tensor<(usize, usize), f32, D, T>,
+                $context: &LossContext,
+            ) -> Tensor<(usize,), f32, D, T> {
+                $body
+            }
+        }
+    };
 }
 
-impl Default for Pointwise {
-    fn default() -> Self {
-        Pointwise { negatives: 1 }
-    }
-}
-
-impl Loss for Pointwise {
-    fn name(&self) -> String {
-        "pointwise".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// The talk's pointwise loss: `1 - sigmoid(pos)` plus the mean `sigmoid(neg)`.
+    Pointwise, "pointwise", 1, "Negatives per positive.",
+    |positive, negative, _| {
         let pos = positive.sigmoid().negate() + 1.0;
         let neg = negative.sigmoid().mean::<(usize,), Axis<1>>();
         pos + neg
@@ -49,53 +70,14 @@ fn differences<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
     negative - positive.broadcast_like::<_, Axis<1>>(&shape)
 }
 
-/// BPR in the talk's form: the mean over negatives of `1 - sigmoid(pos - neg)`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Bpr {
-    /// Negatives per positive.
-    pub negatives: usize,
-}
-
-impl Default for Bpr {
-    fn default() -> Self {
-        Bpr { negatives: 1 }
-    }
-}
-
-impl Loss for Bpr {
-    fn name(&self) -> String {
-        "bpr".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// BPR in the talk's form: the mean over negatives of `1 - sigmoid(pos - neg)`.
+    Bpr, "bpr", 1, "Negatives per positive.",
+    |positive, negative, _| {
         // 1 - sigmoid(pos - neg) = sigmoid(neg - pos)
         differences(positive, negative)
             .sigmoid()
             .mean::<(usize,), Axis<1>>()
-    }
-}
-
-/// BPR in its log-likelihood form: the mean over negatives of `-ln sigmoid(pos - neg)`,
-/// computed stably as `softplus(neg - pos)`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LogSigmoidBpr {
-    /// Negatives per positive.
-    pub negatives: usize,
-}
-
-impl Default for LogSigmoidBpr {
-    fn default() -> Self {
-        LogSigmoidBpr { negatives: 1 }
     }
 }
 
@@ -109,91 +91,30 @@ pub(crate) fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D> + Merge<NoneTap
     x.relu() + (second.abs().negate().exp() + 1.0).ln()
 }
 
-impl Loss for LogSigmoidBpr {
-    fn name(&self) -> String {
-        "bpr-log".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// BPR in its log-likelihood form: the mean over negatives of `-ln sigmoid(pos - neg)`,
+    /// computed stably as `softplus(neg - pos)`.
+    LogSigmoidBpr, "bpr-log", 1, "Negatives per positive.",
+    |positive, negative, _| {
         softplus(differences(positive, negative)).mean::<(usize,), Axis<1>>()
     }
 }
 
-/// Hinge: the mean over negatives of `max(0, 1 - pos + neg)`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hinge {
-    /// Negatives per positive.
-    pub negatives: usize,
-}
-
-impl Default for Hinge {
-    fn default() -> Self {
-        Hinge { negatives: 1 }
-    }
-}
-
-impl Loss for Hinge {
-    fn name(&self) -> String {
-        "hinge".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// Hinge: the mean over negatives of `max(0, 1 - pos + neg)`.
+    Hinge, "hinge", 1, "Negatives per positive.",
+    |positive, negative, _| {
         (differences(positive, negative) + 1.0)
             .relu()
             .mean::<(usize,), Axis<1>>()
     }
 }
 
-/// Adaptive hinge: the hinge on the highest-scoring of N sampled negatives (default 5), which
-/// approximates WARP's search for a violating negative in one batched pass.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AdaptiveHinge {
-    /// Negatives sampled per positive.
-    pub negatives: usize,
-}
-
-impl Default for AdaptiveHinge {
-    fn default() -> Self {
-        AdaptiveHinge { negatives: 5 }
-    }
-}
-
-impl Loss for AdaptiveHinge {
-    fn name(&self) -> String {
-        "adaptive-hinge".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// Adaptive hinge: the hinge on the highest-scoring of N sampled negatives (default 5), which
+    /// approximates WARP's search for a violating negative in one batched pass.
+    AdaptiveHinge, "adaptive-hinge", 5, "Negatives sampled per positive.",
+    |positive, negative, _| {
         let (b, n) = *negative.shape();
         // the index of the hardest negative, chosen without gradient: dfdx's `max` would send
         // the gradient to every tied maximum, and duplicate negatives tie
@@ -211,38 +132,13 @@ impl Loss for AdaptiveHinge {
     }
 }
 
-/// WARP-style loss over N sampled negatives (default 20): the mean hinge of the violating
-/// negatives (`neg > pos - 1`), weighted by `ln(1 + rank)` where the rank estimate is
-/// `floor((num_items - 1) * violators / N)`. As in WARP, a positive ranked high by the model
-/// (few violators) gets little weight; the weight carries no gradient.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Warp {
-    /// Negatives sampled per positive.
-    pub negatives: usize,
-}
-
-impl Default for Warp {
-    fn default() -> Self {
-        Warp { negatives: 20 }
-    }
-}
-
-impl Loss for Warp {
-    fn name(&self) -> String {
-        "warp".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-        Some(self)
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        context: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+builtin_loss! {
+    /// WARP-style loss over N sampled negatives (default 20): the mean hinge of the violating
+    /// negatives (`neg > pos - 1`), weighted by `ln(1 + rank)` where the rank estimate is
+    /// `floor((num_items - 1) * violators / N)`. As in WARP, a positive ranked high by the model
+    /// (few violators) gets little weight; the weight carries no gradient.
+    Warp, "warp", 20, "Negatives sampled per positive.",
+    |positive, negative, context| {
         let (b, n) = *negative.shape();
         let margins = (differences(positive, negative) + 1.0).relu();
         let values = margins.retaped::<NoneTape>().as_vec();

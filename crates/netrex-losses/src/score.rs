@@ -161,14 +161,7 @@ mod tests {
         let negative: Vec<f32> = (0..b * n).map(|i| (i as f32 * 0.71).cos() * 0.9).collect();
         let mask = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
         let weights = [0.5, 2.0, 1.0, 1.5, 1.0, 0.25];
-        for name in [
-            "pointwise",
-            "bpr",
-            "bpr-log",
-            "hinge",
-            "adaptive-hinge",
-            "warp",
-        ] {
+        for name in BuiltinLoss::NAMES {
             let loss = BuiltinLoss::from_name(name, Some(n)).expect("a built-in name");
             let example = loss.example_gradient().expect("built-in");
             for (m, w) in [

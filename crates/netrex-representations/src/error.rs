@@ -7,6 +7,14 @@ pub enum RepresentationError {
     /// Tables do not have the shapes the representation needs.
     #[error("shape mismatch: {0}")]
     Shape(String),
+    /// A representation's tables are not in the layout a kernel it asks for relies on.
+    #[error("{representation}: {message}")]
+    Layout {
+        /// The representation's kind.
+        representation: &'static str,
+        /// Which table breaks the layout, and what was expected.
+        message: String,
+    },
     /// A table holds NaN or infinite values.
     #[error("table {0} holds NaN or infinite values")]
     NonFinite(String),

@@ -5,6 +5,7 @@ use rand::Rng;
 
 use crate::error::RepresentationError;
 use crate::gather::Rows;
+use crate::kernel::BilinearKernel;
 use crate::table::{IndexedBy, Table};
 
 /// A representation of users and items whose parameters are row tables.
@@ -37,12 +38,13 @@ pub trait FactorizationRepresentation: Send + Sync {
         rows: Rows<D, T>,
     ) -> Tensor<(usize, usize), f32, D, T>;
 
-    /// Whether [`tables`](Self::tables) are `[user_embedding, user_bias, item_embedding,
-    /// item_bias]` scored as `<p_u, q_i> + b_u + b_i`: the layout training's fused kernel
-    /// (hand-written gradients, no dfdx tape) assumes. `false` (the default) trains through
-    /// [`forward`](Self::forward) and dfdx.
-    fn bilinear_layout(&self) -> bool {
-        false
+    /// The hand-written CPU kernel of this representation, if its score is
+    /// `<p_u, q_i> + b_u + b_i` over four of its tables: it says where those tables are, and
+    /// training (fused gradients, Hogwild, per-example SGD) and scoring then run through it
+    /// with no dfdx tape. The model checks the kernel against the tables once, when it is
+    /// built. `None` (the default) trains and scores through [`forward`](Self::forward).
+    fn bilinear_kernel(&self) -> Option<BilinearKernel> {
+        None
     }
 }
 
@@ -128,8 +130,8 @@ impl FactorizationRepresentation for Bilinear {
         "bilinear".into()
     }
 
-    fn bilinear_layout(&self) -> bool {
-        true
+    fn bilinear_kernel(&self) -> Option<BilinearKernel> {
+        Some(BilinearKernel::IN_ORDER)
     }
 
     fn num_users(&self) -> usize {

@@ -2,8 +2,9 @@
 //!
 //! Representations in dfdx: runtime-sized parameter [`Table`]s (initialised like the talk's
 //! ScaledEmbedding and ZeroEmbedding), the [`FactorizationRepresentation`] trait with the
-//! [`Bilinear`] model, batch [`gather`]ing of touched rows into dfdx tensors, and
-//! [row-wise optimizers](optim) that update only those rows.
+//! [`Bilinear`] model, batch [`gather`]ing of touched rows into dfdx tensors, the
+//! [`SequenceRepresentation`]s and their hand-written [`HostEncoder`]s. A representation never
+//! sees an optimizer: training (row optimizers, kernels, epochs) lives in `netrex-train`.
 //!
 //! Every `forward` documents its tensor shapes: `B` is the batch, `M` items per user,
 //! `D` the embedding dimension.
@@ -14,8 +15,8 @@ pub mod error;
 pub mod factorization;
 pub mod gather;
 pub mod host;
-pub mod optim;
-pub mod resident;
+pub mod kernel;
+pub mod record;
 pub mod sequence;
 pub mod table;
 
@@ -23,12 +24,10 @@ pub use error::RepresentationError;
 pub use factorization::{Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use host::{CnnKernel, EncoderTrace, HostEncoder, LstmKernel, PoolingKernel};
-pub use optim::{
-    AtomicRows, CellRows, OptimizerConfig, OptimizerKind, RowOptimizer, RowStore, RowTraining,
-    Slot, SlotRows, TrainedTable,
-};
-pub use resident::{ResidentTables, Touched};
+pub use kernel::BilinearKernel;
+pub use record::{CnnSpec, PoolingSpec, Record, SequenceSpec};
 pub use sequence::{
-    AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, SequenceRows,
+    check_sequence_tables, AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity,
+    SequenceRepresentation, SequenceRows,
 };
 pub use table::{IndexedBy, SparseGrad, Table};

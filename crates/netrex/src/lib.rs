@@ -1,9 +1,19 @@
 //! # netrex
 //!
-//! Neural recommender models in Rust. This facade re-exports the workspace's crates and holds
-//! the models that tie them together: [`ImplicitFactorizationModel`], generic over a
-//! representation and a loss, with validated hyperparameters ([`FactorizationConfig`]),
-//! training, prediction, recommendation, evaluation and save/load.
+//! Neural recommender models in Rust. This facade re-exports the workspace's crates, one per
+//! concern, and gathers the names most programs need in [`prelude`]:
+//!
+//! | module | crate | what it holds |
+//! |---|---|---|
+//! | [`data`] | `netrex-data` | interactions, id maps, splits, sequences, synthetic data, ingestion |
+//! | [`representations`] | `netrex-representations` | parameter tables, bilinear and sequence representations in dfdx, host encoders |
+//! | [`losses`] | `netrex-losses` | the `Loss` trait and the built-in ranking losses |
+//! | [`train`] | `netrex-train` | configs, models, training paths, optimizers, checkpoints, model files |
+//! | [`evaluation`] | `netrex-evaluation` | the scorer traits and the metrics |
+//!
+//! The training crate's items are also re-exported at the top level. Features: `polars`
+//! (default: MovieLens and CSV ingestion), `parquet`, `download`, `plots` (SVG charts,
+//! [`plot`]), `cuda` (training on an NVIDIA GPU).
 //!
 //! ```no_run
 //! use netrex::prelude::*;
@@ -20,29 +30,10 @@
 
 #![warn(missing_docs)]
 
-pub mod checkpoint;
-pub mod config;
-pub mod device;
-pub mod error;
-pub mod factorization;
-mod fused;
-pub mod persist;
+#[cfg(feature = "plots")]
 pub mod plot;
-mod progress;
-pub mod sequence;
-mod sequence_kernel;
-pub mod sequence_persist;
-mod training;
-pub use training::{EpochEnd, Fit, OnEpoch};
 
-pub use checkpoint::{checkpoint_dir, Checkpoint};
-pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
-pub use device::{available_devices, ComputeDevice};
-pub use error::NetrexError;
-pub use factorization::{FitReport, ImplicitFactorizationModel};
-pub use persist::{Catalog, Restore};
-pub use sequence::{ImplicitSequenceModel, SequenceConfig};
-pub use sequence_persist::SequenceSpec;
+pub use netrex_train::*;
 
 /// Interactions, ids, splits, sequences, synthetic data and ingestion.
 pub use netrex_data as data;
@@ -50,22 +41,24 @@ pub use netrex_data as data;
 pub use netrex_evaluation as evaluation;
 /// Losses.
 pub use netrex_losses as losses;
-/// Representations and row-wise optimizers.
+/// Representations: parameter tables, bilinear and sequence models, host encoders.
 pub use netrex_representations as representations;
+/// Training: configs, models, optimizers, checkpoints, model files.
+pub use netrex_train as train;
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::{
-        Catalog, Checkpoint, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
-        ImplicitSequenceModel, LearningRateSchedule, NetrexError, SequenceConfig,
-    };
     pub use netrex_data::{Interactions, MovieLens, OfficialSplit, RawId, TrainTest};
     pub use netrex_evaluation::{EvalConfig, ItemScorer, Report, SequenceScorer};
     pub use netrex_losses::{
         AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
     };
     pub use netrex_representations::{
-        AnySequence, Bilinear, CausalCnn, FactorizationRepresentation, Lstm, OptimizerKind,
-        Pooling, SequencePopularity, SequenceRepresentation,
+        AnySequence, Bilinear, BilinearKernel, CausalCnn, FactorizationRepresentation, Lstm,
+        Pooling, Record, SequencePopularity, SequenceRepresentation, SequenceSpec,
+    };
+    pub use netrex_train::{
+        Catalog, Checkpoint, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
+        ImplicitSequenceModel, LearningRateSchedule, NetrexError, OptimizerKind, SequenceConfig,
     };
 }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use netrex_evaluation::Report;
 
-use crate::error::NetrexError;
+use netrex_train::NetrexError;
 
 fn failed(path: &Path) -> impl Fn(String) -> NetrexError + '_ {
     move |message| NetrexError::Plot {

@@ -54,7 +54,7 @@ fn fused_training_tracks_dfdx_training() {
     // them on gradients near zero)
     let fit = |fused: bool| {
         let config = netrex::FactorizationConfigBuilder::from(config(fused, 1))
-            .optimizer(netrex::representations::OptimizerKind::Sgd)
+            .optimizer(netrex::OptimizerKind::Sgd)
             .learning_rate(0.05)
             .build()
             .unwrap();
@@ -182,7 +182,7 @@ fn per_example_sgd_is_deterministic_on_one_thread_and_trains_on_two() {
     let fit = |threads: usize, loss: BuiltinLoss| {
         let config = netrex::FactorizationConfigBuilder::from(config(true, threads))
             .batch_size(1)
-            .optimizer(netrex::representations::OptimizerKind::Sgd)
+            .optimizer(netrex::OptimizerKind::Sgd)
             .learning_rate(0.05)
             .epochs(4)
             .build()

@@ -245,7 +245,7 @@ fn nan_loss_stops_training_with_its_place() {
 fn a_nan_parameter_stops_per_example_sgd_at_the_first_positive() {
     let config = netrex::FactorizationConfigBuilder::from(config())
         .batch_size(1)
-        .optimizer(netrex::representations::OptimizerKind::Sgd)
+        .optimizer(netrex::OptimizerKind::Sgd)
         .build()
         .unwrap();
     let mut m = ImplicitFactorizationModel::bilinear(config, 60, 40, Hinge::default()).unwrap();

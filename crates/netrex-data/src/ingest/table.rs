@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use super::quoting::quoting_error;
 use super::text::{find_bad_line, split_fields, to_utf8, FieldKind, LineCheck};
 use crate::dataset::{build_dataset, Dataset, RawColumn, RawTable};
 use crate::error::{DataError, Result};
@@ -82,7 +83,7 @@ impl ColumnMapping {
 
     /// (name, kind, dtype) of every mapped column; ids are read as text unless `int_ids`.
     /// The mapped names must be distinct and non-empty: one file column cannot be two fields.
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let names = [
             Some(&self.user),
             Some(&self.item),
@@ -236,11 +237,9 @@ pub(crate) fn parse_text(
             .into_reader_with_file_handle(Cursor::new(text.as_slice()))
             .finish()
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).map_err(|_| {
-        DataError::Format {
-            path: path.to_owned(),
-            message: "the CSV reader failed on this file (a malformed row?)".into(),
-        }
+    let result = crate::quiet::catch_quietly(read).map_err(|_| DataError::Format {
+        path: path.to_owned(),
+        message: "the CSV reader failed on this file (a malformed row?)".into(),
     })?;
     let num_fields = names.len();
     let parsed = |frame| Parsed {
@@ -260,49 +259,6 @@ pub(crate) fn parse_text(
                 }))
         }
     }
-}
-
-/// The first violation of CSV quoting (RFC 4180) in `text`, as `(1-based line, what)`: a
-/// quote may open a field only at its start, a quoted field must close, and after its closing
-/// quote comes a separator or the end of the line (a doubled quote is a literal quote).
-/// polars' reader panics on some of these instead of failing, so they are caught here first.
-fn quoting_error(text: &[u8], separator: u8, quote: u8) -> Option<(usize, &'static str)> {
-    enum State {
-        FieldStart,
-        Unquoted,
-        Quoted,
-        AfterQuote,
-    }
-    let (mut line, mut opened_at, mut state) = (1usize, 1usize, State::FieldStart);
-    for &b in text {
-        state =
-            match state {
-                State::FieldStart | State::Unquoted if b == b'\n' => State::FieldStart,
-                State::FieldStart | State::Unquoted if b == separator => State::FieldStart,
-                State::FieldStart if b == quote => {
-                    opened_at = line;
-                    State::Quoted
-                }
-                State::Unquoted if b == quote => return Some((
-                    line,
-                    "a quote inside an unquoted field (quote the whole field and double the quote)",
-                )),
-                State::FieldStart | State::Unquoted => State::Unquoted,
-                State::Quoted if b == quote => State::AfterQuote,
-                State::Quoted => State::Quoted,
-                State::AfterQuote if b == quote => State::Quoted,
-                State::AfterQuote if b == separator || b == b'\n' => State::FieldStart,
-                State::AfterQuote if b == b'\r' => State::AfterQuote,
-                State::AfterQuote => {
-                    return Some((line, "text after the closing quote of a field"));
-                }
-            };
-        if b == b'\n' {
-            line += 1;
-        }
-    }
-    matches!(state, State::Quoted)
-        .then_some((opened_at, "a quoted field opens here and is never closed"))
 }
 
 impl Parsed {
@@ -470,134 +426,6 @@ pub fn load_csv_pair(
     Ok((dataset, TrainTest { train, test }))
 }
 
-/// Reads one Parquet file's mapped columns into a raw table. Ids may be integer or string
-/// columns; timestamps any integer type; ratings and weights any numeric type.
-#[cfg(feature = "parquet")]
-pub fn read_parquet_table(path: &Path, columns: &ColumnMapping) -> Result<RawTable> {
-    columns.check()?;
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let format_err = |message: String| DataError::Format {
-        path: path.to_owned(),
-        message,
-    };
-    // a corrupt file must be an error even if the Parquet decoder panics on it
-    let frame = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetReader::new(file).finish()
-    }))
-    .map_err(|_| format_err("not a readable Parquet file".into()))?
-    .map_err(|e| format_err(e.to_string()))?;
-    if frame.height() == 0 {
-        return Err(DataError::Empty {
-            what: path.display().to_string(),
-        });
-    }
-    let names: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    let get = |name: &str| -> Result<Series> {
-        frame
-            .column(name)
-            .map(|c| c.as_materialized_series().clone())
-            .map_err(|_| DataError::MissingColumn {
-                path: path.to_owned(),
-                column: name.to_owned(),
-                available: names.join(", "),
-            })
-    };
-    // Parquet rows have no lines: a bad value is reported by its 1-based row.
-    let bad =
-        |name: &str, row: usize, why: &str| format_err(format!("row {}: {name} {why}", row + 1));
-    let ids = |name: &str| -> Result<RawColumn> {
-        let s = get(name)?;
-        if s.dtype().is_integer() {
-            let s = s
-                .cast(&DataType::Int64)
-                .map_err(|e| format_err(e.to_string()))?;
-            let ca = s.i64().map_err(|e| format_err(e.to_string()))?;
-            let v: Result<Vec<i64>> = ca
-                .iter()
-                .enumerate()
-                .map(|(r, v)| v.ok_or_else(|| bad(name, r, "is missing")))
-                .collect();
-            Ok(RawColumn::Int(v?))
-        } else {
-            let s = s
-                .cast(&DataType::String)
-                .map_err(|e| format_err(e.to_string()))?;
-            let ca = s.str().map_err(|e| format_err(e.to_string()))?;
-            let v: Result<Vec<RawId>> = ca
-                .iter()
-                .enumerate()
-                .map(|(r, v)| match v.map(str::trim) {
-                    Some(t) if !t.is_empty() => Ok(RawId::parse(t)),
-                    _ => Err(bad(name, r, "is missing")),
-                })
-                .collect();
-            Ok(RawColumn::Str(v?))
-        }
-    };
-    let numbers = |name: &str, non_negative: bool| -> Result<Vec<f32>> {
-        let s = get(name)?
-            .cast(&DataType::Float64)
-            .map_err(|e| format_err(e.to_string()))?;
-        let ca = s.f64().map_err(|e| format_err(e.to_string()))?;
-        ca.iter()
-            .enumerate()
-            .map(|(r, v)| match v {
-                Some(x) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(x as f32),
-                Some(_) => Err(bad(name, r, "is not a finite, allowed number")),
-                None => Err(bad(name, r, "is missing")),
-            })
-            .collect()
-    };
-    let timestamps = |name: &str| -> Result<Vec<i64>> {
-        let s = get(name)?;
-        if !s.dtype().is_integer() {
-            return Err(format_err(format!(
-                "{name} must be an integer column, found {}",
-                s.dtype()
-            )));
-        }
-        let s = s
-            .cast(&DataType::Int64)
-            .map_err(|e| format_err(e.to_string()))?;
-        let ca = s.i64().map_err(|e| format_err(e.to_string()))?;
-        ca.iter()
-            .enumerate()
-            .map(|(r, v)| v.ok_or_else(|| bad(name, r, "is missing")))
-            .collect()
-    };
-    Ok(RawTable {
-        path: path.to_owned(),
-        users: ids(&columns.user)?,
-        items: ids(&columns.item)?,
-        timestamps: columns.timestamp.as_deref().map(timestamps).transpose()?,
-        ratings: columns
-            .rating
-            .as_deref()
-            .map(|c| numbers(c, false))
-            .transpose()?,
-        weights: columns
-            .weight
-            .as_deref()
-            .map(|c| numbers(c, true))
-            .transpose()?,
-    })
-}
-
-/// Loads interactions from a Parquet file.
-#[cfg(feature = "parquet")]
-pub fn load_parquet(
-    path: impl AsRef<Path>,
-    columns: &ColumnMapping,
-    min_rating: Option<f32>,
-) -> Result<Dataset> {
-    let table = read_parquet_table(path.as_ref(), columns)?;
-    Ok(build_dataset(&[table], min_rating)?.0)
-}
-
 /// Reads a two-column (id, title) lookup from a text file; ids are matched as raw ids.
 pub(crate) fn read_titles(
     path: &Path,
@@ -639,23 +467,4 @@ pub(crate) fn read_titles(
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod quote_tests {
-    use super::quoting_error;
-
-    fn line(text: &[u8]) -> Option<usize> {
-        quoting_error(text, b',', b'"').map(|(line, _)| line)
-    }
-
-    #[test]
-    fn finds_bad_quoting_and_accepts_good() {
-        assert_eq!(line(b"a,b\n1,\""), Some(2));
-        assert_eq!(line(b"a,b\n\"x\ny\",2\n3,\"z"), Some(4));
-        assert_eq!(line(b"a,b\n\"x,\"\"y\",2\r\n\"\",3\n"), None);
-        // found by fuzzing: polars panicked on these
-        assert_eq!(line(b"a,b\n0,\"\"g,1\n"), Some(2));
-        assert_eq!(line(b"a,b\n1,2\nx\"y,2\n"), Some(3));
-    }
 }

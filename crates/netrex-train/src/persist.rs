@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use netrex_data::{IdMap, PerUser, RawId};
 use netrex_losses::Loss;
-use netrex_representations::{FactorizationRepresentation, IndexedBy, Table};
+use netrex_representations::{FactorizationRepresentation, IndexedBy, Record, Table};
 
 use crate::config::FactorizationConfig;
 
@@ -81,6 +81,10 @@ struct ModelFile {
     version: u32,
     representation: String,
     loss: String,
+    /// The representation's [`Record::Spec`] (`null` for a spec of `()`, as in files written
+    /// before specs were saved).
+    #[serde(default)]
+    spec: serde_json::Value,
     config: FactorizationConfig,
     tables: Vec<TableInfo>,
     epochs_trained: usize,
@@ -122,19 +126,9 @@ pub(crate) fn corrupt(path: &Path, message: impl Into<String>) -> NetrexError {
     }
 }
 
-/// A representation that can be rebuilt from its saved tables.
-pub trait Restore: FactorizationRepresentation + Sized {
-    /// Rebuilds the representation, checking the tables' names and shapes.
-    fn restore(tables: Vec<Table>) -> Result<Self, NetrexError>;
-}
-
-impl Restore for netrex_representations::Bilinear {
-    fn restore(tables: Vec<Table>) -> Result<Self, NetrexError> {
-        Ok(netrex_representations::Bilinear::from_tables(tables)?)
-    }
-}
-
-impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> {
+impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
+    ImplicitFactorizationModel<R, L, D>
+{
     /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
     pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
         let dir = dir.as_ref();
@@ -146,6 +140,8 @@ impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> 
             version: FORMAT_VERSION,
             representation: self.representation().name(),
             loss: self.loss().name(),
+            spec: serde_json::to_value(self.representation().spec())
+                .map_err(|e| corrupt(dir, e.to_string()))?,
             config: self.config().clone(),
             tables: TableInfo::of(tables),
             epochs_trained: self.epochs_trained(),
@@ -168,7 +164,14 @@ impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> 
         let (tables, seen) = read_tensors(dir, &info.tables)?;
         let mut catalog = info.catalog;
         catalog.seen = seen;
-        let representation = R::restore(tables).map_err(|e| corrupt(dir, e.to_string()))?;
+        let spec: R::Spec = serde_json::from_value(info.spec).map_err(|e| {
+            corrupt(
+                dir,
+                format!("the representation's description does not fit: {e}"),
+            )
+        })?;
+        let representation =
+            R::from_record(spec, tables).map_err(|e| corrupt(dir, e.to_string()))?;
         if representation.name() != info.representation {
             return Err(corrupt(
                 dir,
@@ -186,7 +189,7 @@ impl<R: Restore, L: Loss, D: ComputeDevice> ImplicitFactorizationModel<R, L, D> 
     }
 }
 
-impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
+impl<R: FactorizationRepresentation + Record, L: Loss> ImplicitFactorizationModel<R, L> {
     /// Loads a model saved by [`save`](Self::save) onto the CPU (see
     /// [`load_on`](Self::load_on)).
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
@@ -389,4 +392,48 @@ fn read_info(dir: &Path) -> Result<ModelFile, NetrexError> {
 /// The name of the loss a saved model was trained with.
 pub fn saved_loss_name(dir: impl AsRef<Path>) -> Result<String, NetrexError> {
     Ok(read_info(dir.as_ref())?.loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use netrex_data::synthetic::{zipf, ZipfConfig};
+    use netrex_losses::Bpr;
+
+    use super::*;
+
+    #[test]
+    fn a_loaded_model_holds_no_optimizer_state_until_it_trains() {
+        let train = zipf(&ZipfConfig {
+            num_users: 30,
+            num_items: 20,
+            num_interactions: 300,
+            exponent: 1.0,
+            seed: 0,
+        })
+        .unwrap();
+        let config = FactorizationConfig::builder()
+            .embedding_dim(4)
+            .epochs(1)
+            .build()
+            .unwrap();
+        let mut model =
+            ImplicitFactorizationModel::bilinear(config, 30, 20, Bpr::default()).unwrap();
+        assert!(!model.optimizer().is_allocated());
+        model.fit(&train).unwrap();
+        assert!(model.optimizer().is_allocated());
+        let dir = std::env::temp_dir().join(format!("netrex-lazy-{}", std::process::id()));
+        model.save(&dir, &Catalog::default()).unwrap();
+        let (mut loaded, _) =
+            ImplicitFactorizationModel::<netrex_representations::Bilinear, _>::load(
+                &dir,
+                Bpr::default(),
+            )
+            .unwrap();
+        // scoring and recommending allocate nothing for training
+        loaded.recommend(3, 5, &[]).unwrap();
+        assert!(!loaded.optimizer().is_allocated());
+        loaded.fit(&train).unwrap();
+        assert!(loaded.optimizer().is_allocated());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

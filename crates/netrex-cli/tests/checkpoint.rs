@@ -269,9 +269,11 @@ fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
         Ok(())
     });
     assert!(stopped.is_err());
-    let (mut resumed, _) =
-        ImplicitSequenceModel::load_checkpoint(&dir, BuiltinLoss::from_name("bpr", None).unwrap())
-            .unwrap();
+    let (mut resumed, _) = ImplicitSequenceModel::<AnySequence, _>::load_checkpoint(
+        &dir,
+        BuiltinLoss::from_name("bpr", None).unwrap(),
+    )
+    .unwrap();
     assert_eq!(resumed.epochs_trained(), 2);
     let report = resumed.resume_with(&x, &mut |_, _| Ok(())).unwrap();
     assert_eq!(report.loss_history.len(), 2);

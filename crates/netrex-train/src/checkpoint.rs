@@ -12,14 +12,15 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::optim::RowOptimizer;
 use netrex_losses::Loss;
-use netrex_representations::{AnySequence, RowOptimizer};
+use netrex_representations::{FactorizationRepresentation, Record, SequenceRepresentation};
 
 #[cfg(feature = "cuda")]
 use dfdx::prelude::Cuda;
 
 use crate::error::NetrexError;
-use crate::persist::{corrupt, io, write_atomically, Catalog, Restore};
+use crate::persist::{corrupt, io, write_atomically, Catalog};
 use crate::{ImplicitFactorizationModel, ImplicitSequenceModel};
 
 const STATE_FILE: &str = "optimizer.safetensors";
@@ -149,7 +150,9 @@ pub trait Checkpoint {
     fn save_checkpoint(&self, dir: &Path, catalog: &Catalog) -> Result<(), NetrexError>;
 }
 
-impl<R: Restore, L: Loss> Checkpoint for ImplicitFactorizationModel<R, L> {
+impl<R: FactorizationRepresentation + Record, L: Loss> Checkpoint
+    for ImplicitFactorizationModel<R, L>
+{
     fn save_checkpoint(&self, dir: &Path, catalog: &Catalog) -> Result<(), NetrexError> {
         if self.uses_resident_tables() {
             return Err(resident_checkpoint());
@@ -158,7 +161,7 @@ impl<R: Restore, L: Loss> Checkpoint for ImplicitFactorizationModel<R, L> {
     }
 }
 
-impl<L: Loss> Checkpoint for ImplicitSequenceModel<AnySequence, L> {
+impl<R: SequenceRepresentation + Record, L: Loss> Checkpoint for ImplicitSequenceModel<R, L> {
     fn save_checkpoint(&self, dir: &Path, catalog: &Catalog) -> Result<(), NetrexError> {
         if self.uses_resident_tables() {
             return Err(resident_checkpoint());
@@ -184,20 +187,22 @@ fn gpu_checkpoint() -> NetrexError {
 }
 
 #[cfg(feature = "cuda")]
-impl<R: Restore, L: Loss> Checkpoint for ImplicitFactorizationModel<R, L, Cuda> {
+impl<R: FactorizationRepresentation + Record, L: Loss> Checkpoint
+    for ImplicitFactorizationModel<R, L, Cuda>
+{
     fn save_checkpoint(&self, _: &Path, _: &Catalog) -> Result<(), NetrexError> {
         Err(gpu_checkpoint())
     }
 }
 
 #[cfg(feature = "cuda")]
-impl<L: Loss> Checkpoint for ImplicitSequenceModel<AnySequence, L, Cuda> {
+impl<R: SequenceRepresentation + Record, L: Loss> Checkpoint for ImplicitSequenceModel<R, L, Cuda> {
     fn save_checkpoint(&self, _: &Path, _: &Catalog) -> Result<(), NetrexError> {
         Err(gpu_checkpoint())
     }
 }
 
-impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
+impl<R: FactorizationRepresentation + Record, L: Loss> ImplicitFactorizationModel<R, L> {
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
@@ -208,7 +213,7 @@ impl<R: Restore, L: Loss> ImplicitFactorizationModel<R, L> {
     }
 }
 
-impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
+impl<R: SequenceRepresentation + Record, L: Loss> ImplicitSequenceModel<R, L> {
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {

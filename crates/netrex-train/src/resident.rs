@@ -14,7 +14,7 @@
 use dfdx::prelude::*;
 
 use crate::optim::{OptimizerConfig, OptimizerKind, BETA1, BETA2, EPSILON};
-use crate::table::Table;
+use netrex_representations::Table;
 
 /// A `(rows, cols)` tensor.
 type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
@@ -93,20 +93,10 @@ impl<D: Device<f32>> ResidentTables<D> {
         self.config.learning_rate = lr;
     }
 
-    /// The device.
-    pub fn device(&self) -> &D {
-        &self.device
-    }
-
     /// Table `table` as a `(rows, cols)` tensor that records gradients. Call once per use: each call starts its own tape, and gradients of the same table
     /// accumulate when the tapes merge.
     pub fn traced(&self, table: usize) -> Matrix<D, OwnedTape<f32, D>> {
         self.params[table].leaky_trace()
-    }
-
-    /// Table `table` as a plain `(rows, cols)` tensor.
-    pub fn untraced(&self, table: usize) -> Matrix<D, NoneTape> {
-        self.params[table].clone()
     }
 
     /// Applies the gradients of one backward pass to every table, lazily: as the row-wise

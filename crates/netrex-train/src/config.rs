@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use netrex_representations::OptimizerKind;
+use crate::optim::OptimizerKind;
 
 use crate::error::NetrexError;
 

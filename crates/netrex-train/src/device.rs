@@ -17,12 +17,17 @@ pub trait ComputeDevice: Device<f32> + 'static {
     /// `"cpu"` or `"cuda"`.
     const NAME: &'static str;
 
+    /// Whether the device computes on host memory: the hand-written kernels run only there,
+    /// and tables stay on the host between batches.
+    const HOST: bool;
+
     /// Opens the device, or says why it cannot be opened.
     fn open() -> Result<Self, NetrexError>;
 }
 
 impl ComputeDevice for Cpu {
     const NAME: &'static str = "cpu";
+    const HOST: bool = true;
 
     fn open() -> Result<Self, NetrexError> {
         Ok(cpu())
@@ -39,6 +44,7 @@ pub(crate) fn cpu() -> Cpu {
 #[cfg(feature = "cuda")]
 impl ComputeDevice for Cuda {
     const NAME: &'static str = "cuda";
+    const HOST: bool = false;
 
     fn open() -> Result<Self, NetrexError> {
         let failed = |why: String| {
@@ -48,21 +54,11 @@ impl ComputeDevice for Cuda {
             ))
         };
         // cudarc 0.9 unwraps the driver's first answers, so a machine without a driver panics
-        // inside `try_build`: catch that (without the default hook's message) and report it
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let opened = std::panic::catch_unwind(|| Cuda::try_build(0, 0));
-        std::panic::set_hook(hook);
-        match opened {
+        // inside `try_build`: that panic becomes the error (unprinted, other threads untouched)
+        match netrex_data::catch_quietly(|| Cuda::try_build(0, 0)) {
             Ok(Ok(device)) => Ok(device),
             Ok(Err(e)) => Err(failed(format!("{e:?}"))),
-            Err(panic) => Err(failed(
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "the CUDA driver failed".into()),
-            )),
+            Err(panic) => Err(failed(panic)),
         }
     }
 }

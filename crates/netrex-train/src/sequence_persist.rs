@@ -1,6 +1,8 @@
 //! Saving and loading sequence models, in the same folder layout as factorization models:
-//! `model.safetensors` (tables) and `model.json` (format, representation layout, loss name,
-//! hyperparameters, history, raw-id maps), each written atomically.
+//! `model.safetensors` (tables) and `model.json` (format, the representation's name and
+//! [`Record::Spec`], loss name, hyperparameters, history, raw-id maps), each written
+//! atomically. Any representation that implements [`Record`], a user's own included, saves,
+//! loads and checkpoints through this module.
 
 use std::fs;
 use std::path::Path;
@@ -8,9 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use netrex_losses::Loss;
-use netrex_representations::{
-    AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity, SequenceRepresentation, Table,
-};
+use netrex_representations::{Record, SequenceRepresentation};
 
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
@@ -22,75 +22,15 @@ use crate::sequence::{ImplicitSequenceModel, SequenceConfig};
 const KIND: &str = "netrex-sequence";
 const VERSION: u32 = 1;
 
-/// Which built-in sequence representation, with what it needs beyond its tables.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum SequenceSpec {
-    /// [`SequencePopularity`].
-    Popularity,
-    /// [`Pooling`].
-    Pooling {
-        /// Running mean (else running sum).
-        mean: bool,
-    },
-    /// [`Lstm`].
-    Lstm,
-    /// [`CausalCnn`].
-    Cnn {
-        /// Kernel width.
-        kernel_width: usize,
-        /// Dilation of each layer.
-        dilations: Vec<usize>,
-        /// Residual connections.
-        residual: bool,
-    },
-}
-
-/// The layout of a representation, as saved.
-pub fn sequence_spec(representation: &AnySequence) -> SequenceSpec {
-    match representation {
-        AnySequence::Popularity(_) => SequenceSpec::Popularity,
-        AnySequence::Pooling(p) => SequenceSpec::Pooling { mean: p.is_mean() },
-        AnySequence::Lstm(_) => SequenceSpec::Lstm,
-        AnySequence::Cnn(c) => SequenceSpec::Cnn {
-            kernel_width: c.kernel_width(),
-            dilations: c.dilations().to_vec(),
-            residual: c.residual(),
-        },
-    }
-}
-
-/// Rebuilds a saved representation, checking its tables against the layout.
-pub fn restore_sequence(
-    tables: Vec<Table>,
-    spec: &SequenceSpec,
-) -> Result<AnySequence, NetrexError> {
-    Ok(match spec {
-        SequenceSpec::Popularity => {
-            AnySequence::Popularity(SequencePopularity::from_tables(tables)?)
-        }
-        SequenceSpec::Pooling { mean } => {
-            AnySequence::Pooling(Pooling::from_tables(tables, *mean)?)
-        }
-        SequenceSpec::Lstm => AnySequence::Lstm(Lstm::from_tables(tables)?),
-        SequenceSpec::Cnn {
-            kernel_width,
-            dilations,
-            residual,
-        } => AnySequence::Cnn(CausalCnn::from_tables(
-            tables,
-            *kernel_width,
-            dilations.clone(),
-            *residual,
-        )?),
-    })
-}
-
 #[derive(Serialize, Deserialize)]
 struct SequenceModelFile {
     format: String,
     version: u32,
-    representation: SequenceSpec,
+    /// The representation's name (files written before names were saved have none).
+    #[serde(default)]
+    name: String,
+    /// The representation's [`Record::Spec`].
+    representation: serde_json::Value,
     loss: String,
     config: SequenceConfig,
     tables: Vec<TableInfo>,
@@ -133,7 +73,7 @@ pub fn saved_sequence_loss_name(dir: impl AsRef<Path>) -> Result<String, NetrexE
     Ok(read_info(dir.as_ref())?.loss)
 }
 
-impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
+impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequenceModel<R, L, D> {
     /// Saves the model into `dir` (created if needed), with `catalog` for raw-id answers.
     pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
         let dir = dir.as_ref();
@@ -143,7 +83,9 @@ impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
         let file = SequenceModelFile {
             format: KIND.into(),
             version: VERSION,
-            representation: sequence_spec(self.representation()),
+            name: self.representation().name(),
+            representation: serde_json::to_value(self.representation().spec())
+                .map_err(|e| corrupt(dir, e.to_string()))?,
             loss: self.loss().name(),
             config: self.config().clone(),
             tables: TableInfo::of(tables),
@@ -156,7 +98,8 @@ impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
     }
 
     /// Loads a model saved by [`save`](Self::save) onto `device`, training further with
-    /// `loss`.
+    /// `loss`. Fails with a clear error on a missing, corrupt or mismatched file (one saved
+    /// from another representation included).
     pub fn load_on(
         device: D,
         dir: impl AsRef<Path>,
@@ -165,15 +108,31 @@ impl<L: Loss, D: ComputeDevice> ImplicitSequenceModel<AnySequence, L, D> {
         let dir = dir.as_ref();
         let info = read_info(dir)?;
         let (tables, _) = read_tensors(dir, &info.tables)?;
-        let representation = restore_sequence(tables, &info.representation)
-            .map_err(|e| corrupt(dir, e.to_string()))?;
+        let spec: R::Spec = serde_json::from_value(info.representation).map_err(|e| {
+            corrupt(
+                dir,
+                format!("the representation's description does not fit: {e}"),
+            )
+        })?;
+        let representation =
+            R::from_record(spec, tables).map_err(|e| corrupt(dir, e.to_string()))?;
+        if !info.name.is_empty() && representation.name() != info.name {
+            return Err(corrupt(
+                dir,
+                format!(
+                    "the model is a {} model, not {}",
+                    info.name,
+                    representation.name()
+                ),
+            ));
+        }
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
         Ok((model, info.catalog))
     }
 }
 
-impl<L: Loss> ImplicitSequenceModel<AnySequence, L> {
+impl<R: SequenceRepresentation + Record, L: Loss> ImplicitSequenceModel<R, L> {
     /// Loads a model saved by [`save`](Self::save) onto the CPU (see
     /// [`load_on`](Self::load_on)).
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {

@@ -1,6 +1,8 @@
 //! Pieces both model kinds share: training state, the epoch driver, the worker pool, the
 //! negatives check, ranking for recommendations.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use netrex_data::Interactions;
@@ -8,17 +10,29 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use netrex_representations::{OptimizerConfig, RowOptimizer, SparseGrad, Table};
+use crate::optim::{OptimizerConfig, RowOptimizer};
+use netrex_representations::{SparseGrad, Table};
 
 use crate::config::FactorizationConfig;
 use crate::error::NetrexError;
 
-/// A rayon pool of `threads` workers, in which fitting and evaluation run.
-pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, NetrexError> {
-    rayon::ThreadPoolBuilder::new()
+/// The rayon pool of `threads` workers, in which fitting and evaluation run: built once per
+/// thread count and kept for the process, so that a fit that evaluates every epoch does not
+/// start new threads each time.
+fn thread_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, NetrexError> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(pool) = pools.get(&threads) {
+        return Ok(Arc::clone(pool));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| NetrexError::Device(e.to_string()))
+        .map_err(|e| NetrexError::Device(e.to_string()))?;
+    Ok(Arc::clone(pools.entry(threads).or_insert(Arc::new(pool))))
 }
 
 /// Uniform negatives need at least one other item per positive.
@@ -202,14 +216,102 @@ pub(crate) fn run_epochs(
     })
 }
 
-/// Runs `work` in a pool of `threads` workers: CPU models train and evaluate there (dfdx's
-/// matmul and the Hogwild workers take their threads from it).
-pub(crate) fn in_pool<T: Send>(
-    threads: usize,
-    work: impl FnOnce() -> Result<T, NetrexError> + Send,
-) -> Result<T, NetrexError> {
-    thread_pool(threads)?.install(work)
+/// Runs `work` in the pool of `threads` workers (at least one), where netrex's CPU models
+/// train and evaluate: dfdx's matmul, the Hogwild workers and the metrics take their threads
+/// from it. The pool is built on first use and kept.
+pub fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> Result<T, NetrexError> {
+    Ok(thread_pool(threads.max(1))?.install(work))
 }
+
+/// `fit`, `fit_with` and `resume_with` of a model type on the CPU (in the pool of the
+/// configured threads) and on CUDA (on the calling thread: dfdx's `Cuda` is not `Send`), and
+/// its [`Fit`] impls, written once for both model types. `$($threads).+` is the path of the
+/// thread count under `self`.
+macro_rules! fit_impls {
+    ($model:ident, $representation:ident, $($threads:ident).+) => {
+        impl<R: $representation, L: Loss> $model<R, L> {
+            /// Trains for `epochs` more epochs on `train` (a second call continues training), in
+            /// a pool of the configured number of worker threads.
+            ///
+            /// Each epoch shuffles the training data, cuts it into minibatches, and pairs every
+            /// positive with negatives drawn uniformly from all items. Stops with
+            /// [`NetrexError::NonFiniteLoss`] at the first NaN or infinite loss.
+            pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+                self.fit_with(train, &mut |_, _| Ok(()))
+            }
+
+            /// [`fit`](Self::fit), calling `on_epoch` after every epoch (to evaluate,
+            /// checkpoint or log); an error from it stops training.
+            pub fn fit_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                let threads = self.$($threads).+;
+                crate::training::in_pool(threads, || self.run(train, false, on_epoch))?
+            }
+
+            /// Continues the run a checkpoint was taken in (see `load_checkpoint`) up to its
+            /// `epochs`, with the same learning-rate schedule and sampling as the
+            /// uninterrupted run.
+            pub fn resume_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                let threads = self.$($threads).+;
+                crate::training::in_pool(threads, || self.run(train, true, on_epoch))?
+            }
+        }
+
+        #[cfg(feature = "cuda")]
+        impl<R: $representation, L: Loss> $model<R, L, Cuda> {
+            /// Trains for `epochs` more epochs on `train` on the GPU (dfdx's CUDA device is
+            /// used from the calling thread only).
+            pub fn fit(&mut self, train: &Interactions) -> Result<FitReport, NetrexError> {
+                self.run(train, false, &mut |_, _| Ok(()))
+            }
+        }
+
+        impl<R: $representation, L: Loss> crate::Fit for $model<R, L> {
+            fn fit_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                self.fit_with(train, on_epoch)
+            }
+
+            fn resume_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                self.resume_with(train, on_epoch)
+            }
+        }
+
+        #[cfg(feature = "cuda")]
+        impl<R: $representation, L: Loss> crate::Fit for $model<R, L, Cuda> {
+            fn fit_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                self.run(train, false, on_epoch)
+            }
+
+            fn resume_with(
+                &mut self,
+                train: &Interactions,
+                on_epoch: &mut OnEpoch<'_, Self>,
+            ) -> Result<FitReport, NetrexError> {
+                self.run(train, true, on_epoch)
+            }
+        }
+    };
+}
+pub(crate) use fit_impls;
 
 /// The accessors both model types share (their `representation`, `loss` and `trainer` fields),
 /// written once.
@@ -254,13 +356,30 @@ macro_rules! model_accessors {
             self.trainer.run_start
         }
 
-        pub(crate) fn optimizer(&self) -> &netrex_representations::RowOptimizer {
+        pub(crate) fn optimizer(&self) -> &crate::optim::RowOptimizer {
             &self.trainer.optimizer
         }
 
-        pub(crate) fn optimizer_mut(&mut self) -> &mut netrex_representations::RowOptimizer {
+        pub(crate) fn optimizer_mut(&mut self) -> &mut crate::optim::RowOptimizer {
             &mut self.trainer.optimizer
         }
     };
 }
 pub(crate) use model_accessors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pool_per_thread_count_is_built_once() {
+        let a = thread_pool(3).unwrap();
+        let b = thread_pool(3).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.current_num_threads(), 3);
+        let c = thread_pool(2).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(in_pool(3, rayon::current_num_threads).unwrap(), 3);
+        assert_eq!(in_pool(0, rayon::current_num_threads).unwrap(), 1);
+    }
+}

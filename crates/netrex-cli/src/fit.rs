@@ -1,0 +1,324 @@
+//! `netrex fit`: builds the model `--model` names and hands it to the one fit-and-report
+//! path; `--resume` finishes a checkpointed run.
+
+use std::path::Path;
+
+use clap::ArgMatches;
+use rand::SeedableRng;
+use serde_json::json;
+
+use netrex::evaluation::{evaluate, Popularity};
+use netrex::losses::{BuiltinLoss, Loss};
+use netrex::prelude::*;
+use netrex::representations::Record;
+use netrex::representations::{CnnSpec, PoolingSpec, SequenceSpec};
+use netrex::{FactorizationConfigBuilder, LearningRateSchedule, OptimizerKind};
+
+use crate::args::{FitArgs, ModelName, SplitName};
+use crate::device::{on_device, resident_by_default};
+use crate::load::{check_same_ids, describe, load};
+use crate::report::{metrics_json, metrics_text};
+use crate::train::train_and_report;
+use crate::Failure;
+
+/// Runs `netrex fit`; `matches` says which options were given on the command line.
+pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
+    if args.checkpoint_every == Some(0) || args.eval_every == Some(0) {
+        return Err("--checkpoint-every and --eval-every take a number of epochs >= 1".into());
+    }
+    if args.checkpoint_every.is_some() && args.save.is_none() && args.resume.is_none() {
+        return Err("--checkpoint-every needs --save DIR: checkpoints go under that folder".into());
+    }
+    if let Some(dir) = &args.resume {
+        return resume(&args, dir, matches);
+    }
+    // checkpoints hold host tables and their optimizer state: say so before any training
+    if args.checkpoint_every.is_some() && (args.resident || resident_by_default(args.device)) {
+        return Err(
+            "--checkpoint-every saves host tables: it cannot be used with --resident or --device \
+             cuda (save the final model with --save instead)"
+                .into(),
+        );
+    }
+    if args.model == ModelName::Popularity {
+        return fit_popularity(&args);
+    }
+    // the device is checked (and opened once) before any data is read
+    on_device!(args.device, _device => Ok::<(), Failure>(()))?;
+    if args.model.is_sequence() {
+        fit_sequence(&args)
+    } else {
+        fit_factorization(&args)
+    }
+}
+
+/// The training settings of the command line over `defaults` (which differ per model kind).
+fn training_config(
+    args: &FitArgs,
+    defaults: FactorizationConfig,
+) -> Result<FactorizationConfig, Failure> {
+    let mut builder = FactorizationConfigBuilder::from(defaults.clone())
+        .embedding_dim(args.dim.unwrap_or(defaults.embedding_dim))
+        .batch_size(args.batch_size.unwrap_or(defaults.batch_size))
+        .epochs(args.epochs)
+        .learning_rate(args.learning_rate.unwrap_or(defaults.learning_rate))
+        .lr_schedule(args.lr_schedule.map_or(defaults.lr_schedule, Into::into))
+        .l2(args.l2)
+        .optimizer(args.optimizer.into())
+        .seed(args.seed)
+        .threads(args.threads)
+        .fused(!args.generic);
+    if let Some(n) = args.negatives {
+        builder = builder.negatives(n);
+    }
+    Ok(builder.build()?)
+}
+
+fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
+    let loss = args.loss_name();
+    // hyperparameters are checked before any data is read
+    let config = training_config(args, FactorizationConfig::tuned_for(&loss.name()))?;
+    let (data, parts) = load(&args.data, args.seed, None)?;
+    if !args.json {
+        describe(&data, &parts);
+    }
+    let loss = loss.build(args.negatives);
+    on_device!(args.device, device => {
+        let model = ImplicitFactorizationModel::bilinear_on(
+            device,
+            config,
+            data.users.len(),
+            data.items.len(),
+            loss,
+        )?
+        .with_progress(!args.json)
+        .with_resident_tables(args.resident || resident_by_default(args.device));
+        train_and_report(model, args, &data, &parts, false)
+    })
+}
+
+/// The layout of the sequence representation `--model` names.
+fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
+    Ok(match args.model {
+        ModelName::Lstm => SequenceSpec::Lstm,
+        ModelName::Pool => SequenceSpec::Pooling(PoolingSpec { mean: true }),
+        ModelName::PoolSum => SequenceSpec::Pooling(PoolingSpec { mean: false }),
+        ModelName::Cnn => SequenceSpec::Cnn(CnnSpec {
+            kernel_width: args.kernel_width,
+            dilations: args
+                .dilations
+                .split(',')
+                .map(|d| {
+                    d.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("--dilations: {d:?} is not a whole number"))
+                })
+                .collect::<Result<_, _>>()?,
+            residual: !args.no_residual,
+        }),
+        _ => SequenceSpec::Popularity,
+    })
+}
+
+fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
+    let synthetic = args.data.dataset.is_some_and(|d| d.movielens().is_none());
+    let defaults = FactorizationConfig {
+        embedding_dim: 32,
+        batch_size: 32,
+        learning_rate: 0.01,
+        ..FactorizationConfig::default()
+    };
+    let config = SequenceConfig {
+        training: training_config(args, defaults)?,
+        max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
+    };
+    config.validate()?;
+    let spec = sequence_spec(args)?;
+    let (data, parts) = load(&args.data, args.seed, Some(SplitName::User))?;
+    if !args.json {
+        describe(&data, &parts);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let representation = spec.build(data.items.len(), config.training.embedding_dim, &mut rng)?;
+    let loss = args.loss_name().build(args.negatives);
+    on_device!(args.device, device => {
+        let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
+            .with_progress(!args.json)
+        .with_resident_tables(args.resident || resident_by_default(args.device));
+        train_and_report(model, args, &data, &parts, false)
+    })
+}
+
+/// `fit --model popularity`: the item-popularity baseline on the factorization protocol.
+fn fit_popularity(args: &FitArgs) -> Result<(), Failure> {
+    if args.save.is_some() {
+        return Err("--save is for trained models; popularity has nothing to save".into());
+    }
+    let (data, parts) = load(&args.data, args.seed, None)?;
+    if !args.json {
+        describe(&data, &parts);
+    }
+    let model = Popularity::fit(&parts.train);
+    let report = netrex::in_pool(args.threads, || {
+        evaluate(
+            &model,
+            &parts.test,
+            Some(&parts.train),
+            &EvalConfig::default(),
+        )
+    })??;
+    if args.json {
+        let mut out = metrics_json(&report);
+        out["model"] = json!("popularity");
+        println!("{out}");
+    } else {
+        println!("{}", metrics_text(&report));
+    }
+    Ok(())
+}
+
+/// `fit --resume DIR`: loads the checkpoint under DIR and finishes its run on the CPU with
+/// the settings it was started with.
+fn resume(args: &FitArgs, dir: &Path, matches: &ArgMatches) -> Result<(), Failure> {
+    let found = netrex::checkpoint_dir(dir).ok_or_else(|| {
+        format!(
+            "no checkpoint under {}: fit with --checkpoint-every N --save {} first",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let sequence = netrex::sequence_persist::is_sequence_model(&found);
+    let loss = crate::evaluate::saved_loss(&found, sequence)?;
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let default_split = sequence.then_some(SplitName::User);
+    if sequence {
+        let (model, catalog) =
+            ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load_checkpoint(dir, loss)?;
+        let run = RunSettings {
+            config: &model.config().training,
+            loss: model.loss().name(),
+            max_len: Some(model.config().max_len),
+            spec: Some(model.representation().spec()),
+        };
+        refuse_changes(args, &given, &run)?;
+        let (data, parts) = load(&args.data, args.seed, default_split)?;
+        check_same_ids(&catalog, &data)?;
+        train_and_report(model.with_progress(!args.json), args, &data, &parts, true)
+    } else {
+        let (model, catalog) =
+            ImplicitFactorizationModel::<Bilinear, BuiltinLoss>::load_checkpoint(dir, loss)?;
+        let run = RunSettings {
+            config: model.config(),
+            loss: model.loss().name(),
+            max_len: None,
+            spec: None,
+        };
+        refuse_changes(args, &given, &run)?;
+        let (data, parts) = load(&args.data, args.seed, default_split)?;
+        check_same_ids(&catalog, &data)?;
+        train_and_report(model.with_progress(!args.json), args, &data, &parts, true)
+    }
+}
+
+/// What a checkpointed run was started with.
+struct RunSettings<'a> {
+    config: &'a FactorizationConfig,
+    loss: String,
+    /// Sequence models: the padded length and the representation.
+    max_len: Option<usize>,
+    spec: Option<SequenceSpec>,
+}
+
+/// A resumed run keeps its own settings: an option given with `--resume` must agree with the
+/// checkpoint, or it is an error (it would otherwise be ignored).
+fn refuse_changes(
+    args: &FitArgs,
+    given: &dyn Fn(&str) -> bool,
+    run: &RunSettings<'_>,
+) -> Result<(), Failure> {
+    let c = run.config;
+    let mut conflicts: Vec<String> = Vec::new();
+    let mut differs = |id: &str, asked: String, has: String| {
+        if given(id) && asked != has {
+            conflicts.push(format!(
+                "--{} {asked} (the run has {has})",
+                id.replace('_', "-")
+            ));
+        }
+    };
+    differs("epochs", args.epochs.to_string(), c.epochs.to_string());
+    let rate = args.learning_rate.map_or(String::new(), |r| r.to_string());
+    differs("learning_rate", rate, c.learning_rate.to_string());
+    let schedule = args.lr_schedule.map(LearningRateSchedule::from);
+    differs(
+        "lr_schedule",
+        format!("{schedule:?}").to_lowercase(),
+        format!("{:?}", Some(c.lr_schedule)).to_lowercase(),
+    );
+    differs("l2", args.l2.to_string(), c.l2.to_string());
+    let optimizer = OptimizerKind::from(args.optimizer);
+    differs(
+        "optimizer",
+        format!("{optimizer:?}"),
+        format!("{:?}", c.optimizer),
+    );
+    differs("threads", args.threads.to_string(), c.threads.to_string());
+    differs(
+        "dim",
+        format!("{:?}", args.dim),
+        format!("{:?}", Some(c.embedding_dim)),
+    );
+    let batch = format!("{:?}", Some(c.batch_size));
+    differs("batch_size", format!("{:?}", args.batch_size), batch);
+    differs(
+        "negatives",
+        format!("{:?}", args.negatives),
+        format!("{:?}", c.negatives),
+    );
+    differs("generic", args.generic.to_string(), (!c.fused).to_string());
+    differs("resident", args.resident.to_string(), "false".into());
+    differs("device", format!("{:?}", args.device), "Cpu".into());
+    differs("loss", args.loss_name().name(), run.loss.clone());
+    differs(
+        "max_len",
+        format!("{:?}", args.max_len),
+        format!("{:?}", run.max_len),
+    );
+    let has = run
+        .spec
+        .as_ref()
+        .map_or(ModelName::Factorization, ModelName::of_spec);
+    differs("model", args.model.name(), has.name());
+    if let Some(SequenceSpec::Cnn(CnnSpec {
+        kernel_width,
+        dilations,
+        residual,
+    })) = &run.spec
+    {
+        differs(
+            "kernel_width",
+            args.kernel_width.to_string(),
+            kernel_width.to_string(),
+        );
+        let listed: Vec<String> = dilations.iter().map(usize::to_string).collect();
+        differs(
+            "dilations",
+            args.dilations.replace(' ', ""),
+            listed.join(","),
+        );
+        differs(
+            "no_residual",
+            args.no_residual.to_string(),
+            (!residual).to_string(),
+        );
+    }
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "--resume finishes the checkpointed run with the settings it was started with: {} \
+         would be ignored (drop them, or fit a new run)",
+        conflicts.join(", ")
+    )
+    .into())
+}

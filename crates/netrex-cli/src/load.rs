@@ -1,0 +1,146 @@
+//! Reading and splitting the data a command names.
+
+use clap::ValueEnum;
+use netrex::data::ingest::{
+    load_csv, load_csv_pair, load_movielens, load_movielens_split, ColumnMapping, CsvFormat,
+};
+use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split};
+use netrex::data::synthetic::{markov, tiled, MarkovConfig};
+use netrex::data::{Dataset, IdMap, MovieLens, RawId, TrainTest};
+
+use crate::args::{DataArgs, DatasetName, SplitName};
+use crate::Failure;
+
+/// The dataset `args` names, split by `--split` or, without it, by `default` (else the
+/// dataset's usual split: ua for ML-100K, user for synthetic data, random otherwise).
+pub(crate) fn load(
+    args: &DataArgs,
+    seed: u64,
+    default: Option<SplitName>,
+) -> Result<(Dataset, TrainTest), Failure> {
+    let split = args.split.or(default);
+    if let Some(csv) = &args.csv {
+        let format = csv_format(&args.separator)?;
+        if let Some(test) = &args.test_csv {
+            return Ok(load_csv_pair(
+                csv,
+                test,
+                &format,
+                &columns(args),
+                args.min_rating,
+            )?);
+        }
+        let data = load_csv(csv, &format, &columns(args), args.min_rating)?;
+        return split_of(args, data, split.unwrap_or(SplitName::Random), seed);
+    }
+    let name = args.dataset.ok_or("give --dataset NAME or --csv PATH")?;
+    let Some(release) = name.movielens() else {
+        let data = synthetic(args, name, seed)?;
+        return split_of(args, data, split.unwrap_or(SplitName::User), seed);
+    };
+    let official = if release == MovieLens::Ml100k {
+        split.unwrap_or(SplitName::Ua).official()
+    } else {
+        None
+    };
+    if let Some(official) = official {
+        return Ok(load_movielens_split(
+            args.data_dir.as_deref(),
+            official,
+            args.min_rating,
+        )?);
+    }
+    let data = load_movielens(release, args.data_dir.as_deref(), args.min_rating)?;
+    split_of(args, data, split.unwrap_or(SplitName::Random), seed)
+}
+
+fn columns(args: &DataArgs) -> ColumnMapping {
+    let mut m = ColumnMapping::new(&args.user_col, &args.item_col);
+    m.timestamp = args.timestamp_col.clone();
+    m.rating = args.rating_col.clone();
+    m.weight = args.weight_col.clone();
+    m
+}
+
+fn csv_format(separator: &str) -> Result<CsvFormat, Failure> {
+    let separator = match separator {
+        "tab" | "\\t" => b'\t',
+        s if s.len() == 1 => s.as_bytes()[0],
+        s => return Err(format!("--separator must be one character, got {s:?}").into()),
+    };
+    Ok(CsvFormat {
+        separator,
+        ..CsvFormat::default()
+    })
+}
+
+fn split_of(
+    args: &DataArgs,
+    data: Dataset,
+    split: SplitName,
+    seed: u64,
+) -> Result<(Dataset, TrainTest), Failure> {
+    let x = &data.interactions;
+    let parts = match split {
+        SplitName::Random => random_split(x, args.test_fraction, seed)?,
+        SplitName::User => user_split(x, args.test_fraction, seed)?,
+        SplitName::LeaveLast => leave_last_k(x, args.leave_last)?,
+        SplitName::Temporal => temporal_split(x, args.test_fraction)?,
+        official => {
+            let name = official
+                .to_possible_value()
+                .map(|p| p.get_name().to_owned())
+                .unwrap_or_default();
+            return Err(format!(
+                "the split {name} is one of ML-100K's official files: use random, user, \
+                 leave-last or temporal for this data"
+            )
+            .into());
+        }
+    };
+    Ok((data, parts))
+}
+
+/// A synthetic dataset wrapped as a `Dataset` (ids are their own raw ids).
+fn synthetic(args: &DataArgs, name: DatasetName, seed: u64) -> Result<Dataset, Failure> {
+    let interactions = match name {
+        DatasetName::SyntheticTiled => tiled(args.rows, args.length)?,
+        _ => markov(&MarkovConfig {
+            num_users: args.users,
+            num_items: args.items,
+            num_interactions: args.interactions,
+            concentration: args.concentration,
+            order: args.order,
+            seed,
+        })?,
+    };
+    let ids = |n: usize| IdMap::from_raw((0..n as i64).map(RawId::Int).collect());
+    Ok(Dataset {
+        users: ids(interactions.num_users())?,
+        items: ids(interactions.num_items())?,
+        item_titles: None,
+        report: Default::default(),
+        interactions,
+    })
+}
+
+/// The data must map ids the way the model was trained, or its scores mean nothing.
+pub(crate) fn check_same_ids(catalog: &netrex::Catalog, data: &Dataset) -> Result<(), Failure> {
+    if let (Some(users), Some(items)) = (&catalog.users, &catalog.items) {
+        if users != &data.users || items != &data.items {
+            return Err("the data's ids do not match the model's: use the dataset and split it was trained on".into());
+        }
+    }
+    Ok(())
+}
+
+/// One line on stderr: the data's size and split.
+pub(crate) fn describe(data: &Dataset, parts: &TrainTest) {
+    eprintln!(
+        "data: {} users, {} items; train {} / test {} interactions",
+        data.users.len(),
+        data.items.len(),
+        parts.train.len(),
+        parts.test.len()
+    );
+}

@@ -1,0 +1,73 @@
+//! The `netrex` command line: fit, evaluate and recommend. One module per subcommand; every
+//! model kind trains and reports through one path (`train`).
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+mod args;
+mod device;
+mod evaluate;
+mod fit;
+mod load;
+mod recommend;
+mod report;
+mod train;
+
+use args::{EvaluateArgs, FitArgs, RecommendArgs};
+
+/// What a command that fails reports.
+pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser)]
+#[command(
+    name = "netrex",
+    version,
+    about = "Neural recommender models: fit, evaluate, recommend."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model, evaluate it on the test split, optionally save it.
+    #[command(
+        after_help = "Examples:\n  netrex fit --dataset ml-100k --split ua --model factorization --loss warp \\\n      --dim 128 --batch-size 1024 --epochs 10 --seed 0 --save model/\n  netrex fit --dataset ml-100k --split ua --loss warp --eval-every 1 --plot curve.svg\n  netrex fit --dataset ml-100k --split ua --loss warp --checkpoint-every 2 --save run/\n  netrex fit --dataset ml-100k --split ua --resume run/        # after an interruption\n  netrex fit --dataset ml-100k --model lstm --split user --dim 64 --threads 2"
+    )]
+    Fit(Box<FitArgs>),
+    /// Evaluate a saved model (factorization or sequence) on a dataset's test split.
+    #[command(
+        after_help = "Example:\n  netrex evaluate --model model/ --dataset ml-100k --split ua --plot at-k.svg"
+    )]
+    Evaluate(Box<EvaluateArgs>),
+    /// Recommend items for a user of a saved model (raw ids in, raw ids and titles out).
+    #[command(after_help = "Example:\n  netrex recommend --model model/ --user 196 -k 10")]
+    Recommend(RecommendArgs),
+}
+
+fn run() -> Result<(), Failure> {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Fit(a) => {
+            let fit_matches = matches
+                .subcommand_matches("fit")
+                .ok_or("fit's options are missing")?;
+            fit::fit(*a, fit_matches)
+        }
+        Command::Evaluate(a) => evaluate::evaluate_saved(*a),
+        Command::Recommend(a) => recommend::recommend(a),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The save/restore contract every representation implements, built in or a user's own (as
+//! burn's `Record`): tables are saved as tensors, and whatever else the representation needs
+//! to be rebuilt, its [`Record::Spec`], as JSON beside them. Model files, checkpoints and
+//! loading in `netrex-train` are written once against this trait.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RepresentationError;
+use crate::sequence::{AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity};
+use crate::table::Table;
+use crate::Bilinear;
+
+/// A representation that can be saved and rebuilt.
+pub trait Record: Sized {
+    /// What the representation needs beyond its tables (hyperparameters, a layout): `()` when
+    /// the tables say everything. Saved as JSON.
+    type Spec: Serialize + DeserializeOwned;
+
+    /// This representation's spec.
+    fn spec(&self) -> Self::Spec;
+
+    /// Rebuilds the representation from a saved spec and tables, checking names and shapes
+    /// (a corrupt or foreign file is an error, never a panic).
+    fn from_record(spec: Self::Spec, tables: Vec<Table>) -> Result<Self, RepresentationError>;
+}
+
+impl Record for Bilinear {
+    type Spec = ();
+
+    fn spec(&self) {}
+
+    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        Bilinear::from_tables(tables)
+    }
+}
+
+impl Record for SequencePopularity {
+    type Spec = ();
+
+    fn spec(&self) {}
+
+    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        SequencePopularity::from_tables(tables)
+    }
+}
+
+impl Record for Lstm {
+    type Spec = ();
+
+    fn spec(&self) {}
+
+    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        Lstm::from_tables(tables)
+    }
+}
+
+/// What [`Pooling`] needs beyond its tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolingSpec {
+    /// Running mean (else running sum).
+    pub mean: bool,
+}
+
+impl Record for Pooling {
+    type Spec = PoolingSpec;
+
+    fn spec(&self) -> PoolingSpec {
+        PoolingSpec {
+            mean: self.is_mean(),
+        }
+    }
+
+    fn from_record(spec: PoolingSpec, tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        Pooling::from_tables(tables, spec.mean)
+    }
+}
+
+/// What [`CausalCnn`] needs beyond its tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CnnSpec {
+    /// Kernel width.
+    pub kernel_width: usize,
+    /// Dilation of each layer.
+    pub dilations: Vec<usize>,
+    /// Residual connections.
+    pub residual: bool,
+}
+
+impl Record for CausalCnn {
+    type Spec = CnnSpec;
+
+    fn spec(&self) -> CnnSpec {
+        CnnSpec {
+            kernel_width: self.kernel_width(),
+            dilations: self.dilations().to_vec(),
+            residual: self.residual(),
+        }
+    }
+
+    fn from_record(spec: CnnSpec, tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        CausalCnn::from_tables(tables, spec.kernel_width, spec.dilations, spec.residual)
+    }
+}
+
+/// Which built-in sequence representation, with what it needs beyond its tables: the
+/// [`Record::Spec`] of [`AnySequence`], and a description to build a fresh one from. Saved as
+/// `{"kind": "cnn", "kernel_width": 3, ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SequenceSpec {
+    /// [`SequencePopularity`].
+    Popularity,
+    /// [`Pooling`].
+    Pooling(PoolingSpec),
+    /// [`Lstm`].
+    Lstm,
+    /// [`CausalCnn`].
+    Cnn(CnnSpec),
+}
+
+impl SequenceSpec {
+    /// A new representation of this kind over `num_items` items with `dim`-dimensional
+    /// embeddings, initialised from `rng`.
+    pub fn build(
+        &self,
+        num_items: usize,
+        dim: usize,
+        rng: &mut impl rand::Rng,
+    ) -> Result<AnySequence, RepresentationError> {
+        Ok(match self {
+            SequenceSpec::Popularity => {
+                AnySequence::Popularity(SequencePopularity::new(num_items, rng)?)
+            }
+            SequenceSpec::Pooling(spec) => {
+                AnySequence::Pooling(Pooling::new(num_items, dim, spec.mean, rng)?)
+            }
+            SequenceSpec::Lstm => AnySequence::Lstm(Lstm::new(num_items, dim, rng)?),
+            SequenceSpec::Cnn(spec) => AnySequence::Cnn(CausalCnn::new(
+                num_items,
+                dim,
+                spec.kernel_width,
+                &spec.dilations,
+                spec.residual,
+                rng,
+            )?),
+        })
+    }
+}
+
+impl Record for AnySequence {
+    type Spec = SequenceSpec;
+
+    fn spec(&self) -> SequenceSpec {
+        match self {
+            AnySequence::Popularity(_) => SequenceSpec::Popularity,
+            AnySequence::Pooling(p) => SequenceSpec::Pooling(p.spec()),
+            AnySequence::Lstm(_) => SequenceSpec::Lstm,
+            AnySequence::Cnn(c) => SequenceSpec::Cnn(c.spec()),
+        }
+    }
+
+    fn from_record(spec: SequenceSpec, tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        Ok(match spec {
+            SequenceSpec::Popularity => {
+                AnySequence::Popularity(SequencePopularity::from_record((), tables)?)
+            }
+            SequenceSpec::Pooling(spec) => {
+                AnySequence::Pooling(Pooling::from_record(spec, tables)?)
+            }
+            SequenceSpec::Lstm => AnySequence::Lstm(Lstm::from_record((), tables)?),
+            SequenceSpec::Cnn(spec) => AnySequence::Cnn(CausalCnn::from_record(spec, tables)?),
+        })
+    }
+}

@@ -1,0 +1,254 @@
+//! Representations of a sequence of items: popularity, pooling and an LSTM.
+//!
+//! Item ids are shifted (`item + 1`; 0 is padding). Every sequence representation owns, in
+//! this order, `item_embedding (num_items + 1, dim)` and `item_bias (num_items + 1, 1)`,
+//! shared between inputs and targets, then its dense weights as [`IndexedBy::Whole`] tables.
+//! Row 0 (padding) of the embedding starts at zero and the models never update it, so padding
+//! contributes nothing to sums.
+
+use dfdx::prelude::*;
+use rand::Rng;
+
+use crate::error::RepresentationError;
+use crate::host::{CnnKernel, HostEncoder, LstmKernel, PoolingKernel, ZeroKernel};
+use crate::table::{IndexedBy, Table};
+
+/// A `(B, T, D)` tensor: one vector per sequence and position.
+pub type Steps<D, T> = Tensor<(usize, usize, usize), f32, D, T>;
+
+/// A `(rows, cols)` tensor.
+pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// What a sequence representation reads for one batch.
+pub struct SequenceRows<D: Device<f32>, T> {
+    /// Embeddings of the input items, `(B, T, D)`; padding rows are zero.
+    pub inputs: Steps<D, T>,
+    /// The input ids (shifted), row-major `(B, T)`.
+    pub ids: Vec<u32>,
+    /// The representation's dense tables, whole, in table order (after the two item tables).
+    pub whole: Vec<Matrix<D, T>>,
+}
+
+/// A representation of item sequences.
+pub trait SequenceRepresentation: Send + Sync {
+    /// A short name (`"lstm"`), stored in saved models.
+    fn name(&self) -> String;
+
+    /// Number of items (without padding).
+    fn num_items(&self) -> usize;
+
+    /// Embedding dimension.
+    fn dim(&self) -> usize;
+
+    /// Tables: `item_embedding`, `item_bias`, then dense weights.
+    fn tables(&self) -> &[Table];
+
+    /// Tables, mutably.
+    fn tables_mut(&mut self) -> &mut [Table];
+
+    /// The representation at every position: `(B, T, D)` from inputs `(B, T, D)`. Position
+    /// `t` may depend only on inputs `0..=t`, which are the items before target `t`.
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T>;
+
+    /// The same function as [`encode`](Self::encode) written by hand on host memory, if the
+    /// representation has one (every built-in does): the CPU trains and scores
+    /// through it without dfdx's tape. `None` (the default) always goes through `encode`.
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        None
+    }
+}
+
+/// Checks that `tables` start with the two item tables every sequence representation shares
+/// (`item_embedding (num_items + 1, dim)`, `item_bias (num_items + 1, 1)`, item-indexed) and
+/// that every further table is a dense [`IndexedBy::Whole`] one: the training kernels and the
+/// scorers rely on it.
+pub fn check_sequence_tables(
+    tables: &[Table],
+    num_items: usize,
+    dim: usize,
+) -> Result<(), RepresentationError> {
+    let fail = |message: String| {
+        Err(RepresentationError::Layout {
+            representation: "sequence representation",
+            message,
+        })
+    };
+    let [embedding, bias, dense @ ..] = tables else {
+        return fail(format!(
+            "{} tables, expected item_embedding, item_bias and dense weights",
+            tables.len()
+        ));
+    };
+    for (k, table, cols) in [(0, embedding, dim), (1, bias, 1)] {
+        if table.indexed_by() != IndexedBy::Item
+            || table.rows() != num_items + 1
+            || table.cols() != cols
+        {
+            return fail(format!(
+                "table {k} ({}) is {:?}-indexed, {} x {}; expected Item-indexed, {} x {cols}",
+                table.name(),
+                table.indexed_by(),
+                table.rows(),
+                table.cols(),
+                num_items + 1
+            ));
+        }
+    }
+    if let Some(t) = dense.iter().find(|t| t.indexed_by() != IndexedBy::Whole) {
+        return fail(format!(
+            "table {} is {:?}-indexed: tables after the two item tables must be Whole",
+            t.name(),
+            t.indexed_by()
+        ));
+    }
+    Ok(())
+}
+
+fn check(num_items: usize, dim: usize) -> Result<(), RepresentationError> {
+    if num_items == 0 || dim == 0 {
+        return Err(RepresentationError::InvalidParameter {
+            name: "num_items, dim",
+            message: format!("must be at least 1 (got {num_items}, {dim})"),
+        });
+    }
+    Ok(())
+}
+
+fn item_tables(num_items: usize, dim: usize, rng: &mut impl Rng) -> Vec<Table> {
+    let mut embedding =
+        Table::scaled_normal("item_embedding", IndexedBy::Item, num_items + 1, dim, rng);
+    embedding.row_mut(0).iter_mut().for_each(|v| *v = 0.0);
+    vec![
+        embedding,
+        Table::zeros("item_bias", IndexedBy::Item, num_items + 1, 1),
+    ]
+}
+
+macro_rules! table_accessors {
+    () => {
+        fn num_items(&self) -> usize {
+            self.tables[0].rows() - 1
+        }
+        fn dim(&self) -> usize {
+            self.tables[0].cols()
+        }
+        fn tables(&self) -> &[Table] {
+            &self.tables
+        }
+        fn tables_mut(&mut self) -> &mut [Table] {
+            &mut self.tables
+        }
+    };
+}
+
+mod cnn;
+mod lstm;
+mod pooling;
+mod popularity;
+
+pub use cnn::CausalCnn;
+pub use lstm::Lstm;
+pub use pooling::Pooling;
+pub use popularity::SequencePopularity;
+
+fn shape_error(message: String) -> RepresentationError {
+    RepresentationError::Shape(message)
+}
+
+/// Checks the two item tables every sequence representation starts with; returns
+/// `(num_items, dim)`.
+fn check_item_tables(tables: &[Table]) -> Result<(usize, usize), RepresentationError> {
+    let (Some(e), Some(b)) = (tables.first(), tables.get(1)) else {
+        return Err(shape_error(
+            "a sequence model needs item_embedding and item_bias tables".into(),
+        ));
+    };
+    if e.name() != "item_embedding"
+        || b.name() != "item_bias"
+        || e.rows() != b.rows()
+        || b.cols() != 1
+        || e.rows() < 2
+    {
+        return Err(shape_error(format!(
+            "item tables must be item_embedding (n + 1, dim) and item_bias (n + 1, 1); got {} {}x{} and {} {}x{}",
+            e.name(),
+            e.rows(),
+            e.cols(),
+            b.name(),
+            b.rows(),
+            b.cols()
+        )));
+    }
+    Ok((e.rows() - 1, e.cols()))
+}
+
+fn check_whole(
+    tables: &[Table],
+    expected: &[(String, usize, usize)],
+) -> Result<(), RepresentationError> {
+    let found: Vec<(String, usize, usize)> = tables
+        .iter()
+        .skip(2)
+        .map(|t| (t.name().to_owned(), t.rows(), t.cols()))
+        .collect();
+    if found != expected {
+        return Err(shape_error(format!(
+            "dense tables {found:?} do not match the expected {expected:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Any built-in sequence representation, chosen at run time (the command line, saved models).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnySequence {
+    /// [`SequencePopularity`].
+    Popularity(SequencePopularity),
+    /// [`Pooling`].
+    Pooling(Pooling),
+    /// [`Lstm`].
+    Lstm(Lstm),
+    /// [`CausalCnn`].
+    Cnn(CausalCnn),
+}
+
+macro_rules! any_dispatch {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            AnySequence::Popularity($r) => $e,
+            AnySequence::Pooling($r) => $e,
+            AnySequence::Lstm($r) => $e,
+            AnySequence::Cnn($r) => $e,
+        }
+    };
+}
+
+impl SequenceRepresentation for AnySequence {
+    fn name(&self) -> String {
+        any_dispatch!(self, r => r.name())
+    }
+    fn num_items(&self) -> usize {
+        any_dispatch!(self, r => r.num_items())
+    }
+    fn dim(&self) -> usize {
+        any_dispatch!(self, r => r.dim())
+    }
+    fn tables(&self) -> &[Table] {
+        any_dispatch!(self, r => r.tables())
+    }
+    fn tables_mut(&mut self) -> &mut [Table] {
+        any_dispatch!(self, r => r.tables_mut())
+    }
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        any_dispatch!(self, r => r.encode(rows))
+    }
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        any_dispatch!(self, r => r.host_encoder())
+    }
+}

@@ -1,0 +1,247 @@
+//! The three ways an epoch's batches are trained: through dfdx one after the other, on the
+//! device with resident tables, or with the fused kernel on Hogwild workers.
+
+use super::*;
+use batch::Outcome;
+
+impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
+    ImplicitFactorizationModel<R, L, D>
+{
+    /// Batches one after the other through dfdx.
+    pub(super) fn generic_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[u32]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let mut buffer = BatchBuffer::default();
+        let mut outcome = Outcome::default();
+        for (b, rows) in batches.iter().enumerate() {
+            buffer.fill(train, rows, sampler, b);
+            let batch = buffer.batch();
+            let value = self.step(batch.users, batch.positives, batch.negatives, batch.weights)?;
+            if !outcome.add(b, value, rows.len()) {
+                break;
+            }
+            progress.advance(rows.len(), outcome.mean());
+        }
+        Ok(outcome)
+    }
+
+    /// Batches one after the other on the device, with the tables resident there.
+    pub(super) fn resident_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[u32]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let device_error = |e: D::Err| NetrexError::Device(format!("{e:?}"));
+        let optimizer = *self.trainer.optimizer.config();
+        let tables = self.representation.tables();
+        let resident = match self.resident_tables.take() {
+            Some(mut r) => {
+                r.refresh(tables);
+                r.set_learning_rate(optimizer.learning_rate);
+                r
+            }
+            None => ResidentTables::upload(&self.device, tables, optimizer),
+        };
+        let resident = self.resident_tables.insert(resident);
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let mut buffer = BatchBuffer::default();
+        let mut outcome = Outcome::default();
+        for (b, rows) in batches.iter().enumerate() {
+            buffer.fill(train, rows, sampler, b);
+            let batch = rows.len();
+            let n = buffer.negatives.len() / batch;
+            let ids = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+            let users = self.device.tensor_from_vec(ids(&buffer.users), (batch,));
+            let positives = self
+                .device
+                .tensor_from_vec(ids(&buffer.positives), (batch, 1));
+            let negatives = self
+                .device
+                .tensor_from_vec(ids(&buffer.negatives), (batch, n));
+            let rows_for = |items: &Tensor<(usize, usize), usize, D>| {
+                let mut out = Rows {
+                    user: Vec::new(),
+                    item: Vec::new(),
+                    whole: Vec::new(),
+                };
+                for (k, t) in tables.iter().enumerate() {
+                    match t.indexed_by() {
+                        IndexedBy::User => out.user.push(resident.traced(k).gather(users.clone())),
+                        IndexedBy::Item => out.item.push(resident.traced(k).gather(items.clone())),
+                        IndexedBy::Whole => out.whole.push(resident.traced(k)),
+                    }
+                }
+                out
+            };
+            // (B, 1) -> (B,)
+            let pos = self
+                .representation
+                .forward(rows_for(&positives))
+                .sum::<(usize,), Axis<1>>();
+            // (B, N)
+            let neg = self.representation.forward(rows_for(&negatives));
+            let weights = buffer
+                .weights
+                .as_ref()
+                .map(|w| self.device.tensor_from_vec(w.clone(), (batch,)));
+            let loss = self.loss.loss(pos, neg, None, weights.as_ref(), &context);
+            let value = loss.as_vec()[0];
+            if !outcome.add(b, value, batch) {
+                break;
+            }
+            let mut grads = loss.backward();
+            let items: Vec<u32> = buffer
+                .positives
+                .iter()
+                .chain(&buffer.negatives)
+                .copied()
+                .collect();
+            let touched: Vec<Touched<'_>> = tables
+                .iter()
+                .map(|t| match t.indexed_by() {
+                    IndexedBy::User => Touched::Rows(&buffer.users),
+                    IndexedBy::Item => Touched::Rows(&items),
+                    IndexedBy::Whole => Touched::All,
+                })
+                .collect();
+            resident.step(&mut grads, &touched).map_err(device_error)?;
+            progress.advance(batch, outcome.mean());
+        }
+        resident.download(self.representation.tables_mut());
+        Ok(outcome)
+    }
+
+    /// Hogwild: each worker of the pool trains every `workers`-th batch with the fused kernel
+    /// and applies its own updates to the shared tables. Negatives depend on the batch, not
+    /// on the worker, so one worker gives the same result as a sequential loop.
+    pub(super) fn fused_epoch(
+        &mut self,
+        train: &Interactions,
+        batches: &[&[u32]],
+        sampler: &Sampler,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let loss = &self.loss;
+        let context = LossContext {
+            num_items: self.representation.num_items(),
+        };
+        let Some(kernel) = self.kernel else {
+            return Err(NetrexError::Training(
+                "the fused kernel needs a representation with a bilinear kernel".into(),
+            ));
+        };
+        let workers = rayon::current_num_threads().clamp(1, batches.len().max(1));
+        let per_example = self.uses_per_example_sgd().then(|| {
+            let c = self.trainer.optimizer.config();
+            (c.learning_rate, c.l2)
+        });
+        let tables = self.representation.tables_mut();
+        let work = FusedWork {
+            per_example,
+            train,
+            batches,
+            sampler,
+            progress,
+            loss,
+            context,
+            kernel,
+            workers,
+            stop: AtomicBool::new(false),
+        };
+        if workers == 1 {
+            let training = self.trainer.optimizer.exclusive(tables);
+            return Ok(work.run(&training, 0));
+        }
+        let training = self.trainer.optimizer.share(tables);
+        let outcomes: Vec<Outcome> = (0..workers)
+            .into_par_iter()
+            .map(|worker| work.run(&training, worker))
+            .collect();
+        Ok(outcomes
+            .into_iter()
+            .fold(Outcome::default(), Outcome::merge))
+    }
+}
+
+/// What every Hogwild worker of a fused epoch shares.
+struct FusedWork<'a, L> {
+    train: &'a Interactions,
+    batches: &'a [&'a [u32]],
+    sampler: &'a Sampler,
+    progress: &'a Progress,
+    loss: &'a L,
+    /// `(learning rate, l2)` of per-example SGD, which then trains each unit's positives one
+    /// at a time.
+    per_example: Option<(f32, f32)>,
+    context: LossContext,
+    kernel: fused::Kernel,
+    workers: usize,
+    stop: AtomicBool,
+}
+
+impl<L: Loss> FusedWork<'_, L> {
+    /// Trains batches `worker`, `worker + workers`, ... and applies each one's updates.
+    fn run<S: RowStore>(&self, training: &RowTraining<'_, S>, worker: usize) -> Outcome {
+        let tables = training.tables();
+        let mut grads: Vec<SparseGrad> = tables
+            .iter()
+            .map(|t| SparseGrad::new(t.weights.rows(), t.weights.cols()))
+            .collect();
+        let mut buffer = BatchBuffer::default();
+        let mut scratch = fused::Scratch::default();
+        let mut outcome = Outcome::default();
+        for b in (worker..self.batches.len()).step_by(self.workers) {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let rows = self.batches[b];
+            buffer.fill(self.train, rows, self.sampler, b);
+            if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
+                let result = fused::sgd_examples(
+                    tables,
+                    self.kernel,
+                    example,
+                    &self.context,
+                    &buffer.batch(),
+                    rule,
+                    &mut scratch,
+                );
+                // every positive is a batch of its own
+                let ok = match result {
+                    Ok(total) => outcome.add(b, (total / rows.len() as f64) as f32, rows.len()),
+                    Err((i, value)) => outcome.add(b * PER_EXAMPLE_UNIT + i, value, 1),
+                };
+                if !ok {
+                    self.stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                self.progress.advance(rows.len(), outcome.mean());
+                continue;
+            }
+            let value = fused::bilinear_any(
+                tables,
+                self.kernel,
+                self.loss,
+                &self.context,
+                &buffer.batch(),
+                &mut grads,
+                &mut scratch,
+            );
+            if !outcome.add(b, value, rows.len()) {
+                self.stop.store(true, Ordering::Relaxed);
+                break;
+            }
+            training.step(&mut grads);
+            self.progress.advance(rows.len(), outcome.mean());
+        }
+        outcome
+    }
+}

@@ -1,0 +1,285 @@
+//! The fused training kernel of bilinear models: scores, a built-in loss's hand-written
+//! gradient ([`ExampleGradient`]) and the row gradients in one pass, with no dfdx tape.
+//!
+//! For `score = <p_u, q_i> + b_u + b_i` and a per-positive loss `l(pos, neg_1..neg_N)`
+//! averaged over the batch with weights `w`, each positive adds, with `s = w / B`:
+//! `dp_u = s (dl/dpos q_pos + sum_j dl/dneg_j q_j)`, `db_u = s (dl/dpos + sum_j dl/dneg_j)`,
+//! `dq_pos = s dl/dpos p_u`, `dq_j = s dl/dneg_j p_u`, and the same factors on the item
+//! biases. Negatives with a zero derivative (hinge losses) are not touched at all, so the
+//! optimizer visits fewer rows than the dfdx path (which touches every gathered row).
+
+use crate::optim::{RowStore, TrainedTable};
+use netrex_losses::{
+    checked_example, score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads,
+};
+pub(crate) use netrex_representations::kernel::dot;
+use netrex_representations::{BilinearKernel, SparseGrad, Table};
+
+/// Where the kernel reads parameter rows from: plain tables, or tables shared by Hogwild
+/// workers.
+pub(crate) trait RowSource {
+    /// Copies row `r` of table `t` into `out`.
+    fn read(&self, t: usize, r: usize, out: &mut [f32]);
+    /// Hints that row `r` of table `t` is needed soon.
+    fn prefetch(&self, _t: usize, _r: usize) {}
+}
+
+impl RowSource for [Table] {
+    fn read(&self, t: usize, r: usize, out: &mut [f32]) {
+        out.copy_from_slice(self[t].row(r));
+    }
+}
+
+impl<S: RowStore> RowSource for [TrainedTable<'_, S>] {
+    fn read(&self, t: usize, r: usize, out: &mut [f32]) {
+        self[t].weights.read(r, out);
+    }
+    fn prefetch(&self, t: usize, r: usize) {
+        self[t].weights.prefetch(r);
+    }
+}
+
+/// Where the kernel finds the bilinear tables, and their embedding dimension (both checked
+/// when the model was built).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kernel {
+    pub(crate) at: BilinearKernel,
+    pub(crate) dim: usize,
+}
+
+/// One minibatch. Shapes: `users` (B), `positives` (B), `negatives` (B x N, row-major),
+/// `weights` (B).
+pub(crate) struct Batch<'a> {
+    pub(crate) users: &'a [u32],
+    pub(crate) positives: &'a [u32],
+    pub(crate) negatives: &'a [u32],
+    pub(crate) weights: Option<&'a [f32]>,
+}
+
+/// Buffers reused across batches.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    user: Vec<f32>,
+    user_grad: Vec<f32>,
+    /// `(1 + N) x D`: the positive's row, then the negatives'.
+    items: Vec<f32>,
+    item_bias: Vec<f32>,
+    scores: Vec<f32>,
+    negative_grad: Vec<f32>,
+    /// The whole batch's scores and their gradients, for [`bilinear_batch_scored`].
+    positive: Vec<f32>,
+    negative: Vec<f32>,
+    dscores: ScoreGrads,
+    /// The positive's and its negatives' ids, `1 + N`.
+    ids: Vec<u32>,
+    user_bias: [f32; 1],
+}
+
+impl Scratch {
+    /// Sizes the per-positive buffers for rows of `dim` and `n` negatives.
+    fn size(&mut self, dim: usize, n: usize) {
+        let m = 1 + n;
+        self.user.resize(dim, 0.0);
+        self.user_grad.resize(dim, 0.0);
+        self.items.resize(m * dim, 0.0);
+        self.item_bias.resize(m, 0.0);
+        self.scores.resize(m, 0.0);
+        self.negative_grad.resize(n, 0.0);
+        self.ids.resize(m, 0);
+    }
+
+    /// Reads positive `i`'s user row and its items' rows (the positive's, then its `n`
+    /// negatives') and scores them into `scores`; asks for the rows of the positive
+    /// [`PREFETCH_AHEAD`] later.
+    #[inline(always)]
+    fn score_positive<S: RowSource + ?Sized>(
+        &mut self,
+        tables: &S,
+        at: BilinearKernel,
+        batch: &Batch<'_>,
+        i: usize,
+        n: usize,
+    ) {
+        let b = batch.users.len();
+        if i + PREFETCH_AHEAD < b {
+            let ahead = i + PREFETCH_AHEAD;
+            tables.prefetch(at.user, batch.users[ahead] as usize);
+            tables.prefetch(at.item, batch.positives[ahead] as usize);
+            for &item in &batch.negatives[ahead * n..(ahead + 1) * n] {
+                tables.prefetch(at.item, item as usize);
+            }
+        }
+        let dim = self.user.len();
+        let u = batch.users[i] as usize;
+        self.ids[0] = batch.positives[i];
+        self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
+        tables.read(at.user, u, &mut self.user);
+        tables.read(at.user_bias, u, &mut self.user_bias);
+        for (k, &item) in self.ids.iter().enumerate() {
+            let row = &mut self.items[k * dim..(k + 1) * dim];
+            tables.read(at.item, item as usize, row);
+            tables.read(at.item_bias, item as usize, &mut self.item_bias[k..k + 1]);
+            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
+        }
+    }
+}
+
+/// How many positives ahead the kernel asks for their rows to be fetched.
+const PREFETCH_AHEAD: usize = 6;
+
+/// `out += factor * x`.
+#[inline(always)]
+pub(crate) fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += factor * v;
+    }
+}
+
+/// The batch's loss (`sum(l * w) / B`), with its row gradients added to `grads` (one per
+/// table, in the bilinear order).
+pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
+    tables: &S,
+    kernel: Kernel,
+    loss: &dyn ExampleGradient,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    let Kernel { at, dim } = kernel;
+    let b = batch.users.len();
+    let n = batch.negatives.len() / b.max(1);
+    scratch.size(dim, n);
+    let mut total = 0.0f64;
+    for i in 0..b {
+        scratch.score_positive(tables, at, batch, i, n);
+        let Scratch {
+            user,
+            user_grad,
+            items,
+            scores,
+            negative_grad,
+            ids,
+            ..
+        } = &mut *scratch;
+        let u = batch.users[i];
+        let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
+        let weight = batch.weights.map_or(1.0, |w| w[i]);
+        total += f64::from(value) * f64::from(weight);
+        let scale = weight / b as f32;
+
+        user_grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut bias_grad = 0.0;
+        for (k, &item) in ids.iter().enumerate() {
+            let d = if k == 0 { dpos } else { negative_grad[k - 1] };
+            if d == 0.0 {
+                continue;
+            }
+            let factor = scale * d;
+            add_scaled(user_grad, factor, &items[k * dim..(k + 1) * dim]);
+            bias_grad += factor;
+            add_scaled(grads[at.item].row_mut(item), factor, user);
+            grads[at.item_bias].row_mut(item)[0] += factor;
+        }
+        grads[at.user].add_row(u, user_grad);
+        grads[at.user_bias].row_mut(u)[0] += bias_grad;
+    }
+    (total / b.max(1) as f64) as f32
+}
+
+/// The batch's loss and row gradients for any [`Loss`]: in one pass by hand for a loss with an
+/// [`ExampleGradient`], through [`bilinear_batch_scored`] otherwise.
+pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    kernel: Kernel,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    match loss.example_gradient() {
+        Some(example) => bilinear_batch(tables, kernel, example, context, batch, grads, scratch),
+        None => bilinear_batch_scored(tables, kernel, loss, context, batch, grads, scratch),
+    }
+}
+
+/// The batch's loss for any [`Loss`], with its row gradients added to `grads`: every score of
+/// the batch first, then `d loss / d scores` from [`score_gradient`] (dfdx's tape over the
+/// scores alone for a loss without a hand-written gradient), then the rows again for their
+/// gradients. Same result as [`bilinear_batch`] for a built-in loss.
+pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    kernel: Kernel,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    let Kernel { at, dim } = kernel;
+    let b = batch.users.len();
+    let n = batch.negatives.len() / b.max(1);
+    scratch.size(dim, n);
+    scratch.positive.resize(b, 0.0);
+    scratch.negative.resize(b * n, 0.0);
+    for i in 0..b {
+        scratch.score_positive(tables, at, batch, i, n);
+        scratch.positive[i] = scratch.scores[0];
+        scratch.negative[i * n..(i + 1) * n].copy_from_slice(&scratch.scores[1..]);
+    }
+    let Scratch {
+        user,
+        user_grad,
+        items,
+        positive,
+        negative,
+        dscores,
+        ..
+    } = scratch;
+    let items = &mut items[..dim];
+    let ids = |i: usize| {
+        std::iter::once(batch.positives[i])
+            .chain(batch.negatives[i * n..(i + 1) * n].iter().copied())
+    };
+    let scores = BatchScores {
+        positive,
+        negative,
+        mask: None,
+        weights: batch.weights,
+    };
+    let value = score_gradient(loss, &scores, context, dscores);
+    if !value.is_finite() {
+        return value;
+    }
+    for i in 0..b {
+        let u = batch.users[i] as usize;
+        tables.read(at.user, u, user);
+        user_grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut bias_grad = 0.0;
+        for (k, item) in ids(i).enumerate() {
+            let d = if k == 0 {
+                dscores.positive[i]
+            } else {
+                dscores.negative[i * n + k - 1]
+            };
+            if d == 0.0 {
+                continue;
+            }
+            tables.read(at.item, item as usize, items);
+            add_scaled(user_grad, d, items);
+            bias_grad += d;
+            add_scaled(grads[at.item].row_mut(item), d, user);
+            grads[at.item_bias].row_mut(item)[0] += d;
+        }
+        grads[at.user].add_row(u as u32, user_grad);
+        grads[at.user_bias].row_mut(u as u32)[0] += bias_grad;
+    }
+    value
+}
+
+mod per_example;
+pub(crate) use per_example::sgd_examples;
+
+#[cfg(test)]
+mod tests;

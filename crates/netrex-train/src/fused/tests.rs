@@ -1,0 +1,94 @@
+use super::*;
+use crate::optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
+use netrex_losses::{BuiltinLoss, Loss};
+use netrex_representations::IndexedBy;
+
+fn tables(users: usize, items: usize, dim: usize) -> Vec<Table> {
+    let value = |k: usize| ((k as f32) * 0.613).sin() * 0.5;
+    let table = |name: &str, by, rows: usize, cols: usize, offset: usize| {
+        let data = (0..rows * cols).map(|k| value(k + offset)).collect();
+        Table::from_data(name, by, rows, cols, data).unwrap()
+    };
+    vec![
+        table("user_embedding", IndexedBy::User, users, dim, 0),
+        table("user_bias", IndexedBy::User, users, 1, 1000),
+        table("item_embedding", IndexedBy::Item, items, dim, 2000),
+        table("item_bias", IndexedBy::Item, items, 1, 3000),
+    ]
+}
+
+#[test]
+fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
+    let (users, items, dim, n) = (5, 4, 6, 2);
+    let config = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        learning_rate: 0.3,
+        l2: 0.01,
+    };
+    let context = LossContext { num_items: items };
+    // few items, so positives and negatives repeat within one positive's list
+    let users_ids: Vec<u32> = (0..24).map(|i| (i * 7 % users) as u32).collect();
+    let positives: Vec<u32> = (0..24).map(|i| (i * 3 % items) as u32).collect();
+    let negatives: Vec<u32> = (0..24 * n).map(|i| (i * 5 % items) as u32).collect();
+    let weights: Vec<f32> = (0..24).map(|i| 0.5 + (i % 3) as f32 * 0.25).collect();
+    for name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(name, Some(n)).unwrap();
+        let example = loss.example_gradient().unwrap();
+        // reference: the batch kernel and the optimizer's SGD step, one positive at a time
+        let mut expected = tables(users, items, dim);
+        let mut optimizer = RowOptimizer::new(config, &expected);
+        let mut grads: Vec<SparseGrad> = expected.iter().map(SparseGrad::for_table).collect();
+        let mut total = 0.0f64;
+        for i in 0..24 {
+            let batch = Batch {
+                users: &users_ids[i..i + 1],
+                positives: &positives[i..i + 1],
+                negatives: &negatives[i * n..(i + 1) * n],
+                weights: Some(&weights[i..i + 1]),
+            };
+            let value = bilinear_batch(
+                &expected[..],
+                Kernel {
+                    at: BilinearKernel::IN_ORDER,
+                    dim,
+                },
+                example,
+                &context,
+                &batch,
+                &mut grads,
+                &mut Scratch::default(),
+            );
+            total += f64::from(value);
+            optimizer.step(&mut expected, &mut grads);
+        }
+        let mut actual = tables(users, items, dim);
+        let mut optimizer = RowOptimizer::new(config, &actual);
+        let training = optimizer.exclusive(&mut actual);
+        let batch = Batch {
+            users: &users_ids,
+            positives: &positives,
+            negatives: &negatives,
+            weights: Some(&weights),
+        };
+        let sum = sgd_examples(
+            training.tables(),
+            Kernel {
+                at: BilinearKernel::IN_ORDER,
+                dim,
+            },
+            example,
+            &context,
+            &batch,
+            (config.learning_rate, config.l2),
+            &mut Scratch::default(),
+        )
+        .unwrap();
+        drop(training);
+        assert!((sum - total).abs() < 1e-4, "{name}: loss {sum} vs {total}");
+        for (a, e) in actual.iter().zip(&expected) {
+            for (x, y) in a.data().iter().zip(e.data()) {
+                assert!((x - y).abs() < 1e-5, "{name} {}: {x} vs {y}", a.name());
+            }
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Row-wise optimizers: each step visits only the rows with a gradient.
+//!
+//! Adam here is "lazy" Adam: moments of untouched rows are not decayed, which is what makes a
+//! step's cost follow the batch. L2 is likewise applied to touched rows only.
+
+use std::sync::atomic::AtomicI32;
+
+use serde::{Deserialize, Serialize};
+
+use netrex_representations::RepresentationError;
+use netrex_representations::{SparseGrad, Table};
+
+mod rows;
+
+pub(crate) use rows::{AtomicRows, CellRows, RowStore, RowTraining, TrainedTable};
+
+/// Which update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Plain stochastic gradient descent.
+    Sgd,
+    /// Adagrad (per-coordinate learning rates from accumulated squared gradients).
+    Adagrad,
+    /// Adam with bias correction, applied lazily to touched rows (the talk used Adam).
+    Adam,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = RepresentationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            "adagrad" => Ok(OptimizerKind::Adagrad),
+            "adam" => Ok(OptimizerKind::Adam),
+            _ => Err(RepresentationError::InvalidParameter {
+                name: "optimizer",
+                message: format!("{s:?} is not sgd, adagrad or adam"),
+            }),
+        }
+    }
+}
+
+/// Optimizer hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerConfig {
+    /// The rule.
+    pub kind: OptimizerKind,
+    /// Learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty added to the gradient of touched rows.
+    pub l2: f32,
+}
+
+struct State {
+    first: Vec<f32>,
+    second: Vec<f32>,
+    step: i32,
+}
+
+/// Optimizer state for a list of tables.
+///
+/// The state (Adam's two moments, Adagrad's accumulator: up to twice the tables) is allocated
+/// by the first update, so a model loaded only to score or recommend never holds it.
+pub struct RowOptimizer {
+    config: OptimizerConfig,
+    /// Values per table (rows x cols).
+    sizes: Vec<usize>,
+    /// One per table; empty vectors until the first update or a restore.
+    states: Vec<State>,
+}
+
+pub(crate) const BETA1: f32 = 0.9;
+pub(crate) const BETA2: f32 = 0.999;
+pub(crate) const EPSILON: f32 = 1e-8;
+
+impl RowOptimizer {
+    /// An optimizer for `tables`; its state is allocated once, at the first update.
+    pub fn new(config: OptimizerConfig, tables: &[Table]) -> Self {
+        let sizes: Vec<usize> = tables.iter().map(|t| t.rows() * t.cols()).collect();
+        let states = sizes
+            .iter()
+            .map(|_| State {
+                first: Vec::new(),
+                second: Vec::new(),
+                step: 0,
+            })
+            .collect();
+        RowOptimizer {
+            config,
+            sizes,
+            states,
+        }
+    }
+
+    /// Lengths of a table's `(first, second)` state under this rule.
+    fn state_len(&self, size: usize) -> (usize, usize) {
+        match self.config.kind {
+            OptimizerKind::Sgd => (0, 0),
+            OptimizerKind::Adagrad => (0, size),
+            OptimizerKind::Adam => (size, size),
+        }
+    }
+
+    /// Whether the state is allocated (after the first update, or a restored checkpoint).
+    pub fn is_allocated(&self) -> bool {
+        self.sizes
+            .iter()
+            .zip(&self.states)
+            .all(|(&n, s)| (s.first.len(), s.second.len()) == self.state_len(n))
+    }
+
+    /// Allocates the zeroed state of every table that has none yet.
+    fn allocate(&mut self) {
+        for k in 0..self.states.len() {
+            let (first, second) = self.state_len(self.sizes[k]);
+            let state = &mut self.states[k];
+            if state.first.len() != first {
+                state.first = vec![0.0; first];
+            }
+            if state.second.len() != second {
+                state.second = vec![0.0; second];
+            }
+        }
+    }
+
+    /// Sets the learning rate.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        self.config.learning_rate = lr;
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Each table's state, for checkpoints: `(first, second, step)`, where `first` is Adam's
+    /// first moment (empty for the other rules) and `second` Adam's second moment or
+    /// Adagrad's accumulator (empty for SGD); both are empty before the first update.
+    pub fn state(&self) -> Vec<(&[f32], &[f32], i32)> {
+        self.states
+            .iter()
+            .map(|s| (s.first.as_slice(), s.second.as_slice(), s.step))
+            .collect()
+    }
+
+    /// Restores the state saved by [`state`](Self::state), checking every length.
+    pub fn restore_state(
+        &mut self,
+        saved: Vec<(Vec<f32>, Vec<f32>, i32)>,
+    ) -> Result<(), RepresentationError> {
+        if saved.len() != self.states.len() {
+            return Err(RepresentationError::Shape(format!(
+                "optimizer state for {} tables, expected {}",
+                saved.len(),
+                self.states.len()
+            )));
+        }
+        for (k, (first, second, step)) in saved.iter().enumerate() {
+            let (want_first, want_second) = self.state_len(self.sizes[k]);
+            // a state never allocated is saved empty, at step 0
+            let fresh = first.is_empty() && second.is_empty() && *step == 0;
+            if (!fresh && (first.len() != want_first || second.len() != want_second)) || *step < 0 {
+                return Err(RepresentationError::Shape(format!(
+                    "optimizer state of table {k} has {} + {} values at step {step}, expected {want_first} + {want_second}",
+                    first.len(),
+                    second.len(),
+                )));
+            }
+            if first.iter().chain(second).any(|v| !v.is_finite()) {
+                return Err(RepresentationError::NonFinite(format!(
+                    "optimizer state of table {k}"
+                )));
+            }
+        }
+        for ((first, second, step), state) in saved.into_iter().zip(&mut self.states) {
+            *state = State {
+                first,
+                second,
+                step,
+            };
+        }
+        Ok(())
+    }
+
+    /// Applies `grads` (one per table) to the touched rows of `tables`, then clears them.
+    pub fn step(&mut self, tables: &mut [Table], grads: &mut [SparseGrad]) {
+        self.allocate();
+        let rule = Rule::from(self.config);
+        for ((table, grad), state) in tables
+            .iter_mut()
+            .zip(grads.iter_mut())
+            .zip(&mut self.states)
+        {
+            state.step += 1;
+            let bias = Bias::at(state.step);
+            let cols = table.cols();
+            for (r, g) in grad.iter() {
+                let range = r as usize * cols..(r as usize + 1) * cols;
+                let w = &mut table.data_mut()[range.clone()];
+                let m = state.first.get_mut(range.clone()).unwrap_or(&mut []);
+                let v = state.second.get_mut(range).unwrap_or(&mut []);
+                rule.update(bias, w, g, m, v);
+            }
+            grad.clear();
+        }
+    }
+
+    /// Shares `tables` and this optimizer's state between threads for Hogwild-style training:
+    /// every worker reads rows and applies its own updates without locks. Reads and writes are
+    /// relaxed atomics, so a race loses or mixes an update (as in Hogwild) but is never
+    /// undefined behaviour. With one worker the result is the same as [`RowOptimizer::step`].
+    pub(crate) fn share<'a>(
+        &'a mut self,
+        tables: &'a mut [Table],
+    ) -> RowTraining<'a, AtomicRows<'a>> {
+        self.open(tables, AtomicRows::new)
+    }
+
+    /// The same interface as [`share`](Self::share) for one thread: plain loads and stores
+    /// that the compiler vectorises.
+    pub(crate) fn exclusive<'a>(
+        &'a mut self,
+        tables: &'a mut [Table],
+    ) -> RowTraining<'a, CellRows<'a>> {
+        self.open(tables, CellRows::new)
+    }
+
+    fn open<'a, S: RowStore + 'a>(
+        &'a mut self,
+        tables: &'a mut [Table],
+        wrap: impl Fn(&'a mut [f32], usize, usize) -> S,
+    ) -> RowTraining<'a, S> {
+        self.allocate();
+        let config = self.config;
+        let mut out = Vec::with_capacity(tables.len());
+        for (table, state) in tables.iter_mut().zip(&mut self.states) {
+            let (rows, cols) = (table.rows(), table.cols());
+            out.push(TrainedTable {
+                weights: wrap(table.data_mut(), rows, cols),
+                first: wrap(&mut state.first, rows, cols),
+                second: wrap(&mut state.second, rows, cols),
+                step: atomic_i32(&mut state.step),
+            });
+        }
+        RowTraining {
+            config,
+            tables: out,
+        }
+    }
+}
+
+/// How many rows ahead a step asks for its rows to be fetched.
+const PREFETCH_AHEAD: usize = 6;
+
+/// The update rule with its hyperparameters.
+#[derive(Clone, Copy)]
+struct Rule {
+    kind: OptimizerKind,
+    lr: f32,
+    l2: f32,
+}
+
+impl From<OptimizerConfig> for Rule {
+    fn from(c: OptimizerConfig) -> Self {
+        Rule {
+            kind: c.kind,
+            lr: c.learning_rate,
+            l2: c.l2,
+        }
+    }
+}
+
+/// Adam's bias corrections at a step.
+#[derive(Clone, Copy)]
+struct Bias {
+    c1: f32,
+    c2: f32,
+}
+
+impl Bias {
+    fn at(step: i32) -> Self {
+        Bias {
+            c1: 1.0 - BETA1.powi(step),
+            c2: 1.0 - BETA2.powi(step),
+        }
+    }
+}
+
+impl Rule {
+    /// Updates one row `w` with gradient `g`; `m` and `v` are its state (empty when unused).
+    #[inline]
+    fn update(self, bias: Bias, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let Rule { kind, lr, l2 } = self;
+        match kind {
+            OptimizerKind::Sgd => {
+                for (w, g) in w.iter_mut().zip(g) {
+                    *w -= lr * (g + l2 * *w);
+                }
+            }
+            OptimizerKind::Adagrad => {
+                for ((w, g), acc) in w.iter_mut().zip(g).zip(v) {
+                    let g = g + l2 * *w;
+                    *acc += g * g;
+                    *w -= lr * g / (acc.sqrt() + 1e-7);
+                }
+            }
+            OptimizerKind::Adam => {
+                let Bias { c1, c2 } = bias;
+                for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                    let g = g + l2 * *w;
+                    *m = BETA1 * *m + (1.0 - BETA1) * g;
+                    *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                    *w -= lr * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
+                }
+            }
+        }
+    }
+}
+
+fn atomic_i32(value: &mut i32) -> &AtomicI32 {
+    // SAFETY: AtomicI32 has the size and alignment of i32 (asserted above), and the exclusive
+    // borrow means every access for its lifetime goes through the atomic.
+    unsafe { &*(value as *mut i32 as *const AtomicI32) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_rows_round_trip_whether_read_in_pairs_or_singly() {
+        let mut data: Vec<f32> = (0..40).map(|k| k as f32 * 0.25 - 3.0).collect();
+        let original = data.clone();
+        // rows of 4 (pairs where aligned), then the same words as rows of 5 (always singles)
+        for cols in [4usize, 5] {
+            let rows = AtomicRows::new(&mut data, 40 / cols, cols);
+            let mut out = vec![0.0f32; cols];
+            for r in 0..40 / cols {
+                rows.read(r, &mut out);
+                assert_eq!(out, original[r * cols..(r + 1) * cols]);
+                let doubled: Vec<f32> = out.iter().map(|v| v * 2.0).collect();
+                rows.write(r, &doubled);
+                rows.read(r, &mut out);
+                assert_eq!(out, doubled);
+                rows.write(r, &original[r * cols..(r + 1) * cols]);
+            }
+        }
+        // an odd start: rows that begin between two pairs
+        let rows = AtomicRows::new(&mut data[1..33], 8, 4);
+        let mut out = vec![0.0f32; 4];
+        for r in 0..8 {
+            rows.read(r, &mut out);
+            assert_eq!(out, original[1 + r * 4..1 + (r + 1) * 4]);
+        }
+    }
+
+    #[test]
+    fn state_is_allocated_by_the_first_update_only() {
+        let mut tables = vec![Table::zeros(
+            "t",
+            netrex_representations::IndexedBy::User,
+            5,
+            3,
+        )];
+        let config = OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            learning_rate: 0.1,
+            l2: 0.0,
+        };
+        let mut optimizer = RowOptimizer::new(config, &tables);
+        assert!(!optimizer.is_allocated());
+        // an untouched optimizer saves empty state, which restores as untouched
+        let saved: Vec<_> = optimizer
+            .state()
+            .into_iter()
+            .map(|(a, b, s)| (a.to_vec(), b.to_vec(), s))
+            .collect();
+        assert_eq!(saved, vec![(vec![], vec![], 0)]);
+        optimizer.restore_state(saved).unwrap();
+        assert!(!optimizer.is_allocated());
+
+        let mut grads = vec![SparseGrad::for_table(&tables[0])];
+        grads[0].row_mut(2).copy_from_slice(&[1.0, -1.0, 0.5]);
+        optimizer.step(&mut tables, &mut grads);
+        assert!(optimizer.is_allocated());
+        let state = optimizer.state();
+        assert_eq!(
+            (state[0].0.len(), state[0].1.len(), state[0].2),
+            (15, 15, 1)
+        );
+        // a restore checks lengths against the tables, not against what is allocated
+        let mut fresh = RowOptimizer::new(config, &tables);
+        let bad = vec![(vec![0.0; 14], vec![0.0; 15], 1)];
+        assert!(fresh.restore_state(bad).is_err());
+        let good = vec![(vec![0.0; 15], vec![0.0; 15], 1)];
+        fresh.restore_state(good).unwrap();
+        assert!(fresh.is_allocated());
+    }
+}

@@ -1,0 +1,396 @@
+//! The implicit-feedback sequence model: next-item prediction over a user's history, with any
+//! sequence representation and any loss.
+
+use dfdx::prelude::*;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::resident::{ResidentTables, Touched};
+use netrex_data::sequence::chunked;
+use netrex_data::{Interactions, Sequences};
+use netrex_evaluation::SequenceScorer;
+use netrex_losses::{Loss, LossContext};
+use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
+use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
+
+use crate::config::FactorizationConfig;
+use crate::device::ComputeDevice;
+use crate::error::NetrexError;
+use crate::progress::Progress;
+use crate::sequence_kernel::{sequence_batch, SequenceBatch};
+use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
+
+mod steps;
+
+/// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
+/// factorization models, plus the sequence length.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SequenceConfig {
+    /// Embedding dimension, epochs, batch size (in sequences), learning rate, optimizer...
+    pub training: FactorizationConfig,
+    /// Length of the padded training rows; longer histories are cut into chunks.
+    pub max_len: usize,
+}
+
+impl SequenceConfig {
+    /// Checks every hyperparameter's range.
+    pub fn validate(&self) -> Result<(), NetrexError> {
+        self.training.validate()?;
+        if self.max_len == 0 {
+            return Err(NetrexError::config("max_len", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// A next-item model trained on users' histories (the talk's padded form: input
+/// `[0, a, b, c]`, targets `[a, b, c, d]`), a prediction and a loss at every position, padding
+/// masked out, negatives drawn uniformly.
+///
+/// The dfdx device `D` is [`Cpu`] unless the model is created with [`new_on`](Self::new_on)
+/// (e.g. on `Cuda` with the `cuda` feature).
+pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeDevice = Cpu> {
+    config: SequenceConfig,
+    representation: R,
+    loss: L,
+    trainer: Trainer,
+    device: D,
+    resident: bool,
+    resident_tables: Option<ResidentTables<D>>,
+}
+
+/// The traced loss of a batch and the leaves it came from.
+struct BatchLoss<D: ComputeDevice> {
+    loss: Tensor<(), f32, D, OwnedTape<f32, D>>,
+    leaves: Vec<(usize, Leaf<D>, Vec<u32>)>,
+}
+
+/// A batch's traced rows. Shapes: `inputs` `(B, T, D)`, `target_emb` `(B * T, D)`,
+/// `target_bias` `(B * T, 1)`, `negative_emb` `(B * T, N, D)`, `negative_bias`
+/// `(B * T, N, 1)`; `whole` the dense tables.
+struct BatchRows<D: ComputeDevice> {
+    inputs: Steps<D, OwnedTape<f32, D>>,
+    whole: Vec<Matrix<D, OwnedTape<f32, D>>>,
+    target_emb: Matrix<D, OwnedTape<f32, D>>,
+    target_bias: Matrix<D, OwnedTape<f32, D>>,
+    negative_emb: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+    negative_bias: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+}
+
+enum Leaf<D: ComputeDevice> {
+    Two(Tensor<(usize, usize), f32, D>),
+    Three(Tensor<(usize, usize, usize), f32, D>),
+}
+
+impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
+    /// A model over a freshly built representation, on the CPU.
+    pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
+        Self::new_on(crate::device::cpu(), config, representation, loss)
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel<R, L, D> {
+    /// A model over a freshly built representation, on `device`.
+    pub fn new_on(
+        device: D,
+        config: SequenceConfig,
+        representation: R,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
+        config.validate()?;
+        netrex_representations::check_sequence_tables(
+            representation.tables(),
+            representation.num_items(),
+            representation.dim(),
+        )?;
+        let trainer = Trainer::new(
+            &config.training,
+            representation.tables(),
+            config.training.seed ^ 0x005E_9E0C,
+        );
+        Ok(ImplicitSequenceModel {
+            config,
+            representation,
+            loss,
+            trainer,
+            device,
+            resident: !D::HOST,
+            resident_tables: None,
+        })
+    }
+
+    /// Keeps the tables and optimizer state on the device for the whole fit (see
+    /// [`ResidentTables`]): the default on a GPU; on the CPU for comparisons and tests.
+    pub fn with_resident_tables(mut self, resident: bool) -> Self {
+        self.resident = resident;
+        self
+    }
+
+    /// Whether training keeps the tables on the device.
+    pub fn uses_resident_tables(&self) -> bool {
+        self.resident
+    }
+
+    /// Shows a progress bar per epoch on stderr while fitting.
+    pub fn with_progress(mut self, show: bool) -> Self {
+        self.trainer.progress = show;
+        self
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &SequenceConfig {
+        &self.config
+    }
+
+    crate::training::model_accessors!();
+
+    /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
+    /// first; may be empty).
+    pub fn predict(&self, history: &[u32]) -> Result<Vec<f32>, NetrexError> {
+        let n = self.representation.num_items();
+        if let Some(&i) = history.iter().find(|&&i| i as usize >= n) {
+            return Err(NetrexError::UnknownId {
+                kind: "item",
+                id: i.to_string(),
+                count: n,
+            });
+        }
+        let mut scores = vec![0.0f32; n];
+        netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
+        Ok(scores)
+    }
+
+    /// The `k` best next items after `history` (dense ids, oldest first), best first, ties by
+    /// id; items in the history are left out when `exclude_seen`.
+    pub fn recommend(
+        &self,
+        history: &[u32],
+        k: usize,
+        exclude_seen: bool,
+    ) -> Result<Vec<(u32, f32)>, NetrexError> {
+        let scores = self.predict(history)?;
+        let exclude: &[u32] = if exclude_seen { history } else { &[] };
+        Ok(crate::training::top_k(scores, exclude, k))
+    }
+
+    fn negatives(&self) -> usize {
+        self.config
+            .training
+            .negatives
+            .unwrap_or_else(|| self.loss.num_negatives())
+    }
+
+    /// The training loop of `fit` (a new run of `epochs` epochs) or of a resumed run, on the
+    /// calling thread.
+    fn run(
+        &mut self,
+        train: &Interactions,
+        resume: bool,
+        on_epoch: &mut OnEpoch<'_, Self>,
+    ) -> Result<FitReport, NetrexError> {
+        train.ensure_not_empty("the training set")?;
+        let num_items = self.representation.num_items();
+        if train.num_items() != num_items {
+            return Err(NetrexError::Training(format!(
+                "the data has {} items but the model has {num_items}",
+                train.num_items()
+            )));
+        }
+        crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
+        let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
+        if !resume {
+            self.trainer.run_start = self.trainer.epochs_trained;
+        }
+        let config = self.config.training.clone();
+        let epochs = self.trainer.epochs_left(&config);
+        run_epochs(epochs, || {
+            self.trainer.begin_epoch(&config);
+            let loss = self.epoch(&sequences)?;
+            on_epoch(self, &EpochEnd::of(&self.trainer, &config, loss))?;
+            Ok(loss)
+        })
+    }
+
+    fn epoch(&mut self, sequences: &Sequences) -> Result<f32, NetrexError> {
+        let epoch = self.trainer.epochs_trained + 1;
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        let mut rng = self.trainer.epoch_rng();
+        order.shuffle(&mut rng);
+        let (num_items, negatives) = (self.representation.num_items() as u32, self.negatives());
+        let progress = Progress::new(self.trainer.progress, order.len(), epoch);
+        if self.uses_resident_tables() {
+            self.open_resident();
+        }
+        let (mut total, mut weight) = (0.0f64, 0.0f64);
+        for (batch, rows) in order.chunks(self.config.training.batch_size).enumerate() {
+            let inputs: Vec<u32> = rows
+                .iter()
+                .flat_map(|&r| sequences.input(r).iter().copied())
+                .collect();
+            let targets: Vec<u32> = rows
+                .iter()
+                .flat_map(|&r| sequences.target(r).iter().copied())
+                .collect();
+            let negs: Vec<u32> = (0..targets.len() * negatives)
+                .map(|_| rng.gen_range(1..=num_items))
+                .collect();
+            let real = targets.iter().filter(|&&x| x != 0).count();
+            let value = if self.uses_host_kernel() {
+                self.kernel_step(rows.len(), &inputs, &targets, &negs)
+            } else if self.uses_resident_tables() {
+                self.resident_step(rows.len(), &inputs, &targets, &negs)?
+            } else {
+                self.host_step(rows.len(), &inputs, &targets, &negs)?
+            };
+            if !value.is_finite() {
+                progress.finish();
+                return Err(NetrexError::NonFiniteLoss {
+                    epoch,
+                    batch: batch + 1,
+                    value,
+                });
+            }
+            total += f64::from(value) * real as f64;
+            weight += real as f64;
+            progress.advance(rows.len(), total / weight.max(1.0));
+        }
+        progress.finish();
+        if let Some(resident) = &self.resident_tables {
+            resident.download(self.representation.tables_mut());
+        }
+        let mean = (total / weight.max(1.0)) as f32;
+        self.trainer.end_epoch(mean);
+        Ok(mean)
+    }
+
+    /// Whether training takes the hand-written CPU kernel: the CPU, a representation with a
+    /// [`HostEncoder`](netrex_representations::HostEncoder) (every built-in does),
+    /// tables not resident, and `config.training.fused`. Any loss trains through it (a custom
+    /// loss through dfdx's tape over the batch's scores only).
+    pub fn uses_host_kernel(&self) -> bool {
+        D::HOST
+            && self.config.training.fused
+            && !self.uses_resident_tables()
+            && self.representation.host_encoder().is_some()
+    }
+
+    /// Representations `(T, D)` after each item of `history` (dense ids), with the same left
+    /// padding as training rows.
+    fn states(&self, history: &[u32]) -> (Vec<f32>, usize) {
+        let max_len = self.config.max_len;
+        let mut row: Vec<u32> = std::iter::once(0)
+            .chain(history.iter().map(|&i| i + 1))
+            .collect();
+        let real = row.len();
+        if real < max_len {
+            let mut padded = vec![0; max_len - real];
+            padded.extend(row);
+            row = padded;
+        }
+        let t = row.len();
+        let d = self.representation.dim();
+        if let Some(encoder) = self.representation.host_encoder() {
+            let embedding = &self.representation.tables()[0];
+            let mut x = vec![0.0f32; t * d];
+            for (out, &id) in x.chunks_exact_mut(d).zip(&row) {
+                out.copy_from_slice(embedding.row(id as usize));
+            }
+            let values = encoder.forward(&x, &row, 1).outputs;
+            return (values[(t - real) * d..].to_vec(), real);
+        }
+        let inputs = gather_rows(
+            &self.device,
+            &self.representation.tables()[0],
+            &row,
+            (1, t, d),
+        );
+        let whole: Vec<Matrix<D, NoneTape>> = self
+            .representation
+            .tables()
+            .iter()
+            .skip(2)
+            .map(|w| {
+                let all: Vec<u32> = (0..w.rows() as u32).collect();
+                gather_rows(&self.device, w, &all, (w.rows(), w.cols()))
+            })
+            .collect();
+        let h: Steps<D, NoneTape> = self.representation.encode(SequenceRows {
+            inputs,
+            ids: row,
+            whole,
+        });
+        let values = h.as_vec();
+        // keep the positions of the real inputs: the first predicts history[0]
+        (values[(t - real) * d..].to_vec(), real)
+    }
+
+    fn score(&self, state: &[f32], item: u32) -> f32 {
+        let tables = self.representation.tables();
+        let e = tables[0].row(item as usize + 1);
+        state.iter().zip(e).map(|(a, b)| a * b).sum::<f32>() + tables[1].row(item as usize + 1)[0]
+    }
+}
+
+crate::training::fit_impls!(
+    ImplicitSequenceModel,
+    SequenceRepresentation,
+    config.training.threads
+);
+
+impl<R: SequenceRepresentation + Clone, L: Loss + Clone, D: ComputeDevice>
+    ImplicitSequenceModel<R, L, D>
+{
+    /// A copy of the model on the CPU (representation, loss, configuration and history; not
+    /// the optimizer state): for scoring a model trained on another device.
+    pub fn to_cpu(&self) -> Result<ImplicitSequenceModel<R, L>, NetrexError> {
+        let mut model = ImplicitSequenceModel::new(
+            self.config.clone(),
+            self.representation.clone(),
+            self.loss.clone(),
+        )?;
+        model.restore_history(
+            self.trainer.epochs_trained,
+            self.trainer.run_start,
+            self.trainer.loss_history.clone(),
+        );
+        Ok(model)
+    }
+}
+
+impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
+    for ImplicitSequenceModel<R, L, D>
+{
+    fn num_items(&self) -> usize {
+        self.representation.num_items()
+    }
+
+    fn score_next(&self, history: &[u32], scores: &mut [f32]) {
+        let (states, real) = self.states(history);
+        let d = self.representation.dim();
+        let last = &states[(real - 1) * d..real * d];
+        for (i, s) in scores.iter_mut().enumerate() {
+            *s = self.score(last, i as u32);
+        }
+    }
+
+    fn score_positions(
+        &self,
+        history: &[u32],
+        candidates: &[u32],
+        per_position: usize,
+        out: &mut [f32],
+    ) {
+        if history.is_empty() {
+            return;
+        }
+        let (states, _) = self.states(&history[..history.len() - 1]);
+        let d = self.representation.dim();
+        for t in 0..history.len() {
+            let state = &states[t * d..(t + 1) * d];
+            for k in t * per_position..(t + 1) * per_position {
+                out[k] = self.score(state, candidates[k]);
+            }
+        }
+    }
+}
