@@ -15,7 +15,7 @@ use netrex::losses::dfdx::prelude::*;
 use netrex::prelude::*;
 use netrex::representations::gather::Rows;
 use netrex::representations::sequence::{SequenceRows, Steps};
-use netrex::representations::{IndexedBy, RepresentationError, Table};
+use netrex::representations::{dot_scores, IndexedBy, RepresentationError, Table};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -75,9 +75,7 @@ impl FactorizationRepresentation for TemperedDot {
     ) -> Tensor<(usize, usize), f32, D, T> {
         let p = rows.user.into_iter().next().expect("user_embedding rows");
         let q = rows.item.into_iter().next().expect("item_embedding rows");
-        let shape = *q.shape();
-        (p.broadcast_like::<_, Axis<1>>(&shape) * q).sum::<(usize, usize), Axis<2>>()
-            / self.temperature
+        dot_scores(p, q) / self.temperature
     }
 }
 
@@ -136,14 +134,6 @@ impl LastItem {
 impl SequenceRepresentation for LastItem {
     fn name(&self) -> String {
         "last-item".into()
-    }
-
-    fn num_items(&self) -> usize {
-        self.tables[0].rows() - 1
-    }
-
-    fn dim(&self) -> usize {
-        self.tables[0].cols()
     }
 
     fn tables(&self) -> &[Table] {

@@ -30,9 +30,9 @@ pub(crate) fn saved_loss(dir: &std::path::Path, sequence: bool) -> Result<Builti
 pub(crate) fn load_factorization(
     dir: &std::path::Path,
 ) -> Result<(ImplicitFactorizationModel<Bilinear, BuiltinLoss>, Catalog), Failure> {
-    let loss = saved_loss(dir, false)?;
-    Ok(ImplicitFactorizationModel::<Bilinear, BuiltinLoss>::load(
-        dir, loss,
+    Ok(ImplicitFactorizationModel::load(
+        dir,
+        saved_loss(dir, false)?,
     )?)
 }
 
@@ -40,10 +40,7 @@ pub(crate) fn load_factorization(
 pub(crate) fn load_sequence(
     dir: &std::path::Path,
 ) -> Result<(ImplicitSequenceModel<AnySequence, BuiltinLoss>, Catalog), Failure> {
-    let loss = saved_loss(dir, true)?;
-    Ok(ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load(
-        dir, loss,
-    )?)
+    Ok(ImplicitSequenceModel::load(dir, saved_loss(dir, true)?)?)
 }
 
 /// Runs `netrex evaluate`.

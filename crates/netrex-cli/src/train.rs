@@ -35,6 +35,23 @@ pub(crate) struct Scores {
     pub(crate) text: String,
 }
 
+/// The `Trainable` methods both model types answer from their shared accessors.
+macro_rules! model_history {
+    () => {
+        fn loss_name(&self) -> String {
+            self.loss().name()
+        }
+
+        fn epochs(&self) -> usize {
+            self.epochs_trained()
+        }
+
+        fn history(&self) -> &[f32] {
+            self.loss_history()
+        }
+    };
+}
+
 /// What the fit-and-report path needs of a model kind.
 pub(crate) trait Trainable: Fit + Checkpoint {
     /// The model's name in reports.
@@ -68,17 +85,7 @@ where
         "factorization".into()
     }
 
-    fn loss_name(&self) -> String {
-        self.loss().name()
-    }
-
-    fn epochs(&self) -> usize {
-        self.epochs_trained()
-    }
-
-    fn history(&self) -> &[f32] {
-        self.loss_history()
-    }
+    model_history!();
 
     fn catalog(data: &Dataset, parts: &TrainTest) -> Catalog {
         Catalog {
@@ -135,17 +142,7 @@ where
         self.representation().name()
     }
 
-    fn loss_name(&self) -> String {
-        self.loss().name()
-    }
-
-    fn epochs(&self) -> usize {
-        self.epochs_trained()
-    }
-
-    fn history(&self) -> &[f32] {
-        self.loss_history()
-    }
+    model_history!();
 
     fn catalog(data: &Dataset, _parts: &TrainTest) -> Catalog {
         Catalog {

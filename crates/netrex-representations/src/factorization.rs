@@ -48,6 +48,35 @@ pub trait FactorizationRepresentation: Send + Sync {
     }
 }
 
+/// `<p_b, q_bm>` for every user row `b` and each of its `M` item rows: `user` `(B, D)` and
+/// `items` `(B, M, D)` in, `(B, M)` out. The inner product of bilinear scores, for
+/// representations of your own.
+pub fn dot_scores<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    user: Tensor<(usize, usize), f32, D, T>,
+    items: Tensor<(usize, usize, usize), f32, D, T>,
+) -> Tensor<(usize, usize), f32, D, T> {
+    let shape = *items.shape();
+    (user.broadcast_like::<_, Axis<1>>(&shape) * items).sum::<(usize, usize), Axis<2>>()
+}
+
+/// `<p_u, q_i> + b_u + b_i` from gathered rows: `user` `(B, D)`, `user_bias` `(B, 1)`, `items`
+/// `(B, M, D)`, `item_bias` `(B, M, 1)` in, `(B, M)` out.
+pub fn bilinear_scores<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    user: Tensor<(usize, usize), f32, D, T>,
+    user_bias: Tensor<(usize, usize), f32, D, T>,
+    items: Tensor<(usize, usize, usize), f32, D, T>,
+    item_bias: Tensor<(usize, usize, usize), f32, D, T>,
+) -> Tensor<(usize, usize), f32, D, T> {
+    let (b, m, _) = *items.shape();
+    let dot = dot_scores(user, items);
+    // (B, 1) -> (B,) -> (B, M)
+    let user_bias = user_bias
+        .sum::<(usize,), Axis<1>>()
+        .broadcast_like::<_, Axis<1>>(&(b, m));
+    // (B, M, 1) -> (B, M)
+    dot + user_bias + item_bias.sum::<(usize, usize), Axis<2>>()
+}
+
 /// The talk's bilinear model: `score(u, i) = <p_u, q_i> + b_u + b_i`.
 ///
 /// Tables, in order: `user_embedding (users, dim)`, `user_bias (users, 1)`,
@@ -164,15 +193,6 @@ impl FactorizationRepresentation for Bilinear {
             item.next().expect("item_embedding rows"),
             item.next().expect("item_bias rows"),
         );
-        let (b, m, d) = *q.shape();
-        // (B, D) -> (B, M, D), times (B, M, D), summed over D: (B, M)
-        let dot = (p.broadcast_like::<_, Axis<1>>(&(b, m, d)) * q).sum::<(usize, usize), Axis<2>>();
-        // (B, 1) -> (B,) -> (B, M)
-        let bu = bu
-            .sum::<(usize,), Axis<1>>()
-            .broadcast_like::<_, Axis<1>>(&(b, m));
-        // (B, M, 1) -> (B, M)
-        let bi = bi.sum::<(usize, usize), Axis<2>>();
-        dot + bu + bi
+        bilinear_scores(p, bu, q, bi)
     }
 }

@@ -21,7 +21,7 @@ pub mod sequence;
 pub mod table;
 
 pub use error::RepresentationError;
-pub use factorization::{Bilinear, FactorizationRepresentation};
+pub use factorization::{bilinear_scores, dot_scores, Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use host::{CnnKernel, EncoderTrace, HostEncoder, LstmKernel, PoolingKernel};
 pub use kernel::BilinearKernel;

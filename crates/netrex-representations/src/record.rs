@@ -25,35 +25,25 @@ pub trait Record: Sized {
     fn from_record(spec: Self::Spec, tables: Vec<Table>) -> Result<Self, RepresentationError>;
 }
 
-impl Record for Bilinear {
-    type Spec = ();
+/// `Record` for representations whose tables say everything (`Spec = ()`), rebuilt by their
+/// `from_tables`.
+macro_rules! record_from_tables {
+    ($($name:ident),+) => {
+        $(
+            impl Record for $name {
+                type Spec = ();
 
-    fn spec(&self) {}
+                fn spec(&self) {}
 
-    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
-        Bilinear::from_tables(tables)
-    }
+                fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
+                    $name::from_tables(tables)
+                }
+            }
+        )+
+    };
 }
 
-impl Record for SequencePopularity {
-    type Spec = ();
-
-    fn spec(&self) {}
-
-    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
-        SequencePopularity::from_tables(tables)
-    }
-}
-
-impl Record for Lstm {
-    type Spec = ();
-
-    fn spec(&self) {}
-
-    fn from_record((): (), tables: Vec<Table>) -> Result<Self, RepresentationError> {
-        Lstm::from_tables(tables)
-    }
-}
+record_from_tables!(Bilinear, SequencePopularity, Lstm);
 
 /// What [`Pooling`] needs beyond its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

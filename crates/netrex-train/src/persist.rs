@@ -140,8 +140,7 @@ impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
             version: FORMAT_VERSION,
             representation: self.representation().name(),
             loss: self.loss().name(),
-            spec: serde_json::to_value(self.representation().spec())
-                .map_err(|e| corrupt(dir, e.to_string()))?,
+            spec: spec_json(self.representation(), dir)?,
             config: self.config().clone(),
             tables: TableInfo::of(tables),
             epochs_trained: self.epochs_trained(),
@@ -164,24 +163,7 @@ impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
         let (tables, seen) = read_tensors(dir, &info.tables)?;
         let mut catalog = info.catalog;
         catalog.seen = seen;
-        let spec: R::Spec = serde_json::from_value(info.spec).map_err(|e| {
-            corrupt(
-                dir,
-                format!("the representation's description does not fit: {e}"),
-            )
-        })?;
-        let representation =
-            R::from_record(spec, tables).map_err(|e| corrupt(dir, e.to_string()))?;
-        if representation.name() != info.representation {
-            return Err(corrupt(
-                dir,
-                format!(
-                    "the model is a {} model, not {}",
-                    info.representation,
-                    representation.name()
-                ),
-            ));
-        }
+        let representation: R = restore(dir, info.spec, tables, &info.representation, R::name)?;
         let mut model =
             ImplicitFactorizationModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
@@ -195,6 +177,42 @@ impl<R: FactorizationRepresentation + Record, L: Loss> ImplicitFactorizationMode
     pub fn load(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
         Self::load_on(crate::device::cpu(), dir, loss)
     }
+}
+
+/// A representation's [`Record::Spec`] as JSON.
+pub(crate) fn spec_json<R: Record>(
+    representation: &R,
+    dir: &Path,
+) -> Result<serde_json::Value, NetrexError> {
+    serde_json::to_value(representation.spec()).map_err(|e| corrupt(dir, e.to_string()))
+}
+
+/// Rebuilds a representation from its saved spec and tables, and checks that it is the
+/// representation the file names (`saved_name`; empty in files that name none).
+pub(crate) fn restore<R: Record>(
+    dir: &Path,
+    spec: serde_json::Value,
+    tables: Vec<Table>,
+    saved_name: &str,
+    name: impl Fn(&R) -> String,
+) -> Result<R, NetrexError> {
+    let spec: R::Spec = serde_json::from_value(spec).map_err(|e| {
+        corrupt(
+            dir,
+            format!("the representation's description does not fit: {e}"),
+        )
+    })?;
+    let representation = R::from_record(spec, tables).map_err(|e| corrupt(dir, e.to_string()))?;
+    if !saved_name.is_empty() && name(&representation) != saved_name {
+        return Err(corrupt(
+            dir,
+            format!(
+                "the model is a {saved_name} model, not {}",
+                name(&representation)
+            ),
+        ));
+    }
+    Ok(representation)
 }
 
 /// Writes `file` as `dir/model.json`, atomically.

@@ -68,6 +68,32 @@ impl<D: Device<f32>> ResidentTables<D> {
         }
     }
 
+    /// The device copy for the next epoch: `previous` brought up to date with the host's
+    /// `tables` (its optimizer state kept) at the learning rate of `config`, or a fresh upload
+    /// whose `frozen` `(table, row)` rows never move.
+    pub fn reopen(
+        previous: Option<Self>,
+        device: &D,
+        tables: &[Table],
+        config: OptimizerConfig,
+        frozen: &[(usize, usize)],
+    ) -> Self {
+        match previous {
+            Some(mut r) => {
+                r.refresh(tables);
+                r.set_learning_rate(config.learning_rate);
+                r
+            }
+            None => {
+                let mut r = Self::upload(device, tables, config);
+                for &(table, row) in frozen {
+                    r.freeze_row(table, row);
+                }
+                r
+            }
+        }
+    }
+
     /// Overwrites the device copies with `tables` (same shapes), keeping optimizer state: a
     /// later `fit` starts from the host parameters, which the caller may have changed.
     pub fn refresh(&mut self, tables: &[Table]) {

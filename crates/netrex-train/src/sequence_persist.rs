@@ -15,7 +15,8 @@ use netrex_representations::{Record, SequenceRepresentation};
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::persist::{
-    corrupt, io, read_json, read_tensors, write_json, write_tensors, Catalog, TableInfo,
+    corrupt, io, read_json, read_tensors, restore, spec_json, write_json, write_tensors, Catalog,
+    TableInfo,
 };
 use crate::sequence::{ImplicitSequenceModel, SequenceConfig};
 
@@ -84,8 +85,7 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
             format: KIND.into(),
             version: VERSION,
             name: self.representation().name(),
-            representation: serde_json::to_value(self.representation().spec())
-                .map_err(|e| corrupt(dir, e.to_string()))?,
+            representation: spec_json(self.representation(), dir)?,
             loss: self.loss().name(),
             config: self.config().clone(),
             tables: TableInfo::of(tables),
@@ -108,24 +108,7 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
         let dir = dir.as_ref();
         let info = read_info(dir)?;
         let (tables, _) = read_tensors(dir, &info.tables)?;
-        let spec: R::Spec = serde_json::from_value(info.representation).map_err(|e| {
-            corrupt(
-                dir,
-                format!("the representation's description does not fit: {e}"),
-            )
-        })?;
-        let representation =
-            R::from_record(spec, tables).map_err(|e| corrupt(dir, e.to_string()))?;
-        if !info.name.is_empty() && representation.name() != info.name {
-            return Err(corrupt(
-                dir,
-                format!(
-                    "the model is a {} model, not {}",
-                    info.name,
-                    representation.name()
-                ),
-            ));
-        }
+        let representation: R = restore(dir, info.representation, tables, &info.name, R::name)?;
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
         Ok((model, info.catalog))

@@ -224,11 +224,30 @@ pub fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> Resu
 }
 
 /// `fit`, `fit_with` and `resume_with` of a model type on the CPU (in the pool of the
-/// configured threads) and on CUDA (on the calling thread: dfdx's `Cuda` is not `Send`), and
-/// its [`Fit`] impls, written once for both model types. `$($threads).+` is the path of the
+/// configured threads) and on CUDA (on the calling thread: dfdx's `Cuda` is not `Send`), its
+/// [`Fit`] impls and `to_cpu`, written once for both model types. `$($threads).+` is the path of the
 /// thread count under `self`.
 macro_rules! fit_impls {
     ($model:ident, $representation:ident, $($threads:ident).+) => {
+        impl<R: $representation + Clone, L: Loss + Clone, D: ComputeDevice> $model<R, L, D> {
+            /// A copy of the model on the CPU (representation, loss, configuration and
+            /// history; not the optimizer state): for scoring a model trained on another
+            /// device.
+            pub fn to_cpu(&self) -> Result<$model<R, L>, NetrexError> {
+                let mut model = $model::new(
+                    self.config.clone(),
+                    self.representation.clone(),
+                    self.loss.clone(),
+                )?;
+                model.restore_history(
+                    self.trainer.epochs_trained,
+                    self.trainer.run_start,
+                    self.trainer.loss_history.clone(),
+                );
+                Ok(model)
+            }
+        }
+
         impl<R: $representation, L: Loss> $model<R, L> {
             /// Trains for `epochs` more epochs on `train` (a second call continues training), in
             /// a pool of the configured number of worker threads.

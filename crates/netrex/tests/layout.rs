@@ -6,7 +6,7 @@ use dfdx::prelude::*;
 use netrex::prelude::*;
 use netrex::representations::gather::Rows;
 use netrex::representations::sequence::{SequenceRows, Steps};
-use netrex::representations::{IndexedBy, RepresentationError, Table};
+use netrex::representations::{bilinear_scores, IndexedBy, RepresentationError, Table};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -66,12 +66,7 @@ impl FactorizationRepresentation for Shuffled {
         let mut item = rows.item.into_iter();
         let (p, bu) = (user.next().unwrap(), user.next().unwrap());
         let (bi, q) = (item.next().unwrap(), item.next().unwrap());
-        let (b, m, d) = *q.shape();
-        let dot = (p.broadcast_like::<_, Axis<1>>(&(b, m, d)) * q).sum::<(usize, usize), Axis<2>>();
-        let bu = bu
-            .sum::<(usize,), Axis<1>>()
-            .broadcast_like::<_, Axis<1>>(&(b, m));
-        dot + bu + bi.sum::<(usize, usize), Axis<2>>()
+        bilinear_scores(p, bu, q, bi)
     }
     fn bilinear_kernel(&self) -> Option<BilinearKernel> {
         Some(self.kernel)
@@ -150,12 +145,6 @@ struct NoBias {
 impl SequenceRepresentation for NoBias {
     fn name(&self) -> String {
         "no-bias".into()
-    }
-    fn num_items(&self) -> usize {
-        self.tables[0].rows() - 1
-    }
-    fn dim(&self) -> usize {
-        self.tables[0].cols()
     }
     fn tables(&self) -> &[Table] {
         &self.tables

@@ -34,11 +34,17 @@ pub trait SequenceRepresentation: Send + Sync {
     /// A short name (`"lstm"`), stored in saved models.
     fn name(&self) -> String;
 
-    /// Number of items (without padding).
-    fn num_items(&self) -> usize;
+    /// Number of items (without padding): the item embedding's rows less the padding row.
+    fn num_items(&self) -> usize {
+        self.tables()
+            .first()
+            .map_or(0, |t| t.rows().saturating_sub(1))
+    }
 
-    /// Embedding dimension.
-    fn dim(&self) -> usize;
+    /// Embedding dimension: the item embedding's width.
+    fn dim(&self) -> usize {
+        self.tables().first().map_or(0, Table::cols)
+    }
 
     /// Tables: `item_embedding`, `item_bias`, then dense weights.
     fn tables(&self) -> &[Table];
@@ -129,12 +135,6 @@ fn item_tables(num_items: usize, dim: usize, rng: &mut impl Rng) -> Vec<Table> {
 
 macro_rules! table_accessors {
     () => {
-        fn num_items(&self) -> usize {
-            self.tables[0].rows() - 1
-        }
-        fn dim(&self) -> usize {
-            self.tables[0].cols()
-        }
         fn tables(&self) -> &[Table] {
             &self.tables
         }
@@ -229,12 +229,6 @@ macro_rules! any_dispatch {
 impl SequenceRepresentation for AnySequence {
     fn name(&self) -> String {
         any_dispatch!(self, r => r.name())
-    }
-    fn num_items(&self) -> usize {
-        any_dispatch!(self, r => r.num_items())
-    }
-    fn dim(&self) -> usize {
-        any_dispatch!(self, r => r.dim())
     }
     fn tables(&self) -> &[Table] {
         any_dispatch!(self, r => r.tables())

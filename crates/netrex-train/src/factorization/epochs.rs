@@ -4,58 +4,50 @@
 use super::*;
 use batch::Outcome;
 
+/// What an epoch trains on, shared by its three paths.
+#[derive(Clone, Copy)]
+pub(super) struct EpochPlan<'a> {
+    pub(super) train: &'a Interactions,
+    /// The shuffled row numbers of `train`, cut into batches (units of per-example SGD).
+    pub(super) batches: &'a [&'a [u32]],
+    pub(super) sampler: &'a Sampler,
+    pub(super) progress: &'a Progress,
+}
+
 impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     ImplicitFactorizationModel<R, L, D>
 {
     /// Batches one after the other through dfdx.
-    pub(super) fn generic_epoch(
-        &mut self,
-        train: &Interactions,
-        batches: &[&[u32]],
-        sampler: &Sampler,
-        progress: &Progress,
-    ) -> Result<Outcome, NetrexError> {
+    pub(super) fn generic_epoch(&mut self, plan: &EpochPlan<'_>) -> Result<Outcome, NetrexError> {
         let mut buffer = BatchBuffer::default();
         let mut outcome = Outcome::default();
-        for (b, rows) in batches.iter().enumerate() {
-            buffer.fill(train, rows, sampler, b);
+        for (b, rows) in plan.batches.iter().enumerate() {
+            buffer.fill(plan.train, rows, plan.sampler, b);
             let batch = buffer.batch();
             let value = self.step(batch.users, batch.positives, batch.negatives, batch.weights)?;
             if !outcome.add(b, value, rows.len()) {
                 break;
             }
-            progress.advance(rows.len(), outcome.mean());
+            plan.progress.advance(rows.len(), outcome.mean());
         }
         Ok(outcome)
     }
 
     /// Batches one after the other on the device, with the tables resident there.
-    pub(super) fn resident_epoch(
-        &mut self,
-        train: &Interactions,
-        batches: &[&[u32]],
-        sampler: &Sampler,
-        progress: &Progress,
-    ) -> Result<Outcome, NetrexError> {
+    pub(super) fn resident_epoch(&mut self, plan: &EpochPlan<'_>) -> Result<Outcome, NetrexError> {
         let device_error = |e: D::Err| NetrexError::Device(format!("{e:?}"));
         let optimizer = *self.trainer.optimizer.config();
         let tables = self.representation.tables();
-        let resident = match self.resident_tables.take() {
-            Some(mut r) => {
-                r.refresh(tables);
-                r.set_learning_rate(optimizer.learning_rate);
-                r
-            }
-            None => ResidentTables::upload(&self.device, tables, optimizer),
-        };
+        let previous = self.resident_tables.take();
+        let resident = ResidentTables::reopen(previous, &self.device, tables, optimizer, &[]);
         let resident = self.resident_tables.insert(resident);
         let context = LossContext {
             num_items: self.representation.num_items(),
         };
         let mut buffer = BatchBuffer::default();
         let mut outcome = Outcome::default();
-        for (b, rows) in batches.iter().enumerate() {
-            buffer.fill(train, rows, sampler, b);
+        for (b, rows) in plan.batches.iter().enumerate() {
+            buffer.fill(plan.train, rows, plan.sampler, b);
             let batch = rows.len();
             let n = buffer.negatives.len() / batch;
             let ids = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
@@ -113,7 +105,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
                 })
                 .collect();
             resident.step(&mut grads, &touched).map_err(device_error)?;
-            progress.advance(batch, outcome.mean());
+            plan.progress.advance(batch, outcome.mean());
         }
         resident.download(self.representation.tables_mut());
         Ok(outcome)
@@ -122,13 +114,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     /// Hogwild: each worker of the pool trains every `workers`-th batch with the fused kernel
     /// and applies its own updates to the shared tables. Negatives depend on the batch, not
     /// on the worker, so one worker gives the same result as a sequential loop.
-    pub(super) fn fused_epoch(
-        &mut self,
-        train: &Interactions,
-        batches: &[&[u32]],
-        sampler: &Sampler,
-        progress: &Progress,
-    ) -> Result<Outcome, NetrexError> {
+    pub(super) fn fused_epoch(&mut self, plan: &EpochPlan<'_>) -> Result<Outcome, NetrexError> {
         let loss = &self.loss;
         let context = LossContext {
             num_items: self.representation.num_items(),
@@ -138,7 +124,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
                 "the fused kernel needs a representation with a bilinear kernel".into(),
             ));
         };
-        let workers = rayon::current_num_threads().clamp(1, batches.len().max(1));
+        let workers = rayon::current_num_threads().clamp(1, plan.batches.len().max(1));
         let per_example = self.uses_per_example_sgd().then(|| {
             let c = self.trainer.optimizer.config();
             (c.learning_rate, c.l2)
@@ -146,10 +132,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let tables = self.representation.tables_mut();
         let work = FusedWork {
             per_example,
-            train,
-            batches,
-            sampler,
-            progress,
+            plan: *plan,
             loss,
             context,
             kernel,
@@ -173,10 +156,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
 
 /// What every Hogwild worker of a fused epoch shares.
 struct FusedWork<'a, L> {
-    train: &'a Interactions,
-    batches: &'a [&'a [u32]],
-    sampler: &'a Sampler,
-    progress: &'a Progress,
+    plan: EpochPlan<'a>,
     loss: &'a L,
     /// `(learning rate, l2)` of per-example SGD, which then trains each unit's positives one
     /// at a time.
@@ -198,12 +178,12 @@ impl<L: Loss> FusedWork<'_, L> {
         let mut buffer = BatchBuffer::default();
         let mut scratch = fused::Scratch::default();
         let mut outcome = Outcome::default();
-        for b in (worker..self.batches.len()).step_by(self.workers) {
+        for b in (worker..self.plan.batches.len()).step_by(self.workers) {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            let rows = self.batches[b];
-            buffer.fill(self.train, rows, self.sampler, b);
+            let rows = self.plan.batches[b];
+            buffer.fill(self.plan.train, rows, self.plan.sampler, b);
             if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
                 let result = fused::sgd_examples(
                     tables,
@@ -223,7 +203,7 @@ impl<L: Loss> FusedWork<'_, L> {
                     self.stop.store(true, Ordering::Relaxed);
                     break;
                 }
-                self.progress.advance(rows.len(), outcome.mean());
+                self.plan.progress.advance(rows.len(), outcome.mean());
                 continue;
             }
             let value = fused::bilinear_any(
@@ -240,7 +220,7 @@ impl<L: Loss> FusedWork<'_, L> {
                 break;
             }
             training.step(&mut grads);
-            self.progress.advance(rows.len(), outcome.mean());
+            self.plan.progress.advance(rows.len(), outcome.mean());
         }
         outcome
     }

@@ -269,12 +269,18 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         };
         let batches: Vec<&[u32]> = order.chunks(unit).collect();
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
+        let plan = epochs::EpochPlan {
+            train,
+            batches: &batches,
+            sampler: &sampler,
+            progress: &progress,
+        };
         let outcome = if self.uses_fused_kernel() {
-            self.fused_epoch(train, &batches, &sampler, &progress)
+            self.fused_epoch(&plan)
         } else if self.uses_resident_tables() {
-            self.resident_epoch(train, &batches, &sampler, &progress)
+            self.resident_epoch(&plan)
         } else {
-            self.generic_epoch(train, &batches, &sampler, &progress)
+            self.generic_epoch(&plan)
         };
         progress.finish();
         let (total, count) = outcome?.into_result(epoch)?;
@@ -330,26 +336,6 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let scores = self.predict(user, &self.all_items)?;
         Ok(crate::training::top_k(scores, exclude, k))
-    }
-
-    /// A copy of the model on the CPU (representation, loss, configuration and history; not
-    /// the optimizer state): for scoring a model trained on another device.
-    pub fn to_cpu(&self) -> Result<ImplicitFactorizationModel<R, L>, NetrexError>
-    where
-        R: Clone,
-        L: Clone,
-    {
-        let mut model = ImplicitFactorizationModel::new(
-            self.config.clone(),
-            self.representation.clone(),
-            self.loss.clone(),
-        )?;
-        model.restore_history(
-            self.trainer.epochs_trained,
-            self.trainer.run_start,
-            self.trainer.loss_history.clone(),
-        );
-        Ok(model)
     }
 }
 

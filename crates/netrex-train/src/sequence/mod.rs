@@ -338,26 +338,6 @@ crate::training::fit_impls!(
     config.training.threads
 );
 
-impl<R: SequenceRepresentation + Clone, L: Loss + Clone, D: ComputeDevice>
-    ImplicitSequenceModel<R, L, D>
-{
-    /// A copy of the model on the CPU (representation, loss, configuration and history; not
-    /// the optimizer state): for scoring a model trained on another device.
-    pub fn to_cpu(&self) -> Result<ImplicitSequenceModel<R, L>, NetrexError> {
-        let mut model = ImplicitSequenceModel::new(
-            self.config.clone(),
-            self.representation.clone(),
-            self.loss.clone(),
-        )?;
-        model.restore_history(
-            self.trainer.epochs_trained,
-            self.trainer.run_start,
-            self.trainer.loss_history.clone(),
-        );
-        Ok(model)
-    }
-}
-
 impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
     for ImplicitSequenceModel<R, L, D>
 {

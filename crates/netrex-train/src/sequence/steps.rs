@@ -102,20 +102,10 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     pub(super) fn open_resident(&mut self) {
         let optimizer = *self.trainer.optimizer.config();
         let tables = self.representation.tables();
-        let resident = match self.resident_tables.take() {
-            Some(mut r) => {
-                r.refresh(tables);
-                r.set_learning_rate(optimizer.learning_rate);
-                r
-            }
-            None => {
-                let mut r = ResidentTables::upload(&self.device, tables, optimizer);
-                // the padding row never moves, so padding keeps contributing nothing
-                r.freeze_row(0, 0);
-                r.freeze_row(1, 0);
-                r
-            }
-        };
+        // the padding row never moves, so padding keeps contributing nothing
+        let padding = [(0, 0), (1, 0)];
+        let previous = self.resident_tables.take();
+        let resident = ResidentTables::reopen(previous, &self.device, tables, optimizer, &padding);
         self.resident_tables = Some(resident);
     }
 
