@@ -26,8 +26,8 @@ pub(crate) use on_device;
 /// `--device cuda` in a build without the `cuda` feature.
 #[cfg_attr(feature = "cuda", allow(dead_code))]
 pub(crate) fn without_cuda() -> Failure {
-    "this netrex was built without CUDA: rebuild with `cargo build --release --features cuda` \
-     (docs/gpu.md), or use --device cpu"
+    "this netrex was built without CUDA: rebuild with \
+     `cargo build --release -p netrex-cli --features cuda` (docs/gpu.md), or use --device cpu"
         .into()
 }
 
