@@ -247,42 +247,35 @@ fn refuse_changes(
         }
     };
     differs("epochs", args.epochs.to_string(), c.epochs.to_string());
-    let rate = args.learning_rate.map_or(String::new(), |r| r.to_string());
-    differs("learning_rate", rate, c.learning_rate.to_string());
-    let schedule = args.lr_schedule.map(LearningRateSchedule::from);
-    differs(
-        "lr_schedule",
-        format!("{schedule:?}").to_lowercase(),
-        format!("{:?}", Some(c.lr_schedule)).to_lowercase(),
-    );
+    // an option given on the command line has a value; what the run has is printed plainly
+    let shown = |v: Option<String>| v.unwrap_or_else(|| "the default".into());
+    let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    let rate = args.learning_rate.map(|r| r.to_string());
+    differs("learning_rate", shown(rate), c.learning_rate.to_string());
+    let schedule = args
+        .lr_schedule
+        .map(|s| lower(&LearningRateSchedule::from(s)));
+    differs("lr_schedule", shown(schedule), lower(&c.lr_schedule));
     differs("l2", args.l2.to_string(), c.l2.to_string());
     let optimizer = OptimizerKind::from(args.optimizer);
-    differs(
-        "optimizer",
-        format!("{optimizer:?}"),
-        format!("{:?}", c.optimizer),
-    );
+    differs("optimizer", lower(&optimizer), lower(&c.optimizer));
     differs("threads", args.threads.to_string(), c.threads.to_string());
-    differs(
-        "dim",
-        format!("{:?}", args.dim),
-        format!("{:?}", Some(c.embedding_dim)),
-    );
-    let batch = format!("{:?}", Some(c.batch_size));
-    differs("batch_size", format!("{:?}", args.batch_size), batch);
-    differs(
-        "negatives",
-        format!("{:?}", args.negatives),
-        format!("{:?}", c.negatives),
-    );
+    let dim = args.dim.map(|d| d.to_string());
+    differs("dim", shown(dim), c.embedding_dim.to_string());
+    let batch = args.batch_size.map(|b| b.to_string());
+    differs("batch_size", shown(batch), c.batch_size.to_string());
+    let negatives = args.negatives.map(|n| n.to_string());
+    let has = c.negatives.map(|n| n.to_string());
+    differs("negatives", shown(negatives), shown(has));
     differs("generic", args.generic.to_string(), (!c.fused).to_string());
     differs("resident", args.resident.to_string(), "false".into());
-    differs("device", format!("{:?}", args.device), "Cpu".into());
+    differs("device", lower(&args.device), "cpu".into());
     differs("loss", args.loss_name().name(), run.loss.clone());
+    let max_len = args.max_len.map(|m| m.to_string());
     differs(
         "max_len",
-        format!("{:?}", args.max_len),
-        format!("{:?}", run.max_len),
+        shown(max_len),
+        shown(run.max_len.map(|m| m.to_string())),
     );
     let has = run
         .spec
