@@ -30,13 +30,9 @@ fn factorization_steps(c: &mut Criterion) {
         let negatives: Vec<u32> = (0..batch * loss.num_negatives())
             .map(|_| rng.gen_range(0..ITEMS as u32))
             .collect();
-        let model = ImplicitFactorizationModel::bilinear(
-            FactorizationConfig::default(),
-            USERS,
-            ITEMS,
-            loss,
-        )
-        .expect("valid");
+        let model =
+            ImplicitFactorizationModel::bilinear(TrainingConfig::default(), USERS, ITEMS, loss)
+                .expect("valid");
         group.bench_function(BenchmarkId::new("dfdx_dim128_batch1024", name), |b| {
             b.iter(|| {
                 model
@@ -69,10 +65,7 @@ fn sequence_steps(c: &mut Criterion) {
         .flat_map(|row| std::iter::once(0).chain(row[..len - 1].iter().copied()))
         .collect();
     let config = SequenceConfig {
-        training: FactorizationConfig::builder()
-            .embedding_dim(dim)
-            .build()
-            .expect("valid"),
+        training: TrainingConfig::builder().embedding_dim(dim).config(),
         max_len: len,
     };
     let kinds: Vec<(&str, AnySequence)> = vec![
@@ -136,11 +129,11 @@ fn movielens_epoch(c: &mut Criterion) {
             if name == "warp" && !fused {
                 continue;
             }
-            let config = FactorizationConfig {
+            let config = TrainingConfig {
                 epochs: 1,
                 fused,
                 threads,
-                ..FactorizationConfig::tuned_for(name)
+                ..TrainingConfig::tuned_for(name)
             };
             let loss = BuiltinLoss::from_name(name, None).expect("built-in");
             let mut model = ImplicitFactorizationModel::bilinear(
@@ -177,14 +170,14 @@ fn synthetic_epoch(c: &mut Criterion) {
         ("custom-bpr", "fused", 1, 1024, OptimizerKind::Adam),
     ];
     for (name, kernel, threads, batch_size, optimizer) in runs {
-        let training = FactorizationConfig {
+        let training = TrainingConfig {
             embedding_dim: 64,
             epochs: 1,
             fused: kernel != "dfdx",
             threads,
             batch_size,
             optimizer,
-            ..FactorizationConfig::tuned_for(if name == "custom-bpr" { "bpr" } else { name })
+            ..TrainingConfig::tuned_for(if name == "custom-bpr" { "bpr" } else { name })
         };
         let id = format!("dim64_{kernel}_threads{threads}");
         let (users, items) = (config.num_users, config.num_items);

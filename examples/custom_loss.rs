@@ -41,7 +41,7 @@ impl Loss for SoftAdaptiveHinge {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (data, parts) = netrex::data::ingest::load_movielens_split(None, OfficialSplit::Ua, None)?;
-    let config = FactorizationConfig::builder()
+    let config = TrainingConfig::builder()
         .learning_rate(0.001)
         .seed(0)
         .build()?;

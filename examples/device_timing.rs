@@ -49,12 +49,12 @@ where
     let mut rng = StdRng::seed_from_u64(0);
     let on_gpu = name != "cpu";
     for batch in [1024usize, 65536] {
-        let config = FactorizationConfig {
+        let config = TrainingConfig {
             embedding_dim: 64,
             batch_size: batch,
             epochs: 1,
             fused: false,
-            ..FactorizationConfig::tuned_for("bpr")
+            ..TrainingConfig::tuned_for("bpr")
         };
         let loss = || BuiltinLoss::from_name("bpr", None).expect("built-in");
         let u: Vec<u32> = (0..batch).map(|_| rng.gen_range(0..users as u32)).collect();
@@ -104,11 +104,11 @@ where
         .map(|_| rng.gen_range(1..=num_items as u32))
         .collect();
     let config = SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(dim)
             .batch_size(batch)
             .epochs(1)
-            .build()?,
+            .config(),
         max_len: len,
     };
     // 40 batches of 256 histories of 50 items: a resident step is an epoch over 40

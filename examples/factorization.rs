@@ -5,7 +5,7 @@
 //!     [loss] [learning_rate] [l2] [negatives] [seed] [epochs] [optimizer] [lr_schedule]
 //! ```
 //! e.g. `-- adaptive-hinge 0.0015 0 5 0`; `-` keeps a default. Defaults are tuned per loss
-//! ([`FactorizationConfig::tuned_for`]).
+//! ([`TrainingConfig::tuned_for`]).
 
 use netrex::prelude::*;
 
@@ -13,8 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(String::as_str).filter(|a| *a != "-");
     let loss_name = arg(0).unwrap_or("adaptive-hinge");
-    let mut builder =
-        netrex::FactorizationConfigBuilder::from(FactorizationConfig::tuned_for(loss_name));
+    let mut builder = netrex::TrainingConfigBuilder::from(TrainingConfig::tuned_for(loss_name));
     if let Some(lr) = arg(1) {
         builder = builder.learning_rate(lr.parse()?);
     }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 
 fn run<R: SequenceRepresentation>(
     representation: R,
-    config: SequenceConfig,
+    config: Checked<SequenceConfig>,
     loss: BuiltinLoss,
     train: &Interactions,
     test: &Interactions,
@@ -79,14 +79,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unknown dataset {other}").into()),
     };
     let parts = user_split(&data, 0.2, seed)?;
-    let training = FactorizationConfig::builder()
+    let training = TrainingConfig::builder()
         .embedding_dim(dim)
         .epochs(epochs)
         .batch_size(32)
         .learning_rate(lr)
         .seed(seed)
-        .build()?;
-    let config = SequenceConfig { training, max_len };
+        .config();
+    let config = SequenceConfig { training, max_len }.check()?;
     let mut rng = StdRng::seed_from_u64(seed);
     let n = data.num_items();
     match model.as_str() {

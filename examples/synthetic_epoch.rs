@@ -69,15 +69,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         &loss_name
     };
-    let config = FactorizationConfig {
+    let config = TrainingConfig {
         embedding_dim: dim,
         epochs: 1,
         threads,
         fused: kernel != "dfdx",
         optimizer: optimizer.parse()?,
-        ..FactorizationConfig::tuned_for(tuned)
+        ..TrainingConfig::tuned_for(tuned)
     };
-    let config = FactorizationConfig {
+    let config = TrainingConfig {
         learning_rate: learning_rate.unwrap_or(config.learning_rate),
         batch_size: batch_size.unwrap_or(config.batch_size),
         ..config
@@ -113,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Fits `epochs` epochs one at a time, printing each one's time; returns the parameter bytes.
 fn train<L: Loss>(
     loss: L,
-    config: FactorizationConfig,
+    config: TrainingConfig,
     data: &Interactions,
     (users, items, epochs): (usize, usize, usize),
     optimizer: &str,

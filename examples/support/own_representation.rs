@@ -52,14 +52,6 @@ impl FactorizationRepresentation for TemperedDot {
         "tempered-dot".into()
     }
 
-    fn num_users(&self) -> usize {
-        self.tables[0].rows()
-    }
-
-    fn num_items(&self) -> usize {
-        self.tables[1].rows()
-    }
-
     fn tables(&self) -> &[Table] {
         &self.tables
     }
@@ -218,7 +210,7 @@ pub fn run(dir: &Path) -> Result<Outcome, Box<dyn Error>> {
         exponent: 0.8,
         seed: 2,
     })?;
-    let config = FactorizationConfig::builder()
+    let config = TrainingConfig::builder()
         .embedding_dim(16)
         .epochs(3)
         .batch_size(256)
@@ -270,13 +262,13 @@ pub fn run(dir: &Path) -> Result<Outcome, Box<dyn Error>> {
         seed: 3,
     })?;
     let config = SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(8)
             .epochs(3)
             .batch_size(8)
             .learning_rate(0.02)
             .seed(0)
-            .build()?,
+            .config(),
         max_len: 10,
     };
     let build =

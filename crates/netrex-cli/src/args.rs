@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use netrex::data::{MovieLens, OfficialSplit};
 use netrex::losses::BuiltinLoss;
 use netrex::representations::SequenceSpec;
-use netrex::{FactorizationConfig, LearningRateSchedule, OptimizerKind};
+use netrex::{LearningRateSchedule, OptimizerKind, TrainingConfig};
 
 /// A value parser for a `ValueEnum` whose error names the option's kind ("unknown loss
 /// \"nope\": use one of ...") and whose possible values show in `--help`.
@@ -217,7 +217,7 @@ impl LossName {
             .unwrap_or_else(|| unreachable!("every LossName is a built-in loss: {name}"))
     }
 
-    /// The loss's name (as `BuiltinLoss` and `FactorizationConfig::tuned_for` know it).
+    /// The loss's name (as `BuiltinLoss` and `TrainingConfig::tuned_for` know it).
     pub(crate) fn name(self) -> String {
         self.to_possible_value()
             .map(|p| p.get_name().to_owned())
@@ -375,7 +375,7 @@ pub(crate) struct FitArgs {
     #[arg(long)]
     pub(crate) no_residual: bool,
     /// Epochs.
-    #[arg(long, default_value_t = FactorizationConfig::default().epochs)]
+    #[arg(long, default_value_t = TrainingConfig::default().epochs)]
     pub(crate) epochs: usize,
     /// Learning rate (default: tuned per loss, see docs/results.md).
     #[arg(long)]
@@ -384,7 +384,7 @@ pub(crate) struct FitArgs {
     #[arg(long, value_parser = named::<ScheduleName>("learning-rate schedule"))]
     pub(crate) lr_schedule: Option<ScheduleName>,
     /// L2 penalty.
-    #[arg(long, default_value_t = FactorizationConfig::default().l2)]
+    #[arg(long, default_value_t = TrainingConfig::default().l2)]
     pub(crate) l2: f32,
     /// The update rule.
     #[arg(long, default_value = "adam", value_parser = named::<OptimizerName>("optimizer"))]

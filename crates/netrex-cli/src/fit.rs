@@ -12,7 +12,7 @@ use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
 use netrex::representations::Record;
 use netrex::representations::{CnnSpec, PoolingSpec, SequenceSpec};
-use netrex::{FactorizationConfigBuilder, LearningRateSchedule, OptimizerKind};
+use netrex::{LearningRateSchedule, OptimizerKind};
 
 use crate::args::{FitArgs, ModelName, SplitName};
 use crate::device::{on_device, resident_by_default};
@@ -52,32 +52,28 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
     }
 }
 
-/// The training settings of the command line over `defaults` (which differ per model kind).
-fn training_config(
-    args: &FitArgs,
-    defaults: FactorizationConfig,
-) -> Result<FactorizationConfig, Failure> {
-    let mut builder = FactorizationConfigBuilder::from(defaults.clone())
-        .embedding_dim(args.dim.unwrap_or(defaults.embedding_dim))
-        .batch_size(args.batch_size.unwrap_or(defaults.batch_size))
-        .epochs(args.epochs)
-        .learning_rate(args.learning_rate.unwrap_or(defaults.learning_rate))
-        .lr_schedule(args.lr_schedule.map_or(defaults.lr_schedule, Into::into))
-        .l2(args.l2)
-        .optimizer(args.optimizer.into())
-        .seed(args.seed)
-        .threads(args.threads)
-        .fused(!args.generic);
-    if let Some(n) = args.negatives {
-        builder = builder.negatives(n);
+/// The training settings of the command line over `defaults` (which differ per model kind),
+/// not yet checked: each model kind checks its whole configuration once.
+fn training_config(args: &FitArgs, defaults: TrainingConfig) -> TrainingConfig {
+    TrainingConfig {
+        embedding_dim: args.dim.unwrap_or(defaults.embedding_dim),
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        epochs: args.epochs,
+        learning_rate: args.learning_rate.unwrap_or(defaults.learning_rate),
+        lr_schedule: args.lr_schedule.map_or(defaults.lr_schedule, Into::into),
+        l2: args.l2,
+        optimizer: args.optimizer.into(),
+        negatives: args.negatives.or(defaults.negatives),
+        seed: args.seed,
+        threads: args.threads,
+        fused: !args.generic,
     }
-    Ok(builder.build()?)
 }
 
 fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
     let loss = args.loss_name();
     // hyperparameters are checked before any data is read
-    let config = training_config(args, FactorizationConfig::tuned_for(&loss.name()))?;
+    let config = training_config(args, TrainingConfig::tuned_for(&loss.name())).check()?;
     let (data, parts) = load(&args.data, args.seed, None)?;
     if !args.json {
         describe(&data, &parts);
@@ -122,17 +118,17 @@ fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
 
 fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
     let synthetic = args.data.dataset.is_some_and(|d| d.movielens().is_none());
-    let defaults = FactorizationConfig {
+    let defaults = TrainingConfig {
         embedding_dim: 32,
         batch_size: 32,
         learning_rate: 0.01,
-        ..FactorizationConfig::default()
+        ..TrainingConfig::default()
     };
     let config = SequenceConfig {
-        training: training_config(args, defaults)?,
+        training: training_config(args, defaults),
         max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
-    };
-    config.validate()?;
+    }
+    .check()?;
     let spec = sequence_spec(args)?;
     let (data, parts) = load(&args.data, args.seed, Some(SplitName::User))?;
     if !args.json {
@@ -222,7 +218,7 @@ fn resume(args: &FitArgs, dir: &Path, matches: &ArgMatches) -> Result<(), Failur
 
 /// What a checkpointed run was started with.
 struct RunSettings<'a> {
-    config: &'a FactorizationConfig,
+    config: &'a TrainingConfig,
     loss: String,
     /// Sequence models: the padded length and the representation.
     max_len: Option<usize>,

@@ -1,60 +1,24 @@
 //! Checkpoints: a fit killed mid-run and resumed from its last checkpoint ends with the same
 //! model and metrics as the uninterrupted run (one thread, same seed); charts are valid SVG.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn data_dir() -> PathBuf {
-    netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"))
+use support::{data_dir, netrex};
+
+fn temp(name: &str) -> std::path::PathBuf {
+    support::temp("ckpt", name)
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netrex-ckpt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-/// ML-100K ua through the dfdx path (slow enough to be killed between epochs).
-fn fit_args(extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "fit",
-        "--dataset",
-        "ml-100k",
-        "--split",
-        "ua",
-        "--loss",
-        "bpr",
-        "--generic",
-        "--dim",
-        "32",
-        "--epochs",
-        "8",
-        "--seed",
-        "3",
-        "--threads",
-        "1",
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn run(args: &[String]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
-        .args(args)
-        .env("NETREX_DATA_DIR", data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+/// ML-100K ua through the dfdx path (slow enough to be killed between epochs), then `extra`.
+fn fit_line(extra: &str) -> String {
+    format!(
+        "fit --dataset ml-100k --split ua --loss bpr --generic --dim 32 --epochs 8 --seed 3 \
+         --threads 1 --json {extra}"
+    )
 }
 
 fn epochs_in_checkpoint(dir: &Path) -> Option<u64> {
@@ -66,16 +30,13 @@ fn epochs_in_checkpoint(dir: &Path) -> Option<u64> {
 #[test]
 fn a_killed_fit_resumes_to_the_same_result() {
     let whole = temp("whole");
-    let uninterrupted = run(&fit_args(&["--save", whole.to_str().unwrap()]));
+    let uninterrupted = netrex(&fit_line(&format!("--save {}", whole.display()))).json();
 
     let dir = temp("killed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_netrex"))
-        .args(fit_args(&[
-            "--checkpoint-every",
-            "1",
-            "--save",
-            dir.to_str().unwrap(),
-        ]))
+        .args(
+            fit_line(&format!("--checkpoint-every 1 --save {}", dir.display())).split_whitespace(),
+        )
         .env("NETREX_DATA_DIR", data_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -101,7 +62,7 @@ fn a_killed_fit_resumes_to_the_same_result() {
     // what the killed process left is a complete checkpoint, not the final model
     assert!(!dir.join("model.json").exists());
 
-    let resumed = run(&fit_args(&["--resume", dir.to_str().unwrap()]));
+    let resumed = netrex(&fit_line(&format!("--resume {}", dir.display()))).json();
     assert_eq!(resumed["epochs"], 8);
     for key in ["mrr", "auc", "precision_at_10", "ndcg_at_10"] {
         assert_eq!(resumed[key], uninterrupted[key], "{key}");
@@ -118,15 +79,7 @@ fn a_killed_fit_resumes_to_the_same_result() {
 #[test]
 fn resume_without_a_checkpoint_says_what_to_do() {
     let dir = temp("empty");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
-        .args(fit_args(&["--resume", dir.to_str().unwrap()]))
-        .env("NETREX_DATA_DIR", data_dir())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--checkpoint-every"), "{err}");
+    netrex(&fit_line(&format!("--resume {}", dir.display()))).fails_with("--checkpoint-every");
 }
 
 /// Tags open and close in order (a small well-formedness check of the SVG).
@@ -156,52 +109,23 @@ fn balanced(svg: &str) -> bool {
 #[test]
 fn plots_are_valid_svg() {
     let dir = temp("plots");
-    std::fs::create_dir_all(&dir).unwrap();
     let curve = dir.join("curve.svg");
     let model = dir.join("model");
-    let fit = run(&[
-        "fit",
-        "--dataset",
-        "ml-100k",
-        "--split",
-        "ua",
-        "--loss",
-        "bpr",
-        "--epochs",
-        "3",
-        "--dim",
-        "16",
-        "--eval-every",
-        "1",
-        "--plot",
-        curve.to_str().unwrap(),
-        "--save",
-        model.to_str().unwrap(),
-        "--json",
-    ]
-    .map(String::from));
+    let fit = netrex(&format!(
+        "fit --dataset ml-100k --split ua --loss bpr --epochs 3 --dim 16 --eval-every 1 \
+         --plot {} --save {} --json",
+        curve.display(),
+        model.display()
+    ))
+    .json();
     assert_eq!(fit["epochs"], 3);
     let at_k = dir.join("at-k.svg");
-    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
-        .args([
-            "evaluate",
-            "--model",
-            model.to_str().unwrap(),
-            "--dataset",
-            "ml-100k",
-            "--split",
-            "ua",
-            "--plot",
-            at_k.to_str().unwrap(),
-        ])
-        .env("NETREX_DATA_DIR", data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run = netrex(&format!(
+        "evaluate --model {} --dataset ml-100k --split ua --plot {}",
+        model.display(),
+        at_k.display()
+    ));
+    assert!(run.ok, "{}", run.stderr);
     for (file, labels) in [
         (&curve, &["epoch", "mean training loss", "test MRR"][..]),
         (&at_k, &["precision", "recall", "NDCG"][..]),
@@ -233,15 +157,14 @@ fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
     })
     .unwrap();
     let config = SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(6)
             .epochs(4)
             .batch_size(8)
             .learning_rate(0.01)
             .lr_schedule(LearningRateSchedule::Linear)
             .seed(3)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 8,
     };
     let build = || {
@@ -285,7 +208,7 @@ fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
 #[test]
 fn resident_tables_refuse_to_checkpoint() {
     use netrex::prelude::*;
-    let config = FactorizationConfig::builder()
+    let config = TrainingConfig::builder()
         .embedding_dim(4)
         .fused(false)
         .build()

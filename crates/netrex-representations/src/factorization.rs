@@ -17,11 +17,15 @@ pub trait FactorizationRepresentation: Send + Sync {
     /// A short name (`"bilinear"`), stored in saved models.
     fn name(&self) -> String;
 
-    /// Number of users.
-    fn num_users(&self) -> usize;
+    /// Number of users: by default the rows of the first table indexed by user.
+    fn num_users(&self) -> usize {
+        rows_of(self.tables(), IndexedBy::User)
+    }
 
-    /// Number of items.
-    fn num_items(&self) -> usize;
+    /// Number of items: by default the rows of the first table indexed by item.
+    fn num_items(&self) -> usize {
+        rows_of(self.tables(), IndexedBy::Item)
+    }
 
     /// The parameter tables. Their order is the order of [`Rows`]' vectors.
     fn tables(&self) -> &[Table];
@@ -46,6 +50,14 @@ pub trait FactorizationRepresentation: Send + Sync {
     fn bilinear_kernel(&self) -> Option<BilinearKernel> {
         None
     }
+}
+
+/// The rows of the first of `tables` indexed `by` (0 if none is).
+fn rows_of(tables: &[Table], by: IndexedBy) -> usize {
+    tables
+        .iter()
+        .find(|t| t.indexed_by() == by)
+        .map_or(0, Table::rows)
 }
 
 /// `<p_b, q_bm>` for every user row `b` and each of its `M` item rows: `user` `(B, D)` and
@@ -161,14 +173,6 @@ impl FactorizationRepresentation for Bilinear {
 
     fn bilinear_kernel(&self) -> Option<BilinearKernel> {
         Some(BilinearKernel::IN_ORDER)
-    }
-
-    fn num_users(&self) -> usize {
-        self.tables[0].rows()
-    }
-
-    fn num_items(&self) -> usize {
-        self.tables[2].rows()
     }
 
     fn tables(&self) -> &[Table] {

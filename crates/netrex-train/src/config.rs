@@ -1,4 +1,5 @@
-//! Validated hyperparameters of factorization models, kept apart from the model itself.
+//! Hyperparameters, kept apart from the models, and checked once (linfa's `ParamGuard`):
+//! a model holds a [`Checked`] configuration, which only [`ParamGuard::check`] makes.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +42,11 @@ impl LearningRateSchedule {
     }
 }
 
-/// Hyperparameters of [`crate::ImplicitFactorizationModel`]. Build with
-/// [`FactorizationConfig::builder`], which validates them.
+/// Training settings: all the hyperparameters of [`crate::ImplicitFactorizationModel`], and
+/// the part of [`crate::SequenceConfig`] the two model kinds share. Build with
+/// [`TrainingConfig::builder`], or fill the fields and [`check`](ParamGuard::check) them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FactorizationConfig {
+pub struct TrainingConfig {
     /// Embedding dimension.
     pub embedding_dim: usize,
     /// Passes over the training data per `fit`.
@@ -77,12 +79,12 @@ fn yes() -> bool {
     true
 }
 
-impl Default for FactorizationConfig {
+impl Default for TrainingConfig {
     /// The talk's protocol (dim 128, batch 1024, 10 epochs, Adam) with the learning rate tuned
-    /// for adaptive hinge (see docs/results.md; [`FactorizationConfig::tuned_for`] has the
+    /// for adaptive hinge (see docs/results.md; [`TrainingConfig::tuned_for`] has the
     /// others).
     fn default() -> Self {
-        FactorizationConfig {
+        TrainingConfig {
             embedding_dim: 128,
             epochs: 10,
             batch_size: 1024,
@@ -98,30 +100,31 @@ impl Default for FactorizationConfig {
     }
 }
 
-impl FactorizationConfig {
+impl TrainingConfig {
     /// The defaults with the learning rate and schedule tuned for a built-in loss on ML-100K
     /// (docs/results.md has the sweep); unknown names get the plain defaults.
-    pub fn tuned_for(loss: &str) -> FactorizationConfig {
+    pub fn tuned_for(loss: &str) -> TrainingConfig {
         let (learning_rate, lr_schedule) = match loss {
             "pointwise" | "bpr" => (1e-2, LearningRateSchedule::Constant),
             "bpr-log" | "hinge" => (3e-3, LearningRateSchedule::Constant),
             "warp" => (4e-3, LearningRateSchedule::Linear),
             _ => (1.5e-3, LearningRateSchedule::Constant),
         };
-        FactorizationConfig {
+        TrainingConfig {
             learning_rate,
             lr_schedule,
-            ..FactorizationConfig::default()
+            ..TrainingConfig::default()
         }
     }
 
     /// A builder starting from the defaults.
-    pub fn builder() -> FactorizationConfigBuilder {
-        FactorizationConfigBuilder(FactorizationConfig::default())
+    pub fn builder() -> TrainingConfigBuilder {
+        TrainingConfigBuilder(TrainingConfig::default())
     }
+}
 
-    /// Checks every hyperparameter's range.
-    pub fn validate(&self) -> Result<(), NetrexError> {
+impl ParamGuard for TrainingConfig {
+    fn check_ref(&self) -> Result<(), NetrexError> {
         let positive = |name: &'static str, v: usize| {
             if v == 0 {
                 Err(NetrexError::config(name, "must be at least 1"))
@@ -152,9 +155,9 @@ impl FactorizationConfig {
     }
 }
 
-/// Builds a validated [`FactorizationConfig`].
+/// Builds a validated [`TrainingConfig`].
 #[derive(Clone, Debug)]
-pub struct FactorizationConfigBuilder(FactorizationConfig);
+pub struct TrainingConfigBuilder(TrainingConfig);
 
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
@@ -168,10 +171,10 @@ macro_rules! setters {
     };
 }
 
-impl FactorizationConfigBuilder {
+impl TrainingConfigBuilder {
     /// A builder starting from `config`.
-    pub fn from(config: FactorizationConfig) -> Self {
-        FactorizationConfigBuilder(config)
+    pub fn from(config: TrainingConfig) -> Self {
+        TrainingConfigBuilder(config)
     }
 
     setters! {
@@ -203,9 +206,116 @@ impl FactorizationConfigBuilder {
         self
     }
 
-    /// The validated configuration.
-    pub fn build(self) -> Result<FactorizationConfig, NetrexError> {
-        self.0.validate()?;
-        Ok(self.0)
+    /// The configuration, unchecked: to embed in a larger one (a [`crate::SequenceConfig`]'s
+    /// `training`) that is checked as a whole.
+    pub fn config(self) -> TrainingConfig {
+        self.0
+    }
+
+    /// The checked configuration.
+    pub fn build(self) -> Result<Checked<TrainingConfig>, NetrexError> {
+        self.0.check()
+    }
+}
+
+/// Hyperparameters with a range check. [`check`](Self::check) is the one place a
+/// configuration is validated: models take the [`Checked`] value it returns (or check an
+/// unchecked one once, through [`IntoChecked`]), and never check it again.
+pub trait ParamGuard: Sized {
+    /// Checks every hyperparameter's range, naming the first one out of it.
+    fn check_ref(&self) -> Result<(), NetrexError>;
+
+    /// The configuration, checked.
+    fn check(self) -> Result<Checked<Self>, NetrexError> {
+        self.check_ref()?;
+        Ok(Checked(self))
+    }
+}
+
+/// A configuration that passed [`ParamGuard::check`]; reads as the configuration itself.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Checked<C>(C);
+
+/// Reading a checked configuration (a model file's) checks it.
+impl<'de, C: ParamGuard + Deserialize<'de>> Deserialize<'de> for Checked<C> {
+    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+        C::deserialize(deserializer)?
+            .check()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl<C> Checked<C> {
+    /// The configuration, to change and check again.
+    pub fn into_inner(self) -> C {
+        self.0
+    }
+}
+
+impl<C> std::ops::Deref for Checked<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+/// What a model constructor takes: a configuration still to check, or one already checked.
+pub trait IntoChecked<C> {
+    /// The checked configuration (checking it if it is not yet).
+    fn into_checked(self) -> Result<Checked<C>, NetrexError>;
+}
+
+impl<C: ParamGuard> IntoChecked<C> for C {
+    fn into_checked(self) -> Result<Checked<C>, NetrexError> {
+        self.check()
+    }
+}
+
+impl<C> IntoChecked<C> for Checked<C> {
+    fn into_checked(self) -> Result<Checked<C>, NetrexError> {
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SequenceConfig;
+
+    #[test]
+    fn checking_names_the_hyperparameter_out_of_range() {
+        let bad = TrainingConfig {
+            learning_rate: -1.0,
+            ..TrainingConfig::default()
+        };
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("learning_rate"), "{err}");
+        let bad = SequenceConfig {
+            training: TrainingConfig::default(),
+            max_len: 0,
+        };
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("max_len"), "{err}");
+    }
+
+    #[test]
+    fn a_checked_config_reads_back_only_if_it_passes_the_check() {
+        let checked = TrainingConfig::builder().epochs(3).build().unwrap();
+        let json = serde_json::to_string(&checked).unwrap();
+        let back: Checked<TrainingConfig> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, checked);
+        let bad = json.replace("\"epochs\":3", "\"epochs\":0");
+        let err = serde_json::from_str::<Checked<TrainingConfig>>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("epochs"), "{err}");
+    }
+
+    #[test]
+    fn an_already_checked_config_passes_through_unchanged() {
+        let checked = TrainingConfig::builder().seed(9).build().unwrap();
+        assert_eq!(checked.clone().into_checked().unwrap(), checked);
+        assert_eq!(checked.into_inner().seed, 9);
     }
 }

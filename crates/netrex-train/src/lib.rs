@@ -1,6 +1,6 @@
 //! # netrex-train
 //!
-//! Everything about fitting a netrex model: validated hyperparameters ([`FactorizationConfig`],
+//! Everything about fitting a netrex model: validated hyperparameters ([`TrainingConfig`],
 //! [`SequenceConfig`]), the models that tie a representation and a loss together
 //! ([`ImplicitFactorizationModel`], [`ImplicitSequenceModel`]), sampling and epoch drivers,
 //! Hogwild workers, the hand-written CPU kernels, row-wise optimizers ([`optim`]), tables
@@ -28,7 +28,9 @@ mod training;
 pub use training::{in_pool, EpochEnd, Fit, FitReport, OnEpoch};
 
 pub use checkpoint::{checkpoint_dir, Checkpoint};
-pub use config::{FactorizationConfig, FactorizationConfigBuilder, LearningRateSchedule};
+pub use config::{
+    Checked, IntoChecked, LearningRateSchedule, ParamGuard, TrainingConfig, TrainingConfigBuilder,
+};
 pub use device::{available_devices, ComputeDevice};
 pub use error::NetrexError;
 pub use factorization::ImplicitFactorizationModel;

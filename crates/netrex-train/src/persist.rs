@@ -16,7 +16,7 @@ use netrex_data::{IdMap, PerUser, RawId};
 use netrex_losses::Loss;
 use netrex_representations::{FactorizationRepresentation, IndexedBy, Record, Table};
 
-use crate::config::FactorizationConfig;
+use crate::config::{Checked, TrainingConfig};
 
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
@@ -85,14 +85,22 @@ struct ModelFile {
     /// before specs were saved).
     #[serde(default)]
     spec: serde_json::Value,
-    config: FactorizationConfig,
+    config: Checked<TrainingConfig>,
     tables: Vec<TableInfo>,
-    epochs_trained: usize,
+    #[serde(flatten)]
+    history: RunHistory,
+    catalog: Catalog,
+}
+
+/// Where training stands, saved with a model (flat among the file's fields) so that it resumes
+/// where it stopped.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RunHistory {
+    pub(crate) epochs_trained: usize,
     /// Epochs trained when the last run began (checkpoints resume its schedule).
     #[serde(default)]
-    run_start: usize,
-    loss_history: Vec<f32>,
-    catalog: Catalog,
+    pub(crate) run_start: usize,
+    pub(crate) loss_history: Vec<f32>,
 }
 
 const KIND: &str = "netrex-factorization";
@@ -141,11 +149,9 @@ impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
             representation: self.representation().name(),
             loss: self.loss().name(),
             spec: spec_json(self.representation(), dir)?,
-            config: self.config().clone(),
+            config: self.config.clone(),
             tables: TableInfo::of(tables),
-            epochs_trained: self.epochs_trained(),
-            run_start: self.run_start(),
-            loss_history: self.loss_history().to_vec(),
+            history: self.run_history(),
             catalog: catalog.clone(),
         };
         write_json(dir, &file)
@@ -166,7 +172,7 @@ impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
         let representation: R = restore(dir, info.spec, tables, &info.representation, R::name)?;
         let mut model =
             ImplicitFactorizationModel::new_on(device, info.config, representation, loss)?;
-        model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
+        model.restore_history(info.history);
         Ok((model, catalog))
     }
 }
@@ -401,9 +407,6 @@ fn read_info(dir: &Path) -> Result<ModelFile, NetrexError> {
             format!("format version {} is not {FORMAT_VERSION}", info.version),
         ));
     }
-    info.config
-        .validate()
-        .map_err(|e| corrupt(&path, e.to_string()))?;
     Ok(info)
 }
 
@@ -429,7 +432,7 @@ mod tests {
             seed: 0,
         })
         .unwrap();
-        let config = FactorizationConfig::builder()
+        let config = TrainingConfig::builder()
             .embedding_dim(4)
             .epochs(1)
             .build()

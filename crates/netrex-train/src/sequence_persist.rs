@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use netrex_losses::Loss;
 use netrex_representations::{Record, SequenceRepresentation};
 
+use crate::config::Checked;
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
+use crate::persist::RunHistory;
 use crate::persist::{
     corrupt, io, read_json, read_tensors, restore, spec_json, write_json, write_tensors, Catalog,
     TableInfo,
@@ -33,13 +35,10 @@ struct SequenceModelFile {
     /// The representation's [`Record::Spec`].
     representation: serde_json::Value,
     loss: String,
-    config: SequenceConfig,
+    config: Checked<SequenceConfig>,
     tables: Vec<TableInfo>,
-    epochs_trained: usize,
-    /// Epochs trained when the last run began (checkpoints resume its schedule).
-    #[serde(default)]
-    run_start: usize,
-    loss_history: Vec<f32>,
+    #[serde(flatten)]
+    history: RunHistory,
     catalog: Catalog,
 }
 
@@ -55,9 +54,6 @@ fn read_info(dir: &Path) -> Result<SequenceModelFile, NetrexError> {
             ),
         ));
     }
-    info.config
-        .validate()
-        .map_err(|e| corrupt(&path, e.to_string()))?;
     Ok(info)
 }
 
@@ -87,11 +83,9 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
             name: self.representation().name(),
             representation: spec_json(self.representation(), dir)?,
             loss: self.loss().name(),
-            config: self.config().clone(),
+            config: self.config.clone(),
             tables: TableInfo::of(tables),
-            epochs_trained: self.epochs_trained(),
-            run_start: self.run_start(),
-            loss_history: self.loss_history().to_vec(),
+            history: self.run_history(),
             catalog: catalog.clone(),
         };
         write_json(dir, &file)
@@ -110,7 +104,7 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
         let (tables, _) = read_tensors(dir, &info.tables)?;
         let representation: R = restore(dir, info.representation, tables, &info.name, R::name)?;
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
-        model.restore_history(info.epochs_trained, info.run_start, info.loss_history);
+        model.restore_history(info.history);
         Ok((model, info.catalog))
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::optim::{OptimizerConfig, RowOptimizer};
 use netrex_representations::{SparseGrad, Table};
 
-use crate::config::FactorizationConfig;
+use crate::config::TrainingConfig;
 use crate::error::NetrexError;
 
 /// The rayon pool of `threads` workers, in which fitting and evaluation run: built once per
@@ -87,7 +87,7 @@ pub(crate) struct Trainer {
 
 impl Trainer {
     /// State for `tables` trained with `config`, sampling from `rng`.
-    pub(crate) fn new(config: &FactorizationConfig, tables: &[Table], seed: u64) -> Self {
+    pub(crate) fn new(config: &TrainingConfig, tables: &[Table], seed: u64) -> Self {
         let optimizer = RowOptimizer::new(
             OptimizerConfig {
                 kind: config.optimizer,
@@ -108,7 +108,7 @@ impl Trainer {
     }
 
     /// Sets the learning rate for the next epoch from its place in the current run.
-    pub(crate) fn begin_epoch(&mut self, config: &FactorizationConfig) {
+    pub(crate) fn begin_epoch(&mut self, config: &TrainingConfig) {
         let i = self.epochs_trained.saturating_sub(self.run_start);
         let factor = config.lr_schedule.factor(i, config.epochs);
         self.optimizer
@@ -122,7 +122,7 @@ impl Trainer {
     }
 
     /// Epochs left in the current run.
-    pub(crate) fn epochs_left(&self, config: &FactorizationConfig) -> usize {
+    pub(crate) fn epochs_left(&self, config: &TrainingConfig) -> usize {
         (self.run_start + config.epochs).saturating_sub(self.epochs_trained)
     }
 
@@ -182,7 +182,7 @@ pub struct EpochEnd {
 }
 
 impl EpochEnd {
-    pub(crate) fn of(trainer: &Trainer, config: &FactorizationConfig, loss: f32) -> Self {
+    pub(crate) fn of(trainer: &Trainer, config: &TrainingConfig, loss: f32) -> Self {
         EpochEnd {
             epoch: trainer.epochs_trained,
             run_epoch: trainer.epochs_trained - trainer.run_start,
@@ -239,11 +239,7 @@ macro_rules! fit_impls {
                     self.representation.clone(),
                     self.loss.clone(),
                 )?;
-                model.restore_history(
-                    self.trainer.epochs_trained,
-                    self.trainer.run_start,
-                    self.trainer.loss_history.clone(),
-                );
+                model.restore_history(self.run_history());
                 Ok(model)
             }
         }
@@ -361,13 +357,21 @@ macro_rules! model_accessors {
             &self.trainer.loss_history
         }
 
-        pub(crate) fn restore_history(
-            &mut self,
-            epochs: usize,
-            run_start: usize,
-            history: Vec<f32>,
-        ) {
-            self.trainer.restore(epochs, run_start, history);
+        /// Where training stands, to save with the model.
+        pub(crate) fn run_history(&self) -> crate::persist::RunHistory {
+            crate::persist::RunHistory {
+                epochs_trained: self.trainer.epochs_trained,
+                run_start: self.trainer.run_start,
+                loss_history: self.trainer.loss_history.clone(),
+            }
+        }
+
+        pub(crate) fn restore_history(&mut self, history: crate::persist::RunHistory) {
+            self.trainer.restore(
+                history.epochs_trained,
+                history.run_start,
+                history.loss_history,
+            );
         }
 
         /// Epochs trained when the current run of `config.epochs` epochs began.

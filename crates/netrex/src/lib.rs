@@ -19,7 +19,7 @@
 //! use netrex::prelude::*;
 //!
 //! let (data, parts) = netrex::data::ingest::load_movielens_split(None, OfficialSplit::Ua, None)?;
-//! let config = FactorizationConfig::builder().epochs(10).seed(0).build()?;
+//! let config = TrainingConfig::builder().epochs(10).seed(0).build()?;
 //! let mut model = ImplicitFactorizationModel::bilinear(
 //!     config, data.users.len(), data.items.len(), AdaptiveHinge::default())?;
 //! model.fit(&parts.train)?;
@@ -58,7 +58,8 @@ pub mod prelude {
         Pooling, Record, SequencePopularity, SequenceRepresentation, SequenceSpec,
     };
     pub use netrex_train::{
-        Catalog, Checkpoint, ComputeDevice, FactorizationConfig, Fit, ImplicitFactorizationModel,
-        ImplicitSequenceModel, LearningRateSchedule, NetrexError, OptimizerKind, SequenceConfig,
+        Catalog, Checked, Checkpoint, ComputeDevice, Fit, ImplicitFactorizationModel,
+        ImplicitSequenceModel, IntoChecked, LearningRateSchedule, NetrexError, OptimizerKind,
+        ParamGuard, SequenceConfig, TrainingConfig,
     };
 }

@@ -25,8 +25,8 @@ fn data() -> Interactions {
     .unwrap()
 }
 
-fn config(fused: bool, threads: usize) -> FactorizationConfig {
-    FactorizationConfig::builder()
+fn config(fused: bool, threads: usize) -> TrainingConfig {
+    TrainingConfig::builder()
         .embedding_dim(12)
         .epochs(2)
         .batch_size(128)
@@ -34,8 +34,7 @@ fn config(fused: bool, threads: usize) -> FactorizationConfig {
         .seed(7)
         .fused(fused)
         .threads(threads)
-        .build()
-        .unwrap()
+        .config()
 }
 
 #[test]
@@ -53,7 +52,7 @@ fn fused_training_tracks_dfdx_training() {
     // SGD keeps rounding differences as small as they start (Adam's normalisation magnifies
     // them on gradients near zero)
     let fit = |fused: bool| {
-        let config = netrex::FactorizationConfigBuilder::from(config(fused, 1))
+        let config = netrex::TrainingConfigBuilder::from(config(fused, 1))
             .optimizer(netrex::OptimizerKind::Sgd)
             .learning_rate(0.05)
             .build()
@@ -180,7 +179,7 @@ fn a_custom_loss_trains_through_the_kernel_and_through_dfdx() {
 fn per_example_sgd_is_deterministic_on_one_thread_and_trains_on_two() {
     let x = data();
     let fit = |threads: usize, loss: BuiltinLoss| {
-        let config = netrex::FactorizationConfigBuilder::from(config(true, threads))
+        let config = netrex::TrainingConfigBuilder::from(config(true, threads))
             .batch_size(1)
             .optimizer(netrex::OptimizerKind::Sgd)
             .learning_rate(0.05)
@@ -203,7 +202,7 @@ fn per_example_sgd_is_deterministic_on_one_thread_and_trains_on_two() {
         assert!(two[3] < two[0], "{name}: loss fell on two threads: {two:?}");
     }
     // a custom loss or another optimizer keeps minibatches of one
-    let config = netrex::FactorizationConfigBuilder::from(config(true, 1))
+    let config = netrex::TrainingConfigBuilder::from(config(true, 1))
         .batch_size(1)
         .build()
         .unwrap();

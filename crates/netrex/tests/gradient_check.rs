@@ -7,10 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn model(loss: BuiltinLoss) -> ImplicitFactorizationModel<Bilinear, BuiltinLoss> {
-    let config = FactorizationConfig::builder()
-        .embedding_dim(3)
-        .build()
-        .unwrap();
+    let config = TrainingConfig::builder().embedding_dim(3).build().unwrap();
     let mut m = ImplicitFactorizationModel::bilinear(config, 4, 7, loss).unwrap();
     // values of order 1, so scores sit away from the hinge and max kinks
     let mut rng = StdRng::seed_from_u64(11);

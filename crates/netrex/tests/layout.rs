@@ -45,12 +45,6 @@ impl FactorizationRepresentation for Shuffled {
     fn name(&self) -> String {
         "shuffled".into()
     }
-    fn num_users(&self) -> usize {
-        self.tables[1].rows()
-    }
-    fn num_items(&self) -> usize {
-        self.tables[0].rows()
-    }
     fn tables(&self) -> &[Table] {
         &self.tables
     }
@@ -73,12 +67,8 @@ impl FactorizationRepresentation for Shuffled {
     }
 }
 
-fn config() -> FactorizationConfig {
-    FactorizationConfig::builder()
-        .embedding_dim(5)
-        .seed(1)
-        .build()
-        .unwrap()
+fn config() -> TrainingConfig {
+    TrainingConfig::builder().embedding_dim(5).seed(1).config()
 }
 
 #[test]

@@ -18,15 +18,14 @@ fn data() -> Interactions {
     .unwrap()
 }
 
-fn config() -> FactorizationConfig {
-    FactorizationConfig::builder()
+fn config() -> TrainingConfig {
+    TrainingConfig::builder()
         .embedding_dim(8)
         .epochs(3)
         .batch_size(256)
         .learning_rate(0.01)
         .seed(7)
-        .build()
-        .unwrap()
+        .config()
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -49,7 +48,7 @@ fn same_seed_same_model() {
     let (b, lb) = fit();
     assert_eq!(a, b);
     assert_eq!(la, lb);
-    let other = FactorizationConfig {
+    let other = TrainingConfig {
         seed: 8,
         ..config()
     };
@@ -165,14 +164,11 @@ fn bad_input_is_a_typed_error() {
     let tiny = Interactions::new(vec![0], vec![0], 2, 3).unwrap();
     let err = few.fit(&tiny).unwrap_err();
     assert!(err.to_string().contains("negatives"), "{err}");
-    assert!(FactorizationConfig::builder()
+    assert!(TrainingConfig::builder()
         .learning_rate(f32::NAN)
         .build()
         .is_err());
-    assert!(FactorizationConfig::builder()
-        .batch_size(0)
-        .build()
-        .is_err());
+    assert!(TrainingConfig::builder().batch_size(0).build().is_err());
 }
 
 /// A loss defined outside netrex-losses: squared error towards 1 and 0.
@@ -243,7 +239,7 @@ fn nan_loss_stops_training_with_its_place() {
 
 #[test]
 fn a_nan_parameter_stops_per_example_sgd_at_the_first_positive() {
-    let config = netrex::FactorizationConfigBuilder::from(config())
+    let config = netrex::TrainingConfigBuilder::from(config())
         .batch_size(1)
         .optimizer(netrex::OptimizerKind::Sgd)
         .build()

@@ -32,7 +32,7 @@ proptest! {
             seed,
         })
         .unwrap();
-        let config = FactorizationConfig::builder()
+        let config = TrainingConfig::builder()
             .embedding_dim(dim)
             .epochs(1)
             .batch_size(16)
@@ -70,7 +70,7 @@ proptest! {
             _ => AnySequence::Popularity(SequencePopularity::new(items, &mut rng).unwrap()),
         };
         let config = SequenceConfig {
-            training: FactorizationConfig::builder().embedding_dim(dim).seed(seed).build().unwrap(),
+            training: TrainingConfig::builder().embedding_dim(dim).seed(seed).config(),
             max_len: 6,
         };
         let loss = BuiltinLoss::from_name("bpr", None).unwrap();

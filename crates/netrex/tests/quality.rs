@@ -7,14 +7,14 @@ use netrex::prelude::*;
 
 fn fit(loss: BuiltinLoss) -> f64 {
     // the defaults tuned for this loss (docs/results.md), seed 0
-    let config = FactorizationConfig {
+    let config = TrainingConfig {
         seed: 0,
-        ..FactorizationConfig::tuned_for(&loss.name())
+        ..TrainingConfig::tuned_for(&loss.name())
     };
     fit_with(loss, config)
 }
 
-fn fit_with(loss: BuiltinLoss, config: FactorizationConfig) -> f64 {
+fn fit_with(loss: BuiltinLoss, config: impl IntoChecked<TrainingConfig>) -> f64 {
     let dir = netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"));
     let (data, parts) = load_movielens_split(Some(&dir), OfficialSplit::Ua, None).unwrap();
     let mut model =
@@ -64,7 +64,7 @@ fn warp_floor() {
 #[test]
 fn bpr_per_example_sgd_floor() {
     // LightFM's and implicit's way: SGD on one positive at a time (seed 0 gives 0.086)
-    let config = FactorizationConfig::builder()
+    let config = TrainingConfig::builder()
         .batch_size(1)
         .optimizer(OptimizerKind::Sgd)
         .learning_rate(0.3)

@@ -15,8 +15,8 @@ fn worst_difference(a: &[Table], b: &[Table]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn training(optimizer: OptimizerKind, lr: f32) -> FactorizationConfig {
-    FactorizationConfig::builder()
+fn training(optimizer: OptimizerKind, lr: f32) -> TrainingConfig {
+    TrainingConfig::builder()
         .embedding_dim(8)
         .epochs(2)
         .batch_size(64)
@@ -24,8 +24,7 @@ fn training(optimizer: OptimizerKind, lr: f32) -> FactorizationConfig {
         .optimizer(optimizer)
         .fused(false)
         .seed(5)
-        .build()
-        .unwrap()
+        .config()
 }
 
 #[test]

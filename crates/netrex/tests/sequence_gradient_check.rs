@@ -14,10 +14,7 @@ const ITEMS: usize = 6;
 
 fn config() -> SequenceConfig {
     SequenceConfig {
-        training: FactorizationConfig::builder()
-            .embedding_dim(3)
-            .build()
-            .unwrap(),
+        training: TrainingConfig::builder().embedding_dim(3).config(),
         max_len: 4,
     }
 }

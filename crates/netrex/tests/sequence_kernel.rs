@@ -19,7 +19,7 @@ const DIM: usize = 5;
 
 fn config(fused: bool, threads: usize) -> SequenceConfig {
     SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(DIM)
             .epochs(2)
             .batch_size(4)
@@ -27,8 +27,7 @@ fn config(fused: bool, threads: usize) -> SequenceConfig {
             .seed(5)
             .fused(fused)
             .threads(threads)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 7,
     }
 }

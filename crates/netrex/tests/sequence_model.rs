@@ -21,14 +21,13 @@ fn data() -> Interactions {
 
 fn config() -> SequenceConfig {
     SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(6)
             .epochs(2)
             .batch_size(8)
             .learning_rate(0.01)
             .seed(3)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 8,
     }
 }

@@ -7,20 +7,19 @@ use netrex::data::synthetic::{markov, tiled, MarkovConfig};
 use netrex::data::TrainTest;
 use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
 use netrex::prelude::*;
-use netrex::FactorizationConfigBuilder;
+use netrex::TrainingConfigBuilder;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn config(epochs: usize) -> SequenceConfig {
     SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(32)
             .epochs(epochs)
             .batch_size(32)
             .learning_rate(0.01)
             .seed(0)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 20,
     }
 }
@@ -124,10 +123,9 @@ fn near_random_chains_stay_near_chance() {
     // input would lift it far above
     let parts = markov_split(100.0);
     let seeded = |seed: u64| SequenceConfig {
-        training: FactorizationConfigBuilder::from(config(10).training)
+        training: TrainingConfigBuilder::from(config(10).training)
             .seed(seed)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 20,
     };
     let lstm = mean_over_seeds(|seed| {
@@ -169,14 +167,13 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
     let parts = markov_split(1e-3);
     let mrr = mean_over_seeds(|seed| {
         let config = SequenceConfig {
-            training: FactorizationConfig::builder()
+            training: TrainingConfig::builder()
                 .embedding_dim(32)
                 .epochs(5)
                 .batch_size(128)
                 .learning_rate(0.1)
                 .seed(seed)
-                .build()
-                .unwrap(),
+                .config(),
             max_len: 10,
         };
         let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
@@ -196,14 +193,13 @@ fn lstm_beats_popularity_and_pooling_on_movielens() {
     let parts = user_split(&data.interactions, 0.2, 0).unwrap();
     let n = data.items.len();
     let config = SequenceConfig {
-        training: FactorizationConfig::builder()
+        training: TrainingConfig::builder()
             .embedding_dim(32)
             .epochs(10)
             .batch_size(32)
             .learning_rate(0.01)
             .seed(0)
-            .build()
-            .unwrap(),
+            .config(),
         max_len: 200,
     };
     let loss = || BuiltinLoss::from_name("adaptive-hinge", None).unwrap();

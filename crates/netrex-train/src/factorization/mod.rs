@@ -19,7 +19,7 @@ use netrex_representations::{
 use crate::optim::{RowStore, RowTraining};
 use crate::resident::{ResidentTables, Touched};
 
-use crate::config::FactorizationConfig;
+use crate::config::{Checked, IntoChecked, TrainingConfig};
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::fused;
@@ -46,7 +46,7 @@ pub struct ImplicitFactorizationModel<
     L: Loss,
     D: ComputeDevice = Cpu,
 > {
-    config: FactorizationConfig,
+    pub(crate) config: Checked<TrainingConfig>,
     representation: R,
     loss: L,
     trainer: Trainer,
@@ -65,7 +65,7 @@ impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
     /// A bilinear model for `num_users x num_items` on the CPU, initialised from
     /// `config.seed`.
     pub fn bilinear(
-        config: FactorizationConfig,
+        config: impl IntoChecked<TrainingConfig>,
         num_users: usize,
         num_items: usize,
         loss: L,
@@ -77,7 +77,7 @@ impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
 impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// A model over an already built representation, on the CPU.
     pub fn new(
-        config: FactorizationConfig,
+        config: impl IntoChecked<TrainingConfig>,
         representation: R,
         loss: L,
     ) -> Result<Self, NetrexError> {
@@ -89,12 +89,12 @@ impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Bilinear, L, D> {
     /// A bilinear model on `device` (see [`ComputeDevice::open`]).
     pub fn bilinear_on(
         device: D,
-        config: FactorizationConfig,
+        config: impl IntoChecked<TrainingConfig>,
         num_users: usize,
         num_items: usize,
         loss: L,
     ) -> Result<Self, NetrexError> {
-        config.validate()?;
+        let config = config.into_checked()?;
         let mut rng = StdRng::seed_from_u64(config.seed);
         let representation = Bilinear::new(num_users, num_items, config.embedding_dim, &mut rng)?;
         Self::with_seed(device, config, representation, loss)
@@ -107,17 +107,17 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     /// A model over an already built representation, on `device`.
     pub fn new_on(
         device: D,
-        config: FactorizationConfig,
+        config: impl IntoChecked<TrainingConfig>,
         representation: R,
         loss: L,
     ) -> Result<Self, NetrexError> {
-        config.validate()?;
+        let config = config.into_checked()?;
         Self::with_seed(device, config, representation, loss)
     }
 
     fn with_seed(
         device: D,
-        config: FactorizationConfig,
+        config: Checked<TrainingConfig>,
         representation: R,
         loss: L,
     ) -> Result<Self, NetrexError> {
@@ -172,7 +172,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     }
 
     /// The hyperparameters.
-    pub fn config(&self) -> &FactorizationConfig {
+    pub fn config(&self) -> &TrainingConfig {
         &self.config
     }
 

@@ -14,7 +14,7 @@ use netrex_losses::{Loss, LossContext};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
-use crate::config::FactorizationConfig;
+use crate::config::{Checked, IntoChecked, ParamGuard, TrainingConfig};
 use crate::device::ComputeDevice;
 use crate::error::NetrexError;
 use crate::progress::Progress;
@@ -28,15 +28,14 @@ mod steps;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SequenceConfig {
     /// Embedding dimension, epochs, batch size (in sequences), learning rate, optimizer...
-    pub training: FactorizationConfig,
+    pub training: TrainingConfig,
     /// Length of the padded training rows; longer histories are cut into chunks.
     pub max_len: usize,
 }
 
-impl SequenceConfig {
-    /// Checks every hyperparameter's range.
-    pub fn validate(&self) -> Result<(), NetrexError> {
-        self.training.validate()?;
+impl ParamGuard for SequenceConfig {
+    fn check_ref(&self) -> Result<(), NetrexError> {
+        self.training.check_ref()?;
         if self.max_len == 0 {
             return Err(NetrexError::config("max_len", "must be at least 1"));
         }
@@ -51,7 +50,7 @@ impl SequenceConfig {
 /// The dfdx device `D` is [`Cpu`] unless the model is created with [`new_on`](Self::new_on)
 /// (e.g. on `Cuda` with the `cuda` feature).
 pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeDevice = Cpu> {
-    config: SequenceConfig,
+    pub(crate) config: Checked<SequenceConfig>,
     representation: R,
     loss: L,
     trainer: Trainer,
@@ -85,7 +84,11 @@ enum Leaf<D: ComputeDevice> {
 
 impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     /// A model over a freshly built representation, on the CPU.
-    pub fn new(config: SequenceConfig, representation: R, loss: L) -> Result<Self, NetrexError> {
+    pub fn new(
+        config: impl IntoChecked<SequenceConfig>,
+        representation: R,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
         Self::new_on(crate::device::cpu(), config, representation, loss)
     }
 }
@@ -94,11 +97,11 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     /// A model over a freshly built representation, on `device`.
     pub fn new_on(
         device: D,
-        config: SequenceConfig,
+        config: impl IntoChecked<SequenceConfig>,
         representation: R,
         loss: L,
     ) -> Result<Self, NetrexError> {
-        config.validate()?;
+        let config = config.into_checked()?;
         netrex_representations::check_sequence_tables(
             representation.tables(),
             representation.num_items(),

@@ -1,0 +1,68 @@
+//! What the command-line tests share: running the `netrex` binary on a line of words, and
+//! temporary folders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of the binary printed, and whether it succeeded.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The run's stdout as JSON, after checking that it succeeded.
+    pub fn json(&self) -> serde_json::Value {
+        assert!(self.ok, "{}", self.stderr);
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// Checks that the run failed with `needle` in its error.
+    pub fn fails_with(&self, needle: &str) {
+        assert!(
+            !self.ok && self.stderr.contains(needle),
+            "expected an error with {needle:?}: {}",
+            self.stderr
+        );
+    }
+}
+
+/// The folder the datasets are read from in tests.
+pub fn data_dir() -> PathBuf {
+    netrex::data::testing_data_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `netrex` with `line` split at whitespace (paths in it come from [`temp`], which has
+/// none), reading datasets from `data`.
+pub fn netrex_in(data: &Path, line: &str) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
+        .args(line.split_whitespace())
+        .env("NETREX_DATA_DIR", data)
+        .output()
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `netrex` with `line` split at whitespace, reading datasets from [`data_dir`].
+pub fn netrex(line: &str) -> Run {
+    netrex_in(&data_dir(), line)
+}
+
+/// A fresh, empty folder for the test `name` of the test file `file`.
+pub fn temp(file: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netrex-{file}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(
+        !dir.to_string_lossy().contains(char::is_whitespace),
+        "the tests split command lines at whitespace: {}",
+        dir.display()
+    );
+    dir
+}
