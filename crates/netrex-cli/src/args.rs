@@ -207,6 +207,10 @@ pub(crate) enum LossName {
     AdaptiveHinge,
     /// Weighted approximate-rank pairwise loss.
     Warp,
+    /// Softmax cross-entropy over many uniform negatives (default 256).
+    SampledSoftmax,
+    /// gSASRec's calibrated binary cross-entropy over many negatives (`--gbce-t`).
+    Gbce,
 }
 
 impl LossName {
@@ -355,6 +359,9 @@ pub(crate) struct FitArgs {
     /// Negatives per positive (default: the loss's own).
     #[arg(long)]
     pub(crate) negatives: Option<usize>,
+    /// gBCE's calibration t in [0, 1] (0: plain BCE; 1: fully calibrated).
+    #[arg(long, default_value_t = 0.75)]
+    pub(crate) gbce_t: f32,
     /// Embedding dimension (default: 128 for factorization, 32 for sequence models).
     #[arg(long)]
     pub(crate) dim: Option<usize>,
@@ -436,6 +443,18 @@ impl FitArgs {
         } else {
             LossName::Warp
         })
+    }
+
+    /// The loss asked for, with the options that tune it.
+    pub(crate) fn loss(&self) -> Result<BuiltinLoss, crate::Failure> {
+        let mut loss = self.loss_name().build(self.negatives);
+        if let BuiltinLoss::Gbce(gbce) = &mut loss {
+            if !(0.0..=1.0).contains(&self.gbce_t) {
+                return Err(format!("--gbce-t {} is not in [0, 1]", self.gbce_t).into());
+            }
+            gbce.t = self.gbce_t;
+        }
+        Ok(loss)
     }
 }
 

@@ -71,14 +71,13 @@ fn training_config(args: &FitArgs, defaults: TrainingConfig) -> TrainingConfig {
 }
 
 fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
-    let loss = args.loss_name();
     // hyperparameters are checked before any data is read
+    let loss = args.loss()?;
     let config = training_config(args, TrainingConfig::tuned_for(&loss.name())).check()?;
     let (data, parts) = load(&args.data, args.seed, None)?;
     if !args.json {
         describe(&data, &parts);
     }
-    let loss = loss.build(args.negatives);
     on_device!(args.device, device => {
         let model = ImplicitFactorizationModel::bilinear_on(
             device,
@@ -136,7 +135,7 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let representation = spec.build(data.items.len(), config.training.embedding_dim, &mut rng)?;
-    let loss = args.loss_name().build(args.negatives);
+    let loss = args.loss()?;
     on_device!(args.device, device => {
         let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
             .with_progress(!args.json)

@@ -43,7 +43,7 @@ pub fn checked_example(
     loss.example(positive, negatives, negative_grad, context)
 }
 
-fn sigmoid(x: f32) -> f32 {
+pub(crate) fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
@@ -53,7 +53,7 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// `ln(1 + e^x)` without overflow, as in the dfdx form.
-fn softplus(x: f32) -> f32 {
+pub(crate) fn softplus(x: f32) -> f32 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
@@ -205,6 +205,11 @@ mod tests {
             Box::new(Hinge { negatives: 5 }),
             Box::new(AdaptiveHinge { negatives: 5 }),
             Box::new(Warp { negatives: 5 }),
+            Box::new(crate::SampledSoftmax { negatives: 5 }),
+            Box::new(crate::Gbce {
+                negatives: 5,
+                t: 0.75,
+            }),
         ];
         for loss in &losses {
             let mut grad = vec![0.0; negatives.len()];

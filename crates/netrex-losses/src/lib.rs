@@ -5,7 +5,8 @@
 //! negatives per positive) and gives a loss per positive; [`Loss::loss`] then averages it over
 //! the unmasked positives, honouring sample weights.
 //!
-//! Built in: [`Pointwise`], [`Bpr`], [`LogSigmoidBpr`], [`Hinge`], [`AdaptiveHinge`], [`Warp`].
+//! Built in: [`Pointwise`], [`Bpr`], [`LogSigmoidBpr`], [`Hinge`], [`AdaptiveHinge`], [`Warp`],
+//! and the softmax family over many negatives: [`SampledSoftmax`], [`Gbce`].
 //! A researcher's loss lives in their own crate: implement [`Loss::per_example`] with dfdx ops
 //! (see `examples/custom_loss.rs`).
 
@@ -20,11 +21,13 @@ mod builtin;
 mod example;
 mod named;
 mod score;
+mod softmax;
 
 pub use builtin::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Pointwise, Warp};
 pub use example::{checked_example, ExampleGradient};
 pub use named::BuiltinLoss;
 pub use score::{per_example_gradient, score_gradient, taped_gradient, BatchScores, ScoreGrads};
+pub use softmax::{Gbce, SampledSoftmax};
 
 /// What a loss may need to know beyond the scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,10 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp};
+use crate::{
+    AdaptiveHinge, Bpr, Gbce, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, SampledSoftmax,
+    Warp,
+};
 
 /// Any built-in loss, chosen at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,17 +24,23 @@ pub enum BuiltinLoss {
     AdaptiveHinge(AdaptiveHinge),
     /// [`Warp`].
     Warp(Warp),
+    /// [`SampledSoftmax`].
+    SampledSoftmax(SampledSoftmax),
+    /// [`Gbce`].
+    Gbce(Gbce),
 }
 
 impl BuiltinLoss {
     /// Every name [`BuiltinLoss::from_name`] knows.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 8] = [
         "pointwise",
         "bpr",
         "bpr-log",
         "hinge",
         "adaptive-hinge",
         "warp",
+        "sampled-softmax",
+        "gbce",
     ];
 
     /// The loss called `name` with its default number of negatives, or with `negatives`.
@@ -56,6 +65,13 @@ impl BuiltinLoss {
             "warp" => BuiltinLoss::Warp(Warp {
                 negatives: pick(Warp::default().negatives),
             }),
+            "sampled-softmax" => BuiltinLoss::SampledSoftmax(SampledSoftmax {
+                negatives: pick(SampledSoftmax::default().negatives),
+            }),
+            "gbce" => BuiltinLoss::Gbce(Gbce {
+                negatives: pick(Gbce::default().negatives),
+                ..Gbce::default()
+            }),
             _ => return None,
         })
     }
@@ -70,6 +86,8 @@ macro_rules! dispatch {
             BuiltinLoss::Hinge($l) => $e,
             BuiltinLoss::AdaptiveHinge($l) => $e,
             BuiltinLoss::Warp($l) => $e,
+            BuiltinLoss::SampledSoftmax($l) => $e,
+            BuiltinLoss::Gbce($l) => $e,
         }
     };
 }

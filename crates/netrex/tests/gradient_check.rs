@@ -79,7 +79,10 @@ fn check(loss: BuiltinLoss, weights: Option<&[f32]>) {
 #[test]
 fn every_builtin_loss_matches_finite_differences() {
     for name in BuiltinLoss::NAMES {
-        check(BuiltinLoss::from_name(name, None).unwrap(), None);
+        // the softmax family's 256 default negatives make the f32 loss a sum so large that
+        // central differences lose the digits they compare: 4 check the same formula
+        let negatives = matches!(name, "sampled-softmax" | "gbce").then_some(4);
+        check(BuiltinLoss::from_name(name, negatives).unwrap(), None);
     }
 }
 
