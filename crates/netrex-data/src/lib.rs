@@ -28,6 +28,7 @@ pub mod interactions;
 pub mod movielens;
 pub mod quiet;
 pub mod sequence;
+pub mod sequence_file;
 pub mod split;
 pub mod synthetic;
 
@@ -41,4 +42,5 @@ pub use movielens::testing_data_dir;
 pub use movielens::{MovieLens, OfficialSplit};
 pub use quiet::catch_quietly;
 pub use sequence::{Sequences, PADDING};
-pub use split::TrainTest;
+pub use sequence_file::{read_sequence_file, AmazonS3Rec};
+pub use split::{LeaveOneOut, TrainTest};

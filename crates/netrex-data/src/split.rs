@@ -182,3 +182,56 @@ mod tests {
         ));
     }
 }
+
+/// The leave-one-out protocol of sequential recommendation: per user, by (timestamp, row),
+/// the last interaction is the test target, the one before it the validation target, the rest
+/// is training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaveOneOut {
+    /// All but each user's last two interactions.
+    pub train: Interactions,
+    /// Each user's second-to-last interaction (users with three or more).
+    pub validation: Interactions,
+    /// Each user's last interaction (users with two or more).
+    pub test: Interactions,
+}
+
+impl LeaveOneOut {
+    /// Train and test as a [`TrainTest`], the validation targets back in train: what a model
+    /// is fitted on once its hyperparameters are chosen.
+    pub fn train_test(&self) -> Result<TrainTest> {
+        Ok(TrainTest {
+            train: self.train.concat(&self.validation)?,
+            test: self.test.clone(),
+        })
+    }
+}
+
+/// Splits `data` by [`LeaveOneOut`]. A user with two interactions has a test target and no
+/// validation one; a user with one stays in train. Needs timestamps (a sequence file's are the
+/// positions).
+pub fn leave_one_out(data: &Interactions) -> Result<LeaveOneOut> {
+    if data.timestamps().is_none() {
+        return Err(DataError::MissingTimestamps {
+            operation: "leave-one-out split",
+        });
+    }
+    data.ensure_not_empty("the data to split")?;
+    // 0 train, 1 validation, 2 test
+    let mut part = vec![0u8; data.len()];
+    for (_, rows) in data.user_rows().iter() {
+        if let [.., last] = rows {
+            if rows.len() >= 2 {
+                part[*last] = 2;
+            }
+        }
+        if rows.len() >= 3 {
+            part[rows[rows.len() - 2]] = 1;
+        }
+    }
+    Ok(LeaveOneOut {
+        train: data.filter(|r| part[r] == 0),
+        validation: data.filter(|r| part[r] == 1),
+        test: data.filter(|r| part[r] == 2),
+    })
+}

@@ -1,7 +1,7 @@
 //! Property tests of the data transforms.
 
 use netrex_data::sequence::{chunked, windows};
-use netrex_data::split::{leave_last_k, random_split, temporal_split, user_split};
+use netrex_data::split::{leave_last_k, leave_one_out, random_split, temporal_split, user_split};
 use netrex_data::{IdMap, Interactions, PerUser, RawId, PADDING};
 use proptest::prelude::*;
 
@@ -91,6 +91,25 @@ proptest! {
         }
         prop_assert_eq!(random_split(&x, frac, seed).unwrap(), random_split(&x, frac, seed).unwrap());
         prop_assert_eq!(user_split(&x, frac, seed).unwrap(), user_split(&x, frac, seed).unwrap());
+    }
+
+    #[test]
+    fn leave_one_out_holds_out_each_users_last_two_in_time(x in interactions()) {
+        let s = leave_one_out(&x).unwrap();
+        let h = x.histories();
+        let (train, val, test) = (s.train.histories(), s.validation.histories(), s.test.histories());
+        for (u, history) in h.iter() {
+            let n = history.len();
+            let expected_test: &[u32] = if n >= 2 { &history[n - 1..] } else { &[] };
+            let expected_val: &[u32] = if n >= 3 { &history[n - 2..n - 1] } else { &[] };
+            prop_assert_eq!(test.get(u), expected_test);
+            prop_assert_eq!(val.get(u), expected_val);
+            let train_len = n - expected_test.len() - expected_val.len();
+            prop_assert_eq!(train.get(u), &history[..train_len]);
+        }
+        prop_assert_eq!(s.train.len() + s.validation.len() + s.test.len(), x.len());
+        let refit = s.train_test().unwrap();
+        prop_assert_eq!(refit.train.len() + refit.test.len(), x.len());
     }
 
     #[test]

@@ -20,14 +20,16 @@
 pub mod baseline;
 pub mod error;
 pub mod metrics;
+pub mod next_item;
 pub mod rank;
 pub mod scorer;
 pub mod sequence;
 
-pub use baseline::Popularity;
+pub use baseline::{Cooccurrence, Popularity};
 pub use error::EvalError;
 pub use metrics::{
     auc_score, evaluate, mrr_score, AtK, EvalConfig, MetricScores, Report, UserMetrics,
 };
+pub use next_item::{next_item_metrics, NextItemConfig, NextItemReport};
 pub use scorer::{ItemScorer, SequenceScorer};
 pub use sequence::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
