@@ -21,6 +21,10 @@ pub struct LoadReport {
     pub rows_kept: usize,
     /// Rows dropped because their rating was below the minimum.
     pub below_min_rating: usize,
+    /// Rows dropped because their item had too few interactions
+    /// ([`Dataset::keep_items_with_at_least`]).
+    #[serde(default)]
+    pub below_min_item_count: usize,
 }
 
 /// Interactions over dense ids with the maps back to raw ids.
@@ -43,6 +47,49 @@ impl Dataset {
     pub fn title(&self, item: u32) -> Option<&str> {
         let t = self.item_titles.as_ref()?.get(item as usize)?;
         (!t.is_empty()).then_some(t.as_str())
+    }
+
+    /// Keeps the items with at least `min_count` interactions (one pass: users are not
+    /// filtered, and an item is counted before any other is dropped), renumbering them in
+    /// their old order; the dropped rows are counted in the report.
+    pub fn keep_items_with_at_least(mut self, min_count: u32) -> Result<Dataset> {
+        let counts = self.interactions.item_counts();
+        let mut new_id = vec![u32::MAX; counts.len()];
+        let mut raw = Vec::new();
+        for (i, &c) in counts.iter().enumerate() {
+            if c >= min_count {
+                new_id[i] = raw.len() as u32;
+                raw.push(self.items.raw_ids()[i].clone());
+            }
+        }
+        let x = &self.interactions;
+        let kept = x.filter(|r| new_id[x.items()[r] as usize] != u32::MAX);
+        let dropped = x.len() - kept.len();
+        let items = kept.items().iter().map(|&i| new_id[i as usize]).collect();
+        let mut renumbered =
+            Interactions::new(kept.users().to_vec(), items, kept.num_users(), raw.len())?;
+        if let Some(r) = kept.ratings() {
+            renumbered = renumbered.with_ratings(r.to_vec())?;
+        }
+        if let Some(t) = kept.timestamps() {
+            renumbered = renumbered.with_timestamps(t.to_vec())?;
+        }
+        if let Some(w) = kept.weights() {
+            renumbered = renumbered.with_weights(w.to_vec())?;
+        }
+        self.item_titles = self.item_titles.map(|titles| {
+            titles
+                .into_iter()
+                .enumerate()
+                .filter(|&(i, _)| new_id[i] != u32::MAX)
+                .map(|(_, t)| t)
+                .collect()
+        });
+        self.items = IdMap::from_raw(raw)?;
+        self.interactions = renumbered;
+        self.report.rows_kept -= dropped;
+        self.report.below_min_item_count += dropped;
+        Ok(self)
     }
 
     /// Attaches titles given by raw item id; items without one get "".
@@ -279,6 +326,18 @@ mod tests {
         let b = table("b", vec![30], vec![7], vec![5.0]);
         let (d, parts) = build_dataset(&[a, b], Some(4.0)).unwrap();
         assert_eq!(d.report.below_min_rating, 1);
+        let rows = d.report.rows_kept;
+        let before = d.interactions.item_counts();
+        let kept = d.clone().keep_items_with_at_least(2).unwrap();
+        let dropped: u32 = before.iter().filter(|&&c| c < 2).sum();
+        assert_eq!(kept.report.below_min_item_count, dropped as usize);
+        assert_eq!(kept.report.rows_kept, rows - dropped as usize);
+        assert!(kept.interactions.item_counts().iter().all(|&c| c >= 2));
+        for r in 0..kept.interactions.len() {
+            // every kept row still names the same raw item
+            let raw = &kept.items.raw_ids()[kept.interactions.items()[r] as usize];
+            assert!(d.items.get(raw).is_some());
+        }
         assert_eq!(d.report.rows_kept, 3);
         assert_eq!(d.users.raw_ids(), &[RawId::Int(10), RawId::Int(30)]);
         assert_eq!(d.items.raw_ids(), &[RawId::Int(7), RawId::Int(9)]);

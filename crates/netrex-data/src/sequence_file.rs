@@ -71,7 +71,7 @@ pub fn parse_sequences(text: &str, path: &Path) -> Result<Dataset> {
             files: vec![path.to_owned()],
             rows_read,
             rows_kept,
-            below_min_rating: 0,
+            ..LoadReport::default()
         },
     })
 }

@@ -14,6 +14,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod early_stopping;
 pub mod error;
 pub mod factorization;
 mod fused;
@@ -32,6 +33,7 @@ pub use config::{
     Checked, IntoChecked, LearningRateSchedule, ParamGuard, TrainingConfig, TrainingConfigBuilder,
 };
 pub use device::{available_devices, ComputeDevice};
+pub use early_stopping::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, RoundEnd};
 pub use error::NetrexError;
 pub use factorization::ImplicitFactorizationModel;
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};

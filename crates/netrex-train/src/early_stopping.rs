@@ -1,0 +1,201 @@
+//! Early stopping: train in rounds, score the model on validation data after each, keep the
+//! best round's model, and stop once `patience` epochs have passed without a better score.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use netrex_data::Interactions;
+
+use crate::config::ParamGuard;
+use crate::error::NetrexError;
+use crate::training::Fit;
+
+/// When to stop. Each round is one [`Fit::fit`] call, i.e. the model's configured epochs
+/// (one, for a score after every epoch); a learning-rate schedule restarts every round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Stop after this many epochs at the latest.
+    pub max_epochs: usize,
+    /// Stop once this many epochs have passed since the best score.
+    pub patience: usize,
+}
+
+impl ParamGuard for EarlyStopping {
+    fn check_ref(&self) -> Result<(), NetrexError> {
+        if self.max_epochs == 0 {
+            return Err(NetrexError::config("max_epochs", "must be at least 1"));
+        }
+        if self.patience == 0 {
+            return Err(NetrexError::config("patience", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What an early-stopped fit did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStoppingReport {
+    /// The epoch whose model was kept (1-based, counted in this fit).
+    pub best_epoch: usize,
+    /// Its validation score.
+    pub best_score: f64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Training seconds of each epoch (a round's time shared by its epochs; validation not
+    /// included).
+    pub epoch_seconds: Vec<f64>,
+    /// Mean training loss of each epoch.
+    pub loss_history: Vec<f32>,
+    /// `(epoch, score)` after each round.
+    pub validation: Vec<(usize, f64)>,
+}
+
+/// How far an early-stopped fit is, after each round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoundEnd {
+    /// Epochs trained in this fit.
+    pub epoch: usize,
+    /// The round's last mean training loss.
+    pub loss: f32,
+    /// The round's validation score.
+    pub score: f64,
+    /// The best score so far and its epoch.
+    pub best: (f64, usize),
+}
+
+/// Trains `model` on `train` in rounds until `rules` say stop, scoring it with `validate`
+/// after each round (higher is better), then puts back the best round's state: `snapshot`
+/// takes it (e.g. a clone of the representation), `restore` writes it back. A score that is
+/// not finite is an error (a diverged model). `on_round` sees each round's result.
+pub fn fit_early_stopping<M: Fit, S>(
+    model: &mut M,
+    train: &Interactions,
+    rules: &EarlyStopping,
+    mut validate: impl FnMut(&M) -> Result<f64, NetrexError>,
+    snapshot: impl Fn(&M) -> S,
+    restore: impl FnOnce(&mut M, S),
+    mut on_round: impl FnMut(&RoundEnd),
+) -> Result<EarlyStoppingReport, NetrexError> {
+    rules.check_ref()?;
+    let mut report = EarlyStoppingReport {
+        best_epoch: 0,
+        best_score: f64::NEG_INFINITY,
+        epochs: 0,
+        epoch_seconds: Vec::new(),
+        loss_history: Vec::new(),
+        validation: Vec::new(),
+    };
+    let mut best = None;
+    while report.epochs < rules.max_epochs {
+        let start = Instant::now();
+        let fitted = model.fit(train)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let n = fitted.loss_history.len().max(1);
+        report.epochs += n;
+        report
+            .epoch_seconds
+            .extend(std::iter::repeat_n(seconds / n as f64, n));
+        report.loss_history.extend(&fitted.loss_history);
+        let score = validate(model)?;
+        if !score.is_finite() {
+            return Err(NetrexError::Training(format!(
+                "the validation score after epoch {} is {score}",
+                report.epochs
+            )));
+        }
+        report.validation.push((report.epochs, score));
+        if score > report.best_score {
+            report.best_score = score;
+            report.best_epoch = report.epochs;
+            best = Some(snapshot(model));
+        }
+        on_round(&RoundEnd {
+            epoch: report.epochs,
+            loss: fitted.loss_history.last().copied().unwrap_or(f32::NAN),
+            score,
+            best: (report.best_score, report.best_epoch),
+        });
+        if report.epochs - report.best_epoch >= rules.patience {
+            break;
+        }
+    }
+    if let Some(state) = best {
+        restore(model, state);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::{FitReport, OnEpoch};
+
+    /// A "model" whose validation score after epoch e is `curve[e - 1]`.
+    struct Scripted {
+        epoch: usize,
+        state: usize,
+    }
+
+    impl Fit for Scripted {
+        fn fit_with(
+            &mut self,
+            _: &Interactions,
+            _: &mut OnEpoch<'_, Self>,
+        ) -> Result<FitReport, NetrexError> {
+            self.epoch += 1;
+            self.state = self.epoch;
+            Ok(FitReport {
+                loss_history: vec![1.0 / self.epoch as f32],
+                seconds: 0.0,
+            })
+        }
+        fn resume_with(
+            &mut self,
+            train: &Interactions,
+            on_epoch: &mut OnEpoch<'_, Self>,
+        ) -> Result<FitReport, NetrexError> {
+            self.fit_with(train, on_epoch)
+        }
+    }
+
+    #[test]
+    fn the_best_epoch_is_kept_and_patience_stops_the_fit() {
+        let curve = [0.1, 0.3, 0.2, 0.25, 0.29, 0.1, 0.5];
+        let train = Interactions::new(vec![0], vec![0], 1, 1).unwrap();
+        let mut model = Scripted { epoch: 0, state: 0 };
+        let mut rounds = 0;
+        let report = fit_early_stopping(
+            &mut model,
+            &train,
+            &EarlyStopping {
+                max_epochs: 100,
+                patience: 3,
+            },
+            |m| Ok(curve[m.epoch - 1]),
+            |m| m.state,
+            |m, s| m.state = s,
+            |_| rounds += 1,
+        )
+        .unwrap();
+        // epoch 2 is best; epochs 3, 4, 5 do not beat it: stop after 5, never seeing 0.5
+        assert_eq!((report.best_epoch, report.epochs, rounds), (2, 5, 5));
+        assert_eq!(report.best_score, 0.3);
+        assert_eq!(model.state, 2);
+        assert_eq!(report.epoch_seconds.len(), 5);
+        let capped = fit_early_stopping(
+            &mut Scripted { epoch: 0, state: 0 },
+            &train,
+            &EarlyStopping {
+                max_epochs: 2,
+                patience: 10,
+            },
+            |m| Ok(curve[m.epoch - 1]),
+            |m| m.state,
+            |m, s| m.state = s,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(capped.epochs, 2);
+    }
+}
