@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, ValueEnum};
 
-use netrex::data::{MovieLens, OfficialSplit};
+use netrex::data::{AmazonS3Rec, MovieLens, OfficialSplit};
 use netrex::losses::BuiltinLoss;
 use netrex::representations::SequenceSpec;
 use netrex::{LearningRateSchedule, OptimizerKind, TrainingConfig};
@@ -95,13 +95,34 @@ pub(crate) enum DatasetName {
     SyntheticTiled,
     /// A seeded Markov chain over items (`--users`, `--items`, `--interactions`, ...).
     SyntheticMarkov,
+    /// Amazon Beauty as S3Rec preprocessed it ($NETREX_DATA_DIR/amazon-s3rec/Beauty.txt).
+    AmazonBeauty,
+    /// Amazon Sports and Outdoors, likewise (Sports_and_Outdoors.txt).
+    AmazonSports,
 }
 
 impl DatasetName {
-    /// The MovieLens release, `None` for synthetic data.
+    /// The MovieLens release, `None` for other data.
     pub(crate) fn movielens(self) -> Option<MovieLens> {
         let name = self.to_possible_value()?.get_name().to_owned();
         name.parse().ok()
+    }
+
+    /// The Amazon dataset, `None` for other data.
+    pub(crate) fn amazon(self) -> Option<AmazonS3Rec> {
+        match self {
+            DatasetName::AmazonBeauty => Some(AmazonS3Rec::Beauty),
+            DatasetName::AmazonSports => Some(AmazonS3Rec::Sports),
+            _ => None,
+        }
+    }
+
+    /// Whether the data is generated rather than read.
+    pub(crate) fn is_synthetic(self) -> bool {
+        matches!(
+            self,
+            DatasetName::SyntheticTiled | DatasetName::SyntheticMarkov
+        )
     }
 }
 
@@ -130,6 +151,9 @@ pub(crate) enum SplitName {
     LeaveLast,
     /// The latest share of interactions by timestamp.
     Temporal,
+    /// Per user: the last item is the test target, the one before it the validation target
+    /// (next-item protocol: HR@10, NDCG@10, MRR; early stopping on validation NDCG@10).
+    LeaveOneOut,
 }
 
 impl SplitName {
@@ -165,12 +189,18 @@ pub(crate) enum ModelName {
     Pool,
     /// A sequence model: the sum of the history's embeddings.
     PoolSum,
+    /// The next item scored by how often it followed the history's last item in training
+    /// (popularity breaking ties; no training; --split leave-one-out).
+    Cooc,
 }
 
 impl ModelName {
     /// Whether the model reads histories (and is trained and evaluated as a sequence model).
     pub(crate) fn is_sequence(self) -> bool {
-        !matches!(self, ModelName::Factorization | ModelName::Popularity)
+        !matches!(
+            self,
+            ModelName::Factorization | ModelName::Popularity | ModelName::Cooc
+        )
     }
 
     /// The name on the command line.
@@ -279,9 +309,13 @@ pub(crate) enum DeviceName {
 
 #[derive(Args, Clone)]
 pub(crate) struct DataArgs {
-    /// A MovieLens release or a synthetic dataset.
+    /// A MovieLens release, an Amazon sequence dataset or a synthetic dataset.
     #[arg(long, conflicts_with = "csv", value_parser = named::<DatasetName>("dataset"))]
     pub(crate) dataset: Option<DatasetName>,
+    /// A sequence file instead: one user a line, `user item item ...` in time order (the
+    /// S3Rec format); split leave-one-out by default.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["csv", "dataset"])]
+    pub(crate) sequences: Option<PathBuf>,
     /// synthetic-tiled: number of rows (users).
     #[arg(long, default_value_t = 1000)]
     pub(crate) rows: usize,
@@ -343,6 +377,21 @@ pub(crate) struct DataArgs {
     /// Interactions per user held out by the leave-last split.
     #[arg(long, default_value_t = 1)]
     pub(crate) leave_last: usize,
+    /// Keep only items with at least this many interactions, in one pass (default: 5 for
+    /// ml-1m with --split leave-one-out, as the literature; none otherwise).
+    #[arg(long, value_name = "N")]
+    pub(crate) min_item_interactions: Option<u32>,
+}
+
+impl DataArgs {
+    /// Whether the run follows the next-item protocol: `--split leave-one-out`, or sequence
+    /// data with no split named.
+    pub(crate) fn is_next_item(&self) -> bool {
+        match self.split {
+            Some(split) => split == SplitName::LeaveOneOut,
+            None => self.sequences.is_some() || self.dataset.is_some_and(|d| d.amazon().is_some()),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -424,9 +473,16 @@ pub(crate) struct FitArgs {
     /// run's own options); the final model is saved there.
     #[arg(long, value_name = "DIR")]
     pub(crate) resume: Option<PathBuf>,
-    /// Evaluate on the test set every K epochs (shown in the --plot chart).
+    /// Evaluate on the test set every K epochs (shown in the --plot chart); with
+    /// leave-one-out, on the validation targets (default: every epoch).
     #[arg(long, value_name = "K")]
     pub(crate) eval_every: Option<usize>,
+    /// Leave-one-out: stop after this many epochs at the latest (--epochs is then unused).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_epochs: Option<usize>,
+    /// Leave-one-out: stop once this many epochs pass without a better validation NDCG@10.
+    #[arg(long, value_name = "N")]
+    pub(crate) patience: Option<usize>,
     /// Draw the training curve (loss per epoch, test MRR with --eval-every) into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) plot: Option<PathBuf>,

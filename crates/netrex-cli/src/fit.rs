@@ -40,6 +40,12 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
                 .into(),
         );
     }
+    if args.data.is_next_item() {
+        return crate::next_item::fit_next_item(&args);
+    }
+    if args.model == ModelName::Cooc {
+        return Err("--model cooc ranks next items: use --split leave-one-out".into());
+    }
     if args.model == ModelName::Popularity {
         return fit_popularity(&args);
     }
@@ -54,7 +60,7 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
 
 /// The training settings of the command line over `defaults` (which differ per model kind),
 /// not yet checked: each model kind checks its whole configuration once.
-fn training_config(args: &FitArgs, defaults: TrainingConfig) -> TrainingConfig {
+pub(crate) fn training_config(args: &FitArgs, defaults: TrainingConfig) -> TrainingConfig {
     TrainingConfig {
         embedding_dim: args.dim.unwrap_or(defaults.embedding_dim),
         batch_size: args.batch_size.unwrap_or(defaults.batch_size),
@@ -93,7 +99,7 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
 }
 
 /// The layout of the sequence representation `--model` names.
-fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
+pub(crate) fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
     Ok(match args.model {
         ModelName::Lstm => SequenceSpec::Lstm,
         ModelName::Pool => SequenceSpec::Pooling(PoolingSpec { mean: true }),
@@ -116,7 +122,7 @@ fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
 }
 
 fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
-    let synthetic = args.data.dataset.is_some_and(|d| d.movielens().is_none());
+    let synthetic = args.data.dataset.is_some_and(|d| d.is_synthetic());
     let defaults = TrainingConfig {
         embedding_dim: 32,
         batch_size: 32,

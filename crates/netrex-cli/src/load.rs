@@ -6,7 +6,7 @@ use netrex::data::ingest::{
 };
 use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split};
 use netrex::data::synthetic::{markov, tiled, MarkovConfig};
-use netrex::data::{Dataset, IdMap, MovieLens, RawId, TrainTest};
+use netrex::data::{read_sequence_file, Dataset, IdMap, MovieLens, RawId, TrainTest};
 
 use crate::args::{DataArgs, DatasetName, SplitName};
 use crate::Failure;
@@ -33,7 +33,12 @@ pub(crate) fn load(
         let data = load_csv(csv, &format, &columns(args), args.min_rating)?;
         return split_of(args, data, split.unwrap_or(SplitName::Random), seed);
     }
-    let name = args.dataset.ok_or("give --dataset NAME or --csv PATH")?;
+    if let Some(data) = read_sequences(args)? {
+        return split_of(args, data, split.unwrap_or(SplitName::User), seed);
+    }
+    let name = args
+        .dataset
+        .ok_or("give --dataset NAME, --csv PATH or --sequences FILE")?;
     let Some(release) = name.movielens() else {
         let data = synthetic(args, name, seed)?;
         return split_of(args, data, split.unwrap_or(SplitName::User), seed);
@@ -52,6 +57,47 @@ pub(crate) fn load(
     }
     let data = load_movielens(release, args.data_dir.as_deref(), args.min_rating)?;
     split_of(args, data, split.unwrap_or(SplitName::Random), seed)
+}
+
+/// The sequence file or Amazon dataset `args` name, if they name one.
+fn read_sequences(args: &DataArgs) -> Result<Option<Dataset>, Failure> {
+    if let Some(file) = &args.sequences {
+        return Ok(Some(read_sequence_file(file)?));
+    }
+    match args.dataset.and_then(DatasetName::amazon) {
+        Some(amazon) => Ok(Some(amazon.load(args.data_dir.as_deref())?)),
+        None => Ok(None),
+    }
+}
+
+/// The whole dataset `args` name, unsplit, for the next-item protocol (which splits it
+/// leave-one-out): a sequence file, an Amazon dataset, MovieLens (ML-1M keeping the movies
+/// with at least 5 ratings unless `--min-item-interactions` says otherwise), a CSV file
+/// (with a timestamp column) or synthetic data.
+pub(crate) fn load_unsplit(args: &DataArgs, seed: u64) -> Result<Dataset, Failure> {
+    if args.test_csv.is_some() {
+        return Err("--test-csv brings its own split: leave-one-out splits one file".into());
+    }
+    let data = if let Some(data) = read_sequences(args)? {
+        data
+    } else if let Some(csv) = &args.csv {
+        load_csv(csv, &csv_format(&args.separator)?, &columns(args), args.min_rating)?
+    } else {
+        let name = args
+            .dataset
+            .ok_or("give --dataset NAME, --csv PATH or --sequences FILE")?;
+        match name.movielens() {
+            Some(release) => {
+                load_movielens(release, args.data_dir.as_deref(), args.min_rating)?
+            }
+            None => synthetic(args, name, seed)?,
+        }
+    };
+    let ml1m = args.dataset == Some(DatasetName::Ml1m);
+    match args.min_item_interactions.or(ml1m.then_some(5)) {
+        Some(n) => Ok(data.keep_items_with_at_least(n)?),
+        None => Ok(data),
+    }
 }
 
 fn columns(args: &DataArgs) -> ColumnMapping {
@@ -86,6 +132,13 @@ fn split_of(
         SplitName::User => user_split(x, args.test_fraction, seed)?,
         SplitName::LeaveLast => leave_last_k(x, args.leave_last)?,
         SplitName::Temporal => temporal_split(x, args.test_fraction)?,
+        SplitName::LeaveOneOut => {
+            return Err(
+                "leave-one-out is the next-item protocol: train a sequence model, cooc or \
+                 popularity on it"
+                    .into(),
+            )
+        }
         official => {
             let name = official
                 .to_possible_value()

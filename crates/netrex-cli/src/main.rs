@@ -10,6 +10,7 @@ mod device;
 mod evaluate;
 mod fit;
 mod load;
+mod next_item;
 mod recommend;
 mod report;
 mod train;

@@ -1,0 +1,246 @@
+//! `netrex fit --split leave-one-out`: the next-item protocol of sequential recommendation.
+//! Per user the last item is the test target and the one before it the validation target;
+//! a sequence model trains on the rest with early stopping on validation NDCG@10, and the
+//! best epoch's model ranks every test target given the history before it (validation item
+//! included), seen items removed. Baselines (popularity, cooc) go through the same ranking.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use serde_json::{json, Value};
+
+use netrex::data::split::{leave_one_out, LeaveOneOut};
+use netrex::data::{Dataset, PerUser};
+use netrex::evaluation::{
+    next_item_metrics, Cooccurrence, NextItemConfig, NextItemReport, Popularity, SequenceScorer,
+};
+use netrex::losses::Loss;
+use netrex::prelude::*;
+use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport};
+
+use crate::args::{DeviceName, FitArgs, LossName, ModelName};
+use crate::fit::{sequence_spec, training_config};
+use crate::load::load_unsplit;
+use crate::Failure;
+
+/// The histories each pass reads and the targets it ranks.
+struct Passes {
+    split: LeaveOneOut,
+    /// Training histories: what the validation pass reads.
+    train: PerUser<u32>,
+    /// Training histories with the validation item: what the test pass reads.
+    train_and_validation: PerUser<u32>,
+    eval: NextItemConfig,
+    threads: usize,
+}
+
+impl Passes {
+    fn validation(&self, model: &(impl SequenceScorer + Sync)) -> Result<NextItemReport, Failure> {
+        let (histories, targets) = (&self.train, &self.split.validation);
+        Ok(netrex::in_pool(self.threads, || {
+            next_item_metrics(model, histories, targets, &self.eval)
+        })??)
+    }
+
+    fn test(&self, model: &(impl SequenceScorer + Sync)) -> Result<NextItemReport, Failure> {
+        let (histories, targets) = (&self.train_and_validation, &self.split.test);
+        Ok(netrex::in_pool(self.threads, || {
+            next_item_metrics(model, histories, targets, &self.eval)
+        })??)
+    }
+}
+
+fn metrics(report: &NextItemReport) -> Value {
+    json!({
+        "hr_at_10": report.hr_at_k,
+        "ndcg_at_10": report.ndcg_at_k,
+        "mrr": report.mrr,
+        "targets": report.targets,
+    })
+}
+
+/// Runs the protocol for `--model`.
+pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
+    if args.device != DeviceName::Cpu {
+        return Err("--split leave-one-out trains on the CPU for now: use --device cpu".into());
+    }
+    if args.model == ModelName::Factorization {
+        return Err(
+            "--split leave-one-out ranks next items: use a sequence model (lstm, cnn, pool, \
+             sequence-popularity), cooc or popularity"
+                .into(),
+        );
+    }
+    if args.resume.is_some() || args.checkpoint_every.is_some() || args.plot.is_some() {
+        return Err(
+            "--resume, --checkpoint-every and --plot are not available with leave-one-out".into(),
+        );
+    }
+    let max_len = args.max_len.unwrap_or(50);
+    let eval = NextItemConfig {
+        k: 10,
+        max_len: Some(max_len),
+        exclude_seen: true,
+    };
+    // hyperparameters are checked before any data is read
+    let rules = EarlyStopping {
+        max_epochs: args.max_epochs.unwrap_or(200),
+        patience: args.patience.unwrap_or(20),
+    }
+    .check()?;
+    let config = SequenceConfig {
+        training: training_config(
+            args,
+            TrainingConfig {
+                embedding_dim: 64,
+                batch_size: 128,
+                learning_rate: 1e-3,
+                ..TrainingConfig::default()
+            },
+        ),
+        max_len,
+    };
+    // each round of early stopping is one `fit` of `--eval-every` epochs
+    let config = SequenceConfig {
+        training: TrainingConfig {
+            epochs: args.eval_every.unwrap_or(1),
+            ..config.training
+        },
+        ..config
+    }
+    .check()?;
+    let loss = match args.loss {
+        Some(_) => args.loss()?,
+        None => LossName::SampledSoftmax.build(args.negatives),
+    };
+    let data = load_unsplit(&args.data, args.seed)?;
+    let split = leave_one_out(&data.interactions)?;
+    if !args.json {
+        eprintln!(
+            "data: {} users, {} items; leave-one-out: train {} / validation {} / test {}",
+            data.users.len(),
+            data.items.len(),
+            split.train.len(),
+            split.validation.len(),
+            split.test.len()
+        );
+    }
+    let passes = Passes {
+        train: split.train.histories(),
+        train_and_validation: split.train.concat(&split.validation)?.histories(),
+        split,
+        eval,
+        threads: args.threads,
+    };
+    let n = data.items.len();
+    let start = Instant::now();
+    let (out, text) = match args.model {
+        ModelName::Popularity => baseline(&Popularity::fit(&passes.split.train), &passes)?,
+        ModelName::Cooc => baseline(&Cooccurrence::fit(&passes.train, n), &passes)?,
+        _ => {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+            let representation =
+                sequence_spec(args)?.build(n, config.training.embedding_dim, &mut rng)?;
+            let model = ImplicitSequenceModel::new(config, representation, loss)?;
+            train(model, args, &rules, &passes, &data)?
+        }
+    };
+    let mut out = out;
+    out["model"] = json!(args.model.name());
+    out["seconds"] = json!(start.elapsed().as_secs_f64());
+    out["protocol"] = json!("leave-one-out");
+    out["max_len"] = json!(max_len);
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// A model with nothing to train: scored on validation and test.
+fn baseline(
+    model: &(impl SequenceScorer + Sync),
+    passes: &Passes,
+) -> Result<(Value, String), Failure> {
+    let validation = passes.validation(model)?;
+    let test = passes.test(model)?;
+    let mut out = metrics(&test);
+    out["validation"] = metrics(&validation);
+    let text = format!(
+        "validation: HR@10 {:.4}  NDCG@10 {:.4}\ntest: HR@10 {:.4}  NDCG@10 {:.4}  MRR {:.4}",
+        validation.hr_at_k, validation.ndcg_at_k, test.hr_at_k, test.ndcg_at_k, test.mrr
+    );
+    Ok((out, text))
+}
+
+/// Trains with early stopping on validation NDCG@10, then tests the best epoch's model.
+fn train(
+    mut model: ImplicitSequenceModel<AnySequence, netrex::losses::BuiltinLoss>,
+    args: &FitArgs,
+    rules: &EarlyStopping,
+    passes: &Passes,
+    data: &Dataset,
+) -> Result<(Value, String), Failure> {
+    let mut failure = None;
+    let report: EarlyStoppingReport = fit_early_stopping(
+        &mut model,
+        &passes.split.train,
+        rules,
+        |m| match passes.validation(m) {
+            Ok(r) => Ok(r.ndcg_at_k),
+            Err(e) => {
+                let message = e.to_string();
+                failure = Some(e);
+                Err(NetrexError::Training(message))
+            }
+        },
+        |m| m.representation().clone(),
+        |m, best| *m.representation_mut() = best,
+        |end| {
+            if !args.json {
+                eprintln!(
+                    "epoch {:>3}: loss {:.4}, validation NDCG@10 {:.4} (best {:.4} at epoch {})",
+                    end.epoch, end.loss, end.score, end.best.0, end.best.1
+                );
+            }
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let test = passes.test(&model)?;
+    if let Some(dir) = &args.save {
+        let catalog = Catalog {
+            users: Some(data.users.clone()),
+            items: Some(data.items.clone()),
+            titles: data.item_titles.clone(),
+            seen: None,
+        };
+        model.save(dir, &catalog)?;
+    }
+    let mut out = metrics(&test);
+    out["loss"] = json!(model.loss().name());
+    out["best_epoch"] = json!(report.best_epoch);
+    out["best_validation_ndcg_at_10"] = json!(report.best_score);
+    out["epochs"] = json!(report.epochs);
+    out["epoch_seconds"] = json!(report.epoch_seconds);
+    out["loss_history"] = json!(report.loss_history);
+    out["validation_curve"] = json!(report.validation);
+    out["config"] = serde_json::to_value(model.config())?;
+    out["host_kernel"] = json!(model.uses_host_kernel());
+    let fit_seconds: f64 = report.epoch_seconds.iter().sum();
+    let text = format!(
+        "fit: {} epochs in {:.1} s ({:.2} s an epoch), best epoch {} (validation NDCG@10 {:.4})\n\
+         test: HR@10 {:.4}  NDCG@10 {:.4}  MRR {:.4}",
+        report.epochs,
+        fit_seconds,
+        fit_seconds / report.epochs.max(1) as f64,
+        report.best_epoch,
+        report.best_score,
+        test.hr_at_k,
+        test.ndcg_at_k,
+        test.mrr
+    );
+    Ok((out, text))
+}
