@@ -81,15 +81,18 @@ pub(crate) fn load_unsplit(args: &DataArgs, seed: u64) -> Result<Dataset, Failur
     let data = if let Some(data) = read_sequences(args)? {
         data
     } else if let Some(csv) = &args.csv {
-        load_csv(csv, &csv_format(&args.separator)?, &columns(args), args.min_rating)?
+        load_csv(
+            csv,
+            &csv_format(&args.separator)?,
+            &columns(args),
+            args.min_rating,
+        )?
     } else {
         let name = args
             .dataset
             .ok_or("give --dataset NAME, --csv PATH or --sequences FILE")?;
         match name.movielens() {
-            Some(release) => {
-                load_movielens(release, args.data_dir.as_deref(), args.min_rating)?
-            }
+            Some(release) => load_movielens(release, args.data_dir.as_deref(), args.min_rating)?,
             None => synthetic(args, name, seed)?,
         }
     };

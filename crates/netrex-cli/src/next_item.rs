@@ -150,6 +150,8 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
     out["seconds"] = json!(start.elapsed().as_secs_f64());
     out["protocol"] = json!("leave-one-out");
     out["max_len"] = json!(max_len);
+    out["users"] = json!(data.users.len());
+    out["items"] = json!(n);
     if args.json {
         println!("{out}");
     } else {

@@ -104,6 +104,87 @@ fn sequence_models_on_synthetic_data() {
     .json();
     assert_eq!(v["items"].as_array().unwrap().len(), 3);
     netrex(&format!("recommend --model {dir} --items 3,999")).fails_with("unknown item");
-    netrex("fit --dataset synthetic-markov --model gru").fails_with("unknown model");
+    netrex("fit --dataset synthetic-markov --model nope").fails_with("unknown model");
     netrex("fit --dataset synthetic-markov --model cnn --dilations 1,x").fails_with("dilations");
+}
+
+/// A sequence file of 60 users walking a ring of 30 items, each starting where its id says.
+fn ring_sequences(name: &str) -> String {
+    let dir = temp("cli", name);
+    let mut text = String::new();
+    for u in 0..60 {
+        let items: Vec<String> = (0..12).map(|j| format!("{}", 1 + (u + j) % 30)).collect();
+        text.push_str(&format!("{} {}\n", u + 1, items.join(" ")));
+    }
+    let path = dir.join("ring.txt");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn leave_one_out_ranks_next_items_and_stops_early() {
+    let file = ring_sequences("loo");
+    // the ring is deterministic: the item-to-item baseline finds every next item
+    let cooc = netrex(&format!("fit --sequences {file} --model cooc --json")).json();
+    assert_eq!(cooc["protocol"], "leave-one-out");
+    assert_eq!(cooc["targets"], 60);
+    assert!(cooc["hr_at_10"].as_f64().unwrap() > 0.99, "{cooc}");
+    assert!(
+        cooc["validation"]["ndcg_at_10"].as_f64().unwrap() > 0.99,
+        "{cooc}"
+    );
+    let v = netrex(&format!(
+        "fit --sequences {file} --model pool --dim 8 --negatives 8 --max-epochs 4 --patience 2 \
+         --json"
+    ))
+    .json();
+    assert_eq!(v["loss"], "sampled-softmax");
+    let epochs = v["epochs"].as_u64().unwrap();
+    let best = v["best_epoch"].as_u64().unwrap();
+    assert!(epochs <= 4 && best >= 1 && best <= epochs, "{v}");
+    assert_eq!(v["epoch_seconds"].as_array().unwrap().len() as u64, epochs);
+    for key in ["hr_at_10", "ndcg_at_10", "mrr"] {
+        let x = v[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{key} {x}");
+    }
+    // the protocol refuses what it cannot do, before reading data
+    netrex(&format!("fit --sequences {file} --model factorization")).fails_with("sequence model");
+    netrex(&format!("fit --sequences {file} --model lstm --patience 0")).fails_with("patience");
+    netrex("fit --dataset synthetic-markov --model cooc --split user").fails_with("leave-one-out");
+}
+
+#[test]
+fn ml_1m_leave_one_out_keeps_movies_with_five_ratings() {
+    // ML-1M's format (UserID::MovieID::Rating::Timestamp): movie 99 has 3 ratings, dropped
+    let dir = temp("cli", "ml1m");
+    let folder = dir.join("ml-1m");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut text = String::new();
+    for u in 1..=8 {
+        for (t, m) in [1, 2, 3, 4].iter().enumerate() {
+            text.push_str(&format!("{u}::{m}::4::{}\n", 1000 * u + t));
+        }
+        if u <= 3 {
+            text.push_str(&format!("{u}::99::5::{}\n", 1000 * u + 9));
+        }
+    }
+    std::fs::write(folder.join("ratings.dat"), text).unwrap();
+    let v = netrex(&format!(
+        "fit --dataset ml-1m --data-dir {} --split leave-one-out --model popularity --json",
+        dir.display()
+    ))
+    .json();
+    assert_eq!(
+        (v["targets"].as_u64(), v["items"].as_u64()),
+        (Some(8), Some(4)),
+        "{v}"
+    );
+    // the literature's filter is the default for ml-1m only; it can be set
+    let all = netrex(&format!(
+        "fit --dataset ml-1m --data-dir {} --split leave-one-out --model popularity \
+         --min-item-interactions 1 --json",
+        dir.display()
+    ))
+    .json();
+    assert_eq!(all["items"], 5, "{all}");
 }
