@@ -192,6 +192,8 @@ pub(crate) enum ModelName {
     /// The next item scored by how often it followed the history's last item in training
     /// (popularity breaking ties; no training; --split leave-one-out).
     Cooc,
+    /// A sequence model: causal self-attention (SASRec; --blocks, --heads, --dropout).
+    Sasrec,
 }
 
 impl ModelName {
@@ -218,6 +220,7 @@ impl ModelName {
             SequenceSpec::Pooling(_) => ModelName::PoolSum,
             SequenceSpec::Lstm => ModelName::Lstm,
             SequenceSpec::Cnn(_) => ModelName::Cnn,
+            SequenceSpec::Sasrec(_) => ModelName::Sasrec,
         }
     }
 }
@@ -430,6 +433,15 @@ pub(crate) struct FitArgs {
     /// cnn: no residual connections.
     #[arg(long)]
     pub(crate) no_residual: bool,
+    /// sasrec: self-attention blocks.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) blocks: usize,
+    /// sasrec: attention heads (dividing --dim).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) heads: usize,
+    /// sasrec: dropout probability while training.
+    #[arg(long, default_value_t = 0.2)]
+    pub(crate) dropout: f32,
     /// Epochs.
     #[arg(long, default_value_t = TrainingConfig::default().epochs)]
     pub(crate) epochs: usize,

@@ -11,7 +11,7 @@ use netrex::evaluation::{evaluate, Popularity};
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
 use netrex::representations::Record;
-use netrex::representations::{CnnSpec, PoolingSpec, SequenceSpec};
+use netrex::representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
 use netrex::{LearningRateSchedule, OptimizerKind};
 
 use crate::args::{FitArgs, ModelName, SplitName};
@@ -99,7 +99,7 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
 }
 
 /// The layout of the sequence representation `--model` names.
-pub(crate) fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
+pub(crate) fn sequence_spec(args: &FitArgs, max_len: usize) -> Result<SequenceSpec, Failure> {
     Ok(match args.model {
         ModelName::Lstm => SequenceSpec::Lstm,
         ModelName::Pool => SequenceSpec::Pooling(PoolingSpec { mean: true }),
@@ -116,6 +116,13 @@ pub(crate) fn sequence_spec(args: &FitArgs) -> Result<SequenceSpec, Failure> {
                 })
                 .collect::<Result<_, _>>()?,
             residual: !args.no_residual,
+        }),
+        // a training row of max_len positions; scoring reads one more (the start input)
+        ModelName::Sasrec => SequenceSpec::Sasrec(SasrecSpec {
+            blocks: args.blocks,
+            heads: args.heads,
+            dropout: args.dropout,
+            positions: max_len + 1,
         }),
         _ => SequenceSpec::Popularity,
     })
@@ -134,7 +141,7 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
         max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
     }
     .check()?;
-    let spec = sequence_spec(args)?;
+    let spec = sequence_spec(args, config.max_len)?;
     let (data, parts) = load(&args.data, args.seed, Some(SplitName::User))?;
     if !args.json {
         describe(&data, &parts);

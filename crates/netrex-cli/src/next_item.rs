@@ -140,7 +140,7 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         _ => {
             let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
             let representation =
-                sequence_spec(args)?.build(n, config.training.embedding_dim, &mut rng)?;
+                sequence_spec(args, max_len)?.build(n, config.training.embedding_dim, &mut rng)?;
             let model = ImplicitSequenceModel::new(config, representation, loss)?;
             train(model, args, &rules, &passes, &data)?
         }

@@ -7,7 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RepresentationError;
-use crate::sequence::{AnySequence, CausalCnn, Lstm, Pooling, SequencePopularity};
+use crate::sequence::{
+    AnySequence, CausalCnn, Lstm, Pooling, Sasrec, SasrecSpec, SequencePopularity,
+};
 use crate::table::Table;
 use crate::Bilinear;
 
@@ -93,10 +95,22 @@ impl Record for CausalCnn {
     }
 }
 
+impl Record for Sasrec {
+    type Spec = SasrecSpec;
+
+    fn spec(&self) -> SasrecSpec {
+        Sasrec::spec(self)
+    }
+
+    fn from_record(spec: SasrecSpec, tables: Vec<Table>) -> Result<Self, RepresentationError> {
+        Sasrec::from_tables(tables, &spec)
+    }
+}
+
 /// Which built-in sequence representation, with what it needs beyond its tables: the
 /// [`Record::Spec`] of [`AnySequence`], and a description to build a fresh one from. Saved as
 /// `{"kind": "cnn", "kernel_width": 3, ...}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SequenceSpec {
     /// [`SequencePopularity`].
@@ -107,6 +121,8 @@ pub enum SequenceSpec {
     Lstm,
     /// [`CausalCnn`].
     Cnn(CnnSpec),
+    /// [`Sasrec`].
+    Sasrec(SasrecSpec),
 }
 
 impl SequenceSpec {
@@ -134,6 +150,9 @@ impl SequenceSpec {
                 spec.residual,
                 rng,
             )?),
+            SequenceSpec::Sasrec(spec) => {
+                AnySequence::Sasrec(Sasrec::new(num_items, dim, spec, rng)?)
+            }
         })
     }
 }
@@ -147,6 +166,7 @@ impl Record for AnySequence {
             AnySequence::Pooling(p) => SequenceSpec::Pooling(p.spec()),
             AnySequence::Lstm(_) => SequenceSpec::Lstm,
             AnySequence::Cnn(c) => SequenceSpec::Cnn(c.spec()),
+            AnySequence::Sasrec(s) => SequenceSpec::Sasrec(Sasrec::spec(s)),
         }
     }
 
@@ -160,6 +180,7 @@ impl Record for AnySequence {
             }
             SequenceSpec::Lstm => AnySequence::Lstm(Lstm::from_record((), tables)?),
             SequenceSpec::Cnn(spec) => AnySequence::Cnn(CausalCnn::from_record(spec, tables)?),
+            SequenceSpec::Sasrec(spec) => AnySequence::Sasrec(Sasrec::from_record(spec, tables)?),
         })
     }
 }

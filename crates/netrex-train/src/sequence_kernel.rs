@@ -21,6 +21,8 @@ pub(crate) struct SequenceBatch<'a> {
     pub(crate) inputs: &'a [u32],
     pub(crate) targets: &'a [u32],
     pub(crate) negatives: &'a [u32],
+    /// The seed of the encoder's dropout masks (`None`: no dropout).
+    pub(crate) dropout_seed: Option<u64>,
 }
 
 /// The batch's masked mean loss, with its row gradients added to `grads` (one per table).
@@ -39,7 +41,10 @@ pub(crate) fn sequence_batch<L: Loss>(
     for (row, &id) in x.chunks_exact_mut(d).zip(batch.inputs) {
         row.copy_from_slice(embedding.row(id as usize));
     }
-    let trace = encoder.forward(&x, batch.inputs, batch.rows);
+    let trace = match batch.dropout_seed {
+        Some(seed) => encoder.forward_training(&x, batch.inputs, batch.rows, seed),
+        None => encoder.forward(&x, batch.inputs, batch.rows),
+    };
     let states = &trace.outputs;
     let score = |r: usize, item: u32| {
         dot(&states[r * d..(r + 1) * d], embedding.row(item as usize)) + bias.row(item as usize)[0]

@@ -8,7 +8,7 @@ mod common;
 use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
-use netrex::representations::SparseGrad;
+use netrex::representations::{Sasrec, SasrecSpec, SparseGrad};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -40,7 +40,19 @@ fn representations(rng: &mut StdRng) -> Vec<AnySequence> {
         AnySequence::Lstm(Lstm::new(ITEMS, DIM, rng).unwrap()),
         AnySequence::Cnn(CausalCnn::new(ITEMS, DIM, 3, &[1, 2], true, rng).unwrap()),
         AnySequence::Cnn(CausalCnn::new(ITEMS, DIM, 2, &[4], false, rng).unwrap()),
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(2, 1, 8), rng).unwrap()),
+        // positions fewer than steps: the oldest share the last positional row
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(1, 5, 3), rng).unwrap()),
     ]
+}
+
+fn sasrec(blocks: usize, heads: usize, positions: usize) -> SasrecSpec {
+    SasrecSpec {
+        blocks,
+        heads,
+        dropout: 0.3,
+        positions,
+    }
 }
 
 /// A batch of `rows` left-padded rows of length `len` (more rows than one parallel chunk).

@@ -13,10 +13,12 @@
 mod cnn;
 mod lstm;
 mod pooling;
+mod sasrec;
 
 pub use cnn::CnnKernel;
 pub use lstm::LstmKernel;
 pub use pooling::{PoolingKernel, ZeroKernel};
+pub use sasrec::SasrecKernel;
 
 /// Sequences per parallel chunk.
 pub(crate) const CHUNK: usize = 8;
@@ -39,6 +41,21 @@ pub trait HostEncoder: Sync {
     /// Runs over `inputs` `(B, T, D)` row-major (the input items' embeddings; `ids` their
     /// shifted ids, `(B, T)`); the trace's `outputs` are `encode`'s `(B, T, D)`.
     fn forward(&self, inputs: &[f32], ids: &[u32], batch: usize) -> EncoderTrace;
+
+    /// [`forward`](Self::forward) while training, where an encoder with dropout draws its
+    /// masks from `seed` (the same masks as `encode` with
+    /// [`SequenceRows::dropout_seed`](crate::sequence::SequenceRows::dropout_seed)). The
+    /// default ignores the seed.
+    fn forward_training(
+        &self,
+        inputs: &[f32],
+        ids: &[u32],
+        batch: usize,
+        seed: u64,
+    ) -> EncoderTrace {
+        let _ = seed;
+        self.forward(inputs, ids, batch)
+    }
 
     /// Given `d_outputs` `(B, T, D)`, adds `d loss / d inputs` into `d_inputs` `(B, T, D)` and
     /// the gradient of each dense table (in table order) into `d_whole`.

@@ -1,4 +1,5 @@
-//! Representations of a sequence of items: popularity, pooling and an LSTM.
+//! Representations of a sequence of items: popularity, pooling, an LSTM, a causal CNN and
+//! causal self-attention (SASRec).
 //!
 //! Item ids are shifted (`item + 1`; 0 is padding). Every sequence representation owns, in
 //! this order, `item_embedding (num_items + 1, dim)` and `item_bias (num_items + 1, 1)`,
@@ -27,6 +28,9 @@ pub struct SequenceRows<D: Device<f32>, T> {
     pub ids: Vec<u32>,
     /// The representation's dense tables, whole, in table order (after the two item tables).
     pub whole: Vec<Matrix<D, T>>,
+    /// While training, the seed of this batch's dropout masks; `None` when scoring (no
+    /// dropout). Representations without dropout ignore it.
+    pub dropout_seed: Option<u64>,
 }
 
 /// A representation of item sequences.
@@ -148,11 +152,13 @@ mod cnn;
 mod lstm;
 mod pooling;
 mod popularity;
+pub(crate) mod sasrec;
 
 pub use cnn::CausalCnn;
 pub use lstm::Lstm;
 pub use pooling::Pooling;
 pub use popularity::SequencePopularity;
+pub use sasrec::{Sasrec, SasrecSpec};
 
 fn shape_error(message: String) -> RepresentationError {
     RepresentationError::Shape(message)
@@ -213,6 +219,8 @@ pub enum AnySequence {
     Lstm(Lstm),
     /// [`CausalCnn`].
     Cnn(CausalCnn),
+    /// [`Sasrec`].
+    Sasrec(Sasrec),
 }
 
 macro_rules! any_dispatch {
@@ -222,6 +230,7 @@ macro_rules! any_dispatch {
             AnySequence::Pooling($r) => $e,
             AnySequence::Lstm($r) => $e,
             AnySequence::Cnn($r) => $e,
+            AnySequence::Sasrec($r) => $e,
         }
     };
 }

@@ -59,6 +59,14 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeD
     resident_tables: Option<ResidentTables<D>>,
 }
 
+/// The dropout seed of batch `batch` of epoch `epoch`.
+fn dropout_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mut z = seed ^ 0xD20F_0A7E ^ ((epoch as u64) << 32) ^ batch as u64;
+    z = (z ^ (z >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    z = (z ^ (z >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    z ^ (z >> 33)
+}
+
 /// The traced loss of a batch and the leaves it came from.
 struct BatchLoss<D: ComputeDevice> {
     loss: Tensor<(), f32, D, OwnedTape<f32, D>>,
@@ -239,12 +247,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .map(|_| rng.gen_range(1..=num_items))
                 .collect();
             let real = targets.iter().filter(|&&x| x != 0).count();
+            // a stream of its own, so that models without dropout sample as before
+            let dropout_seed = dropout_seed(self.config.training.seed, epoch, batch);
             let value = if self.uses_host_kernel() {
-                self.kernel_step(rows.len(), &inputs, &targets, &negs)
+                self.kernel_step(rows.len(), &inputs, &targets, &negs, dropout_seed)
             } else if self.uses_resident_tables() {
-                self.resident_step(rows.len(), &inputs, &targets, &negs)?
+                self.resident_step(rows.len(), &inputs, &targets, &negs, dropout_seed)?
             } else {
-                self.host_step(rows.len(), &inputs, &targets, &negs)?
+                self.host_step(rows.len(), &inputs, &targets, &negs, dropout_seed)?
             };
             if !value.is_finite() {
                 progress.finish();
@@ -319,6 +329,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             })
             .collect();
         let h: Steps<D, NoneTape> = self.representation.encode(SequenceRows {
+            dropout_seed: None,
             inputs,
             ids: row,
             whole,

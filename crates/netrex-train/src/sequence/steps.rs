@@ -12,12 +12,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         inputs: &[u32],
         targets: &[u32],
         negatives: &[u32],
+        dropout_seed: u64,
     ) -> f32 {
         let rows = SequenceBatch {
             rows: batch,
             inputs,
             targets,
             negatives,
+            dropout_seed: Some(dropout_seed),
         };
         let value = kernel_gradients(
             &self.representation,
@@ -57,6 +59,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             inputs,
             targets,
             negatives,
+            dropout_seed: None,
         };
         let value = kernel_gradients(&self.representation, &self.loss, &rows, &mut grads)?;
         Some((value, grads))
@@ -71,8 +74,10 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         inputs: &[u32],
         targets: &[u32],
         negatives: &[u32],
+        dropout_seed: u64,
     ) -> Result<f32, NetrexError> {
-        let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives);
+        let BatchLoss { loss, leaves } =
+            self.batch_loss(batch, inputs, targets, negatives, Some(dropout_seed));
         let value = loss.as_vec()[0];
         if !value.is_finite() {
             return Ok(value);
@@ -116,6 +121,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         inputs: &[u32],
         targets: &[u32],
         negatives: &[u32],
+        dropout_seed: u64,
     ) -> Result<f32, NetrexError> {
         let Some(resident) = &self.resident_tables else {
             return Err(NetrexError::Training(
@@ -140,7 +146,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             negative_emb: resident.traced(0).gather(negative_ids.clone()),
             negative_bias: resident.traced(1).gather(negative_ids),
         };
-        let loss = self.loss_of(rows, inputs, targets);
+        let loss = self.loss_of(rows, inputs, targets, Some(dropout_seed));
         let value = loss.as_vec()[0];
         if !value.is_finite() {
             return Ok(value);
@@ -177,6 +183,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         inputs: &[u32],
         targets: &[u32],
         negatives: &[u32],
+        dropout_seed: Option<u64>,
     ) -> BatchLoss<D> {
         let tables = self.representation.tables();
         let (t, d) = (inputs.len() / batch, self.representation.dim());
@@ -204,7 +211,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             negative_emb: negative_emb.leaky_trace(),
             negative_bias: negative_bias.leaky_trace(),
         };
-        let loss = self.loss_of(rows, inputs, targets);
+        let loss = self.loss_of(rows, inputs, targets, dropout_seed);
         leaves.push((0, Leaf::Two(target_emb), targets.to_vec()));
         leaves.push((1, Leaf::Two(target_bias), targets.to_vec()));
         leaves.push((0, Leaf::Three(negative_emb), negatives.to_vec()));
@@ -218,6 +225,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         rows: BatchRows<D>,
         inputs: &[u32],
         targets: &[u32],
+        dropout_seed: Option<u64>,
     ) -> Tensor<(), f32, D, OwnedTape<f32, D>> {
         let BatchRows {
             inputs: input_rows,
@@ -235,6 +243,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 inputs: input_rows,
                 ids: inputs.to_vec(),
                 whole,
+                dropout_seed,
             })
             .reshape_like(&(bt, d));
         // (B * T,)
@@ -265,7 +274,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         targets: &[u32],
         negatives: &[u32],
     ) -> Result<(f32, Vec<SparseGrad>), NetrexError> {
-        let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives);
+        let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives, None);
         let value = loss.as_vec()[0];
         let mut grads = loss.backward();
         let mut out: Vec<SparseGrad> = self
@@ -294,7 +303,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         targets: &[u32],
         negatives: &[u32],
     ) -> f32 {
-        self.batch_loss(batch, inputs, targets, negatives)
+        self.batch_loss(batch, inputs, targets, negatives, None)
             .loss
             .as_vec()[0]
     }

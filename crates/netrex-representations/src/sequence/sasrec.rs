@@ -1,0 +1,359 @@
+//! SASRec (Kang & McAuley 2018): causal self-attention over the history, in dfdx ops, with the
+//! same function by hand in [`crate::host::SasrecKernel`].
+
+use super::*;
+
+/// Tables of one block, in order, after the item tables and `position`.
+pub(crate) const BLOCK_TABLES: [&str; 16] = [
+    "ln1_gain", "ln1_bias", "w_query", "b_query", "w_key", "b_key", "w_value", "b_value", "w_out",
+    "b_out", "ln2_gain", "ln2_bias", "w_ff1", "b_ff1", "w_ff2", "b_ff2",
+];
+
+/// Layer-norm epsilon (both paths).
+pub(crate) const EPSILON: f32 = 1e-6;
+
+/// A causal self-attention encoder (SASRec): `x = sqrt(D) E[item] + P[recency]`, then per
+/// block `q = LN1(x)`, multi-head attention with queries from `q` and keys and values from
+/// `x` (each position sees itself and the real positions before it), `x1 = q + dropout(attn
+/// W_out)`, `f = LN2(x1)`, `x = f + dropout(relu(f W1) W2)` (dropout on the hidden layer
+/// too), and a final layer norm. Input and output item embeddings are shared.
+///
+/// Positions count back from the last one (`P[0]` is the newest; `P[rows - 1]` is shared by
+/// everything older), so any history length scores; padding on the left is masked out and its
+/// outputs are zero. Dropout applies while training only (a seeded mask per batch,
+/// [`SequenceRows::dropout_seed`]).
+///
+/// Dense tables: `position (positions, D)`, then per block [`BLOCK_TABLES`]-named tables
+/// (gains `(1, D)` at 1, biases `(1, D)` at 0, weights `(D, D)`), then `final_gain`,
+/// `final_bias`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sasrec {
+    tables: Vec<Table>,
+    heads: usize,
+    dropout: f32,
+}
+
+/// Where each padded row's real positions start: the position before its first item (its
+/// "nothing yet" input), or 0 for a row with no padding, or the last position for a row of
+/// padding only (an empty history).
+pub(crate) fn row_start(ids: &[u32]) -> usize {
+    match ids.iter().position(|&i| i != 0) {
+        Some(first) => first.saturating_sub(1),
+        None => ids.len().saturating_sub(1),
+    }
+}
+
+/// The positional row of step `t` of `steps`: how far back from the last step, capped.
+pub(crate) fn position_row(t: usize, steps: usize, positions: usize) -> usize {
+    (steps - 1 - t).min(positions - 1)
+}
+
+/// The dropout factor (0 or `1 / (1 - p)`) of element `index` of mask `layer` under `seed`:
+/// a hash, so both paths draw the same masks in any order.
+pub(crate) fn dropout_factor(seed: u64, layer: u64, index: u64, p: f32) -> f32 {
+    let mut z = seed
+        ^ layer.wrapping_mul(0xD1B5_4A32_D192_ED03)
+        ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let u = (z >> 40) as f32 / (1u64 << 24) as f32;
+    if u < p {
+        0.0
+    } else {
+        1.0 / (1.0 - p)
+    }
+}
+
+impl Sasrec {
+    /// A fresh model: `blocks` blocks of `heads` heads (which must divide `dim`), dropout
+    /// `dropout` in `[0, 1)`, positional embeddings for `positions` steps (`max_len + 1` sees
+    /// every position of a training row).
+    pub fn new(
+        num_items: usize,
+        dim: usize,
+        spec: &SasrecSpec,
+        rng: &mut impl Rng,
+    ) -> Result<Self, RepresentationError> {
+        check(num_items, dim)?;
+        spec.check(dim)?;
+        let mut tables = item_tables(num_items, dim, rng);
+        tables.push(Table::scaled_normal(
+            "position",
+            IndexedBy::Whole,
+            spec.positions,
+            dim,
+            rng,
+        ));
+        // Glorot uniform, as PyTorch's attention and (roughly) its linear layers start
+        let bound = (6.0 / (2 * dim) as f32).sqrt();
+        for block in 0..spec.blocks {
+            for name in BLOCK_TABLES {
+                let full = format!("block{block}.{name}");
+                let table = match name {
+                    n if n.starts_with("w_") => {
+                        let data = (0..dim * dim)
+                            .map(|_| rng.gen_range(-bound..bound))
+                            .collect();
+                        Table::from_data(&full, IndexedBy::Whole, dim, dim, data)?
+                    }
+                    n if n.ends_with("_gain") => {
+                        Table::from_data(&full, IndexedBy::Whole, 1, dim, vec![1.0; dim])?
+                    }
+                    _ => Table::zeros(&full, IndexedBy::Whole, 1, dim),
+                };
+                tables.push(table);
+            }
+        }
+        tables.push(Table::from_data(
+            "final_gain",
+            IndexedBy::Whole,
+            1,
+            dim,
+            vec![1.0; dim],
+        )?);
+        tables.push(Table::zeros("final_bias", IndexedBy::Whole, 1, dim));
+        Ok(Sasrec {
+            tables,
+            heads: spec.heads,
+            dropout: spec.dropout,
+        })
+    }
+
+    /// Restores a saved model from its spec and tables.
+    pub fn from_tables(tables: Vec<Table>, spec: &SasrecSpec) -> Result<Self, RepresentationError> {
+        let (_, d) = check_item_tables(&tables)?;
+        spec.check(d)?;
+        let mut expected = vec![("position".to_owned(), spec.positions, d)];
+        for block in 0..spec.blocks {
+            for name in BLOCK_TABLES {
+                let rows = if name.starts_with("w_") { d } else { 1 };
+                expected.push((format!("block{block}.{name}"), rows, d));
+            }
+        }
+        expected.push(("final_gain".into(), 1, d));
+        expected.push(("final_bias".into(), 1, d));
+        check_whole(&tables, &expected)?;
+        Ok(Sasrec {
+            tables,
+            heads: spec.heads,
+            dropout: spec.dropout,
+        })
+    }
+
+    /// The model's hyperparameters.
+    pub fn spec(&self) -> SasrecSpec {
+        SasrecSpec {
+            blocks: (self.tables.len() - 5) / BLOCK_TABLES.len(),
+            heads: self.heads,
+            dropout: self.dropout,
+            positions: self.tables[2].rows(),
+        }
+    }
+}
+
+/// What [`Sasrec`] needs beyond its tables.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SasrecSpec {
+    /// Self-attention blocks.
+    pub blocks: usize,
+    /// Attention heads per block (dividing the dimension).
+    pub heads: usize,
+    /// Dropout probability while training.
+    pub dropout: f32,
+    /// Rows of the positional table: steps back from the newest that get their own.
+    pub positions: usize,
+}
+
+impl SasrecSpec {
+    fn check(&self, dim: usize) -> Result<(), RepresentationError> {
+        let bad = |name: &'static str, message: String| {
+            Err(RepresentationError::InvalidParameter { name, message })
+        };
+        if self.blocks == 0 {
+            return bad("blocks", "must be at least 1".into());
+        }
+        if self.heads == 0 || !dim.is_multiple_of(self.heads) {
+            return bad(
+                "heads",
+                format!("{} does not divide the dimension {dim}", self.heads),
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("dropout", format!("{} is not in [0, 1)", self.dropout));
+        }
+        if self.positions == 0 {
+            return bad("positions", "must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// `x W + b` over `(B, T, D)` with `W (D, D)`, `b (1, D)`.
+fn linear<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    x: Steps<D, T>,
+    w: Matrix<D, T>,
+    b: Matrix<D, T>,
+) -> Steps<D, T> {
+    let shape = *x.shape();
+    let bias = b
+        .reshape_like(&(shape.2,))
+        .broadcast_like::<_, Axes2<0, 1>>(&shape);
+    x.matmul(w) + bias
+}
+
+/// Layer norm over the last axis, with gain and bias `(1, D)`.
+fn layer_norm<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    x: Steps<D, T>,
+    gain: Matrix<D, T>,
+    bias: Matrix<D, T>,
+) -> Steps<D, T> {
+    let shape = *x.shape();
+    let g = gain
+        .reshape_like(&(shape.2,))
+        .broadcast_like::<_, Axes2<0, 1>>(&shape);
+    let b = bias
+        .reshape_like(&(shape.2,))
+        .broadcast_like::<_, Axes2<0, 1>>(&shape);
+    x.normalize::<Axis<2>>(EPSILON) * g + b
+}
+
+impl Sasrec {
+    /// A constant `(B, T, D)` tensor of dropout factors for mask `layer`.
+    fn mask<D: Device<f32>>(
+        &self,
+        dev: &D,
+        seed: u64,
+        layer: u64,
+        shape: (usize, usize, usize),
+    ) -> Tensor<(usize, usize, usize), f32, D> {
+        let n = shape.0 * shape.1 * shape.2;
+        let values = (0..n as u64)
+            .map(|i| dropout_factor(seed, layer, i, self.dropout))
+            .collect();
+        dev.tensor_from_vec(values, shape)
+    }
+
+    fn drop<D: Device<f32>, T: Tape<f32, D>>(
+        &self,
+        x: Steps<D, T>,
+        seed: Option<u64>,
+        layer: u64,
+    ) -> Steps<D, T> {
+        match seed {
+            Some(seed) if self.dropout > 0.0 => {
+                let mask = self.mask(x.device(), seed, layer, *x.shape());
+                x * mask
+            }
+            _ => x,
+        }
+    }
+}
+
+impl SequenceRepresentation for Sasrec {
+    fn name(&self) -> String {
+        "sasrec".into()
+    }
+    table_accessors!();
+
+    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        rows: SequenceRows<D, T>,
+    ) -> Steps<D, T> {
+        let (b, t, d) = *rows.inputs.shape();
+        let shape = (b, t, d);
+        let dev = rows.inputs.device().clone();
+        let seed = rows.dropout_seed;
+        let positions = self.tables[2].rows();
+        let starts: Vec<usize> = rows.ids.chunks(t).map(row_start).collect();
+        let position_ids: Vec<usize> = (0..b * t)
+            .map(|i| position_row(i % t, t, positions))
+            .collect();
+        // additive attention mask (B, T, T): each query sees itself and real keys before it
+        let mut allowed = vec![-1e9f32; b * t * t];
+        for (r, &start) in starts.iter().enumerate() {
+            for q in 0..t {
+                for k in 0..=q {
+                    if k >= start || k == q {
+                        allowed[(r * t + q) * t + k] = 0.0;
+                    }
+                }
+            }
+        }
+        let allowed = dev.tensor_from_vec(allowed, (b, t, t));
+        let real: Vec<f32> = (0..b * t)
+            .map(|i| f32::from(u8::from(i % t >= starts[i / t])))
+            .collect();
+        let real = dev
+            .tensor_from_vec(real, (b, t))
+            .broadcast_like::<_, Axis<2>>(&shape);
+        // the tables are leaves: every use takes a copy (gradients add up by id); a computed
+        // tensor used twice passes its own tape (its history) through exactly one use
+        let p: Vec<Matrix<D, T>> = rows.whole;
+        let w = |k: usize| p[k].retaped::<T>();
+        let position = w(0).gather(dev.tensor_from_vec(position_ids, (b, t)));
+        let mut x = self.drop(rows.inputs * (d as f32).sqrt() + position, seed, 0);
+        let (heads, dh) = (self.heads, d / self.heads);
+        let blocks = (p.len() - 3) / BLOCK_TABLES.len();
+        for block in 0..blocks {
+            let at = |k: usize| 1 + block * BLOCK_TABLES.len() + k;
+            let q_in = layer_norm(x.retaped::<T>(), w(at(0)), w(at(1)));
+            let mut query = Some(linear(q_in.retaped::<T>(), w(at(2)), w(at(3))));
+            let mut key = Some(linear(x.retaped::<T>(), w(at(4)), w(at(5))));
+            let mut value = Some(linear(x, w(at(6)), w(at(7))));
+            let mut attended: Option<Steps<D, T>> = None;
+            for h in 0..heads {
+                // the last head takes the originals, with their tapes
+                let use_of = |t: &mut Option<Steps<D, T>>| {
+                    if h + 1 == heads {
+                        t.take().expect("a projection")
+                    } else {
+                        t.as_ref().expect("a projection").retaped::<T>()
+                    }
+                };
+                let cols = h * dh..(h + 1) * dh;
+                let qh = use_of(&mut query).slice((.., .., cols.clone()));
+                let kh = use_of(&mut key)
+                    .slice((.., .., cols.clone()))
+                    .permute::<_, Axes3<0, 2, 1>>();
+                let vh = use_of(&mut value).slice((.., .., cols.clone()));
+                let scores = qh.matmul(kh) * (1.0 / (dh as f32).sqrt()) + allowed.clone();
+                let part = scores
+                    .softmax::<Axis<2>>()
+                    .matmul(vh)
+                    .matmul(w(at(8)).slice((cols, ..)));
+                attended = Some(match attended {
+                    None => part,
+                    Some(sum) => sum + part,
+                });
+            }
+            let out_bias = w(at(9))
+                .reshape_like(&(d,))
+                .broadcast_like::<_, Axes2<0, 1>>(&shape);
+            let out = attended.expect("at least one head") + out_bias;
+            let x1 = q_in + self.drop(out, seed, 3 * block as u64 + 1);
+            let f_in = layer_norm(x1, w(at(10)), w(at(11)));
+            let hidden = self.drop(
+                linear(f_in.retaped::<T>(), w(at(12)), w(at(13))).relu(),
+                seed,
+                3 * block as u64 + 2,
+            );
+            let ff = self.drop(
+                linear(hidden, w(at(14)), w(at(15))),
+                seed,
+                3 * block as u64 + 3,
+            );
+            x = f_in + ff;
+        }
+        let last = p.len();
+        layer_norm(x, w(last - 2), w(last - 1)) * real
+    }
+
+    fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
+        Some(Box::new(crate::host::SasrecKernel::new(
+            &self.tables,
+            self.heads,
+            self.dropout,
+        )))
+    }
+}
