@@ -86,7 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .learning_rate(lr)
         .seed(seed)
         .config();
-    let config = SequenceConfig { training, max_len }.check()?;
+    let config = SequenceConfig {
+        training,
+        max_len,
+        shared_negatives: false,
+    }
+    .check()?;
     let mut rng = StdRng::seed_from_u64(seed);
     let n = data.num_items();
     match model.as_str() {

@@ -411,6 +411,9 @@ pub(crate) struct FitArgs {
     /// Negatives per positive (default: the loss's own).
     #[arg(long)]
     pub(crate) negatives: Option<usize>,
+    /// Leave-one-out: draw negatives for every position, not one set per sequence.
+    #[arg(long)]
+    pub(crate) negatives_per_position: bool,
     /// gBCE's calibration t in [0, 1] (0: plain BCE; 1: fully calibrated).
     #[arg(long, default_value_t = 0.75)]
     pub(crate) gbce_t: f32,

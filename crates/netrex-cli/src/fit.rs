@@ -139,6 +139,7 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
     let config = SequenceConfig {
         training: training_config(args, defaults),
         max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
+        shared_negatives: false,
     }
     .check()?;
     let spec = sequence_spec(args, config.max_len)?;

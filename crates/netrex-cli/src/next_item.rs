@@ -99,6 +99,8 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
             },
         ),
         max_len,
+        // one set of negatives per sequence: dense products, the speed of this protocol
+        shared_negatives: !args.negatives_per_position,
     };
     // each round of early stopping is one `fit` of `--eval-every` epochs
     let config = SequenceConfig {

@@ -25,7 +25,10 @@ fn host_and_dfdx_agree_under_dropout() {
         ids.extend((0..real).map(|_| rng.gen_range(1..=items as u32)));
     }
     let table = &model.tables()[0];
-    let x: Vec<f32> = ids.iter().flat_map(|&i| table.row(i as usize).to_vec()).collect();
+    let x: Vec<f32> = ids
+        .iter()
+        .flat_map(|&i| table.row(i as usize).to_vec())
+        .collect();
     let seed = 42;
     let encoder = model.host_encoder().unwrap();
     let trace = encoder.forward_training(&x, &ids, b, seed);
@@ -45,7 +48,10 @@ fn host_and_dfdx_agree_under_dropout() {
     let expected = out.retaped::<NoneTape>().as_vec();
     let dropped = trace.outputs.iter().filter(|&&v| v == 0.0).count();
     for (i, (a, e)) in trace.outputs.iter().zip(&expected).enumerate() {
-        assert!((a - e).abs() < 1e-4 * (1.0 + e.abs()), "output {i}: {a} vs {e}");
+        assert!(
+            (a - e).abs() < 1e-4 * (1.0 + e.abs()),
+            "output {i}: {a} vs {e}"
+        );
     }
     // padding positions are zero in both; masks dropped nothing there to count
     assert!(dropped >= t - 1);
@@ -59,7 +65,10 @@ fn host_and_dfdx_agree_under_dropout() {
     encoder.backward(&x, &ids, &trace, &r, &mut d_inputs, &mut d_whole);
     let close = |what: String, a: &[f32], e: &[f32]| {
         for (k, (x, y)) in a.iter().zip(e).enumerate() {
-            assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{what}[{k}]: {x} vs {y}");
+            assert!(
+                (x - y).abs() < 1e-3 * (1.0 + y.abs()),
+                "{what}[{k}]: {x} vs {y}"
+            );
         }
     };
     close("inputs".into(), &d_inputs, &grads.get(&inputs).as_vec());

@@ -10,12 +10,13 @@
 //! (padding targets, negatives a hinge ignores) are not touched.
 
 use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
+use netrex_representations::host::{matmul, View};
 use netrex_representations::{HostEncoder, SparseGrad, Table};
 
 use crate::fused::{add_scaled, dot};
 
 /// One batch of `B` padded rows: `inputs` and `targets` `(B, T)` (shifted ids, 0 = padding),
-/// `negatives` `(B, T, N)`.
+/// `negatives` `(B, T, N)` (or `(B, N)`, shared by each row's positions).
 pub(crate) struct SequenceBatch<'a> {
     pub(crate) rows: usize,
     pub(crate) inputs: &'a [u32],
@@ -23,6 +24,16 @@ pub(crate) struct SequenceBatch<'a> {
     pub(crate) negatives: &'a [u32],
     /// The seed of the encoder's dropout masks (`None`: no dropout).
     pub(crate) dropout_seed: Option<u64>,
+    /// `negatives` is `(B, N)`, one set per row shared by its positions: scored and updated
+    /// with dense products per row.
+    pub(crate) shared_negatives: bool,
+}
+
+/// The positions of row `b` (of `t`) whose target is real: a suffix, as rows are left-padded.
+fn real_suffix(mask: &[f32], b: usize, t: usize) -> std::ops::Range<usize> {
+    let row = &mask[b * t..(b + 1) * t];
+    let first = row.iter().position(|&m| m != 0.0).unwrap_or(t);
+    b * t + first..(b + 1) * t
 }
 
 /// The batch's masked mean loss, with its row gradients added to `grads` (one per table).
@@ -36,7 +47,11 @@ pub(crate) fn sequence_batch<L: Loss>(
     let (embedding, bias) = (&tables[0], &tables[1]);
     let d = embedding.cols();
     let positions = batch.targets.len();
-    let n = batch.negatives.len() / positions.max(1);
+    let n = if batch.shared_negatives {
+        batch.negatives.len() / batch.rows.max(1)
+    } else {
+        batch.negatives.len() / positions.max(1)
+    };
     let mut x = vec![0.0f32; positions * d];
     for (row, &id) in x.chunks_exact_mut(d).zip(batch.inputs) {
         row.copy_from_slice(embedding.row(id as usize));
@@ -52,14 +67,54 @@ pub(crate) fn sequence_batch<L: Loss>(
     let mut positive = vec![0.0f32; positions];
     let mut negative = vec![0.0f32; positions * n];
     let mut mask = vec![0.0f32; positions];
+    let t = positions / batch.rows.max(1);
+    // shared negatives: row b's `n` embeddings `(n, D)` and biases, gathered once
+    let shared: Vec<(Vec<f32>, Vec<f32>)> = if batch.shared_negatives {
+        (0..batch.rows)
+            .map(|b| {
+                let ids = &batch.negatives[b * n..(b + 1) * n];
+                let e = ids.iter().flat_map(|&i| embedding.row(i as usize)).copied();
+                let bias = ids.iter().map(|&i| bias.row(i as usize)[0]).collect();
+                (e.collect(), bias)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for r in 0..positions {
         if batch.targets[r] == 0 {
             continue;
         }
         mask[r] = 1.0;
         positive[r] = score(r, batch.targets[r]);
-        for j in 0..n {
-            negative[r * n + j] = score(r, batch.negatives[r * n + j]);
+        if !batch.shared_negatives {
+            for j in 0..n {
+                negative[r * n + j] = score(r, batch.negatives[r * n + j]);
+            }
+        }
+    }
+    if batch.shared_negatives {
+        for (b, (e, bias)) in shared.iter().enumerate() {
+            // scores (real x n) = states (real x D) e^T over the row's real positions (its
+            // targets are left-padded: the real ones are a suffix)
+            let rows = real_suffix(&mask, b, t);
+            let m = rows.len();
+            matmul(
+                m,
+                n,
+                d,
+                &mut negative[rows.start * n..rows.end * n],
+                n,
+                false,
+                View::rows(&states[rows.start * d..rows.end * d], d),
+                View::transposed(e, d),
+            );
+            for r in rows {
+                negative[r * n..(r + 1) * n]
+                    .iter_mut()
+                    .zip(bias)
+                    .for_each(|(s, b)| *s = if mask[r] == 0.0 { 0.0 } else { *s + b });
+            }
         }
     }
     let context = LossContext {
@@ -82,17 +137,64 @@ pub(crate) fn sequence_batch<L: Loss>(
     }
     let mut d_states = vec![0.0f32; positions * d];
     for r in 0..positions {
+        if mask[r] == 0.0 {
+            continue;
+        }
         let state = &states[r * d..(r + 1) * d];
         let d_state = &mut d_states[r * d..(r + 1) * d];
-        let items = std::iter::once((batch.targets[r], dscores.positive[r]))
-            .chain((0..n).map(|j| (batch.negatives[r * n + j], dscores.negative[r * n + j])));
-        for (item, g) in items {
-            if g == 0.0 || mask[r] == 0.0 {
+        let (target, g) = (batch.targets[r], dscores.positive[r]);
+        if g != 0.0 {
+            add_scaled(d_state, g, embedding.row(target as usize));
+            add_scaled(grads[0].row_mut(target), g, state);
+            grads[1].row_mut(target)[0] += g;
+        }
+        if batch.shared_negatives {
+            continue;
+        }
+        for j in 0..n {
+            let (item, g) = (batch.negatives[r * n + j], dscores.negative[r * n + j]);
+            if g == 0.0 {
                 continue;
             }
             add_scaled(d_state, g, embedding.row(item as usize));
             add_scaled(grads[0].row_mut(item), g, state);
             grads[1].row_mut(item)[0] += g;
+        }
+    }
+    if batch.shared_negatives {
+        let mut d_e = vec![0.0f32; n * d];
+        for (b, (e, _)) in shared.iter().enumerate() {
+            let rows = real_suffix(&mask, b, t);
+            let m = rows.len();
+            let ds = &dscores.negative[rows.start * n..rows.end * n];
+            matmul(
+                m,
+                d,
+                n,
+                &mut d_states[rows.start * d..rows.end * d],
+                d,
+                true,
+                View::rows(ds, n),
+                View::rows(e, d),
+            );
+            matmul(
+                n,
+                d,
+                m,
+                &mut d_e,
+                d,
+                false,
+                View::transposed(ds, n),
+                View::rows(&states[rows.start * d..rows.end * d], d),
+            );
+            let ids = &batch.negatives[b * n..(b + 1) * n];
+            for (j, &item) in ids.iter().enumerate() {
+                let g: f32 = (rows.start..rows.end)
+                    .map(|r| ds[(r - rows.start) * n + j])
+                    .sum();
+                grads[0].add_row(item, &d_e[j * d..(j + 1) * d]);
+                grads[1].row_mut(item)[0] += g;
+            }
         }
     }
     let mut d_inputs = vec![0.0f32; positions * d];

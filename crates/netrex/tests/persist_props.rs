@@ -72,6 +72,8 @@ proptest! {
         let config = SequenceConfig {
             training: TrainingConfig::builder().embedding_dim(dim).seed(seed).config(),
             max_len: 6,
+ shared_negatives: false,
+
         };
         let loss = BuiltinLoss::from_name("bpr", None).unwrap();
         let model = ImplicitSequenceModel::new(config, representation, loss).unwrap();

@@ -29,6 +29,7 @@ fn config(fused: bool, threads: usize) -> SequenceConfig {
             .threads(threads)
             .config(),
         max_len: 7,
+        shared_negatives: false,
     }
 }
 
@@ -131,6 +132,48 @@ fn kernel_gradients_equal_dfdx_gradients_for_every_builtin_loss() {
     let mut rng = StdRng::seed_from_u64(11);
     for name in BuiltinLoss::NAMES {
         check_loss(BuiltinLoss::from_name(name, Some(3)).unwrap(), &mut rng);
+    }
+}
+
+#[test]
+fn shared_negatives_take_dense_products_with_the_same_gradients() {
+    let mut rng = StdRng::seed_from_u64(13);
+    for name in ["sampled-softmax", "gbce", "bpr", "warp"] {
+        let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
+        for representation in representations(&mut rng) {
+            let what = format!("{} / {name}, shared", representation.name());
+            let config = SequenceConfig {
+                shared_negatives: true,
+                ..config(true, 1)
+            };
+            let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
+            randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
+            let [inputs, targets, _] = batch(&mut rng, 11, 7, 0);
+            // one set of 4 negatives per row, repeated at its 7 positions
+            let negatives: Vec<u32> = (0..11)
+                .flat_map(|_| {
+                    let set: Vec<u32> = (0..4).map(|_| rng.gen_range(1..=ITEMS as u32)).collect();
+                    std::iter::repeat_n(set, 7).flatten()
+                })
+                .collect();
+            let (reference, expected) = model
+                .batch_gradients(11, &inputs, &targets, &negatives)
+                .unwrap();
+            let (value, actual) = model
+                .fused_batch_gradients(11, &inputs, &targets, &negatives)
+                .expect("a host encoder");
+            assert!(
+                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+                "{what}: loss {value} vs {reference}"
+            );
+            let rows: Vec<usize> = model
+                .representation()
+                .tables()
+                .iter()
+                .map(|t| t.rows())
+                .collect();
+            assert_same_gradients(&what, rows.len(), &expected, &actual, &rows);
+        }
     }
 }
 

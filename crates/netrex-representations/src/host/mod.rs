@@ -83,7 +83,7 @@ pub(crate) fn add_in_chunk_order<P: AsRef<[Vec<f32>]>>(d_whole: &mut [Vec<f32>],
 /// A row-major or transposed view of a matrix in a slice: element `(r, c)` at
 /// `r * row_stride + c * col_stride`.
 #[derive(Clone, Copy)]
-pub(crate) struct View<'a> {
+pub struct View<'a> {
     data: &'a [f32],
     row_stride: usize,
     col_stride: usize,
@@ -91,7 +91,7 @@ pub(crate) struct View<'a> {
 
 impl<'a> View<'a> {
     /// `rows x cols` stored row after row with `stride` between rows.
-    pub(crate) fn rows(data: &'a [f32], stride: usize) -> Self {
+    pub fn rows(data: &'a [f32], stride: usize) -> Self {
         View {
             data,
             row_stride: stride,
@@ -100,7 +100,7 @@ impl<'a> View<'a> {
     }
 
     /// The transpose of a row-major matrix whose rows are `stride` apart.
-    pub(crate) fn transposed(data: &'a [f32], stride: usize) -> Self {
+    pub fn transposed(data: &'a [f32], stride: usize) -> Self {
         View {
             data,
             row_stride: 1,
@@ -115,9 +115,11 @@ impl<'a> View<'a> {
     }
 }
 
-/// `out (m x n, rows out_stride apart) = [out +] a (m x k) b (k x n)`.
+/// `out (m x n, rows out_stride apart) = [out +] a (m x k) b (k x n)`, through the `gemm`
+/// crate's runtime-dispatched SIMD kernels on the calling thread (for hand-written kernels,
+/// here and in the training crate). Panics if an operand does not cover its view.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul(
+pub fn matmul(
     m: usize,
     n: usize,
     k: usize,

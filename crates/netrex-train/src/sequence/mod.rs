@@ -31,6 +31,12 @@ pub struct SequenceConfig {
     pub training: TrainingConfig,
     /// Length of the padded training rows; longer histories are cut into chunks.
     pub max_len: usize,
+    /// Draw one set of negatives per training row, shared by its positions (as many
+    /// negatives per position, correlated within a row), rather than a set per position.
+    /// With many negatives (a softmax-family loss) the CPU kernel then scores and updates
+    /// them with dense matrix products, several times faster.
+    #[serde(default)]
+    pub shared_negatives: bool,
 }
 
 impl ParamGuard for SequenceConfig {
@@ -57,6 +63,17 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeD
     device: D,
     resident: bool,
     resident_tables: Option<ResidentTables<D>>,
+}
+
+/// `(B, N)` negatives as `(B, T, N)`: each row's set at each of its `t` positions.
+fn repeat_per_position(negatives: &[u32], n: usize, t: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(negatives.len() * t);
+    for set in negatives.chunks(n.max(1)) {
+        for _ in 0..t {
+            out.extend_from_slice(set);
+        }
+    }
+    out
 }
 
 /// The dropout seed of batch `batch` of epoch `epoch`.
@@ -243,9 +260,13 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .iter()
                 .flat_map(|&r| sequences.target(r).iter().copied())
                 .collect();
-            let negs: Vec<u32> = (0..targets.len() * negatives)
-                .map(|_| rng.gen_range(1..=num_items))
-                .collect();
+            let shared = self.config.shared_negatives;
+            let draws = if shared { rows.len() } else { targets.len() } * negatives;
+            let mut negs: Vec<u32> = (0..draws).map(|_| rng.gen_range(1..=num_items)).collect();
+            if shared && !self.uses_host_kernel() {
+                // the dfdx paths read a set per position: each row's, repeated
+                negs = repeat_per_position(&negs, negatives, sequences.max_len());
+            }
             let real = targets.iter().filter(|&&x| x != 0).count();
             // a stream of its own, so that models without dropout sample as before
             let dropout_seed = dropout_seed(self.config.training.seed, epoch, batch);
@@ -342,7 +363,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     fn score(&self, state: &[f32], item: u32) -> f32 {
         let tables = self.representation.tables();
         let e = tables[0].row(item as usize + 1);
-        state.iter().zip(e).map(|(a, b)| a * b).sum::<f32>() + tables[1].row(item as usize + 1)[0]
+        crate::fused::dot(state, e) + tables[1].row(item as usize + 1)[0]
     }
 }
 
@@ -363,8 +384,12 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
         let (states, real) = self.states(history);
         let d = self.representation.dim();
         let last = &states[(real - 1) * d..real * d];
-        for (i, s) in scores.iter_mut().enumerate() {
-            *s = self.score(last, i as u32);
+        let tables = self.representation.tables();
+        // row 0 is padding: item i is row i + 1
+        let embeddings = tables[0].data()[d..].chunks_exact(d);
+        let biases = &tables[1].data()[1..];
+        for ((s, e), b) in scores.iter_mut().zip(embeddings).zip(biases) {
+            *s = crate::fused::dot(last, e) + b;
         }
     }
 

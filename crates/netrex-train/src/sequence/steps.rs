@@ -20,6 +20,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             targets,
             negatives,
             dropout_seed: Some(dropout_seed),
+            shared_negatives: self.config.shared_negatives,
         };
         let value = kernel_gradients(
             &self.representation,
@@ -54,12 +55,21 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     ) -> Option<(f32, Vec<SparseGrad>)> {
         let tables = self.representation.tables();
         let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
+        // the kernel reads a shared set once per row: the first position's
+        let t = inputs.len() / batch.max(1);
+        let n = negatives.len() / inputs.len().max(1);
+        let per_row: Vec<u32> = negatives
+            .chunks((t * n).max(1))
+            .flat_map(|row| row[..n].iter().copied())
+            .collect();
+        let shared = self.config.shared_negatives;
         let rows = SequenceBatch {
             rows: batch,
             inputs,
             targets,
-            negatives,
+            negatives: if shared { &per_row } else { negatives },
             dropout_seed: None,
+            shared_negatives: shared,
         };
         let value = kernel_gradients(&self.representation, &self.loss, &rows, &mut grads)?;
         Some((value, grads))
