@@ -194,6 +194,8 @@ pub(crate) enum ModelName {
     Cooc,
     /// A sequence model: causal self-attention (SASRec; --blocks, --heads, --dropout).
     Sasrec,
+    /// A sequence model: a GRU over the history (GRU4Rec's unit).
+    Gru,
 }
 
 impl ModelName {
@@ -221,6 +223,7 @@ impl ModelName {
             SequenceSpec::Lstm => ModelName::Lstm,
             SequenceSpec::Cnn(_) => ModelName::Cnn,
             SequenceSpec::Sasrec(_) => ModelName::Sasrec,
+            SequenceSpec::Gru => ModelName::Gru,
         }
     }
 }

@@ -102,6 +102,7 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
 pub(crate) fn sequence_spec(args: &FitArgs, max_len: usize) -> Result<SequenceSpec, Failure> {
     Ok(match args.model {
         ModelName::Lstm => SequenceSpec::Lstm,
+        ModelName::Gru => SequenceSpec::Gru,
         ModelName::Pool => SequenceSpec::Pooling(PoolingSpec { mean: true }),
         ModelName::PoolSum => SequenceSpec::Pooling(PoolingSpec { mean: false }),
         ModelName::Cnn => SequenceSpec::Cnn(CnnSpec {

@@ -23,11 +23,13 @@ pub mod table;
 pub use error::RepresentationError;
 pub use factorization::{bilinear_scores, dot_scores, Bilinear, FactorizationRepresentation};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
-pub use host::{CnnKernel, EncoderTrace, HostEncoder, LstmKernel, PoolingKernel, SasrecKernel};
+pub use host::{
+    CnnKernel, EncoderTrace, GruKernel, HostEncoder, LstmKernel, PoolingKernel, SasrecKernel,
+};
 pub use kernel::BilinearKernel;
 pub use record::{CnnSpec, PoolingSpec, Record, SequenceSpec};
 pub use sequence::{
-    check_sequence_tables, AnySequence, CausalCnn, Lstm, Pooling, Sasrec, SasrecSpec,
+    check_sequence_tables, AnySequence, CausalCnn, Gru, Lstm, Pooling, Sasrec, SasrecSpec,
     SequencePopularity, SequenceRepresentation, SequenceRows,
 };
 pub use table::{IndexedBy, SparseGrad, Table};

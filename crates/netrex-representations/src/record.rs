@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RepresentationError;
 use crate::sequence::{
-    AnySequence, CausalCnn, Lstm, Pooling, Sasrec, SasrecSpec, SequencePopularity,
+    AnySequence, CausalCnn, Gru, Lstm, Pooling, Sasrec, SasrecSpec, SequencePopularity,
 };
 use crate::table::Table;
 use crate::Bilinear;
@@ -45,7 +45,7 @@ macro_rules! record_from_tables {
     };
 }
 
-record_from_tables!(Bilinear, SequencePopularity, Lstm);
+record_from_tables!(Bilinear, SequencePopularity, Lstm, Gru);
 
 /// What [`Pooling`] needs beyond its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +123,8 @@ pub enum SequenceSpec {
     Cnn(CnnSpec),
     /// [`Sasrec`].
     Sasrec(SasrecSpec),
+    /// [`Gru`].
+    Gru,
 }
 
 impl SequenceSpec {
@@ -142,6 +144,7 @@ impl SequenceSpec {
                 AnySequence::Pooling(Pooling::new(num_items, dim, spec.mean, rng)?)
             }
             SequenceSpec::Lstm => AnySequence::Lstm(Lstm::new(num_items, dim, rng)?),
+            SequenceSpec::Gru => AnySequence::Gru(Gru::new(num_items, dim, rng)?),
             SequenceSpec::Cnn(spec) => AnySequence::Cnn(CausalCnn::new(
                 num_items,
                 dim,
@@ -165,6 +168,7 @@ impl Record for AnySequence {
             AnySequence::Popularity(_) => SequenceSpec::Popularity,
             AnySequence::Pooling(p) => SequenceSpec::Pooling(p.spec()),
             AnySequence::Lstm(_) => SequenceSpec::Lstm,
+            AnySequence::Gru(_) => SequenceSpec::Gru,
             AnySequence::Cnn(c) => SequenceSpec::Cnn(c.spec()),
             AnySequence::Sasrec(s) => SequenceSpec::Sasrec(Sasrec::spec(s)),
         }
@@ -179,6 +183,7 @@ impl Record for AnySequence {
                 AnySequence::Pooling(Pooling::from_record(spec, tables)?)
             }
             SequenceSpec::Lstm => AnySequence::Lstm(Lstm::from_record((), tables)?),
+            SequenceSpec::Gru => AnySequence::Gru(Gru::from_record((), tables)?),
             SequenceSpec::Cnn(spec) => AnySequence::Cnn(CausalCnn::from_record(spec, tables)?),
             SequenceSpec::Sasrec(spec) => AnySequence::Sasrec(Sasrec::from_record(spec, tables)?),
         })

@@ -8,7 +8,7 @@ mod common;
 use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
-use netrex::representations::{Sasrec, SasrecSpec, SparseGrad};
+use netrex::representations::{Gru, Sasrec, SasrecSpec, SparseGrad};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -39,6 +39,7 @@ fn representations(rng: &mut StdRng) -> Vec<AnySequence> {
         AnySequence::Pooling(Pooling::new(ITEMS, DIM, false, rng).unwrap()),
         AnySequence::Pooling(Pooling::new(ITEMS, DIM, true, rng).unwrap()),
         AnySequence::Lstm(Lstm::new(ITEMS, DIM, rng).unwrap()),
+        AnySequence::Gru(Gru::new(ITEMS, DIM, rng).unwrap()),
         AnySequence::Cnn(CausalCnn::new(ITEMS, DIM, 3, &[1, 2], true, rng).unwrap()),
         AnySequence::Cnn(CausalCnn::new(ITEMS, DIM, 2, &[4], false, rng).unwrap()),
         AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(2, 1, 8), rng).unwrap()),

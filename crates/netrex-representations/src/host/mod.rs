@@ -11,11 +11,13 @@
 //! `netrex`'s tests check every encoder against its dfdx `encode`.
 
 mod cnn;
+mod gru;
 mod lstm;
 mod pooling;
 mod sasrec;
 
 pub use cnn::CnnKernel;
+pub use gru::GruKernel;
 pub use lstm::LstmKernel;
 pub use pooling::{PoolingKernel, ZeroKernel};
 pub use sasrec::SasrecKernel;

@@ -1,5 +1,5 @@
-//! Representations of a sequence of items: popularity, pooling, an LSTM, a causal CNN and
-//! causal self-attention (SASRec).
+//! Representations of a sequence of items: popularity, pooling, an LSTM, a GRU, a causal CNN
+//! and causal self-attention (SASRec).
 //!
 //! Item ids are shifted (`item + 1`; 0 is padding). Every sequence representation owns, in
 //! this order, `item_embedding (num_items + 1, dim)` and `item_bias (num_items + 1, 1)`,
@@ -149,12 +149,14 @@ macro_rules! table_accessors {
 }
 
 mod cnn;
+mod gru;
 mod lstm;
 mod pooling;
 mod popularity;
 pub(crate) mod sasrec;
 
 pub use cnn::CausalCnn;
+pub use gru::Gru;
 pub use lstm::Lstm;
 pub use pooling::Pooling;
 pub use popularity::SequencePopularity;
@@ -221,6 +223,8 @@ pub enum AnySequence {
     Cnn(CausalCnn),
     /// [`Sasrec`].
     Sasrec(Sasrec),
+    /// [`Gru`].
+    Gru(Gru),
 }
 
 macro_rules! any_dispatch {
@@ -231,6 +235,7 @@ macro_rules! any_dispatch {
             AnySequence::Lstm($r) => $e,
             AnySequence::Cnn($r) => $e,
             AnySequence::Sasrec($r) => $e,
+            AnySequence::Gru($r) => $e,
         }
     };
 }

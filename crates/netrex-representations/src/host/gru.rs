@@ -1,0 +1,261 @@
+//! The GRU's forward and backward passes by hand.
+
+use rayon::prelude::*;
+
+use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The GRU of [`crate::Gru`] by hand: `a = x W_i + b_i`, `c = h_prev W_h + b_h`, gates
+/// `r, z` (sigmoid of `a + c`), `n = tanh(a_n + r c_n)`, `h = (1 - z) n + z h_prev`; the
+/// state before the first position is zero.
+pub struct GruKernel<'a> {
+    /// `w_input (D, 3D)`.
+    pub input: &'a [f32],
+    /// `w_hidden (D, 3D)`.
+    pub hidden: &'a [f32],
+    /// `b_input (3D)`.
+    pub input_bias: &'a [f32],
+    /// `b_hidden (3D)`.
+    pub hidden_bias: &'a [f32],
+    /// `D`.
+    pub dim: usize,
+}
+
+// saved vectors of a GRU trace: activated gates [r, z, n] (B, T, 3D), c_n (B, T, D)
+const GATES: usize = 0;
+const HIDDEN_NEW: usize = 1;
+
+impl GruKernel<'_> {
+    /// Forward over one chunk of `b` sequences of `t` steps.
+    fn forward_chunk(
+        &self,
+        x: &[f32],
+        b: usize,
+        t: usize,
+        gates: &mut [f32],
+        hidden_new: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let d = self.dim;
+        let g3 = 3 * d;
+        matmul(
+            b * t,
+            g3,
+            d,
+            gates,
+            g3,
+            false,
+            View::rows(x, d),
+            View::rows(self.input, g3),
+        );
+        for row in gates.chunks_exact_mut(g3) {
+            row.iter_mut()
+                .zip(self.input_bias)
+                .for_each(|(a, w)| *a += w);
+        }
+        let mut c = vec![0.0f32; b * g3];
+        for step in 0..t {
+            for row in c.chunks_exact_mut(g3) {
+                row.copy_from_slice(self.hidden_bias);
+            }
+            if step > 0 {
+                matmul(
+                    b,
+                    g3,
+                    d,
+                    &mut c,
+                    g3,
+                    true,
+                    View::rows(&out[(step - 1) * d..], t * d),
+                    View::rows(self.hidden, g3),
+                );
+            }
+            for r in 0..b {
+                let at = r * t + step;
+                let cr = &c[r * g3..(r + 1) * g3];
+                for k in 0..d {
+                    let gate = &mut gates[at * g3..(at + 1) * g3];
+                    let reset = sigmoid(gate[k] + cr[k]);
+                    let update = sigmoid(gate[d + k] + cr[d + k]);
+                    let new = (gate[2 * d + k] + reset * cr[2 * d + k]).tanh();
+                    let previous = if step > 0 { out[(at - 1) * d + k] } else { 0.0 };
+                    (gate[k], gate[d + k], gate[2 * d + k]) = (reset, update, new);
+                    hidden_new[at * d + k] = cr[2 * d + k];
+                    out[at * d + k] = (1.0 - update) * new + update * previous;
+                }
+            }
+        }
+    }
+
+    /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
+    /// weight gradients `[d w_input, d w_hidden, d b_input, d b_hidden]` (overwritten).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_chunk(
+        &self,
+        x: &[f32],
+        b: usize,
+        t: usize,
+        saved: [&[f32]; 2],
+        out: &[f32],
+        d_out: &[f32],
+        dx: &mut [f32],
+        dw: &mut [Vec<f32>; 4],
+    ) {
+        let d = self.dim;
+        let g3 = 3 * d;
+        let [gates, hidden_new] = saved;
+        let mut da = vec![0.0f32; b * t * g3];
+        let mut dc = vec![0.0f32; b * t * g3];
+        let mut dh_next = vec![0.0f32; b * d];
+        for step in (0..t).rev() {
+            for r in 0..b {
+                let at = r * t + step;
+                let gate = &gates[at * g3..(at + 1) * g3];
+                for k in 0..d {
+                    let (reset, update, new) = (gate[k], gate[d + k], gate[2 * d + k]);
+                    let previous = if step > 0 { out[(at - 1) * d + k] } else { 0.0 };
+                    let dh = d_out[at * d + k] + dh_next[r * d + k];
+                    let dn = dh * (1.0 - update) * (1.0 - new * new);
+                    let dz = dh * (previous - new) * update * (1.0 - update);
+                    let dr = dn * hidden_new[at * d + k] * reset * (1.0 - reset);
+                    da[at * g3 + k] = dr;
+                    da[at * g3 + d + k] = dz;
+                    da[at * g3 + 2 * d + k] = dn;
+                    dc[at * g3 + k] = dr;
+                    dc[at * g3 + d + k] = dz;
+                    dc[at * g3 + 2 * d + k] = dn * reset;
+                    dh_next[r * d + k] = dh * update;
+                }
+            }
+            if step > 0 {
+                // dh_prev += dc[step] W_h^T for every sequence at once
+                matmul(
+                    b,
+                    d,
+                    g3,
+                    &mut dh_next,
+                    d,
+                    true,
+                    View::rows(&dc[step * g3..], t * g3),
+                    View::transposed(self.hidden, g3),
+                );
+            }
+        }
+        matmul(
+            b * t,
+            d,
+            g3,
+            dx,
+            d,
+            true,
+            View::rows(&da, g3),
+            View::transposed(self.input, g3),
+        );
+        matmul(
+            d,
+            g3,
+            b * t,
+            &mut dw[0],
+            g3,
+            false,
+            View::transposed(x, d),
+            View::rows(&da, g3),
+        );
+        dw[1].fill(0.0);
+        if t > 1 {
+            for r in 0..b {
+                matmul(
+                    d,
+                    g3,
+                    t - 1,
+                    &mut dw[1],
+                    g3,
+                    true,
+                    View::transposed(&out[r * t * d..], d),
+                    View::rows(&dc[(r * t + 1) * g3..], g3),
+                );
+            }
+        }
+        for (k, grads) in [(2, &da), (3, &dc)] {
+            dw[k].fill(0.0);
+            for row in grads.chunks_exact(g3) {
+                dw[k].iter_mut().zip(row).for_each(|(w, g)| *w += g);
+            }
+        }
+    }
+}
+
+impl HostEncoder for GruKernel<'_> {
+    fn forward(&self, inputs: &[f32], _ids: &[u32], batch: usize) -> EncoderTrace {
+        let d = self.dim;
+        let g3 = 3 * d;
+        let t = inputs.len() / (batch * d).max(1);
+        let rows = batch * t;
+        let mut gates = vec![0.0f32; rows * g3];
+        let mut hidden_new = vec![0.0f32; rows * d];
+        let mut outputs = vec![0.0f32; rows * d];
+        let per = CHUNK * t;
+        gates
+            .par_chunks_mut(per * g3)
+            .zip(hidden_new.par_chunks_mut(per * d))
+            .zip(outputs.par_chunks_mut(per * d))
+            .zip(inputs.par_chunks(per * d))
+            .for_each(|(((gates, hidden_new), out), x)| {
+                let b = x.len() / (t * d).max(1);
+                self.forward_chunk(x, b, t, gates, hidden_new, out);
+            });
+        EncoderTrace {
+            batch,
+            steps: t,
+            outputs,
+            saved: vec![gates, hidden_new],
+        }
+    }
+
+    fn backward(
+        &self,
+        inputs: &[f32],
+        _ids: &[u32],
+        trace: &EncoderTrace,
+        d_outputs: &[f32],
+        d_inputs: &mut [f32],
+        d_whole: &mut [Vec<f32>],
+    ) {
+        let (d, t) = (self.dim, trace.steps);
+        let g3 = 3 * d;
+        let per = CHUNK * t;
+        let saved = &trace.saved;
+        let partial: Vec<[Vec<f32>; 4]> = d_inputs
+            .par_chunks_mut(per * d)
+            .enumerate()
+            .map(|(chunk, dx)| {
+                let rows = chunk * per..chunk * per + dx.len() / d;
+                let b = dx.len() / (t * d).max(1);
+                let mut dw = [
+                    vec![0.0; d * g3],
+                    vec![0.0; d * g3],
+                    vec![0.0; g3],
+                    vec![0.0; g3],
+                ];
+                self.backward_chunk(
+                    &inputs[rows.start * d..rows.end * d],
+                    b,
+                    t,
+                    [
+                        &saved[GATES][rows.start * g3..rows.end * g3],
+                        &saved[HIDDEN_NEW][rows.start * d..rows.end * d],
+                    ],
+                    &trace.outputs[rows.start * d..rows.end * d],
+                    &d_outputs[rows.start * d..rows.end * d],
+                    dx,
+                    &mut dw,
+                );
+                dw
+            })
+            .collect();
+        add_in_chunk_order(d_whole, &partial);
+    }
+}
