@@ -62,20 +62,26 @@ fn sasrec_step(c: &mut Criterion) {
     let sasrec = Sasrec::new(ITEMS, 64, &spec(), &mut rng).expect("valid");
     let loss = BuiltinLoss::from_name("sampled-softmax", None).expect("built-in");
     let model = ImplicitSequenceModel::new(config(1), sasrec, loss).expect("valid");
-    group.bench_function(BenchmarkId::new("kernel", "batch128_len50_dim64_ss256"), |b| {
-        b.iter(|| {
-            model
-                .fused_batch_gradients(batch, &inputs, &targets, &negatives)
-                .expect("a host encoder")
-        })
-    });
-    group.bench_function(BenchmarkId::new("dfdx", "batch128_len50_dim64_ss256"), |b| {
-        b.iter(|| {
-            model
-                .batch_gradients(batch, &inputs, &targets, &negatives)
-                .expect("step")
-        })
-    });
+    group.bench_function(
+        BenchmarkId::new("kernel", "batch128_len50_dim64_ss256"),
+        |b| {
+            b.iter(|| {
+                model
+                    .fused_batch_gradients(batch, &inputs, &targets, &negatives)
+                    .expect("a host encoder")
+            })
+        },
+    );
+    group.bench_function(
+        BenchmarkId::new("dfdx", "batch128_len50_dim64_ss256"),
+        |b| {
+            b.iter(|| {
+                model
+                    .batch_gradients(batch, &inputs, &targets, &negatives)
+                    .expect("step")
+            })
+        },
+    );
     group.finish();
 }
 
