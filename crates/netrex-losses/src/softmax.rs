@@ -83,7 +83,8 @@ impl ExampleGradient for SampledSoftmax {
             z += *g;
         }
         grad.iter_mut().for_each(|g| *g /= z);
-        (z.ln() + m - p, e_pos / z - 1.0)
+        // (m - p) first: at large scores m and p are close, and ln z is what is left
+        (z.ln() + (m - p), e_pos / z - 1.0)
     }
 }
 
