@@ -11,6 +11,7 @@
 //! `netrex`'s tests check every encoder against its dfdx `encode`.
 
 mod cnn;
+mod dense;
 mod gru;
 mod lstm;
 mod pooling;
