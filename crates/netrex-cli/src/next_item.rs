@@ -35,18 +35,24 @@ struct Passes {
 }
 
 impl Passes {
-    fn validation(&self, model: &(impl SequenceScorer + Sync)) -> Result<NextItemReport, Failure> {
-        let (histories, targets) = (&self.train, &self.split.validation);
+    /// Ranks `targets` given `histories` on the configured threads.
+    fn rank(
+        &self,
+        model: &(impl SequenceScorer + Sync),
+        histories: &PerUser<u32>,
+        targets: &netrex::data::Interactions,
+    ) -> Result<NextItemReport, Failure> {
         Ok(netrex::in_pool(self.threads, || {
             next_item_metrics(model, histories, targets, &self.eval)
         })??)
     }
 
+    fn validation(&self, model: &(impl SequenceScorer + Sync)) -> Result<NextItemReport, Failure> {
+        self.rank(model, &self.train, &self.split.validation)
+    }
+
     fn test(&self, model: &(impl SequenceScorer + Sync)) -> Result<NextItemReport, Failure> {
-        let (histories, targets) = (&self.train_and_validation, &self.split.test);
-        Ok(netrex::in_pool(self.threads, || {
-            next_item_metrics(model, histories, targets, &self.eval)
-        })??)
+        self.rank(model, &self.train_and_validation, &self.split.test)
     }
 }
 
@@ -88,27 +94,21 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         patience: args.patience.unwrap_or(20),
     }
     .check()?;
+    let defaults = TrainingConfig {
+        embedding_dim: 64,
+        batch_size: 128,
+        learning_rate: 1e-3,
+        ..TrainingConfig::default()
+    };
     let config = SequenceConfig {
-        training: training_config(
-            args,
-            TrainingConfig {
-                embedding_dim: 64,
-                batch_size: 128,
-                learning_rate: 1e-3,
-                ..TrainingConfig::default()
-            },
-        ),
+        // each round of early stopping is one `fit` of `--eval-every` epochs
+        training: TrainingConfig {
+            epochs: args.eval_every.unwrap_or(1),
+            ..training_config(args, defaults)
+        },
         max_len,
         // one set of negatives per sequence: dense products, the speed of this protocol
         shared_negatives: !args.negatives_per_position,
-    };
-    // each round of early stopping is one `fit` of `--eval-every` epochs
-    let config = SequenceConfig {
-        training: TrainingConfig {
-            epochs: args.eval_every.unwrap_or(1),
-            ..config.training
-        },
-        ..config
     }
     .check()?;
     let loss = match args.loss {
