@@ -34,7 +34,7 @@ fn config(threads: usize) -> SequenceConfig {
             .threads(threads)
             .config(),
         max_len: 50,
-        shared_negatives: true,
+        negatives: netrex::NegativeSampling::PerRow,
     }
 }
 

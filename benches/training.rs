@@ -67,7 +67,7 @@ fn sequence_steps(c: &mut Criterion) {
     let config = SequenceConfig {
         training: TrainingConfig::builder().embedding_dim(dim).config(),
         max_len: len,
-        shared_negatives: false,
+        negatives: netrex::NegativeSampling::PerPosition,
     };
     let kinds: Vec<(&str, AnySequence)> = vec![
         (

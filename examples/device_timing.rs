@@ -110,7 +110,7 @@ where
             .epochs(1)
             .config(),
         max_len: len,
-        shared_negatives: false,
+        negatives: netrex::NegativeSampling::PerPosition,
     };
     // 40 batches of 256 histories of 50 items: a resident step is an epoch over 40
     let histories = zipf(&ZipfConfig {

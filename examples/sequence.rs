@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = SequenceConfig {
         training,
         max_len,
-        shared_negatives: false,
+        negatives: netrex::NegativeSampling::PerPosition,
     }
     .check()?;
     let mut rng = StdRng::seed_from_u64(seed);

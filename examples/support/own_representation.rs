@@ -270,7 +270,7 @@ pub fn run(dir: &Path) -> Result<Outcome, Box<dyn Error>> {
             .seed(0)
             .config(),
         max_len: 10,
-        shared_negatives: false,
+        negatives: netrex::NegativeSampling::PerPosition,
     };
     let build =
         || ImplicitSequenceModel::new(config.clone(), LastItem::new(20, 8, 5), Bpr::default());

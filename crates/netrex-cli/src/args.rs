@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use netrex::data::{AmazonS3Rec, MovieLens, OfficialSplit};
 use netrex::losses::BuiltinLoss;
 use netrex::representations::SequenceSpec;
-use netrex::{LearningRateSchedule, OptimizerKind, TrainingConfig};
+use netrex::{LearningRateSchedule, NegativeSampling, OptimizerKind, TrainingConfig};
 
 /// A value parser for a `ValueEnum` whose error names the option's kind ("unknown loss
 /// \"nope\": use one of ...") and whose possible values show in `--help`.
@@ -123,6 +123,28 @@ impl DatasetName {
             self,
             DatasetName::SyntheticTiled | DatasetName::SyntheticMarkov
         )
+    }
+}
+
+/// Which items a sequence model's training positions are scored against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SamplingName {
+    /// `--negatives` uniform draws at every position.
+    PerPosition,
+    /// `--negatives` uniform draws per sequence, shared by its positions (dense products).
+    PerRow,
+    /// Every item at every position: with sampled-softmax, the full softmax.
+    FullCatalog,
+}
+
+impl SamplingName {
+    /// The training crate's value.
+    pub(crate) fn sampling(self) -> NegativeSampling {
+        match self {
+            SamplingName::PerPosition => NegativeSampling::PerPosition,
+            SamplingName::PerRow => NegativeSampling::PerRow,
+            SamplingName::FullCatalog => NegativeSampling::FullCatalog,
+        }
     }
 }
 
@@ -414,9 +436,10 @@ pub(crate) struct FitArgs {
     /// Negatives per positive (default: the loss's own).
     #[arg(long)]
     pub(crate) negatives: Option<usize>,
-    /// Leave-one-out: draw negatives for every position, not one set per sequence.
-    #[arg(long)]
-    pub(crate) negatives_per_position: bool,
+    /// Sequence models: which items each training position is scored against (default:
+    /// per-row for leave-one-out, per-position otherwise).
+    #[arg(long, value_parser = named::<SamplingName>("negative sampling"))]
+    pub(crate) negative_sampling: Option<SamplingName>,
     /// gBCE's calibration t in [0, 1] (0: plain BCE; 1: fully calibrated).
     #[arg(long, default_value_t = 0.75)]
     pub(crate) gbce_t: f32,

@@ -14,7 +14,7 @@ use netrex::representations::Record;
 use netrex::representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
 use netrex::{LearningRateSchedule, OptimizerKind};
 
-use crate::args::{FitArgs, ModelName, SplitName};
+use crate::args::{FitArgs, ModelName, SamplingName, SplitName};
 use crate::device::{on_device, resident_by_default};
 use crate::load::{check_same_ids, describe, load};
 use crate::report::{metrics_json, metrics_text};
@@ -140,7 +140,9 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
     let config = SequenceConfig {
         training: training_config(args, defaults),
         max_len: args.max_len.unwrap_or(if synthetic { 20 } else { 200 }),
-        shared_negatives: false,
+        negatives: args
+            .negative_sampling
+            .map_or(NegativeSampling::PerPosition, SamplingName::sampling),
     }
     .check()?;
     let spec = sequence_spec(args, config.max_len)?;

@@ -18,7 +18,7 @@ use netrex::losses::Loss;
 use netrex::prelude::*;
 use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport};
 
-use crate::args::{DeviceName, FitArgs, LossName, ModelName};
+use crate::args::{DeviceName, FitArgs, LossName, ModelName, SamplingName};
 use crate::fit::{sequence_spec, training_config};
 use crate::load::load_unsplit;
 use crate::Failure;
@@ -108,7 +108,9 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         },
         max_len,
         // one set of negatives per sequence: dense products, the speed of this protocol
-        shared_negatives: !args.negatives_per_position,
+        negatives: args
+            .negative_sampling
+            .map_or(NegativeSampling::PerRow, SamplingName::sampling),
     }
     .check()?;
     let loss = match args.loss {

@@ -166,7 +166,7 @@ fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
             .seed(3)
             .config(),
         max_len: 8,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     };
     let build = || {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);

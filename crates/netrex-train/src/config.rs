@@ -294,7 +294,7 @@ mod tests {
         let bad = SequenceConfig {
             training: TrainingConfig::default(),
             max_len: 0,
-            shared_negatives: false,
+            negatives: crate::NegativeSampling::PerPosition,
         };
         let err = bad.check().unwrap_err().to_string();
         assert!(err.contains("max_len"), "{err}");

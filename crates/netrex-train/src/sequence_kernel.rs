@@ -13,7 +13,9 @@ use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
 use netrex_representations::host::{matmul, View};
 use netrex_representations::{HostEncoder, SparseGrad, Table};
 
+use crate::catalog_kernel::full_catalog;
 use crate::fused::{add_scaled, dot};
+use crate::sequence::NegativeSampling;
 
 /// One batch of `B` padded rows: `inputs` and `targets` `(B, T)` (shifted ids, 0 = padding),
 /// `negatives` `(B, T, N)` (or `(B, N)`, shared by each row's positions).
@@ -24,9 +26,9 @@ pub(crate) struct SequenceBatch<'a> {
     pub(crate) negatives: &'a [u32],
     /// The seed of the encoder's dropout masks (`None`: no dropout).
     pub(crate) dropout_seed: Option<u64>,
-    /// `negatives` is `(B, N)`, one set per row shared by its positions: scored and updated
-    /// with dense products per row.
-    pub(crate) shared_negatives: bool,
+    /// `PerRow`: `negatives` is `(B, N)`, one set per row shared by its positions, scored
+    /// and updated with dense products per row. `FullCatalog`: `negatives` is empty.
+    pub(crate) sampling: NegativeSampling,
 }
 
 /// The positions of row `b` (of `t`) whose target is real: a suffix, as rows are left-padded.
@@ -47,11 +49,6 @@ pub(crate) fn sequence_batch<L: Loss>(
     let (embedding, bias) = (&tables[0], &tables[1]);
     let d = embedding.cols();
     let positions = batch.targets.len();
-    let n = if batch.shared_negatives {
-        batch.negatives.len() / batch.rows.max(1)
-    } else {
-        batch.negatives.len() / positions.max(1)
-    };
     let mut x = vec![0.0f32; positions * d];
     for (row, &id) in x.chunks_exact_mut(d).zip(batch.inputs) {
         row.copy_from_slice(embedding.row(id as usize));
@@ -61,6 +58,69 @@ pub(crate) fn sequence_batch<L: Loss>(
         None => encoder.forward(&x, batch.inputs, batch.rows),
     };
     let states = &trace.outputs;
+    let mut d_states = vec![0.0f32; positions * d];
+    let value = if batch.sampling == NegativeSampling::FullCatalog {
+        full_catalog(
+            loss,
+            embedding,
+            bias,
+            states,
+            batch.targets,
+            &mut d_states,
+            grads,
+        )
+    } else {
+        sampled(loss, embedding, bias, states, batch, &mut d_states, grads)
+    };
+    if !value.is_finite() {
+        return value;
+    }
+    let mut d_inputs = vec![0.0f32; positions * d];
+    let mut d_whole: Vec<Vec<f32>> = tables[2..]
+        .iter()
+        .map(|t| vec![0.0; t.data().len()])
+        .collect();
+    encoder.backward(
+        &x,
+        batch.inputs,
+        &trace,
+        &d_states,
+        &mut d_inputs,
+        &mut d_whole,
+    );
+    for (row, &id) in d_inputs.chunks_exact(d).zip(batch.inputs) {
+        if id != 0 {
+            grads[0].add_row(id, row);
+        }
+    }
+    for (k, whole) in d_whole.iter().enumerate() {
+        let cols = tables[k + 2].cols();
+        for (r, row) in whole.chunks_exact(cols).enumerate() {
+            grads[k + 2].add_row(r as u32, row);
+        }
+    }
+    value
+}
+
+/// The loss over the batch's sampled negatives (per position or per row), with `dl/dstates`
+/// written into `d_states` and the rows' gradients added to `grads[0]` and `grads[1]`.
+fn sampled<L: Loss>(
+    loss: &L,
+    embedding: &Table,
+    bias: &Table,
+    states: &[f32],
+    batch: &SequenceBatch<'_>,
+    d_states: &mut [f32],
+    grads: &mut [SparseGrad],
+) -> f32 {
+    let d = embedding.cols();
+    let positions = batch.targets.len();
+    let per_row = batch.sampling == NegativeSampling::PerRow;
+    let n = if per_row {
+        batch.negatives.len() / batch.rows.max(1)
+    } else {
+        batch.negatives.len() / positions.max(1)
+    };
     let score = |r: usize, item: u32| {
         dot(&states[r * d..(r + 1) * d], embedding.row(item as usize)) + bias.row(item as usize)[0]
     };
@@ -69,7 +129,7 @@ pub(crate) fn sequence_batch<L: Loss>(
     let mut mask = vec![0.0f32; positions];
     let t = positions / batch.rows.max(1);
     // shared negatives: row b's `n` embeddings `(n, D)` and biases, gathered once
-    let shared: Vec<(Vec<f32>, Vec<f32>)> = if batch.shared_negatives {
+    let shared: Vec<(Vec<f32>, Vec<f32>)> = if per_row {
         (0..batch.rows)
             .map(|b| {
                 let ids = &batch.negatives[b * n..(b + 1) * n];
@@ -87,13 +147,13 @@ pub(crate) fn sequence_batch<L: Loss>(
         }
         mask[r] = 1.0;
         positive[r] = score(r, batch.targets[r]);
-        if !batch.shared_negatives {
+        if !per_row {
             for j in 0..n {
                 negative[r * n + j] = score(r, batch.negatives[r * n + j]);
             }
         }
     }
-    if batch.shared_negatives {
+    if per_row {
         for (b, (e, bias)) in shared.iter().enumerate() {
             // scores (real x n) = states (real x D) e^T over the row's real positions (its
             // targets are left-padded: the real ones are a suffix)
@@ -135,7 +195,6 @@ pub(crate) fn sequence_batch<L: Loss>(
     if !value.is_finite() {
         return value;
     }
-    let mut d_states = vec![0.0f32; positions * d];
     for r in 0..positions {
         if mask[r] == 0.0 {
             continue;
@@ -148,7 +207,7 @@ pub(crate) fn sequence_batch<L: Loss>(
             add_scaled(grads[0].row_mut(target), g, state);
             grads[1].row_mut(target)[0] += g;
         }
-        if batch.shared_negatives {
+        if per_row {
             continue;
         }
         for j in 0..n {
@@ -161,7 +220,7 @@ pub(crate) fn sequence_batch<L: Loss>(
             grads[1].row_mut(item)[0] += g;
         }
     }
-    if batch.shared_negatives {
+    if per_row {
         let mut d_e = vec![0.0f32; n * d];
         for (b, (e, _)) in shared.iter().enumerate() {
             let rows = real_suffix(&mask, b, t);
@@ -195,30 +254,6 @@ pub(crate) fn sequence_batch<L: Loss>(
                 grads[0].add_row(item, &d_e[j * d..(j + 1) * d]);
                 grads[1].row_mut(item)[0] += g;
             }
-        }
-    }
-    let mut d_inputs = vec![0.0f32; positions * d];
-    let mut d_whole: Vec<Vec<f32>> = tables[2..]
-        .iter()
-        .map(|t| vec![0.0; t.data().len()])
-        .collect();
-    encoder.backward(
-        &x,
-        batch.inputs,
-        &trace,
-        &d_states,
-        &mut d_inputs,
-        &mut d_whole,
-    );
-    for (row, &id) in d_inputs.chunks_exact(d).zip(batch.inputs) {
-        if id != 0 {
-            grads[0].add_row(id, row);
-        }
-    }
-    for (k, whole) in d_whole.iter().enumerate() {
-        let cols = tables[k + 2].cols();
-        for (r, row) in whole.chunks_exact(cols).enumerate() {
-            grads[k + 2].add_row(r as u32, row);
         }
     }
     value

@@ -60,6 +60,6 @@ pub mod prelude {
     pub use netrex_train::{
         Catalog, Checked, Checkpoint, ComputeDevice, Fit, ImplicitFactorizationModel,
         ImplicitSequenceModel, IntoChecked, LearningRateSchedule, NetrexError, OptimizerKind,
-        ParamGuard, SequenceConfig, TrainingConfig,
+        NegativeSampling, ParamGuard, SequenceConfig, TrainingConfig,
     };
 }

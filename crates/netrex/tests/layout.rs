@@ -161,7 +161,7 @@ fn sequence_tables_out_of_layout_are_refused_when_the_model_is_built() {
     let config = SequenceConfig {
         training: config(),
         max_len: 5,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     };
     let err = ImplicitSequenceModel::new(config, representation, Bpr::default())
         .err()

@@ -36,7 +36,7 @@ fn sasrec_learns_beauty_in_two_epochs() {
             .seed(0)
             .config(),
         max_len: 50,
-        shared_negatives: true,
+        negatives: NegativeSampling::PerRow,
     };
     let loss = BuiltinLoss::from_name("sampled-softmax", None).unwrap();
     let mut model = ImplicitSequenceModel::new(config, sasrec, loss).unwrap();

@@ -72,7 +72,7 @@ proptest! {
         let config = SequenceConfig {
             training: TrainingConfig::builder().embedding_dim(dim).seed(seed).config(),
             max_len: 6,
- shared_negatives: false,
+ negatives: NegativeSampling::PerPosition,
 
         };
         let loss = BuiltinLoss::from_name("bpr", None).unwrap();

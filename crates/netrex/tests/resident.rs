@@ -85,7 +85,7 @@ fn resident_sequence_models_follow_the_host_path() {
     let config = SequenceConfig {
         training: training(OptimizerKind::Sgd, 0.05),
         max_len: 8,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     };
     let kinds: [fn(&mut StdRng) -> AnySequence; 3] = [
         |rng| AnySequence::Lstm(Lstm::new(15, 8, rng).unwrap()),

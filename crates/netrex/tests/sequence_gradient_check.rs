@@ -16,7 +16,7 @@ fn config() -> SequenceConfig {
     SequenceConfig {
         training: TrainingConfig::builder().embedding_dim(3).config(),
         max_len: 4,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     }
 }
 

@@ -29,7 +29,7 @@ fn config(fused: bool, threads: usize) -> SequenceConfig {
             .threads(threads)
             .config(),
         max_len: 7,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     }
 }
 
@@ -144,7 +144,7 @@ fn shared_negatives_take_dense_products_with_the_same_gradients() {
         for representation in representations(&mut rng) {
             let what = format!("{} / {name}, shared", representation.name());
             let config = SequenceConfig {
-                shared_negatives: true,
+                negatives: NegativeSampling::PerRow,
                 ..config(true, 1)
             };
             let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
@@ -157,25 +157,56 @@ fn shared_negatives_take_dense_products_with_the_same_gradients() {
                     std::iter::repeat_n(set, 7).flatten()
                 })
                 .collect();
-            let (reference, expected) = model
-                .batch_gradients(11, &inputs, &targets, &negatives)
-                .unwrap();
-            let (value, actual) = model
-                .fused_batch_gradients(11, &inputs, &targets, &negatives)
-                .expect("a host encoder");
-            assert!(
-                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
-                "{what}: loss {value} vs {reference}"
-            );
-            let rows: Vec<usize> = model
-                .representation()
-                .tables()
-                .iter()
-                .map(|t| t.rows())
-                .collect();
-            assert_same_gradients(&what, rows.len(), &expected, &actual, &rows);
+            assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &negatives);
         }
     }
+}
+
+#[test]
+fn full_catalog_scores_every_item_with_the_same_gradients() {
+    let mut rng = StdRng::seed_from_u64(17);
+    for name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
+        for representation in representations(&mut rng) {
+            let what = format!("{} / {name}, full catalog", representation.name());
+            let config = SequenceConfig {
+                negatives: NegativeSampling::FullCatalog,
+                ..config(true, 1)
+            };
+            let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
+            randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
+            // more real positions than one parallel task of the kernel
+            let [inputs, targets, _] = batch(&mut rng, 11, 7, 0);
+            assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &[]);
+        }
+    }
+}
+
+/// The kernel's loss and row gradients on a batch of 11 rows equal dfdx's.
+fn assert_kernel_matches_dfdx<L: Loss>(
+    what: &str,
+    model: &ImplicitSequenceModel<AnySequence, L>,
+    inputs: &[u32],
+    targets: &[u32],
+    negatives: &[u32],
+) {
+    let (reference, expected) = model
+        .batch_gradients(11, inputs, targets, negatives)
+        .unwrap();
+    let (value, actual) = model
+        .fused_batch_gradients(11, inputs, targets, negatives)
+        .expect("a host encoder");
+    assert!(
+        (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+        "{what}: loss {value} vs {reference}"
+    );
+    let rows: Vec<usize> = model
+        .representation()
+        .tables()
+        .iter()
+        .map(|t| t.rows())
+        .collect();
+    assert_same_gradients(what, rows.len(), &expected, &actual, &rows);
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn config() -> SequenceConfig {
             .seed(3)
             .config(),
         max_len: 8,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     }
 }
 

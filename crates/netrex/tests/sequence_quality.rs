@@ -21,7 +21,7 @@ fn config(epochs: usize) -> SequenceConfig {
             .seed(0)
             .config(),
         max_len: 20,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     }
 }
 
@@ -128,7 +128,7 @@ fn near_random_chains_stay_near_chance() {
             .seed(seed)
             .config(),
         max_len: 20,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     };
     let lstm = mean_over_seeds(|seed| {
         let lstm = Lstm::new(100, 32, &mut StdRng::seed_from_u64(seed)).unwrap();
@@ -177,7 +177,7 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
                 .seed(seed)
                 .config(),
             max_len: 10,
-            shared_negatives: false,
+            negatives: NegativeSampling::PerPosition,
         };
         let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
         let loss = BuiltinLoss::from_name("bpr", None).unwrap();
@@ -204,7 +204,7 @@ fn lstm_beats_popularity_and_pooling_on_movielens() {
             .seed(0)
             .config(),
         max_len: 200,
-        shared_negatives: false,
+        negatives: NegativeSampling::PerPosition,
     };
     let loss = || BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
     let rng = || StdRng::seed_from_u64(0);

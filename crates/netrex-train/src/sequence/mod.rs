@@ -31,13 +31,33 @@ pub struct SequenceConfig {
     pub training: TrainingConfig,
     /// Length of the padded training rows; longer histories are cut into chunks.
     pub max_len: usize,
-    /// Draw one set of negatives per training row, shared by its positions (as many
-    /// negatives per position, correlated within a row), rather than a set per position.
-    /// With many negatives (a softmax-family loss) the CPU kernel then scores and updates
-    /// them with dense matrix products, several times faster.
+    /// Which items each position is trained against.
     #[serde(default)]
-    pub shared_negatives: bool,
+    pub negatives: NegativeSampling,
 }
+
+/// The negatives of a sequence model's training positions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NegativeSampling {
+    /// `N` uniform draws at every position (the loss's `num_negatives`).
+    #[default]
+    PerPosition,
+    /// `N` uniform draws per training row, shared by its positions (correlated within a
+    /// row). The CPU kernel scores and updates them with dense products per row: several
+    /// times faster than [`PerPosition`](Self::PerPosition) with a softmax-family loss.
+    PerRow,
+    /// Every item of the catalog is a negative at every position, except the position's own
+    /// target (scored [`MASKED_SCORE`]): with `SampledSoftmax` this is the full softmax
+    /// cross-entropy. Costs `O(positions x items x dim)` per batch, as three large matrix
+    /// products on the CPU kernel; the dfdx path holds a `(B * T, items)` score matrix.
+    FullCatalog,
+}
+
+/// The score a [`NegativeSampling::FullCatalog`] negative gets where it is the position's
+/// target: low enough that every built-in loss gives it no weight and no gradient, finite so
+/// that a custom loss's arithmetic stays finite.
+pub const MASKED_SCORE: f32 = -1.0e9;
 
 impl ParamGuard for SequenceConfig {
     fn check_ref(&self) -> Result<(), NetrexError> {
@@ -91,15 +111,28 @@ struct BatchLoss<D: ComputeDevice> {
 }
 
 /// A batch's traced rows. Shapes: `inputs` `(B, T, D)`, `target_emb` `(B * T, D)`,
-/// `target_bias` `(B * T, 1)`, `negative_emb` `(B * T, N, D)`, `negative_bias`
-/// `(B * T, N, 1)`; `whole` the dense tables.
+/// `target_bias` `(B * T, 1)`; `whole` the dense tables.
 struct BatchRows<D: ComputeDevice> {
     inputs: Steps<D, OwnedTape<f32, D>>,
     whole: Vec<Matrix<D, OwnedTape<f32, D>>>,
     target_emb: Matrix<D, OwnedTape<f32, D>>,
     target_bias: Matrix<D, OwnedTape<f32, D>>,
-    negative_emb: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
-    negative_bias: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+    negatives: NegativeRows<D>,
+}
+
+/// The traced rows the negatives are scored against.
+enum NegativeRows<D: ComputeDevice> {
+    /// `N` per position: embeddings `(B * T, N, D)`, biases `(B * T, N, 1)`.
+    Sampled {
+        emb: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+        bias: Tensor<(usize, usize, usize), f32, D, OwnedTape<f32, D>>,
+    },
+    /// The whole item tables, padding row included (it and each position's target are
+    /// masked): embeddings `(I + 1, D)`, biases `(I + 1, 1)`.
+    Catalog {
+        emb: Matrix<D, OwnedTape<f32, D>>,
+        bias: Matrix<D, OwnedTape<f32, D>>,
+    },
 }
 
 enum Leaf<D: ComputeDevice> {
@@ -260,10 +293,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .iter()
                 .flat_map(|&r| sequences.target(r).iter().copied())
                 .collect();
-            let shared = self.config.shared_negatives;
-            let draws = if shared { rows.len() } else { targets.len() } * negatives;
+            let sampling = self.config.negatives;
+            let draws = match sampling {
+                NegativeSampling::PerPosition => targets.len() * negatives,
+                NegativeSampling::PerRow => rows.len() * negatives,
+                NegativeSampling::FullCatalog => 0,
+            };
             let mut negs: Vec<u32> = (0..draws).map(|_| rng.gen_range(1..=num_items)).collect();
-            if shared && !self.uses_host_kernel() {
+            if sampling == NegativeSampling::PerRow && !self.uses_host_kernel() {
                 // the dfdx paths read a set per position: each row's, repeated
                 negs = repeat_per_position(&negs, negatives, sequences.max_len());
             }

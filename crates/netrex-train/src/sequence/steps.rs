@@ -20,7 +20,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             targets,
             negatives,
             dropout_seed: Some(dropout_seed),
-            shared_negatives: self.config.shared_negatives,
+            sampling: self.config.negatives,
         };
         let value = kernel_gradients(
             &self.representation,
@@ -62,14 +62,18 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             .chunks((t * n).max(1))
             .flat_map(|row| row[..n].iter().copied())
             .collect();
-        let shared = self.config.shared_negatives;
+        let sampling = self.config.negatives;
         let rows = SequenceBatch {
             rows: batch,
             inputs,
             targets,
-            negatives: if shared { &per_row } else { negatives },
+            negatives: match sampling {
+                NegativeSampling::PerPosition => negatives,
+                NegativeSampling::PerRow => &per_row,
+                NegativeSampling::FullCatalog => &[],
+            },
             dropout_seed: None,
-            shared_negatives: shared,
+            sampling,
         };
         let value = kernel_gradients(&self.representation, &self.loss, &rows, &mut grads)?;
         Some((value, grads))
@@ -153,8 +157,17 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 .collect(),
             target_emb: resident.traced(0).gather(target_ids.clone()),
             target_bias: resident.traced(1).gather(target_ids),
-            negative_emb: resident.traced(0).gather(negative_ids.clone()),
-            negative_bias: resident.traced(1).gather(negative_ids),
+            negatives: if self.config.negatives == NegativeSampling::FullCatalog {
+                NegativeRows::Catalog {
+                    emb: resident.traced(0),
+                    bias: resident.traced(1),
+                }
+            } else {
+                NegativeRows::Sampled {
+                    emb: resident.traced(0).gather(negative_ids.clone()),
+                    bias: resident.traced(1).gather(negative_ids),
+                }
+            },
         };
         let loss = self.loss_of(rows, inputs, targets, Some(dropout_seed));
         let value = loss.as_vec()[0];
@@ -168,9 +181,10 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             .chain(negatives)
             .copied()
             .collect();
+        let catalog = self.config.negatives == NegativeSampling::FullCatalog;
         let touched: Vec<Touched<'_>> = (0..self.representation.tables().len())
             .map(|k| {
-                if k < 2 {
+                if k < 2 && !catalog {
                     Touched::Rows(&items)
                 } else {
                     Touched::All
@@ -211,21 +225,38 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         }
         let target_emb = gather_rows(dev, &tables[0], targets, (bt, d));
         let target_bias = gather_rows(dev, &tables[1], targets, (bt, 1));
-        let negative_emb = gather_rows(dev, &tables[0], negatives, (bt, n, d));
-        let negative_bias = gather_rows(dev, &tables[1], negatives, (bt, n, 1));
+        let negative_rows = if self.config.negatives == NegativeSampling::FullCatalog {
+            let all: Vec<u32> = (0..tables[0].rows() as u32).collect();
+            let emb = gather_rows(dev, &tables[0], &all, (all.len(), d));
+            let bias = gather_rows(dev, &tables[1], &all, (all.len(), 1));
+            let rows = NegativeRows::Catalog {
+                emb: emb.leaky_trace(),
+                bias: bias.leaky_trace(),
+            };
+            leaves.push((0, Leaf::Two(emb), all.clone()));
+            leaves.push((1, Leaf::Two(bias), all));
+            rows
+        } else {
+            let emb = gather_rows(dev, &tables[0], negatives, (bt, n, d));
+            let bias = gather_rows(dev, &tables[1], negatives, (bt, n, 1));
+            let rows = NegativeRows::Sampled {
+                emb: emb.leaky_trace(),
+                bias: bias.leaky_trace(),
+            };
+            leaves.push((0, Leaf::Three(emb), negatives.to_vec()));
+            leaves.push((1, Leaf::Three(bias), negatives.to_vec()));
+            rows
+        };
         let rows = BatchRows {
             inputs: input_rows.leaky_trace(),
             whole,
             target_emb: target_emb.leaky_trace(),
             target_bias: target_bias.leaky_trace(),
-            negative_emb: negative_emb.leaky_trace(),
-            negative_bias: negative_bias.leaky_trace(),
+            negatives: negative_rows,
         };
         let loss = self.loss_of(rows, inputs, targets, dropout_seed);
         leaves.push((0, Leaf::Two(target_emb), targets.to_vec()));
         leaves.push((1, Leaf::Two(target_bias), targets.to_vec()));
-        leaves.push((0, Leaf::Three(negative_emb), negatives.to_vec()));
-        leaves.push((1, Leaf::Three(negative_bias), negatives.to_vec()));
         BatchLoss { loss, leaves }
     }
 
@@ -242,10 +273,9 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             whole,
             target_emb,
             target_bias,
-            negative_emb,
-            negative_bias,
+            negatives,
         } = rows;
-        let (bt, n, d) = *negative_emb.shape();
+        let (bt, d) = *target_emb.shape();
         // (B, T, D) -> (B * T, D)
         let h: Matrix<D, OwnedTape<f32, D>> = self
             .representation
@@ -260,10 +290,28 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         let positive = (h.retaped::<OwnedTape<f32, D>>() * target_emb).sum::<(usize,), Axis<1>>()
             + target_bias.sum::<(usize,), Axis<1>>();
         // (B * T, N)
-        let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> =
-            (h.broadcast_like::<_, Axis<1>>(&(bt, n, d)) * negative_emb)
-                .sum::<(usize, usize), Axis<2>>()
-                + negative_bias.sum::<(usize, usize), Axis<2>>();
+        let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> = match negatives {
+            NegativeRows::Sampled { emb, bias } => {
+                let n = emb.shape().1;
+                (h.broadcast_like::<_, Axis<1>>(&(bt, n, d)) * emb)
+                    .sum::<(usize, usize), Axis<2>>()
+                    + bias.sum::<(usize, usize), Axis<2>>()
+            }
+            NegativeRows::Catalog { emb, bias } => {
+                let n = emb.shape().0;
+                let bias = bias
+                    .sum::<(usize,), Axis<1>>()
+                    .broadcast_like::<_, Axis<0>>(&(bt, n));
+                // the padding column and each position's own target
+                let mut masked = vec![0.0f32; bt * n];
+                for (r, &t) in targets.iter().enumerate() {
+                    masked[r * n] = MASKED_SCORE;
+                    masked[r * n + t as usize] = MASKED_SCORE;
+                }
+                let masked = self.device.tensor_from_vec(masked, (bt, n));
+                h.matmul(emb.permute::<(usize, usize), Axes2<1, 0>>()) + bias + masked
+            }
+        };
         let mask: Vec<f32> = targets
             .iter()
             .map(|&x| f32::from(u8::from(x != 0)))
