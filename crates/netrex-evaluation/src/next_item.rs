@@ -64,6 +64,19 @@ fn place(scores: &[f32], target: usize, excluded: &[bool]) -> f64 {
     above as f64 + tied as f64 / 2.0
 }
 
+/// Users scored together by [`SequenceScorer::score_next_batch`]: enough for a matrix product
+/// to pay, few enough that two threads share a small evaluation evenly.
+const USERS_PER_TASK: usize = 64;
+
+/// `user`'s history, empty beyond `histories`.
+fn history_of(histories: &PerUser<u32>, user: u32) -> &[u32] {
+    if (user as usize) < histories.num_users() {
+        histories.get(user as usize)
+    } else {
+        &[]
+    }
+}
+
 /// Ranks each target of `targets` (user, item) given the user's history in `histories`
 /// (dense item ids, oldest first; a user beyond it has an empty history), as the protocol
 /// says (see the module). Runs on the current rayon pool.
@@ -97,32 +110,40 @@ pub fn next_item_metrics<S: SequenceScorer + Sync>(
         });
     }
     let rows: Vec<usize> = (0..targets.len()).collect();
-    let places = rows
-        .par_iter()
-        .map_init(
-            || (vec![0.0f32; n], vec![false; n]),
-            |(scores, excluded), &r| {
-                let (user, target) = (targets.users()[r] as usize, targets.items()[r] as usize);
-                let history = if user < histories.num_users() {
-                    histories.get(user)
-                } else {
-                    &[]
-                };
-                let context = match config.max_len {
-                    Some(m) => &history[history.len().saturating_sub(m)..],
-                    None => history,
-                };
-                model.score_next(context, scores);
-                check_finite(scores, || format!("the history of user {user}"))?;
-                if config.exclude_seen {
-                    history.iter().for_each(|&i| excluded[i as usize] = true);
-                }
-                let p = place(scores, target, excluded);
-                history.iter().for_each(|&i| excluded[i as usize] = false);
-                Ok(p)
-            },
-        )
-        .collect::<Result<Vec<f64>, EvalError>>()?;
+    let places: Vec<f64> = rows
+        .par_chunks(USERS_PER_TASK)
+        .map(|chunk| {
+            let contexts: Vec<&[u32]> = chunk
+                .iter()
+                .map(|&r| {
+                    let history = history_of(histories, targets.users()[r]);
+                    match config.max_len {
+                        Some(m) => &history[history.len().saturating_sub(m)..],
+                        None => history,
+                    }
+                })
+                .collect();
+            let mut scores = vec![0.0f32; chunk.len() * n];
+            model.score_next_batch(&contexts, &mut scores);
+            let mut excluded = vec![false; n];
+            chunk
+                .iter()
+                .zip(scores.chunks_exact(n))
+                .map(|(&r, scores)| {
+                    let (user, target) = (targets.users()[r], targets.items()[r] as usize);
+                    check_finite(scores, || format!("the history of user {user}"))?;
+                    let history = history_of(histories, user);
+                    if config.exclude_seen {
+                        history.iter().for_each(|&i| excluded[i as usize] = true);
+                    }
+                    let p = place(scores, target, &excluded);
+                    history.iter().for_each(|&i| excluded[i as usize] = false);
+                    Ok(p)
+                })
+                .collect::<Result<Vec<f64>, EvalError>>()
+        })
+        .collect::<Result<Vec<Vec<f64>>, EvalError>>()?
+        .concat();
     let count = places.len() as f64;
     let k = config.k as f64;
     Ok(NextItemReport {

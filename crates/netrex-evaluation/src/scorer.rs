@@ -24,6 +24,16 @@ pub trait SequenceScorer {
     /// `history` (oldest first; may be empty).
     fn score_next(&self, history: &[u32], scores: &mut [f32]);
 
+    /// [`score_next`](Self::score_next) for each of `histories`, row after row into `scores`
+    /// (`histories.len() * num_items`). The default scores one history at a time; a model
+    /// that can encode and score many at once (as one matrix product) overrides it.
+    fn score_next_batch(&self, histories: &[&[u32]], scores: &mut [f32]) {
+        let n = self.num_items();
+        for (history, row) in histories.iter().zip(scores.chunks_exact_mut(n.max(1))) {
+            self.score_next(history, row);
+        }
+    }
+
     /// For every position `t` of `history`, scores the `per_position` candidates
     /// `candidates[t * per_position..(t + 1) * per_position]` as the item after `history[..t]`,
     /// writing them to the same places of `out`.

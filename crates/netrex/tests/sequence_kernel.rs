@@ -292,3 +292,33 @@ fn host_states_equal_dfdx_states_and_generic_keeps_dfdx() {
         }
     }
 }
+
+#[test]
+fn batched_scoring_equals_scoring_one_history_at_a_time() {
+    use netrex::evaluation::SequenceScorer;
+    let mut rng = StdRng::seed_from_u64(19);
+    // empty, short, and longer than max_len (7): rows of three padded lengths
+    let histories: Vec<Vec<u32>> = (0..12)
+        .map(|len| (0..len).map(|_| rng.gen_range(0..ITEMS as u32)).collect())
+        .collect();
+    let refs: Vec<&[u32]> = histories.iter().map(Vec::as_slice).collect();
+    for representation in representations(&mut rng) {
+        let name = representation.name();
+        let mut model =
+            ImplicitSequenceModel::new(config(true, 1), representation, Bpr::default()).unwrap();
+        randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
+        let mut batched = vec![0.0f32; refs.len() * ITEMS];
+        model.score_next_batch(&refs, &mut batched);
+        let mut one = vec![0.0f32; ITEMS];
+        for (history, row) in refs.iter().zip(batched.chunks_exact(ITEMS)) {
+            model.score_next(history, &mut one);
+            for (x, y) in row.iter().zip(&one) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                    "{name}, history of {}: batched {x} vs one {y}",
+                    history.len()
+                );
+            }
+        }
+    }
+}

@@ -12,6 +12,7 @@ use netrex_data::{Interactions, Sequences};
 use netrex_evaluation::SequenceScorer;
 use netrex_losses::{Loss, LossContext};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
+use netrex_representations::host::{matmul, View};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
 use crate::config::{Checked, IntoChecked, ParamGuard, TrainingConfig};
@@ -427,6 +428,60 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
         let biases = &tables[1].data()[1..];
         for ((s, e), b) in scores.iter_mut().zip(embeddings).zip(biases) {
             *s = crate::fused::dot(last, e) + b;
+        }
+    }
+
+    /// With a host encoder: the histories encoded as one batch (grouped by padded length) and
+    /// their last states scored against every item as one matrix product.
+    fn score_next_batch(&self, histories: &[&[u32]], scores: &mut [f32]) {
+        let n = self.representation.num_items();
+        let Some(encoder) = self.representation.host_encoder() else {
+            for (history, row) in histories.iter().zip(scores.chunks_exact_mut(n.max(1))) {
+                self.score_next(history, row);
+            }
+            return;
+        };
+        let d = self.representation.dim();
+        let tables = self.representation.tables();
+        let mut last = vec![0.0f32; histories.len() * d];
+        // padded as `states` pads (to max_len, or to a longer history's length): the amount of
+        // padding changes a recurrent model's states, so rows of one length go together
+        let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, history) in histories.iter().enumerate() {
+            let t = (history.len() + 1).max(self.config.max_len);
+            by_len.entry(t).or_default().push(i);
+        }
+        for (t, members) in by_len {
+            let mut ids = Vec::with_capacity(members.len() * t);
+            for &i in &members {
+                let history = histories[i];
+                ids.extend(std::iter::repeat_n(0u32, t - history.len()));
+                ids.extend(history.iter().map(|&item| item + 1));
+            }
+            let mut x = vec![0.0f32; ids.len() * d];
+            for (out, &id) in x.chunks_exact_mut(d).zip(&ids) {
+                out.copy_from_slice(tables[0].row(id as usize));
+            }
+            let outputs = encoder.forward(&x, &ids, members.len()).outputs;
+            for (k, &i) in members.iter().enumerate() {
+                let end = (k + 1) * t * d;
+                last[i * d..(i + 1) * d].copy_from_slice(&outputs[end - d..end]);
+            }
+        }
+        // row 0 is padding: item i is row i + 1
+        matmul(
+            histories.len(),
+            n,
+            d,
+            scores,
+            n,
+            false,
+            View::rows(&last, d),
+            View::transposed(&tables[0].data()[d..], d),
+        );
+        let biases = &tables[1].data()[1..];
+        for row in scores.chunks_exact_mut(n.max(1)) {
+            row.iter_mut().zip(biases).for_each(|(s, b)| *s += b);
         }
     }
 
