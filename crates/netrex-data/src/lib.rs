@@ -21,11 +21,13 @@ pub mod dataset;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod error;
+pub mod features;
 pub mod ids;
 #[cfg(feature = "polars")]
 pub mod ingest;
 pub mod interactions;
 pub mod movielens;
+pub mod movielens_features;
 pub mod quiet;
 pub mod sequence;
 pub mod sequence_file;
@@ -34,12 +36,14 @@ pub mod synthetic;
 
 pub use dataset::{Dataset, LoadReport};
 pub use error::{DataError, Result};
+pub use features::{read_feature_file, Features, FeaturesBuilder};
 pub use ids::{IdMap, RawId};
 pub use interactions::{Interactions, PerUser};
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub use movielens::testing_data_dir;
 pub use movielens::{MovieLens, OfficialSplit};
+pub use movielens_features::{movielens_item_features, movielens_user_features};
 pub use quiet::catch_quietly;
 pub use sequence::{Sequences, PADDING};
 pub use sequence_file::{read_sequence_file, AmazonS3Rec};

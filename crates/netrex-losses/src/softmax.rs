@@ -117,8 +117,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     let shifted = x * LOG2_E + ROUND;
     let k = shifted - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
-    let poly = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r
-        + 4.166_579_6e-2)
+    let poly = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
         * r
         + 1.666_666_5e-1)
         * r

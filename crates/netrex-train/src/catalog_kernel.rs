@@ -83,10 +83,7 @@ pub(crate) fn full_catalog<L: Loss>(
             let mut positive = vec![0.0f32; c];
             for (i, &r) in rows.iter().enumerate() {
                 let scores = &mut g[i * items..(i + 1) * items];
-                scores
-                    .iter_mut()
-                    .zip(item_bias)
-                    .for_each(|(s, b)| *s += b);
+                scores.iter_mut().zip(item_bias).for_each(|(s, b)| *s += b);
                 let target = targets[r] as usize;
                 positive[i] = scores[target];
                 scores[target] = MASKED_SCORE;

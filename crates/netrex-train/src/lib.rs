@@ -11,13 +11,13 @@
 
 #![warn(missing_docs)]
 
+mod catalog_kernel;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod early_stopping;
 pub mod error;
 pub mod factorization;
-mod catalog_kernel;
 mod fused;
 pub mod optim;
 pub mod persist;

@@ -59,7 +59,7 @@ pub mod prelude {
     };
     pub use netrex_train::{
         Catalog, Checked, Checkpoint, ComputeDevice, Fit, ImplicitFactorizationModel,
-        ImplicitSequenceModel, IntoChecked, LearningRateSchedule, NetrexError, OptimizerKind,
-        NegativeSampling, ParamGuard, SequenceConfig, TrainingConfig,
+        ImplicitSequenceModel, IntoChecked, LearningRateSchedule, NegativeSampling, NetrexError,
+        OptimizerKind, ParamGuard, SequenceConfig, TrainingConfig,
     };
 }

@@ -11,8 +11,8 @@ use netrex_data::sequence::chunked;
 use netrex_data::{Interactions, Sequences};
 use netrex_evaluation::SequenceScorer;
 use netrex_losses::{Loss, LossContext};
-use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::host::{matmul, View};
+use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
 use crate::config::{Checked, IntoChecked, ParamGuard, TrainingConfig};

@@ -293,8 +293,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         let negative: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>> = match negatives {
             NegativeRows::Sampled { emb, bias } => {
                 let n = emb.shape().1;
-                (h.broadcast_like::<_, Axis<1>>(&(bt, n, d)) * emb)
-                    .sum::<(usize, usize), Axis<2>>()
+                (h.broadcast_like::<_, Axis<1>>(&(bt, n, d)) * emb).sum::<(usize, usize), Axis<2>>()
                     + bias.sum::<(usize, usize), Axis<2>>()
             }
             NegativeRows::Catalog { emb, bias } => {
