@@ -121,7 +121,7 @@ fn exp_nonpositive(x: f32) -> f32 {
         * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = r * r * poly + r + 1.0;
     let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     e_r * f32::from_bits(((k_int + 127) as u32) << 23)
