@@ -80,9 +80,7 @@ fn evaluate_factorization(args: &EvaluateArgs, settings: &TestSettings) -> Resul
     check_same_ids(&catalog, &data)?;
     // a chart needs more cut-offs than the summary
     let config = if args.plot.is_some() {
-        EvalConfig {
-            ks: vec![1, 2, 3, 5, 10, 15, 20, 30, 50],
-        }
+        EvalConfig::at(vec![1, 2, 3, 5, 10, 15, 20, 30, 50])
     } else {
         EvalConfig::default()
     };

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cold;
 pub mod dataset;
 #[cfg(feature = "download")]
 pub mod download;

@@ -113,3 +113,20 @@ fn ml1m_files_and_their_errors() {
     let err = movielens_user_features(MovieLens::Ml20m, &dir, &mut IdMap::new()).unwrap_err();
     assert!(err.to_string().contains("no user file"), "{err}");
 }
+
+#[test]
+fn cs1_cold_items_hold_out_every_rating_of_336_movies() {
+    use netrex_data::cold::{cold_split, read_id_list, Side};
+    use netrex_data::ingest::load_movielens_from;
+    let dir = common::data_dir().join("ml-100k");
+    let data = load_movielens_from(MovieLens::Ml100k, &dir, None).unwrap();
+    let list = common::data_dir().join("../protocols/cs1-cold-items.txt");
+    let cold = read_id_list(&list, Side::Items, &data.items).unwrap();
+    assert_eq!(cold.len(), 336);
+    let split = cold_split(&data.interactions, Side::Items, &cold).unwrap();
+    assert_eq!((split.train.len(), split.test.len()), (80_420, 19_580));
+    let mut users: Vec<u32> = split.test.users().to_vec();
+    users.sort_unstable();
+    users.dedup();
+    assert_eq!(users.len(), 940);
+}

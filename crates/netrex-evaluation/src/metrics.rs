@@ -15,13 +15,26 @@ use crate::scorer::ItemScorer;
 pub struct EvalConfig {
     /// Cut-offs for precision, recall, NDCG and hit rate.
     pub ks: Vec<usize>,
+    /// Rank these items only (dense ids; e.g. the cold items of a cold-start split), `None`
+    /// for all. Test items outside them are ignored, and a user left with none is not
+    /// evaluated.
+    #[serde(default)]
+    pub candidates: Option<Vec<u32>>,
+}
+
+impl EvalConfig {
+    /// The cut-offs `ks`, every item a candidate.
+    pub fn at(ks: Vec<usize>) -> Self {
+        EvalConfig {
+            ks,
+            candidates: None,
+        }
+    }
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig {
-            ks: vec![1, 5, 10, 20],
-        }
+        EvalConfig::at(vec![1, 5, 10, 20])
     }
 }
 
@@ -133,6 +146,7 @@ fn user_metrics(
     test_items: &[u32],
     train_items: &[u32],
     ks: &[usize],
+    allowed: Option<&[bool]>,
     s: &mut Scratch,
 ) -> Result<UserMetrics, EvalError> {
     model.score_items(user, &mut s.scores);
@@ -148,7 +162,7 @@ fn user_metrics(
     s.negatives.clear();
     s.candidates.clear();
     for (i, &score) in s.scores.iter().enumerate() {
-        if s.is_excluded[i] {
+        if s.is_excluded[i] || allowed.is_some_and(|a| !a[i]) {
             continue;
         }
         s.sorted.push(score);
@@ -227,14 +241,48 @@ pub fn evaluate<S: ItemScorer + Sync>(
             message: "cut-offs must be at least 1".into(),
         });
     }
-    let test_by_user = test.histories();
+    let n = model.num_items();
+    let allowed: Option<Vec<bool>> = match &config.candidates {
+        None => None,
+        Some(candidates) => {
+            let mut allowed = vec![false; n];
+            for &i in candidates {
+                *allowed
+                    .get_mut(i as usize)
+                    .ok_or_else(|| EvalError::InvalidParameter {
+                        name: "candidates",
+                        message: format!("item {i} is not below the model's {n} items"),
+                    })? = true;
+            }
+            Some(allowed)
+        }
+    };
+    let mut test_by_user = test.histories();
+    if let Some(allowed) = &allowed {
+        test_by_user = PerUser::from_lists(
+            test_by_user
+                .iter()
+                .map(|(_, items)| {
+                    items
+                        .iter()
+                        .copied()
+                        .filter(|&i| allowed[i as usize])
+                        .collect()
+                })
+                .collect(),
+        );
+    }
     let train_by_user = train
         .map(Interactions::histories)
         .unwrap_or_else(|| PerUser::from_lists(Vec::new()));
     let users: Vec<u32> = (0..test.num_users() as u32)
         .filter(|&u| !test_by_user.get(u as usize).is_empty())
         .collect();
-    let n = model.num_items();
+    if users.is_empty() {
+        return Err(EvalError::Empty(
+            "no test interaction is on a candidate item".into(),
+        ));
+    }
     let per_user = users
         .par_iter()
         .map_init(
@@ -253,6 +301,7 @@ pub fn evaluate<S: ItemScorer + Sync>(
                     test_by_user.get(u as usize),
                     train_by_user.get(u as usize),
                     &config.ks,
+                    allowed.as_deref(),
                     s,
                 )
             },
@@ -294,7 +343,7 @@ pub fn mrr_score<S: ItemScorer + Sync>(
     test: &Interactions,
     train: Option<&Interactions>,
 ) -> Result<MetricScores, EvalError> {
-    let r = evaluate(model, test, train, &EvalConfig { ks: vec![] })?;
+    let r = evaluate(model, test, train, &EvalConfig::at(vec![]))?;
     Ok(MetricScores::from_values(
         r.per_user.iter().map(|m| (m.user, m.mrr)).collect(),
     ))
@@ -307,7 +356,7 @@ pub fn auc_score<S: ItemScorer + Sync>(
     test: &Interactions,
     train: Option<&Interactions>,
 ) -> Result<MetricScores, EvalError> {
-    let r = evaluate(model, test, train, &EvalConfig { ks: vec![] })?;
+    let r = evaluate(model, test, train, &EvalConfig::at(vec![]))?;
     Ok(MetricScores::from_values(
         r.per_user
             .iter()

@@ -209,7 +209,7 @@ fn bad_inputs_are_typed_errors() {
         Err(EvalError::UserOutOfRange { user: 1, .. })
     ));
     assert!(matches!(
-        evaluate(&Nan, &test, None, &EvalConfig { ks: vec![0] }),
+        evaluate(&Nan, &test, None, &EvalConfig::at(vec![0])),
         Err(EvalError::NonFiniteScore { .. }) | Err(EvalError::InvalidParameter { .. })
     ));
     let h = PerUser::from_lists(vec![vec![0]]);
@@ -219,6 +219,46 @@ fn bad_inputs_are_typed_errors() {
     ));
     assert!(matches!(
         sampled_mrr_score(&NextItem(2), &h, 0, None, 0),
+        Err(EvalError::InvalidParameter { .. })
+    ));
+}
+
+#[test]
+fn candidates_restrict_the_ranking_and_the_test_items() {
+    let model = Table {
+        scores: vec![vec![5.0, 4.0, 3.0, 2.0, 1.0], vec![1.0, 2.0, 3.0, 4.0, 5.0]],
+    };
+    // user 0's test items: 3 (a candidate) and 0 (not); user 1's: 2 (not)
+    let test = Interactions::new(vec![0, 0, 1], vec![3, 0, 2], 2, 5).unwrap();
+    let all = evaluate(&model, &test, None, &EvalConfig::at(vec![1])).unwrap();
+    assert_eq!(all.per_user.len(), 2);
+    let config = EvalConfig {
+        candidates: Some(vec![1, 3]),
+        ..EvalConfig::at(vec![1])
+    };
+    let cold = evaluate(&model, &test, None, &config).unwrap();
+    assert_eq!(
+        cold.per_user.len(),
+        1,
+        "user 1 has no test item among the candidates"
+    );
+    // item 3 ranks second among items 1 and 3
+    assert_eq!(cold.mrr, 0.5);
+    assert_eq!(cold.auc, 0.0);
+    let none = EvalConfig {
+        candidates: Some(vec![4]),
+        ..EvalConfig::at(vec![1])
+    };
+    assert!(matches!(
+        evaluate(&model, &test, None, &none),
+        Err(EvalError::Empty(_))
+    ));
+    let out = EvalConfig {
+        candidates: Some(vec![5]),
+        ..EvalConfig::at(vec![1])
+    };
+    assert!(matches!(
+        evaluate(&model, &test, None, &out),
         Err(EvalError::InvalidParameter { .. })
     ));
 }

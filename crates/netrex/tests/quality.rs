@@ -22,11 +22,7 @@ fn fit_with(loss: BuiltinLoss, config: impl IntoChecked<TrainingConfig>) -> f64 
             .unwrap();
     model.fit(&parts.train).unwrap();
     let report = model
-        .evaluate(
-            &parts.test,
-            Some(&parts.train),
-            &EvalConfig { ks: vec![10] },
-        )
+        .evaluate(&parts.test, Some(&parts.train), &EvalConfig::at(vec![10]))
         .unwrap();
     eprintln!(
         "{}: MRR {:.4} AUC {:.4}",
