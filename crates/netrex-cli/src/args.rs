@@ -586,6 +586,7 @@ pub(crate) struct RecommendArgs {
     #[arg(long, required_unless_present = "items", conflicts_with = "items")]
     pub(crate) user: Option<String>,
     /// Sequence models: the history, comma-separated raw item ids, oldest first.
+    /// Factorization models: a new user's items, folded in without retraining.
     #[arg(long)]
     pub(crate) items: Option<String>,
     /// How many items.

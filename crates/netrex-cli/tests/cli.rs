@@ -56,6 +56,22 @@ fn fit_save_recommend_evaluate() {
         assert!(!(3..10).contains(&n), "seen item {id} recommended");
     }
 
+    // a new user, folded in from three items: they are left out, raw ids come back
+    let v = netrex(&format!(
+        "recommend --model {model} --items i3,i4,i5 -k 4 --json"
+    ))
+    .json();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    for it in items {
+        let id = it["item"].as_str().unwrap();
+        assert!(
+            !["i3", "i4", "i5"].contains(&id),
+            "chosen item {id} recommended"
+        );
+    }
+    netrex(&format!("recommend --model {model} --items i3,nope")).fails_with("unknown item");
+
     let run = netrex(&format!("evaluate --model {model} {common} --json"));
     assert!(run.ok, "{}", run.stderr);
     assert!(run.stdout.contains("\"mrr\""));

@@ -28,7 +28,10 @@ use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 
 mod batch;
 mod epochs;
+mod fold_in;
 mod gradients;
+
+pub use fold_in::{FoldIn, FoldedUser, FoldedUsers};
 
 use batch::{BatchBuffer, Sampler, PER_EXAMPLE_UNIT};
 
