@@ -12,15 +12,17 @@
 
 use rayon::prelude::*;
 
-use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
+use netrex_losses::{
+    checked_example, score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads,
+};
 use netrex_representations::host::{matmul, View};
 use netrex_representations::{SparseGrad, Table};
 
 use crate::sequence::MASKED_SCORE;
 
-/// Real positions per parallel task: large enough for efficient products, small enough that
-/// two threads share a batch evenly.
-const POSITIONS_PER_TASK: usize = 32;
+/// The fewest real positions per parallel task: each product repacks the whole item table, so
+/// a task must be long enough to amortise that.
+const MIN_POSITIONS_PER_TASK: usize = 32;
 
 /// Items per task of the `dE` product.
 const ITEMS_PER_TASK: usize = 1024;
@@ -53,12 +55,13 @@ pub(crate) fn full_catalog<L: Loss>(
     let context = LossContext {
         num_items: items - 1,
     };
-    // a custom loss is handed the whole batch at once: only a per-example loss is known to
-    // be a mean that chunks can be weighted back into
-    let per_task = if loss.example_gradient().is_some() {
-        POSITIONS_PER_TASK
-    } else {
-        m
+    // one task per thread; a custom loss is handed the whole batch at once: only a
+    // per-example loss is known to be a mean that tasks can be weighted back into
+    let per_task = match loss.example_gradient() {
+        Some(_) => m
+            .div_ceil(rayon::current_num_threads())
+            .max(MIN_POSITIONS_PER_TASK),
+        None => m,
     };
     // scores, then overwritten by their gradients
     let mut g = vec![0.0f32; m * items];
@@ -89,26 +92,35 @@ pub(crate) fn full_catalog<L: Loss>(
                 scores[target] = MASKED_SCORE;
                 scores[0] = MASKED_SCORE;
             }
-            let mut dscores = ScoreGrads::default();
-            let value = score_gradient(
-                loss,
-                &BatchScores {
-                    positive: &positive,
-                    negative: g,
-                    mask: None,
-                    weights: None,
-                },
-                &context,
-                &mut dscores,
-            );
             // the task's mean, weighted back into the batch's
             let share = c as f32 / m as f32;
-            for (out, v) in g.iter_mut().zip(&dscores.negative) {
-                *out = v * share;
-            }
-            for (i, &r) in rows.iter().enumerate() {
-                g[i * items + targets[r] as usize] += dscores.positive[i] * share;
-            }
+            let value = match loss.example_gradient() {
+                Some(example) => {
+                    let cols: Vec<usize> = rows.iter().map(|&r| targets[r] as usize).collect();
+                    example_gradients(example, &positive, g, &cols, &context, share)
+                }
+                None => {
+                    let mut dscores = ScoreGrads::default();
+                    let value = score_gradient(
+                        loss,
+                        &BatchScores {
+                            positive: &positive,
+                            negative: g,
+                            mask: None,
+                            weights: None,
+                        },
+                        &context,
+                        &mut dscores,
+                    );
+                    for (out, v) in g.iter_mut().zip(&dscores.negative) {
+                        *out = v * share;
+                    }
+                    for (i, &r) in rows.iter().enumerate() {
+                        g[i * items + targets[r] as usize] += dscores.positive[i] * share;
+                    }
+                    value * share
+                }
+            };
             matmul(
                 c,
                 d,
@@ -119,7 +131,7 @@ pub(crate) fn full_catalog<L: Loss>(
                 View::rows(g, items),
                 View::rows(item_rows, d),
             );
-            value * share
+            value
         })
         .collect();
     let value: f32 = values.iter().sum();
@@ -161,4 +173,34 @@ pub(crate) fn full_catalog<L: Loss>(
         grads[1].row_mut(id)[0] += b;
     }
     value
+}
+
+/// A per-example loss over `positive` `(C,)` and the score rows of `g` `(C, I + 1)`: each row's
+/// gradient is written over its scores and the positive's derivative added at its target column
+/// `cols[i]`, all scaled by `share / C`. Returns the rows' mean loss times `share` (a
+/// non-finite loss as it is, the gradients then unfinished). In place, with one row of
+/// scratch: the whole catalog's scores are too large to copy per batch.
+fn example_gradients(
+    example: &dyn ExampleGradient,
+    positive: &[f32],
+    g: &mut [f32],
+    cols: &[usize],
+    context: &LossContext,
+    share: f32,
+) -> f32 {
+    let items = g.len() / positive.len().max(1);
+    let scale = share / positive.len().max(1) as f32;
+    let mut scores = vec![0.0f32; items];
+    let mut total = 0.0f64;
+    for ((row, &p), &col) in g.chunks_exact_mut(items).zip(positive).zip(cols) {
+        scores.copy_from_slice(row);
+        let (value, dpos) = checked_example(example, p, &scores, row, context);
+        if !value.is_finite() {
+            return value;
+        }
+        total += f64::from(value);
+        row.iter_mut().for_each(|x| *x *= scale);
+        row[col] += dpos * scale;
+    }
+    (total * f64::from(scale)) as f32
 }
