@@ -437,7 +437,7 @@ pub(crate) struct FitArgs {
     #[arg(long)]
     pub(crate) negatives: Option<usize>,
     /// Sequence models: which items each training position is scored against (default:
-    /// per-row for leave-one-out, per-position otherwise).
+    /// full-catalog for leave-one-out, per-position otherwise).
     #[arg(long, value_parser = named::<SamplingName>("negative sampling"))]
     pub(crate) negative_sampling: Option<SamplingName>,
     /// gBCE's calibration t in [0, 1] (0: plain BCE; 1: fully calibrated).

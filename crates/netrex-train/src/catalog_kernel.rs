@@ -24,6 +24,11 @@ use crate::sequence::MASKED_SCORE;
 /// a task must be long enough to amortise that.
 const MIN_POSITIONS_PER_TASK: usize = 32;
 
+thread_local! {
+    /// The score (then gradient) buffer of the last batch on this thread.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Items per task of the `dE` product.
 const ITEMS_PER_TASK: usize = 1024;
 
@@ -63,8 +68,10 @@ pub(crate) fn full_catalog<L: Loss>(
             .max(MIN_POSITIONS_PER_TASK),
         None => m,
     };
-    // scores, then overwritten by their gradients
-    let mut g = vec![0.0f32; m * items];
+    // scores, then overwritten by their gradients; kept between batches, as fresh pages for
+    // tens of megabytes per batch cost more than the loss
+    let mut g = SCORES.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    g.resize(m * items, 0.0);
     let mut dh = vec![0.0f32; m * d];
     let values: Vec<f32> = g
         .par_chunks_mut(per_task * items)
@@ -172,6 +179,7 @@ pub(crate) fn full_catalog<L: Loss>(
         grads[0].add_row(id, row);
         grads[1].row_mut(id)[0] += b;
     }
+    SCORES.with(|cell| *cell.borrow_mut() = g);
     value
 }
 
