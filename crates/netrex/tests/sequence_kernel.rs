@@ -12,7 +12,7 @@ use netrex::representations::{Gru, Sasrec, SasrecSpec, SparseGrad};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{randomize_sequence_tables, SquaredGap};
+use common::{randomize_sequence_tables, Hidden, SquaredGap};
 
 const ITEMS: usize = 9;
 const DIM: usize = 5;
@@ -166,19 +166,26 @@ fn shared_negatives_take_dense_products_with_the_same_gradients() {
 fn full_catalog_scores_every_item_with_the_same_gradients() {
     let mut rng = StdRng::seed_from_u64(17);
     for name in BuiltinLoss::NAMES {
-        let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
-        for representation in representations(&mut rng) {
-            let what = format!("{} / {name}, full catalog", representation.name());
-            let config = SequenceConfig {
-                negatives: NegativeSampling::FullCatalog,
-                ..config(true, 1)
-            };
-            let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
-            randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
-            // more real positions than one parallel task of the kernel
-            let [inputs, targets, _] = batch(&mut rng, 11, 7, 0);
-            assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &[]);
-        }
+        check_full_catalog(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
+    }
+    // custom losses take dfdx's tape over the whole batch's scores, masked columns included
+    check_full_catalog(SquaredGap { negatives: 4 }, &mut rng);
+    let softmax = BuiltinLoss::from_name("sampled-softmax", None).unwrap();
+    check_full_catalog(Hidden(softmax), &mut rng);
+}
+
+fn check_full_catalog<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
+    for representation in representations(rng) {
+        let what = format!("{} / {}, full catalog", representation.name(), loss.name());
+        let config = SequenceConfig {
+            negatives: NegativeSampling::FullCatalog,
+            ..config(true, 1)
+        };
+        let mut model = ImplicitSequenceModel::new(config, representation, loss.clone()).unwrap();
+        randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
+        // more real positions than one parallel task of the kernel
+        let [inputs, targets, _] = batch(rng, 11, 7, 0);
+        assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &[]);
     }
 }
 
