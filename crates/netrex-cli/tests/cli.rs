@@ -83,8 +83,10 @@ fn errors_say_what_is_wrong() {
     netrex(&format!("fit --csv {p} --loss nope")).fails_with("unknown loss");
     netrex(&format!("fit --csv {p} --user-col who")).fails_with("no column \"who\"");
     netrex(&format!("fit --csv {p} --epochs 0")).fails_with("epochs");
-    netrex(&format!("fit --csv {p} --model lstm --negative-sampling nope"))
-        .fails_with("unknown negative sampling");
+    netrex(&format!(
+        "fit --csv {p} --model lstm --negative-sampling nope"
+    ))
+    .fails_with("unknown negative sampling");
     let absent = dir.join("absent").display().to_string();
     netrex(&format!("recommend --model {absent} --user u1")).fails_with("model.json");
     let bad = dir.join("bad.csv");
