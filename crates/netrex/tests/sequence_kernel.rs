@@ -108,23 +108,7 @@ fn check_loss<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
             ImplicitSequenceModel::new(config(true, 1), representation, loss.clone()).unwrap();
         randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
         let [inputs, targets, negatives] = batch(rng, 11, 7, loss.num_negatives());
-        let (reference, expected) = model
-            .batch_gradients(11, &inputs, &targets, &negatives)
-            .unwrap();
-        let (value, actual) = model
-            .fused_batch_gradients(11, &inputs, &targets, &negatives)
-            .expect("a host encoder");
-        assert!(
-            (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
-            "{what}: loss {value} vs {reference}"
-        );
-        let rows: Vec<usize> = model
-            .representation()
-            .tables()
-            .iter()
-            .map(|t| t.rows())
-            .collect();
-        assert_same_gradients(&what, rows.len(), &expected, &actual, &rows);
+        assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &negatives);
     }
 }
 
