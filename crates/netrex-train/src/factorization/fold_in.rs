@@ -75,22 +75,12 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
                 "fold-in needs at least one item",
             ));
         }
+        self.check_items(items)?;
         let num_items = self.representation.num_items();
-        if let Some(&bad) = items.iter().find(|&&i| i as usize >= num_items) {
-            return Err(NetrexError::UnknownId {
-                kind: "item",
-                id: bad.to_string(),
-                count: num_items,
-            });
-        }
         let tables = self.representation.tables();
         let (embedding, bias) = (&tables[kernel.at.item], &tables[kernel.at.item_bias]);
         let d = kernel.dim;
-        let n = self
-            .config
-            .negatives
-            .unwrap_or_else(|| self.loss.num_negatives())
-            .max(1);
+        let n = self.negatives().max(1);
         let context = LossContext { num_items };
         let mut rng = StdRng::seed_from_u64(options.seed);
         let mut user = vec![0.0f32; d];

@@ -304,19 +304,23 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         }
     }
 
+    /// An error naming the first of `items` beyond the model's items.
+    fn check_items(&self, items: &[u32]) -> Result<(), NetrexError> {
+        let count = self.representation.num_items();
+        match items.iter().find(|&&i| i as usize >= count) {
+            Some(&i) => Err(NetrexError::UnknownId {
+                kind: "item",
+                id: i.to_string(),
+                count,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Scores of `items` for `user` (dense ids).
     pub fn predict(&self, user: u32, items: &[u32]) -> Result<Vec<f32>, NetrexError> {
         self.check_user(user)?;
-        if let Some(&i) = items
-            .iter()
-            .find(|&&i| i as usize >= self.representation.num_items())
-        {
-            return Err(NetrexError::UnknownId {
-                kind: "item",
-                id: i.to_string(),
-                count: self.representation.num_items(),
-            });
-        }
+        self.check_items(items)?;
         if items.is_empty() {
             return Ok(Vec::new());
         }
