@@ -4,6 +4,7 @@ use dfdx::prelude::*;
 use rand::Rng;
 
 use crate::error::RepresentationError;
+use crate::feature_map::FeatureMaps;
 use crate::gather::Rows;
 use crate::kernel::BilinearKernel;
 use crate::table::{IndexedBy, Table};
@@ -49,6 +50,14 @@ pub trait FactorizationRepresentation: Send + Sync {
     /// built. `None` (the default) trains and scores through [`forward`](Self::forward).
     fn bilinear_kernel(&self) -> Option<BilinearKernel> {
         None
+    }
+
+    /// The feature maps of a representation whose users or items are sums of feature rows
+    /// ([`Hybrid`](crate::Hybrid)): with a [`bilinear_kernel`](Self::bilinear_kernel), a side
+    /// with a map keeps one row per feature in its [`IndexedBy::Whole`] tables and the kernel
+    /// sums them. Default: none (both sides indexed by id).
+    fn feature_maps(&self) -> FeatureMaps {
+        FeatureMaps::default()
     }
 }
 

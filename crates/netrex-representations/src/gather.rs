@@ -21,6 +21,10 @@ pub struct Rows<D: Device<f32>, T> {
     pub item: Vec<ItemRows<D, T>>,
     /// Whole dense tables, `(rows, cols)` each.
     pub whole: Vec<UserRows<D, T>>,
+    /// The batch's user ids, `B` (for representations that look rows up themselves).
+    pub user_ids: Vec<u32>,
+    /// The batch's item ids, `B x M` row-major.
+    pub item_ids: Vec<u32>,
 }
 
 /// Gathers rows `ids` of `table` into a dfdx tensor of `shape` (whose size must be
@@ -114,6 +118,8 @@ impl<D: Device<f32>> Gathered<D> {
             user: Vec::new(),
             item: Vec::new(),
             whole: Vec::new(),
+            user_ids: self.users.clone(),
+            item_ids: self.items.clone(),
         };
         for leaf in &self.leaves {
             match leaf {

@@ -2,6 +2,7 @@
 //! item tables are, checked once, and its scores on host memory.
 
 use crate::error::RepresentationError;
+use crate::feature_map::{FeatureMap, FeatureMaps};
 use crate::table::{IndexedBy, Table};
 
 /// Where a bilinear representation keeps `user_embedding (users, D)`, `user_bias (users, 1)`,
@@ -34,6 +35,16 @@ impl BilinearKernel {
     /// Checks that `tables` hold the four tables at these positions, with the indexing and
     /// shapes above; returns the embedding dimension `D`.
     pub fn check(&self, tables: &[Table]) -> Result<usize, RepresentationError> {
+        self.check_with_maps(tables, &FeatureMaps::default())
+    }
+
+    /// [`check`](Self::check) for a side made of features: its two tables are
+    /// [`IndexedBy::Whole`] with one row per feature of its map.
+    pub fn check_with_maps(
+        &self,
+        tables: &[Table],
+        maps: &FeatureMaps,
+    ) -> Result<usize, RepresentationError> {
         let fail = |message: String| RepresentationError::Layout {
             representation: "bilinear kernel",
             message,
@@ -51,11 +62,17 @@ impl BilinearKernel {
         if (1..4).any(|k| positions[..k].contains(&positions[k])) {
             return Err(fail(format!("it names a table twice: {positions:?}")));
         }
+        let side = |map: &Option<std::sync::Arc<FeatureMap>>, ids: IndexedBy, rows: usize| {
+            map.as_ref()
+                .map_or((ids, rows), |m| (IndexedBy::Whole, m.num_features()))
+        };
+        let (user_by, user_rows) = side(&maps.user, IndexedBy::User, user.rows());
+        let (item_by, item_rows) = side(&maps.item, IndexedBy::Item, item.rows());
         let expected = [
-            (self.user, IndexedBy::User, user.rows(), item.cols()),
-            (self.user_bias, IndexedBy::User, user.rows(), 1),
-            (self.item, IndexedBy::Item, item.rows(), item.cols()),
-            (self.item_bias, IndexedBy::Item, item.rows(), 1),
+            (self.user, user_by, user_rows, item.cols()),
+            (self.user_bias, user_by, user_rows, 1),
+            (self.item, item_by, item_rows, item.cols()),
+            (self.item_bias, item_by, item_rows, 1),
         ];
         for (k, by, rows, cols) in expected {
             let table = at(k)?;
@@ -81,6 +98,52 @@ impl BilinearKernel {
         let biases = tables[self.item_bias].data();
         for ((s, q), b) in scores.iter_mut().zip(items).zip(biases) {
             *s = dot(p, q) + bias + b;
+        }
+    }
+}
+
+/// Row `id` of table `t` into `out`: the row itself, or the weighted sum of the rows of its
+/// features when the side has a `map` (`tmp`: scratch as long as `out`).
+#[inline(always)]
+pub fn read_side(
+    tables: &[Table],
+    t: usize,
+    map: Option<&FeatureMap>,
+    id: u32,
+    out: &mut [f32],
+    tmp: &mut [f32],
+) {
+    match map {
+        None => out.copy_from_slice(tables[t].row(id as usize)),
+        Some(map) => map.compose(id, out, tmp, |f, into| {
+            into.copy_from_slice(tables[t].row(f))
+        }),
+    }
+}
+
+impl BilinearKernel {
+    /// [`scores`](Self::scores) for a representation with feature maps: every item's vector
+    /// and bias summed from its features (users likewise). `scores` holds one per item.
+    pub fn scores_with_maps(
+        &self,
+        tables: &[Table],
+        maps: &FeatureMaps,
+        user: u32,
+        scores: &mut [f32],
+    ) {
+        if maps.user.is_none() && maps.item.is_none() {
+            return self.scores(tables, user, scores);
+        }
+        let d = tables[self.item].cols();
+        let (mut p, mut q, mut tmp) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let (mut b, mut c, mut tmp1) = ([0.0f32], [0.0f32], [0.0f32]);
+        let (um, im) = (maps.user.as_deref(), maps.item.as_deref());
+        read_side(tables, self.user, um, user, &mut p, &mut tmp);
+        read_side(tables, self.user_bias, um, user, &mut b, &mut tmp1);
+        for (i, s) in scores.iter_mut().enumerate() {
+            read_side(tables, self.item, im, i as u32, &mut q, &mut tmp);
+            read_side(tables, self.item_bias, im, i as u32, &mut c, &mut tmp1);
+            *s = dot(&p, &q) + b[0] + c[0];
         }
     }
 }

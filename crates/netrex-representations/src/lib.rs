@@ -13,8 +13,10 @@
 
 pub mod error;
 pub mod factorization;
+pub mod feature_map;
 pub mod gather;
 pub mod host;
+pub mod hybrid;
 pub mod kernel;
 pub mod record;
 pub mod sequence;
@@ -22,10 +24,12 @@ pub mod table;
 
 pub use error::RepresentationError;
 pub use factorization::{bilinear_scores, dot_scores, Bilinear, FactorizationRepresentation};
+pub use feature_map::{FeatureMap, FeatureMaps};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use host::{
     CnnKernel, EncoderTrace, GruKernel, HostEncoder, LstmKernel, PoolingKernel, SasrecKernel,
 };
+pub use hybrid::{Hybrid, HybridSide};
 pub use kernel::BilinearKernel;
 pub use record::{CnnSpec, PoolingSpec, Record, SequenceSpec};
 pub use sequence::{

@@ -36,7 +36,10 @@ pub use config::{
 pub use device::{available_devices, ComputeDevice};
 pub use early_stopping::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, RoundEnd};
 pub use error::NetrexError;
-pub use factorization::{FoldIn, FoldedUser, FoldedUsers, ImplicitFactorizationModel};
+pub use factorization::{
+    feature_map, feature_side, FoldIn, FoldedUser, FoldedUsers, ImplicitFactorizationModel,
+    SideFeatures,
+};
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 pub use persist::Catalog;
 pub use sequence::{ImplicitSequenceModel, NegativeSampling, SequenceConfig, MASKED_SCORE};

@@ -54,12 +54,13 @@ pub mod prelude {
         AdaptiveHinge, Bpr, BuiltinLoss, Hinge, LogSigmoidBpr, Loss, LossContext, Pointwise, Warp,
     };
     pub use netrex_representations::{
-        AnySequence, Bilinear, BilinearKernel, CausalCnn, FactorizationRepresentation, Lstm,
-        Pooling, Record, SequencePopularity, SequenceRepresentation, SequenceSpec,
+        AnySequence, Bilinear, BilinearKernel, CausalCnn, FactorizationRepresentation, Hybrid,
+        HybridSide, Lstm, Pooling, Record, SequencePopularity, SequenceRepresentation,
+        SequenceSpec,
     };
     pub use netrex_train::{
         Catalog, Checked, Checkpoint, ComputeDevice, Fit, ImplicitFactorizationModel,
         ImplicitSequenceModel, IntoChecked, LearningRateSchedule, NegativeSampling, NetrexError,
-        OptimizerKind, ParamGuard, SequenceConfig, TrainingConfig,
+        OptimizerKind, ParamGuard, SequenceConfig, SideFeatures, TrainingConfig,
     };
 }

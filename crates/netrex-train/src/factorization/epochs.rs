@@ -58,11 +58,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             let negatives = self
                 .device
                 .tensor_from_vec(ids(&buffer.negatives), (batch, n));
-            let rows_for = |items: &Tensor<(usize, usize), usize, D>| {
+            let rows_for = |items: &Tensor<(usize, usize), usize, D>, item_ids: &[u32]| {
                 let mut out = Rows {
                     user: Vec::new(),
                     item: Vec::new(),
                     whole: Vec::new(),
+                    user_ids: buffer.users.clone(),
+                    item_ids: item_ids.to_vec(),
                 };
                 for (k, t) in tables.iter().enumerate() {
                     match t.indexed_by() {
@@ -76,10 +78,12 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             // (B, 1) -> (B,)
             let pos = self
                 .representation
-                .forward(rows_for(&positives))
+                .forward(rows_for(&positives, &buffer.positives))
                 .sum::<(usize,), Axis<1>>();
             // (B, N)
-            let neg = self.representation.forward(rows_for(&negatives));
+            let neg = self
+                .representation
+                .forward(rows_for(&negatives, &buffer.negatives));
             let weights = buffer
                 .weights
                 .as_ref()
@@ -119,7 +123,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let context = LossContext {
             num_items: self.representation.num_items(),
         };
-        let Some(kernel) = self.kernel else {
+        let Some(kernel) = self.kernel.clone() else {
             return Err(NetrexError::Training(
                 "the fused kernel needs a representation with a bilinear kernel".into(),
             ));
@@ -187,7 +191,7 @@ impl<L: Loss> FusedWork<'_, L> {
             if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
                 let result = fused::sgd_examples(
                     tables,
-                    self.kernel,
+                    &self.kernel,
                     example,
                     &self.context,
                     &buffer.batch(),
@@ -208,7 +212,7 @@ impl<L: Loss> FusedWork<'_, L> {
             }
             let value = fused::bilinear_any(
                 tables,
-                self.kernel,
+                &self.kernel,
                 self.loss,
                 &self.context,
                 &buffer.batch(),

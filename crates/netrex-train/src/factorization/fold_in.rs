@@ -66,7 +66,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     /// bilinear kernel (every built-in factorization representation has it).
     pub fn fold_in(&self, items: &[u32], options: &FoldIn) -> Result<FoldedUser, NetrexError> {
         options.check_ref()?;
-        let kernel = self.kernel.ok_or_else(|| {
+        let kernel = self.kernel.as_ref().ok_or_else(|| {
             NetrexError::Training("fold-in needs a representation with a bilinear kernel".into())
         })?;
         if items.is_empty() {
@@ -77,9 +77,9 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         }
         self.check_items(items)?;
         let num_items = self.representation.num_items();
-        let tables = self.representation.tables();
-        let (embedding, bias) = (&tables[kernel.at.item], &tables[kernel.at.item_bias]);
         let d = kernel.dim;
+        let (embedding, bias) = kernel.item_rows(self.representation.tables(), num_items);
+        let row = |i: u32| &embedding[i as usize * d..(i as usize + 1) * d];
         let n = self.negatives().max(1);
         let context = LossContext { num_items };
         let mut rng = StdRng::seed_from_u64(options.seed);
@@ -89,8 +89,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         let (mut negatives, mut negative_scores) = (vec![0u32; n], vec![0.0f32; n]);
         let mut grads = ScoreGrads::default();
         let mut step = vec![0.0f32; d];
-        let score =
-            |user: &[f32], i: u32| dot(user, embedding.row(i as usize)) + bias.row(i as usize)[0];
+        let score = |user: &[f32], i: u32| dot(user, row(i)) + bias[i as usize];
         for _ in 0..options.epochs {
             order.shuffle(&mut rng);
             for &positive in &order {
@@ -117,14 +116,10 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
                     });
                 }
                 step.iter_mut().for_each(|g| *g = 0.0);
-                add_scaled(
-                    &mut step,
-                    grads.positive[0],
-                    embedding.row(positive as usize),
-                );
+                add_scaled(&mut step, grads.positive[0], row(positive));
                 for (&j, &g) in negatives.iter().zip(&grads.negative) {
                     if g != 0.0 {
-                        add_scaled(&mut step, g, embedding.row(j as usize));
+                        add_scaled(&mut step, g, row(j));
                     }
                 }
                 for ((u, s), g) in user.iter_mut().zip(squares.iter_mut()).zip(&step) {
@@ -138,10 +133,18 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
 
     /// The scores of every item for a folded-in user: `<p, q_i> + b_i`.
     pub fn score_folded(&self, user: &FoldedUser, scores: &mut [f32]) -> Result<(), NetrexError> {
-        let kernel = self.kernel.ok_or_else(|| {
+        let kernel = self.kernel.as_ref().ok_or_else(|| {
             NetrexError::Training("scoring a folded-in user needs a bilinear kernel".into())
         })?;
         let tables = self.representation.tables();
+        if kernel.maps.item.is_some() {
+            let (embedding, bias) = kernel.item_rows(tables, scores.len());
+            let d = kernel.dim;
+            for (i, s) in scores.iter_mut().enumerate() {
+                *s = dot(&user.embedding, &embedding[i * d..(i + 1) * d]) + bias[i];
+            }
+            return Ok(());
+        }
         let (embedding, bias) = (&tables[kernel.at.item], &tables[kernel.at.item_bias]);
         for (i, s) in scores.iter_mut().enumerate() {
             *s = dot(&user.embedding, embedding.row(i)) + bias.row(i)[0];

@@ -19,7 +19,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         negatives: &[u32],
         weights: Option<&[f32]>,
     ) -> Option<(f32, Vec<SparseGrad>)> {
-        let kernel = self.kernel?;
+        let kernel = self.kernel.as_ref()?;
         let tables = self.representation.tables();
         let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
         let context = LossContext {

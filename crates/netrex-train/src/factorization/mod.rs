@@ -30,8 +30,10 @@ mod batch;
 mod epochs;
 mod fold_in;
 mod gradients;
+mod hybrid;
 
 pub use fold_in::{FoldIn, FoldedUser, FoldedUsers};
+pub use hybrid::{feature_map, feature_side, SideFeatures};
 
 use batch::{BatchBuffer, Sampler, PER_EXAMPLE_UNIT};
 
@@ -127,10 +129,14 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         // the kernel reads tables by position: it is checked here, once, rather than trusted
         // to train garbage or panic mid-epoch
         let kernel = match representation.bilinear_kernel() {
-            Some(at) => Some(fused::Kernel {
-                at,
-                dim: at.check(representation.tables())?,
-            }),
+            Some(at) => {
+                let maps = representation.feature_maps();
+                Some(fused::Kernel {
+                    at,
+                    dim: at.check_with_maps(representation.tables(), &maps)?,
+                    maps,
+                })
+            }
             None => None,
         };
         // the sampling streams depend on the seed only, so that a model loaded from a
@@ -248,6 +254,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     /// implicit's way). Negatives are then drawn per unit of 1024 positives.
     pub fn uses_per_example_sgd(&self) -> bool {
         self.uses_fused_kernel()
+            && self.kernel.as_ref().is_some_and(fused::Kernel::plain)
             && self.config.batch_size == 1
             && self.config.optimizer == crate::optim::OptimizerKind::Sgd
             && self.loss.example_gradient().is_some()
@@ -397,8 +404,8 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice> ItemScorer
     }
 
     fn score_items(&self, user: u32, scores: &mut [f32]) {
-        if let Some(kernel) = self.kernel {
-            return kernel.at.scores(self.representation.tables(), user, scores);
+        if let Some(kernel) = &self.kernel {
+            return kernel.scores(self.representation.tables(), user, scores);
         }
         let rows = Gathered::new(
             &self.device,

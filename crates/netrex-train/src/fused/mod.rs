@@ -13,7 +13,7 @@ use netrex_losses::{
     checked_example, score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads,
 };
 pub(crate) use netrex_representations::kernel::dot;
-use netrex_representations::{BilinearKernel, SparseGrad, Table};
+use netrex_representations::{BilinearKernel, FeatureMap, FeatureMaps, SparseGrad, Table};
 
 /// Where the kernel reads parameter rows from: plain tables, or tables shared by Hogwild
 /// workers.
@@ -39,12 +39,94 @@ impl<S: RowStore> RowSource for [TrainedTable<'_, S>] {
     }
 }
 
-/// Where the kernel finds the bilinear tables, and their embedding dimension (both checked
-/// when the model was built).
-#[derive(Clone, Copy, Debug)]
+/// Where the kernel finds the bilinear tables, their embedding dimension and the feature maps
+/// of a side made of features (all checked when the model was built).
+#[derive(Clone, Debug)]
 pub(crate) struct Kernel {
     pub(crate) at: BilinearKernel,
     pub(crate) dim: usize,
+    pub(crate) maps: FeatureMaps,
+}
+
+impl Kernel {
+    /// Whether both sides are indexed by id (the per-example path and prefetching need it).
+    pub(crate) fn plain(&self) -> bool {
+        self.maps.user.is_none() && self.maps.item.is_none()
+    }
+
+    /// Every item's vector `(items x D)` and bias `(items)`, summed from features on a side
+    /// made of features.
+    pub(crate) fn item_rows(&self, tables: &[Table], items: usize) -> (Vec<f32>, Vec<f32>) {
+        let dim = self.dim;
+        let map = self.maps.item.as_deref();
+        let (mut rows, mut biases) = (vec![0.0f32; items * dim], vec![0.0f32; items]);
+        let mut tmp = vec![0.0f32; dim.max(1)];
+        for i in 0..items {
+            let id = i as u32;
+            read_side(
+                tables,
+                self.at.item,
+                map,
+                id,
+                &mut rows[i * dim..(i + 1) * dim],
+                &mut tmp,
+            );
+            read_side(
+                tables,
+                self.at.item_bias,
+                map,
+                id,
+                &mut biases[i..i + 1],
+                &mut tmp,
+            );
+        }
+        (rows, biases)
+    }
+
+    /// Scores of every item for `user` (one per item in `scores`).
+    pub(crate) fn scores(&self, tables: &[Table], user: u32, scores: &mut [f32]) {
+        self.at.scores_with_maps(tables, &self.maps, user, scores);
+    }
+}
+
+/// Row `id` of table `t` into `out`: the row, or the weighted sum of its features' rows when
+/// the side has a `map` (`tmp`: scratch as long as `out`).
+#[inline(always)]
+pub(crate) fn read_side<S: RowSource + ?Sized>(
+    tables: &S,
+    t: usize,
+    map: Option<&FeatureMap>,
+    id: u32,
+    out: &mut [f32],
+    tmp: &mut [f32],
+) {
+    match map {
+        None => tables.read(t, id as usize, out),
+        Some(map) => map.compose(id, out, &mut tmp[..out.len()], |f, into| {
+            tables.read(t, f, into)
+        }),
+    }
+}
+
+/// `grad[id] += factor * x`, or, on a side made of features, `grad[f] += factor w_f x` for
+/// each of `id`'s features (the gradient through the weighted sum).
+#[inline(always)]
+pub(crate) fn scatter(
+    grad: &mut SparseGrad,
+    map: Option<&FeatureMap>,
+    id: u32,
+    factor: f32,
+    x: &[f32],
+) {
+    match map {
+        None => add_scaled(grad.row_mut(id), factor, x),
+        Some(map) => {
+            let (features, weights) = map.row(id);
+            for (&f, &w) in features.iter().zip(weights) {
+                add_scaled(grad.row_mut(f), factor * w, x);
+            }
+        }
+    }
 }
 
 /// One minibatch. Shapes: `users` (B), `positives` (B), `negatives` (B x N, row-major),
@@ -73,6 +155,8 @@ pub(crate) struct Scratch {
     /// The positive's and its negatives' ids, `1 + N`.
     ids: Vec<u32>,
     user_bias: [f32; 1],
+    /// A row's worth of scratch for summing feature rows.
+    tmp: Vec<f32>,
 }
 
 impl Scratch {
@@ -86,6 +170,7 @@ impl Scratch {
         self.scores.resize(m, 0.0);
         self.negative_grad.resize(n, 0.0);
         self.ids.resize(m, 0);
+        self.tmp.resize(dim.max(1), 0.0);
     }
 
     /// Reads positive `i`'s user row and its items' rows (the positive's, then its `n`
@@ -95,11 +180,15 @@ impl Scratch {
     fn score_positive<S: RowSource + ?Sized>(
         &mut self,
         tables: &S,
-        at: BilinearKernel,
+        kernel: &Kernel,
         batch: &Batch<'_>,
         i: usize,
         n: usize,
     ) {
+        let at = kernel.at;
+        if !kernel.plain() {
+            return self.score_composed(tables, kernel, batch, i, n);
+        }
         let b = batch.users.len();
         if i + PREFETCH_AHEAD < b {
             let ahead = i + PREFETCH_AHEAD;
@@ -122,6 +211,32 @@ impl Scratch {
             self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
         }
     }
+
+    /// [`score_positive`](Self::score_positive) with rows summed from features.
+    fn score_composed<S: RowSource + ?Sized>(
+        &mut self,
+        tables: &S,
+        kernel: &Kernel,
+        batch: &Batch<'_>,
+        i: usize,
+        n: usize,
+    ) {
+        let (at, dim) = (kernel.at, kernel.dim);
+        let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
+        let u = batch.users[i];
+        self.ids[0] = batch.positives[i];
+        self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
+        let tmp = &mut self.tmp;
+        read_side(tables, at.user, um, u, &mut self.user, tmp);
+        read_side(tables, at.user_bias, um, u, &mut self.user_bias, tmp);
+        for (k, &item) in self.ids.iter().enumerate() {
+            let row = &mut self.items[k * dim..(k + 1) * dim];
+            read_side(tables, at.item, im, item, row, tmp);
+            let bias = &mut self.item_bias[k..k + 1];
+            read_side(tables, at.item_bias, im, item, bias, tmp);
+            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
+        }
+    }
 }
 
 /// How many positives ahead the kernel asks for their rows to be fetched.
@@ -139,20 +254,21 @@ pub(crate) fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
 /// table, in the bilinear order).
 pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     tables: &S,
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &dyn ExampleGradient,
     context: &LossContext,
     batch: &Batch<'_>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
-    let Kernel { at, dim } = kernel;
+    let (at, dim) = (kernel.at, kernel.dim);
+    let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
     let mut total = 0.0f64;
     for i in 0..b {
-        scratch.score_positive(tables, at, batch, i, n);
+        scratch.score_positive(tables, kernel, batch, i, n);
         let Scratch {
             user,
             user_grad,
@@ -178,11 +294,11 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             let factor = scale * d;
             add_scaled(user_grad, factor, &items[k * dim..(k + 1) * dim]);
             bias_grad += factor;
-            add_scaled(grads[at.item].row_mut(item), factor, user);
-            grads[at.item_bias].row_mut(item)[0] += factor;
+            scatter(&mut grads[at.item], im, item, factor, user);
+            scatter(&mut grads[at.item_bias], im, item, factor, &[1.0]);
         }
-        grads[at.user].add_row(u, user_grad);
-        grads[at.user_bias].row_mut(u)[0] += bias_grad;
+        scatter(&mut grads[at.user], um, u, 1.0, user_grad);
+        scatter(&mut grads[at.user_bias], um, u, bias_grad, &[1.0]);
     }
     (total / b.max(1) as f64) as f32
 }
@@ -191,7 +307,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
 /// [`ExampleGradient`], through [`bilinear_batch_scored`] otherwise.
 pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
     tables: &S,
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &L,
     context: &LossContext,
     batch: &Batch<'_>,
@@ -210,21 +326,22 @@ pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
 /// gradients. Same result as [`bilinear_batch`] for a built-in loss.
 pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
     tables: &S,
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &L,
     context: &LossContext,
     batch: &Batch<'_>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
-    let Kernel { at, dim } = kernel;
+    let (at, dim) = (kernel.at, kernel.dim);
+    let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
     scratch.positive.resize(b, 0.0);
     scratch.negative.resize(b * n, 0.0);
     for i in 0..b {
-        scratch.score_positive(tables, at, batch, i, n);
+        scratch.score_positive(tables, kernel, batch, i, n);
         scratch.positive[i] = scratch.scores[0];
         scratch.negative[i * n..(i + 1) * n].copy_from_slice(&scratch.scores[1..]);
     }
@@ -235,6 +352,7 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         positive,
         negative,
         dscores,
+        tmp,
         ..
     } = scratch;
     let items = &mut items[..dim];
@@ -253,8 +371,8 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         return value;
     }
     for i in 0..b {
-        let u = batch.users[i] as usize;
-        tables.read(at.user, u, user);
+        let u = batch.users[i];
+        read_side(tables, at.user, um, u, user, tmp);
         user_grad.iter_mut().for_each(|g| *g = 0.0);
         let mut bias_grad = 0.0;
         for (k, item) in ids(i).enumerate() {
@@ -266,14 +384,14 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
             if d == 0.0 {
                 continue;
             }
-            tables.read(at.item, item as usize, items);
+            read_side(tables, at.item, im, item, items, tmp);
             add_scaled(user_grad, d, items);
             bias_grad += d;
-            add_scaled(grads[at.item].row_mut(item), d, user);
-            grads[at.item_bias].row_mut(item)[0] += d;
+            scatter(&mut grads[at.item], im, item, d, user);
+            scatter(&mut grads[at.item_bias], im, item, d, &[1.0]);
         }
-        grads[at.user].add_row(u as u32, user_grad);
-        grads[at.user_bias].row_mut(u as u32)[0] += bias_grad;
+        scatter(&mut grads[at.user], um, u, 1.0, user_grad);
+        scatter(&mut grads[at.user_bias], um, u, bias_grad, &[1.0]);
     }
     value
 }

@@ -12,7 +12,7 @@ use super::*;
 /// positive whose loss is not finite (nothing of it is applied).
 pub(crate) fn sgd_examples<S: RowStore>(
     tables: &[TrainedTable<'_, S>],
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &dyn ExampleGradient,
     context: &LossContext,
     batch: &Batch<'_>,
@@ -32,7 +32,7 @@ pub(crate) fn sgd_examples<S: RowStore>(
 #[target_feature(enable = "avx2")]
 unsafe fn sgd_examples_avx2<S: RowStore>(
     tables: &[TrainedTable<'_, S>],
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &dyn ExampleGradient,
     context: &LossContext,
     batch: &Batch<'_>,
@@ -45,14 +45,15 @@ unsafe fn sgd_examples_avx2<S: RowStore>(
 #[inline(always)]
 fn sgd_examples_inline<S: RowStore>(
     tables: &[TrainedTable<'_, S>],
-    kernel: Kernel,
+    kernel: &Kernel,
     loss: &dyn ExampleGradient,
     context: &LossContext,
     batch: &Batch<'_>,
     (lr, l2): (f32, f32),
     scratch: &mut Scratch,
 ) -> Result<f64, (usize, f32)> {
-    let Kernel { at, dim } = kernel;
+    debug_assert!(kernel.plain(), "per-example SGD writes id rows");
+    let (at, dim) = (kernel.at, kernel.dim);
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     let m = 1 + n;
@@ -61,7 +62,7 @@ fn sgd_examples_inline<S: RowStore>(
     let mut touched = vec![false; m];
     let mut total = 0.0f64;
     for i in 0..b {
-        scratch.score_positive(tables, at, batch, i, n);
+        scratch.score_positive(tables, kernel, batch, i, n);
         let Scratch {
             user,
             user_grad,

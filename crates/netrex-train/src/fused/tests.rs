@@ -48,9 +48,10 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             };
             let value = bilinear_batch(
                 &expected[..],
-                Kernel {
+                &Kernel {
                     at: BilinearKernel::IN_ORDER,
                     dim,
+                    maps: FeatureMaps::default(),
                 },
                 example,
                 &context,
@@ -72,9 +73,10 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
         };
         let sum = sgd_examples(
             training.tables(),
-            Kernel {
+            &Kernel {
                 at: BilinearKernel::IN_ORDER,
                 dim,
+                maps: FeatureMaps::default(),
             },
             example,
             &context,

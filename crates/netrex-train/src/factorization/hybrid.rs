@@ -1,0 +1,112 @@
+//! Hybrid models from side features: feature maps from [`Features`], and the constructor.
+
+use std::sync::Arc;
+
+use netrex_data::features::Features;
+use netrex_representations::{FeatureMap, Hybrid, HybridSide};
+
+use super::*;
+
+/// How one side's feature rows become a [`FeatureMap`] (see [`feature_map`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SideFeatures {
+    /// Keep one embedding per id as a feature of its own (LightFM's identity features):
+    /// rows `0..ids` of the tables are the ids, the named features follow.
+    pub with_ids: bool,
+    /// Divide each id's weights (its id's included) by their sum, as LightFM does by default.
+    pub normalise: bool,
+}
+
+impl Default for SideFeatures {
+    /// Features only, each row normalised: LightFM's best cold-start setting.
+    fn default() -> Self {
+        SideFeatures {
+            with_ids: false,
+            normalise: true,
+        }
+    }
+}
+
+/// The feature map of `ids` ids (or more, if `features` covers more rows) from `features`.
+///
+/// Errors: an id left with no feature at all (no features and ids not kept), since every such
+/// id would be the same zero vector; the message counts them and names the first.
+pub fn feature_map(
+    features: &Features,
+    ids: usize,
+    side: SideFeatures,
+) -> Result<FeatureMap, NetrexError> {
+    let rows = ids.max(features.num_rows());
+    let offset = if side.with_ids { rows as u32 } else { 0 };
+    let num_features = offset as usize + features.num_features();
+    let mut empty = Vec::new();
+    let table: Vec<Vec<(u32, f32)>> = (0..rows as u32)
+        .map(|id| {
+            let (names, weights) = features.row(id);
+            let mut row: Vec<(u32, f32)> = Vec::with_capacity(names.len() + 1);
+            if side.with_ids {
+                row.push((id, 1.0));
+            }
+            row.extend(names.iter().zip(weights).map(|(&f, &w)| (offset + f, w)));
+            if row.is_empty() {
+                empty.push(id);
+            }
+            let sum: f32 = row.iter().map(|&(_, w)| w).sum();
+            if side.normalise && sum != 0.0 {
+                row.iter_mut().for_each(|(_, w)| *w /= sum);
+            }
+            row
+        })
+        .collect();
+    if let Some(first) = empty.first() {
+        return Err(NetrexError::config(
+            "features",
+            format!(
+                "{} of {rows} ids have no features (the first: dense id {first}); give them \
+                 features or keep ids as features",
+                empty.len()
+            ),
+        ));
+    }
+    Ok(FeatureMap::from_rows(&table, num_features)?)
+}
+
+impl<L: Loss> ImplicitFactorizationModel<Hybrid, L> {
+    /// A hybrid model (LightFM's) on the CPU: users and items each made of ids or of
+    /// features, initialised from `config.seed`.
+    pub fn hybrid(
+        config: impl IntoChecked<TrainingConfig>,
+        users: HybridSide,
+        items: HybridSide,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
+        Self::hybrid_on(crate::device::cpu(), config, users, items, loss)
+    }
+}
+
+impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
+    /// A hybrid model on `device` (see [`ComputeDevice::open`]).
+    pub fn hybrid_on(
+        device: D,
+        config: impl IntoChecked<TrainingConfig>,
+        users: HybridSide,
+        items: HybridSide,
+        loss: L,
+    ) -> Result<Self, NetrexError> {
+        let config = config.into_checked()?;
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let representation = Hybrid::new(users, items, config.embedding_dim, &mut rng)?;
+        Self::with_seed(device, config, representation, loss)
+    }
+}
+
+/// A side made of `features` over `ids` ids, as [`feature_map`] builds it.
+pub fn feature_side(
+    features: &Features,
+    ids: usize,
+    side: SideFeatures,
+) -> Result<HybridSide, NetrexError> {
+    Ok(HybridSide::Features(Arc::new(feature_map(
+        features, ids, side,
+    )?)))
+}

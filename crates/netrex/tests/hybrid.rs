@@ -1,0 +1,258 @@
+//! The hybrid (feature) factorization model: its CPU kernel's gradients through the feature
+//! sums against dfdx's for every loss, identity features reproducing the bilinear model
+//! exactly, and cold items scored from their features.
+
+mod common;
+
+use std::sync::Arc;
+
+use netrex::data::features::FeaturesBuilder;
+use netrex::data::synthetic::{zipf, ZipfConfig};
+use netrex::data::Interactions;
+use netrex::losses::Loss;
+use netrex::prelude::*;
+use netrex::representations::FeatureMap;
+use netrex::{feature_map, SideFeatures};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use common::{Hidden, SquaredGap};
+
+const USERS: usize = 30;
+const ITEMS: usize = 24;
+
+fn data() -> Interactions {
+    zipf(&ZipfConfig {
+        num_users: USERS,
+        num_items: ITEMS,
+        num_interactions: 1500,
+        exponent: 1.0,
+        seed: 5,
+    })
+    .unwrap()
+}
+
+fn config(fused: bool, threads: usize) -> TrainingConfig {
+    TrainingConfig::builder()
+        .embedding_dim(8)
+        .epochs(2)
+        .batch_size(64)
+        .learning_rate(0.02)
+        .seed(11)
+        .fused(fused)
+        .threads(threads)
+        .config()
+}
+
+/// Random sparse rows over `features` features, one to three per id, random weights.
+fn random_map(ids: usize, features: usize, rng: &mut StdRng) -> Arc<FeatureMap> {
+    let rows: Vec<Vec<(u32, f32)>> = (0..ids)
+        .map(|_| {
+            let mut row: Vec<(u32, f32)> = Vec::new();
+            for _ in 0..rng.gen_range(1..=3) {
+                let f = rng.gen_range(0..features as u32);
+                if row.iter().all(|&(g, _)| g != f) {
+                    row.push((f, rng.gen_range(0.2..1.5)));
+                }
+            }
+            row
+        })
+        .collect();
+    Arc::new(FeatureMap::from_rows(&rows, features).unwrap())
+}
+
+/// The sides every check runs over: items of features, users of ids; both of features; users
+/// of features, items of ids.
+fn sides(rng: &mut StdRng) -> Vec<(HybridSide, HybridSide)> {
+    vec![
+        (
+            HybridSide::Ids(USERS),
+            HybridSide::Features(random_map(ITEMS, 7, rng)),
+        ),
+        (
+            HybridSide::Features(random_map(USERS, 5, rng)),
+            HybridSide::Features(random_map(ITEMS, 9, rng)),
+        ),
+        (
+            HybridSide::Features(random_map(USERS, 6, rng)),
+            HybridSide::Ids(ITEMS),
+        ),
+    ]
+}
+
+/// The kernel's loss and row gradients of a random batch, with and without weights, against
+/// dfdx's (which gathers feature rows and sums them on the tape).
+fn check_against_dfdx<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
+    let b = 16usize;
+    let negatives = loss.num_negatives();
+    let name = loss.name();
+    for (users, items) in sides(rng) {
+        let mut m = ImplicitFactorizationModel::hybrid(config(true, 1), users, items, loss.clone())
+            .unwrap();
+        assert!(m.uses_fused_kernel());
+        for t in m.representation_mut().tables_mut() {
+            t.data_mut()
+                .iter_mut()
+                .for_each(|v| *v = rng.gen_range(-0.8..0.8));
+        }
+        let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..USERS as u32)).collect();
+        let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..ITEMS as u32)).collect();
+        let n: Vec<u32> = (0..b * negatives)
+            .map(|_| rng.gen_range(0..ITEMS as u32))
+            .collect();
+        let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
+        for weights in [None, Some(w.as_slice())] {
+            let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
+            let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
+            assert!(
+                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+                "{name}: loss {value} vs {reference}"
+            );
+            for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
+                for r in 0..m.representation().tables()[t].rows() as u32 {
+                    for (x, y) in a.row(r).iter().zip(e.row(r)) {
+                        assert!(
+                            (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                            "{name}: table {t} row {r}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kernel_gradients_through_feature_sums_equal_dfdx_for_every_builtin_loss() {
+    let mut rng = StdRng::seed_from_u64(1);
+    for name in BuiltinLoss::NAMES {
+        check_against_dfdx(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
+    }
+}
+
+#[test]
+fn custom_losses_get_the_same_gradients_through_feature_sums() {
+    let mut rng = StdRng::seed_from_u64(2);
+    check_against_dfdx(SquaredGap { negatives: 2 }, &mut rng);
+    for name in BuiltinLoss::NAMES {
+        check_against_dfdx(
+            Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()),
+            &mut rng,
+        );
+    }
+}
+
+#[test]
+fn identity_features_train_the_bilinear_model_exactly() {
+    let x = data();
+    for loss in ["warp", "bpr", "adaptive-hinge"] {
+        let loss = BuiltinLoss::from_name(loss, None).unwrap();
+        let mut bilinear =
+            ImplicitFactorizationModel::bilinear(config(true, 1), USERS, ITEMS, loss).unwrap();
+        let mut hybrid = ImplicitFactorizationModel::hybrid(
+            config(true, 1),
+            HybridSide::Features(Arc::new(FeatureMap::identity(USERS))),
+            HybridSide::Features(Arc::new(FeatureMap::identity(ITEMS))),
+            loss,
+        )
+        .unwrap();
+        let a = bilinear.fit(&x).unwrap().loss_history;
+        let b = hybrid.fit(&x).unwrap().loss_history;
+        assert_eq!(a, b, "{}", loss.name());
+        for (s, t) in bilinear
+            .representation()
+            .tables()
+            .iter()
+            .zip(hybrid.representation().tables())
+        {
+            assert_eq!(s.data(), t.data(), "{}: {}", loss.name(), s.name());
+        }
+        let (mut sa, mut sb) = (vec![0.0; ITEMS], vec![0.0; ITEMS]);
+        bilinear.score_items(3, &mut sa);
+        hybrid.score_items(3, &mut sb);
+        assert_eq!(sa, sb);
+    }
+}
+
+#[test]
+fn the_dfdx_path_trains_a_hybrid_like_the_kernel() {
+    let x = data();
+    let mut rng = StdRng::seed_from_u64(4);
+    let (users, items) = sides(&mut rng).swap_remove(1);
+    let fit = |fused: bool| {
+        let config = netrex::TrainingConfigBuilder::from(config(fused, 1))
+            .optimizer(netrex::OptimizerKind::Sgd)
+            .learning_rate(0.05)
+            .build()
+            .unwrap();
+        let mut m = ImplicitFactorizationModel::hybrid(
+            config,
+            users.clone(),
+            items.clone(),
+            Bpr::default(),
+        )
+        .unwrap();
+        assert_eq!(m.uses_fused_kernel(), fused);
+        (m.fit(&x).unwrap().loss_history, m)
+    };
+    let (fused, a) = fit(true);
+    let (generic, b) = fit(false);
+    for (x, y) in fused.iter().zip(&generic) {
+        assert!((x - y).abs() < 1e-4, "loss {x} vs {y}");
+    }
+    assert!(fused[1] < fused[0], "{fused:?}");
+    let (mut sa, mut sb) = (vec![0.0; ITEMS], vec![0.0; ITEMS]);
+    a.score_items(2, &mut sa);
+    b.score_items(2, &mut sb);
+    for (x, y) in sa.iter().zip(&sb) {
+        assert!((x - y).abs() < 1e-3, "score {x} vs {y}");
+    }
+}
+
+#[test]
+fn cold_items_score_from_their_features() {
+    // items 20..24 never occur in training; item 20 shares item 0's features, 21 item 1's
+    let x = data();
+    let keep: Vec<usize> = (0..x.len()).filter(|&k| x.items()[k] < 20).collect();
+    let train = x.select(&keep);
+    let mut builder = FeaturesBuilder::new();
+    for item in 0..ITEMS as u32 {
+        let twin = if item >= 20 { item - 20 } else { item };
+        builder.add(item, &format!("group:{}", twin % 6), 1.0);
+        builder.add(item, &format!("shade:{}", twin % 4), 0.5);
+    }
+    let features = builder.build();
+    let map = feature_map(&features, ITEMS, SideFeatures::default()).unwrap();
+    assert_eq!(map.row(0).1, &[2.0 / 3.0, 1.0 / 3.0]);
+    let mut m = ImplicitFactorizationModel::hybrid(
+        config(true, 2),
+        HybridSide::Ids(USERS),
+        HybridSide::Features(Arc::new(map)),
+        Warp::default(),
+    )
+    .unwrap();
+    let report = m.fit(&train).unwrap();
+    assert!(report.loss_history.iter().all(|l| l.is_finite()));
+    let mut scores = vec![0.0; ITEMS];
+    for user in 0..USERS as u32 {
+        m.score_items(user, &mut scores);
+        assert_eq!(scores[20], scores[0], "user {user}");
+        assert_eq!(scores[21], scores[1], "user {user}");
+    }
+    // with ids kept, a cold item's id row is untrained but it still differs from its twin
+    let with_ids = SideFeatures {
+        with_ids: true,
+        normalise: true,
+    };
+    let map = feature_map(&features, ITEMS, with_ids).unwrap();
+    assert_eq!(map.num_features(), ITEMS + 10);
+    // names number in order of first use: item 5 is group:5 (9th) and shade:1 (3rd)
+    assert_eq!(map.row(5).0, &[5, ITEMS as u32 + 9, ITEMS as u32 + 3]);
+    assert_eq!(map.row(5).1, &[1.0 / 2.5, 1.0 / 2.5, 0.5 / 2.5]);
+    // an id with no feature at all is an error, not a silent zero vector
+    let err = feature_map(&features, ITEMS + 2, SideFeatures::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("2 of 26 ids have no features"),
+        "{err}"
+    );
+}
