@@ -176,6 +176,12 @@ pub(crate) enum SplitName {
     /// Per user: the last item is the test target, the one before it the validation target
     /// (next-item protocol: HR@10, NDCG@10, MRR; early stopping on validation NDCG@10).
     LeaveOneOut,
+    /// Cold start: every interaction on the items of `--cold-items FILE` (or a seeded
+    /// `--test-fraction` of items) is the test set, and evaluation ranks those items only.
+    ColdItems,
+    /// Cold start: every interaction of the users of `--cold-users FILE` (or a seeded
+    /// `--test-fraction` of users) is the test set.
+    ColdUsers,
 }
 
 impl SplitName {
@@ -405,6 +411,19 @@ pub(crate) struct DataArgs {
     /// Interactions per user held out by the leave-last split.
     #[arg(long, default_value_t = 1)]
     pub(crate) leave_last: usize,
+    /// cold-items: the cold items, one raw id a line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cold_items: Option<PathBuf>,
+    /// cold-users: the cold users, one raw id a line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cold_users: Option<PathBuf>,
+    /// Item features for a hybrid factorization model: a file of `raw item id, feature[,
+    /// weight]` rows, or `movielens` for the release's genres and decade.
+    #[arg(long, value_name = "FILE|movielens")]
+    pub(crate) item_features: Option<String>,
+    /// User features likewise (`movielens`: gender, age bracket, occupation).
+    #[arg(long, value_name = "FILE|movielens")]
+    pub(crate) user_features: Option<String>,
     /// Keep only items with at least this many interactions, in one pass (default: 5 for
     /// ml-1m with --split leave-one-out, as the literature; none otherwise).
     #[arg(long, value_name = "N")]
@@ -497,6 +516,14 @@ pub(crate) struct FitArgs {
     /// Train through dfdx's tape even where a hand-written kernel applies (for comparisons).
     #[arg(long)]
     pub(crate) generic: bool,
+    /// With --item-features / --user-features: keep one embedding per id as a feature of its
+    /// own beside the named features (LightFM's identity features).
+    #[arg(long)]
+    pub(crate) with_ids: bool,
+    /// With --item-features / --user-features: use the weights as given (default: each id's
+    /// weights divided by their sum, as LightFM does).
+    #[arg(long)]
+    pub(crate) raw_feature_weights: bool,
     /// Keep the tables and a dense optimizer on the device for the whole fit (the default
     /// with --device cuda; on the CPU for comparisons).
     #[arg(long)]

@@ -6,7 +6,7 @@ use netrex::losses::BuiltinLoss;
 use netrex::prelude::*;
 
 use crate::args::{EvaluateArgs, SplitName};
-use crate::load::{check_same_ids, load};
+use crate::load::{check_same_ids, load, Split};
 use crate::train::{factorization_scores, sequence_scores, Scores, TestSettings};
 use crate::Failure;
 
@@ -29,7 +29,7 @@ pub(crate) fn saved_loss(dir: &std::path::Path, sequence: bool) -> Result<Builti
 /// Loads the saved factorization model in `dir`.
 pub(crate) fn load_factorization(
     dir: &std::path::Path,
-) -> Result<(ImplicitFactorizationModel<Bilinear, BuiltinLoss>, Catalog), Failure> {
+) -> Result<(ImplicitFactorizationModel<Hybrid, BuiltinLoss>, Catalog), Failure> {
     Ok(ImplicitFactorizationModel::load(
         dir,
         saved_loss(dir, false)?,
@@ -48,6 +48,7 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
     let settings = TestSettings {
         threads: args.threads,
         seed: args.seed,
+        candidates: None,
     };
     let scores = if netrex::sequence_persist::is_sequence_model(&args.model) {
         if args.plot.is_some() {
@@ -57,7 +58,7 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
             );
         }
         let (model, catalog) = load_sequence(&args.model)?;
-        let (data, parts) = load(&args.data, args.seed, Some(SplitName::User))?;
+        let Split { data, parts, .. } = load(&args.data, args.seed, Some(SplitName::User))?;
         check_same_ids(&catalog, &data)?;
         sequence_scores(&model, &parts, &settings, false)?
     } else {
@@ -76,14 +77,15 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
 
 fn evaluate_factorization(args: &EvaluateArgs, settings: &TestSettings) -> Result<Scores, Failure> {
     let (model, catalog) = load_factorization(&args.model)?;
-    let (data, parts) = load(&args.data, args.seed, None)?;
-    check_same_ids(&catalog, &data)?;
+    let split = load(&args.data, args.seed, None)?;
+    let (data, parts) = (&split.data, &split.parts);
+    check_same_ids(&catalog, data)?;
     // a chart needs more cut-offs than the summary
-    let config = if args.plot.is_some() {
+    let config = split.eval_config(if args.plot.is_some() {
         EvalConfig::at(vec![1, 2, 3, 5, 10, 15, 20, 30, 50])
     } else {
         EvalConfig::default()
-    };
+    });
     let report = netrex::in_pool(settings.threads, || {
         evaluate(&model, &parts.test, Some(&parts.train), &config)
     })??;

@@ -7,12 +7,14 @@ use clap::ArgMatches;
 use rand::SeedableRng;
 use serde_json::json;
 
+use netrex::data::Features;
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
+use netrex::representations::HybridSide;
 use netrex::representations::Record;
 use netrex::representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
-use netrex::{LearningRateSchedule, OptimizerKind};
+use netrex::{feature_side, LearningRateSchedule, OptimizerKind, SideFeatures};
 
 use crate::args::{FitArgs, ModelName, SamplingName, SplitName};
 use crate::device::{on_device, resident_by_default};
@@ -40,11 +42,33 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
                 .into(),
         );
     }
+    let features = args.data.item_features.is_some() || args.data.user_features.is_some();
+    if features && (args.data.is_next_item() || args.model != ModelName::Factorization) {
+        return Err(
+            "--item-features and --user-features train a hybrid factorization model \
+                    (--model factorization); sequence models do not read features"
+                .into(),
+        );
+    }
+    if args.with_ids && !features {
+        return Err(
+            "--with-ids keeps id embeddings beside features: give --item-features or \
+                    --user-features"
+                .into(),
+        );
+    }
     if args.data.is_next_item() {
         return crate::next_item::fit_next_item(&args);
     }
     if args.model == ModelName::Cooc {
         return Err("--model cooc ranks next items: use --split leave-one-out".into());
+    }
+    let cold = matches!(
+        args.data.split,
+        Some(SplitName::ColdItems | SplitName::ColdUsers)
+    );
+    if cold && !matches!(args.model, ModelName::Factorization | ModelName::Popularity) {
+        return Err("cold-start splits evaluate factorization models and popularity".into());
     }
     if args.model == ModelName::Popularity {
         return fit_popularity(&args);
@@ -80,21 +104,25 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
     // hyperparameters are checked before any data is read
     let loss = args.loss()?;
     let config = training_config(args, TrainingConfig::tuned_for(&loss.name())).check()?;
-    let (data, parts) = load(&args.data, args.seed, None)?;
+    let split = load(&args.data, args.seed, None)?;
     if !args.json {
-        describe(&data, &parts);
+        describe(&split.data, &split.parts);
     }
+    let side = SideFeatures {
+        with_ids: args.with_ids,
+        normalise: !args.raw_feature_weights,
+    };
+    let made_of = |features: &Option<Features>, ids: usize| match features {
+        Some(f) => feature_side(f, ids, side),
+        None => Ok(HybridSide::Ids(ids)),
+    };
+    let users = made_of(&split.user_features, split.data.users.len())?;
+    let items = made_of(&split.item_features, split.data.items.len())?;
     on_device!(args.device, device => {
-        let model = ImplicitFactorizationModel::bilinear_on(
-            device,
-            config,
-            data.users.len(),
-            data.items.len(),
-            loss,
-        )?
-        .with_progress(!args.json)
-        .with_resident_tables(args.resident || resident_by_default(args.device));
-        train_and_report(model, args, &data, &parts, false)
+        let model = ImplicitFactorizationModel::hybrid_on(device, config, users, items, loss)?
+            .with_progress(!args.json)
+            .with_resident_tables(args.resident || resident_by_default(args.device));
+        train_and_report(model, args, &split, false)
     })
 }
 
@@ -146,18 +174,22 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
     }
     .check()?;
     let spec = sequence_spec(args, config.max_len)?;
-    let (data, parts) = load(&args.data, args.seed, Some(SplitName::User))?;
+    let split = load(&args.data, args.seed, Some(SplitName::User))?;
     if !args.json {
-        describe(&data, &parts);
+        describe(&split.data, &split.parts);
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let representation = spec.build(data.items.len(), config.training.embedding_dim, &mut rng)?;
+    let representation = spec.build(
+        split.data.items.len(),
+        config.training.embedding_dim,
+        &mut rng,
+    )?;
     let loss = args.loss()?;
     on_device!(args.device, device => {
         let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
             .with_progress(!args.json)
         .with_resident_tables(args.resident || resident_by_default(args.device));
-        train_and_report(model, args, &data, &parts, false)
+        train_and_report(model, args, &split, false)
     })
 }
 
@@ -166,18 +198,15 @@ fn fit_popularity(args: &FitArgs) -> Result<(), Failure> {
     if args.save.is_some() {
         return Err("--save is for trained models; popularity has nothing to save".into());
     }
-    let (data, parts) = load(&args.data, args.seed, None)?;
+    let split = load(&args.data, args.seed, None)?;
+    let (data, parts) = (&split.data, &split.parts);
     if !args.json {
-        describe(&data, &parts);
+        describe(data, parts);
     }
     let model = Popularity::fit(&parts.train);
+    let config = split.eval_config(EvalConfig::default());
     let report = netrex::in_pool(args.threads, || {
-        evaluate(
-            &model,
-            &parts.test,
-            Some(&parts.train),
-            &EvalConfig::default(),
-        )
+        evaluate(&model, &parts.test, Some(&parts.train), &config)
     })??;
     if args.json {
         let mut out = metrics_json(&report);
@@ -213,12 +242,12 @@ fn resume(args: &FitArgs, dir: &Path, matches: &ArgMatches) -> Result<(), Failur
             spec: Some(model.representation().spec()),
         };
         refuse_changes(args, &given, &run)?;
-        let (data, parts) = load(&args.data, args.seed, default_split)?;
-        check_same_ids(&catalog, &data)?;
-        train_and_report(model.with_progress(!args.json), args, &data, &parts, true)
+        let split = load(&args.data, args.seed, default_split)?;
+        check_same_ids(&catalog, &split.data)?;
+        train_and_report(model.with_progress(!args.json), args, &split, true)
     } else {
         let (model, catalog) =
-            ImplicitFactorizationModel::<Bilinear, BuiltinLoss>::load_checkpoint(dir, loss)?;
+            ImplicitFactorizationModel::<Hybrid, BuiltinLoss>::load_checkpoint(dir, loss)?;
         let run = RunSettings {
             config: model.config(),
             loss: model.loss().name(),
@@ -226,9 +255,9 @@ fn resume(args: &FitArgs, dir: &Path, matches: &ArgMatches) -> Result<(), Failur
             spec: None,
         };
         refuse_changes(args, &given, &run)?;
-        let (data, parts) = load(&args.data, args.seed, default_split)?;
-        check_same_ids(&catalog, &data)?;
-        train_and_report(model.with_progress(!args.json), args, &data, &parts, true)
+        let split = load(&args.data, args.seed, default_split)?;
+        check_same_ids(&catalog, &split.data)?;
+        train_and_report(model.with_progress(!args.json), args, &split, true)
     }
 }
 

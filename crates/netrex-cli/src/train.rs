@@ -12,6 +12,7 @@ use netrex::prelude::*;
 use netrex::{EpochEnd, FitReport};
 
 use crate::args::FitArgs;
+use crate::load::Split;
 use crate::report::{metrics_json, metrics_text, print_epochs};
 use crate::Failure;
 
@@ -21,6 +22,8 @@ pub(crate) struct TestSettings {
     pub(crate) threads: usize,
     /// Seed of sampled metrics.
     pub(crate) seed: u64,
+    /// The items ranked (a cold-items split's), else all.
+    pub(crate) candidates: Option<Vec<u32>>,
 }
 
 /// A model's test scores.
@@ -77,12 +80,15 @@ pub(crate) trait Trainable: Fit + Checkpoint {
     fn training_json(&self) -> Result<Value, Failure>;
 }
 
-impl<D: ComputeDevice> Trainable for ImplicitFactorizationModel<Bilinear, BuiltinLoss, D>
+impl<D: ComputeDevice> Trainable for ImplicitFactorizationModel<Hybrid, BuiltinLoss, D>
 where
     Self: Fit + Checkpoint,
 {
     fn kind(&self) -> String {
-        "factorization".into()
+        match self.representation().is_bilinear() {
+            true => "factorization".into(),
+            false => "hybrid factorization".into(),
+        }
     }
 
     model_history!();
@@ -99,13 +105,17 @@ where
     fn test(
         &self,
         parts: &TrainTest,
-        _settings: &TestSettings,
+        settings: &TestSettings,
         _quick: bool,
     ) -> Result<Scores, Failure> {
+        let config = EvalConfig {
+            candidates: settings.candidates.clone(),
+            ..EvalConfig::default()
+        };
         // scored on the CPU whatever the training device
-        let report =
-            self.to_cpu()?
-                .evaluate(&parts.test, Some(&parts.train), &EvalConfig::default())?;
+        let report = self
+            .to_cpu()?
+            .evaluate(&parts.test, Some(&parts.train), &config)?;
         Ok(factorization_scores(&report))
     }
 
@@ -244,14 +254,15 @@ fn due(every: Option<usize>, end: &EpochEnd) -> bool {
 pub(crate) fn train_and_report<M: Trainable>(
     mut model: M,
     args: &FitArgs,
-    data: &Dataset,
-    parts: &TrainTest,
+    split: &Split,
     resume: bool,
 ) -> Result<(), Failure> {
+    let (data, parts) = (&split.data, &split.parts);
     let catalog = M::catalog(data, parts);
     let settings = TestSettings {
         threads: args.threads,
         seed: args.seed,
+        candidates: split.candidates(),
     };
     let save_dir = args.save.clone().or_else(|| args.resume.clone());
     let mut curve: Vec<(usize, f64)> = Vec::new();

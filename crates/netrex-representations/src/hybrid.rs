@@ -105,6 +105,23 @@ impl Hybrid {
         items: HybridSide,
         tables: Vec<Table>,
     ) -> Result<Self, RepresentationError> {
+        let names: Vec<&str> = tables.iter().map(Table::name).collect();
+        if names != ["user_embedding", "user_bias", "item_embedding", "item_bias"] {
+            return Err(RepresentationError::Shape(format!(
+                "hybrid tables must be user_embedding, user_bias, item_embedding, item_bias; \
+                 got {names:?}"
+            )));
+        }
+        for (side, table) in [(&users, &tables[0]), (&items, &tables[2])] {
+            if side.rows() != table.rows() {
+                return Err(RepresentationError::Shape(format!(
+                    "{} has {} rows, its side {}",
+                    table.name(),
+                    table.rows(),
+                    side.rows()
+                )));
+            }
+        }
         let hybrid = Hybrid {
             tables,
             users,
@@ -112,6 +129,15 @@ impl Hybrid {
         };
         BilinearKernel::IN_ORDER.check_with_maps(&hybrid.tables, &hybrid.feature_maps())?;
         Ok(hybrid)
+    }
+
+    /// Whether both sides are ids: the [`Bilinear`](crate::Bilinear) model, which this
+    /// representation then names itself and saves as.
+    pub fn is_bilinear(&self) -> bool {
+        matches!(
+            (&self.users, &self.items),
+            (HybridSide::Ids(_), HybridSide::Ids(_))
+        )
     }
 
     /// What users are made of.
@@ -149,8 +175,13 @@ fn compose<D: Device<f32>, T: Tape<f32, D>>(
 }
 
 impl FactorizationRepresentation for Hybrid {
+    /// `"hybrid"`, or `"bilinear"` when both sides are ids (the same model and file).
     fn name(&self) -> String {
-        "hybrid".into()
+        if self.is_bilinear() {
+            "bilinear".into()
+        } else {
+            "hybrid".into()
+        }
     }
 
     fn num_users(&self) -> usize {

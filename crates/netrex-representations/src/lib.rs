@@ -31,7 +31,7 @@ pub use host::{
 };
 pub use hybrid::{Hybrid, HybridSide};
 pub use kernel::BilinearKernel;
-pub use record::{CnnSpec, PoolingSpec, Record, SequenceSpec};
+pub use record::{CnnSpec, HybridSideSpec, HybridSpec, PoolingSpec, Record, SequenceSpec};
 pub use sequence::{
     check_sequence_tables, AnySequence, CausalCnn, Gru, Lstm, Pooling, Sasrec, SasrecSpec,
     SequencePopularity, SequenceRepresentation, SequenceRows,

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RepresentationError;
+use crate::feature_map::FeatureMap;
+use crate::hybrid::{Hybrid, HybridSide};
 use crate::sequence::{
     AnySequence, CausalCnn, Gru, Lstm, Pooling, Sasrec, SasrecSpec, SequencePopularity,
 };
@@ -46,6 +48,98 @@ macro_rules! record_from_tables {
 }
 
 record_from_tables!(Bilinear, SequencePopularity, Lstm, Gru);
+
+/// One side of a saved [`Hybrid`]: a count of ids, or the feature map in compressed rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HybridSideSpec {
+    /// One embedding per id: this many ids.
+    Ids(usize),
+    /// Made of features: the map's parts (see [`FeatureMap::parts`]).
+    Features {
+        /// `ids + 1` offsets.
+        offsets: Vec<usize>,
+        /// Feature rows.
+        features: Vec<u32>,
+        /// Their weights.
+        weights: Vec<f32>,
+        /// Feature rows of the tables.
+        num_features: usize,
+    },
+}
+
+impl HybridSideSpec {
+    fn of(side: &HybridSide) -> Self {
+        match side {
+            HybridSide::Ids(n) => HybridSideSpec::Ids(*n),
+            HybridSide::Features(map) => {
+                let (offsets, features, weights) = map.parts();
+                HybridSideSpec::Features {
+                    offsets: offsets.to_vec(),
+                    features: features.to_vec(),
+                    weights: weights.to_vec(),
+                    num_features: map.num_features(),
+                }
+            }
+        }
+    }
+
+    fn side(self) -> Result<HybridSide, RepresentationError> {
+        Ok(match self {
+            HybridSideSpec::Ids(n) => HybridSide::Ids(n),
+            HybridSideSpec::Features {
+                offsets,
+                features,
+                weights,
+                num_features,
+            } => HybridSide::Features(std::sync::Arc::new(FeatureMap::from_parts(
+                offsets,
+                features,
+                weights,
+                num_features,
+            )?)),
+        })
+    }
+}
+
+/// What [`Hybrid`] needs beyond its tables: what each side is made of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HybridSpec {
+    /// Users.
+    pub users: HybridSideSpec,
+    /// Items.
+    pub items: HybridSideSpec,
+}
+
+impl Record for Hybrid {
+    /// `None` for a hybrid of ids on both sides, which saves exactly as
+    /// [`Bilinear`](crate::Bilinear) does (and loads from its files).
+    type Spec = Option<HybridSpec>;
+
+    fn spec(&self) -> Option<HybridSpec> {
+        if self.is_bilinear() {
+            return None;
+        }
+        Some(HybridSpec {
+            users: HybridSideSpec::of(self.users()),
+            items: HybridSideSpec::of(self.items()),
+        })
+    }
+
+    fn from_record(
+        spec: Option<HybridSpec>,
+        tables: Vec<Table>,
+    ) -> Result<Self, RepresentationError> {
+        match spec {
+            Some(spec) => Hybrid::from_tables(spec.users.side()?, spec.items.side()?, tables),
+            None => {
+                let rows = |k: usize| tables.get(k).map_or(0, Table::rows);
+                let (users, items) = (HybridSide::Ids(rows(0)), HybridSide::Ids(rows(2)));
+                Hybrid::from_tables(users, items, tables)
+            }
+        }
+    }
+}
 
 /// What [`Pooling`] needs beyond its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

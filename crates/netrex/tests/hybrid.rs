@@ -81,9 +81,16 @@ fn sides(rng: &mut StdRng) -> Vec<(HybridSide, HybridSide)> {
 }
 
 /// The kernel's loss and row gradients of a random batch, with and without weights, against
-/// dfdx's (which gathers feature rows and sums them on the tape).
+/// dfdx's (which gathers feature rows and sums them on the tape). A batch of 4 reads fewer
+/// item rows than there are items (the kernel sums them as it goes), one of 16 more (it sums
+/// every item once per batch).
 fn check_against_dfdx<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
-    let b = 16usize;
+    for b in [4, 16] {
+        check_batch_against_dfdx(loss.clone(), b, rng);
+    }
+}
+
+fn check_batch_against_dfdx<L: Loss + Clone>(loss: L, b: usize, rng: &mut StdRng) {
     let negatives = loss.num_negatives();
     let name = loss.name();
     for (users, items) in sides(rng) {

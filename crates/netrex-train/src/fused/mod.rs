@@ -157,6 +157,11 @@ pub(crate) struct Scratch {
     user_bias: [f32; 1],
     /// A row's worth of scratch for summing feature rows.
     tmp: Vec<f32>,
+    /// Every item's summed row and bias, made at the start of a batch when that costs less
+    /// than summing the rows the batch reads (see [`cache_items`](Self::cache_items)).
+    item_cache: Vec<f32>,
+    bias_cache: Vec<f32>,
+    cached: bool,
 }
 
 impl Scratch {
@@ -212,6 +217,54 @@ impl Scratch {
         }
     }
 
+    /// Sums every item's row once for this batch when items are made of features and there
+    /// are fewer items than rows the batch will read (`b` positives of `1 + n` items each):
+    /// a batch then reads summed rows, and the tables do not change within it.
+    fn cache_items<S: RowSource + ?Sized>(
+        &mut self,
+        tables: &S,
+        kernel: &Kernel,
+        b: usize,
+        n: usize,
+    ) {
+        self.cached = false;
+        let Some(map) = kernel.maps.item.as_deref() else {
+            return;
+        };
+        let items = map.rows();
+        if items > b * (1 + n) {
+            return;
+        }
+        let (at, dim) = (kernel.at, kernel.dim);
+        self.item_cache.resize(items * dim, 0.0);
+        self.bias_cache.resize(items, 0.0);
+        let tmp = &mut self.tmp;
+        for i in 0..items {
+            let row = &mut self.item_cache[i * dim..(i + 1) * dim];
+            read_side(tables, at.item, Some(map), i as u32, row, tmp);
+            let bias = &mut self.bias_cache[i..i + 1];
+            read_side(tables, at.item_bias, Some(map), i as u32, bias, tmp);
+        }
+        self.cached = true;
+    }
+
+    /// Item `id`'s row and bias into `row` and `bias`: from the batch's cache, else summed.
+    #[inline(always)]
+    fn read_item<S: RowSource + ?Sized>(&mut self, tables: &S, kernel: &Kernel, id: u32, k: usize) {
+        let dim = kernel.dim;
+        let row = &mut self.items[k * dim..(k + 1) * dim];
+        if self.cached {
+            let i = id as usize;
+            row.copy_from_slice(&self.item_cache[i * dim..(i + 1) * dim]);
+            self.item_bias[k] = self.bias_cache[i];
+            return;
+        }
+        let im = kernel.maps.item.as_deref();
+        read_side(tables, kernel.at.item, im, id, row, &mut self.tmp);
+        let bias = &mut self.item_bias[k..k + 1];
+        read_side(tables, kernel.at.item_bias, im, id, bias, &mut self.tmp);
+    }
+
     /// [`score_positive`](Self::score_positive) with rows summed from features.
     fn score_composed<S: RowSource + ?Sized>(
         &mut self,
@@ -222,18 +275,16 @@ impl Scratch {
         n: usize,
     ) {
         let (at, dim) = (kernel.at, kernel.dim);
-        let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
+        let um = kernel.maps.user.as_deref();
         let u = batch.users[i];
         self.ids[0] = batch.positives[i];
         self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
         let tmp = &mut self.tmp;
         read_side(tables, at.user, um, u, &mut self.user, tmp);
         read_side(tables, at.user_bias, um, u, &mut self.user_bias, tmp);
-        for (k, &item) in self.ids.iter().enumerate() {
-            let row = &mut self.items[k * dim..(k + 1) * dim];
-            read_side(tables, at.item, im, item, row, tmp);
-            let bias = &mut self.item_bias[k..k + 1];
-            read_side(tables, at.item_bias, im, item, bias, tmp);
+        for k in 0..self.ids.len() {
+            self.read_item(tables, kernel, self.ids[k], k);
+            let row = &self.items[k * dim..(k + 1) * dim];
             self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
         }
     }
@@ -266,6 +317,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
+    scratch.cache_items(tables, kernel, b, n);
     let mut total = 0.0f64;
     for i in 0..b {
         scratch.score_positive(tables, kernel, batch, i, n);
@@ -338,6 +390,7 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
+    scratch.cache_items(tables, kernel, b, n);
     scratch.positive.resize(b, 0.0);
     scratch.negative.resize(b * n, 0.0);
     for i in 0..b {
@@ -353,6 +406,8 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         negative,
         dscores,
         tmp,
+        item_cache,
+        cached,
         ..
     } = scratch;
     let items = &mut items[..dim];
@@ -384,7 +439,12 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
             if d == 0.0 {
                 continue;
             }
-            read_side(tables, at.item, im, item, items, tmp);
+            if *cached {
+                let i = item as usize;
+                items.copy_from_slice(&item_cache[i * dim..(i + 1) * dim]);
+            } else {
+                read_side(tables, at.item, im, item, items, tmp);
+            }
             add_scaled(user_grad, d, items);
             bias_grad += d;
             scatter(&mut grads[at.item], im, item, d, user);
