@@ -263,3 +263,62 @@ fn cold_items_score_from_their_features() {
         "{err}"
     );
 }
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netrex-hybrid-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn a_saved_hybrid_keeps_its_feature_maps_and_a_plain_one_is_bilinear() {
+    let x = data();
+    let mut rng = StdRng::seed_from_u64(6);
+    let (users, items) = sides(&mut rng).swap_remove(1);
+    let mut m =
+        ImplicitFactorizationModel::hybrid(config(true, 1), users, items, Warp::default()).unwrap();
+    m.fit(&x).unwrap();
+    let dir = temp("features");
+    m.save(&dir, &netrex::Catalog::default()).unwrap();
+    let (back, _) = ImplicitFactorizationModel::<Hybrid, _>::load(&dir, Warp::default()).unwrap();
+    assert_eq!(back.representation(), m.representation());
+    let (mut a, mut b) = (vec![0.0; ITEMS], vec![0.0; ITEMS]);
+    m.score_items(4, &mut a);
+    back.score_items(4, &mut b);
+    assert_eq!(a, b);
+    // a bilinear model cannot read it: a typed error, not a panic
+    let err = ImplicitFactorizationModel::<Bilinear, _>::load(&dir, Warp::default())
+        .err()
+        .expect("a bilinear model does not load a hybrid file");
+    assert!(matches!(err, NetrexError::ModelFile { .. }), "{err}");
+    // a corrupt feature map (a feature out of range) is refused
+    let file = dir.join("model.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let broken = text.replacen("\"num_features\": 9", "\"num_features\": 2", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&file, broken).unwrap();
+    let err = ImplicitFactorizationModel::<Hybrid, _>::load(&dir, Warp::default())
+        .err()
+        .expect("a corrupt map is refused");
+    assert!(matches!(err, NetrexError::ModelFile { .. }), "{err}");
+
+    // ids on both sides: the bilinear model, saved as one, loaded by either type
+    let mut plain = ImplicitFactorizationModel::hybrid(
+        config(true, 1),
+        HybridSide::Ids(USERS),
+        HybridSide::Ids(ITEMS),
+        Warp::default(),
+    )
+    .unwrap();
+    plain.fit(&x).unwrap();
+    let dir = temp("plain");
+    plain.save(&dir, &netrex::Catalog::default()).unwrap();
+    let (bilinear, _) =
+        ImplicitFactorizationModel::<Bilinear, _>::load(&dir, Warp::default()).unwrap();
+    assert_eq!(
+        bilinear.representation().tables(),
+        plain.representation().tables()
+    );
+    let (again, _) = ImplicitFactorizationModel::<Hybrid, _>::load(&dir, Warp::default()).unwrap();
+    assert_eq!(again.representation(), plain.representation());
+}
