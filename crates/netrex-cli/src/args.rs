@@ -616,6 +616,14 @@ pub(crate) struct RecommendArgs {
     /// Factorization models: a new user's items, folded in without retraining.
     #[arg(long)]
     pub(crate) items: Option<String>,
+    /// Hybrid factorization models: a features file (`raw item id, feature[, weight]`) whose
+    /// items the model never saw are added, scored from their features, and ranked with the
+    /// rest (items it knows keep their trained features).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) item_features: Option<PathBuf>,
+    /// Only rank the items of --item-features the model never saw.
+    #[arg(long, requires = "item_features")]
+    pub(crate) new_only: bool,
     /// How many items.
     #[arg(short, default_value_t = 10)]
     pub(crate) k: usize,

@@ -223,6 +223,7 @@ fn train(
             items: Some(data.items.clone()),
             titles: data.item_titles.clone(),
             seen: None,
+            ..Default::default()
         };
         model.save(dir, &catalog)?;
     }

@@ -3,8 +3,14 @@
 
 use serde_json::json;
 
-use netrex::data::{IdMap, RawId};
+use std::path::Path;
+
+use netrex::data::{read_feature_file, IdMap, RawId};
+use netrex::losses::BuiltinLoss;
+use netrex::prelude::*;
 use netrex::FoldIn;
+
+type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
 use crate::args::RecommendArgs;
 use crate::evaluate::{load_factorization, load_sequence};
@@ -16,14 +22,25 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     if netrex::sequence_persist::is_sequence_model(&args.model) {
         return recommend_sequence(args);
     }
-    let (model, catalog) = load_factorization(&args.model)?;
+    let (mut model, mut catalog) = load_factorization(&args.model)?;
+    let known = model.representation().num_items() as u32;
+    if let Some(file) = &args.item_features {
+        (model, catalog) = add_new_items(model, catalog, file)?;
+    }
+    // --new-only: every item the model knew is left out
+    let old: Vec<u32> = if args.new_only {
+        (0..known).collect()
+    } else {
+        Vec::new()
+    };
+    let leave_out = |seen: &[u32]| -> Vec<u32> { seen.iter().chain(&old).copied().collect() };
     if let (None, Some(text)) = (&args.user, &args.items) {
         // a user the model has not seen: folded in from their items, no retraining
         let items = catalog.items.as_ref().ok_or("the model has no item ids")?;
         let chosen = item_indices(items, text)?;
         let folded = model.fold_in(&chosen, &FoldIn::default())?;
-        let exclude: &[u32] = if args.include_seen { &[] } else { &chosen };
-        let recs = model.recommend_folded(&folded, args.k, exclude)?;
+        let exclude = leave_out(if args.include_seen { &[] } else { &chosen });
+        let recs = model.recommend_folded(&folded, args.k, &exclude)?;
         print_recommendations(&recs, &catalog, json!({"items": text}), args.json);
         return Ok(());
     }
@@ -33,11 +50,11 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
         .ok_or("a factorization model recommends for a user (--user ID) or for a new user's items (--items a,b,c)")?;
     let raw = RawId::parse(user);
     let user = catalog.user_index(&raw)?;
-    let exclude: &[u32] = match (&catalog.seen, args.include_seen) {
+    let exclude = leave_out(match (&catalog.seen, args.include_seen) {
         (Some(seen), false) => seen.get(user as usize),
         _ => &[],
-    };
-    let items = model.recommend(user, args.k, exclude)?;
+    });
+    let items = model.recommend(user, args.k, &exclude)?;
     print_recommendations(
         &items,
         &catalog,
@@ -45,6 +62,47 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
         args.json,
     );
     Ok(())
+}
+
+/// The model and catalog with the items of `file` it never saw added, each scored from its
+/// features through the feature names saved with the model.
+fn add_new_items(
+    model: Model,
+    mut catalog: Catalog,
+    file: &Path,
+) -> Result<(Model, Catalog), Failure> {
+    let names = catalog.item_features.as_ref().ok_or(
+        "--item-features adds items to a hybrid model trained with --item-features; this model \
+         has no item features",
+    )?;
+    let mut items = catalog.items.clone().ok_or("the model has no item ids")?;
+    let known = items.len();
+    let features = read_feature_file(file, "item", &mut items)?;
+    let rows = (known..items.len())
+        .map(|id| {
+            let (f, w) = features.row(id as u32);
+            let named = f.iter().zip(w).map(|(&f, &w)| {
+                let name = features.names().raw(f).map_or("", String::as_str);
+                (name, w)
+            });
+            names.row(named).map_err(|e| {
+                let raw = items
+                    .raw(id as u32)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                format!("{}: item {raw}: {e}", file.display())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() {
+        return Err(format!("{}: every item in it is known to the model", file.display()).into());
+    }
+    let model = model.with_new_items(&rows)?;
+    if let Some(titles) = &mut catalog.titles {
+        titles.resize(items.len(), String::new());
+    }
+    catalog.items = Some(items);
+    Ok((model, catalog))
 }
 
 fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {

@@ -9,7 +9,7 @@ use netrex::data::{Dataset, TrainTest};
 use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, EvalError, SequenceEvalConfig};
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
-use netrex::{EpochEnd, FitReport};
+use netrex::{EpochEnd, FeatureNames, FitReport, SideFeatures};
 
 use crate::args::FitArgs;
 use crate::load::Split;
@@ -99,6 +99,7 @@ where
             items: Some(data.items.clone()),
             titles: data.item_titles.clone(),
             seen: Some(parts.train.histories()),
+            ..Default::default()
         }
     }
 
@@ -160,6 +161,7 @@ where
             items: Some(data.items.clone()),
             titles: data.item_titles.clone(),
             seen: None,
+            ..Default::default()
         }
     }
 
@@ -258,7 +260,18 @@ pub(crate) fn train_and_report<M: Trainable>(
     resume: bool,
 ) -> Result<(), Failure> {
     let (data, parts) = (&split.data, &split.parts);
-    let catalog = M::catalog(data, parts);
+    let mut catalog = M::catalog(data, parts);
+    let side = SideFeatures {
+        with_ids: args.with_ids,
+        normalise: !args.raw_feature_weights,
+    };
+    // the names let the saved model score ids it never saw from their features
+    if let Some(f) = &split.item_features {
+        catalog.item_features = Some(FeatureNames::of(f, data.items.len(), side));
+    }
+    if let Some(f) = &split.user_features {
+        catalog.user_features = Some(FeatureNames::of(f, data.users.len(), side));
+    }
     let settings = TestSettings {
         threads: args.threads,
         seed: args.seed,

@@ -30,6 +30,9 @@ pub enum NetrexError {
     /// The training data does not fit the model.
     #[error("cannot train: {0}")]
     Training(String),
+    /// Side features cannot make up a model's users or items.
+    #[error("features: {0}")]
+    Features(String),
     /// The loss became NaN or infinite.
     #[error("the loss is {value} at epoch {epoch}, batch {batch}: training stopped (try a lower learning rate)")]
     NonFiniteLoss {

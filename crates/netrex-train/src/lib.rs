@@ -37,8 +37,8 @@ pub use device::{available_devices, ComputeDevice};
 pub use early_stopping::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, RoundEnd};
 pub use error::NetrexError;
 pub use factorization::{
-    feature_map, feature_side, FoldIn, FoldedUser, FoldedUsers, ImplicitFactorizationModel,
-    SideFeatures,
+    feature_map, feature_side, FeatureNames, FoldIn, FoldedUser, FoldedUsers,
+    ImplicitFactorizationModel, SideFeatures,
 };
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 pub use persist::Catalog;

@@ -38,6 +38,12 @@ pub struct Catalog {
     /// tensor file, not the JSON).
     #[serde(skip)]
     pub seen: Option<PerUser<u32>>,
+    /// A hybrid model's item feature names, to score items it never saw from their features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_features: Option<crate::FeatureNames>,
+    /// Likewise for users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_features: Option<crate::FeatureNames>,
 }
 
 impl Catalog {

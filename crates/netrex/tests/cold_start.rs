@@ -24,8 +24,7 @@ fn cs1_cold_items_rank_well_above_random_from_their_features() {
     let parts = cold_split(&data.interactions, Side::Items, &cold).unwrap();
     assert_eq!((parts.train.len(), parts.test.len()), (80_420, 19_580));
     let features =
-        movielens_item_features(MovieLens::Ml100k, &dir.join("ml-100k"), &mut data.items)
-            .unwrap();
+        movielens_item_features(MovieLens::Ml100k, &dir.join("ml-100k"), &mut data.items).unwrap();
     let items = feature_map(&features, data.items.len(), SideFeatures::default()).unwrap();
     let config = TrainingConfig {
         seed: 0,

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use netrex_data::features::Features;
+use netrex_data::IdMap;
 use netrex_representations::{FeatureMap, Hybrid, HybridSide};
+use serde::{Deserialize, Serialize};
 
 use super::*;
 
 /// How one side's feature rows become a [`FeatureMap`] (see [`feature_map`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideFeatures {
     /// Keep one embedding per id as a feature of its own (LightFM's identity features):
     /// rows `0..ids` of the tables are the ids, the named features follow.
@@ -59,14 +61,11 @@ pub fn feature_map(
         })
         .collect();
     if let Some(first) = empty.first() {
-        return Err(NetrexError::config(
-            "features",
-            format!(
-                "{} of {rows} ids have no features (the first: dense id {first}); give them \
+        return Err(NetrexError::Features(format!(
+            "{} of {rows} ids have no features (the first: dense id {first}); give them \
                  features or keep ids as features",
-                empty.len()
-            ),
-        ));
+            empty.len()
+        )));
     }
     Ok(FeatureMap::from_rows(&table, num_features)?)
 }
@@ -97,6 +96,100 @@ impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let representation = Hybrid::new(users, items, config.embedding_dim, &mut rng)?;
         Self::with_seed(device, config, representation, loss)
+    }
+}
+
+/// What a saved hybrid model needs to give an id it never saw a row of features: the feature
+/// names by row, and how rows were built. Kept in the model's [`Catalog`](crate::Catalog).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureNames {
+    /// The named features, by index (table row `offset + index`).
+    pub names: IdMap<String>,
+    /// Table rows before the named features: the ids kept as features (0 without them).
+    pub offset: usize,
+    /// How rows were built.
+    pub side: SideFeatures,
+}
+
+impl FeatureNames {
+    /// The names of `features` as [`feature_map`] laid them out over `ids` ids.
+    pub fn of(features: &Features, ids: usize, side: SideFeatures) -> Self {
+        FeatureNames {
+            names: features.names().clone(),
+            offset: if side.with_ids {
+                ids.max(features.num_rows())
+            } else {
+                0
+            },
+            side,
+        }
+    }
+
+    /// The map row of an id the model never saw, from its `(feature name, weight)` list: no
+    /// id feature (the model has no row for it), normalised as training rows were.
+    ///
+    /// Errors: a name the model was not trained with, or no features at all.
+    pub fn row<'a>(
+        &self,
+        features: impl IntoIterator<Item = (&'a str, f32)>,
+    ) -> Result<Vec<(u32, f32)>, NetrexError> {
+        let mut row = Vec::new();
+        for (name, weight) in features {
+            let index = self
+                .names
+                .get(&name.to_owned())
+                .ok_or_else(|| NetrexError::UnknownId {
+                    kind: "feature",
+                    id: name.to_owned(),
+                    count: self.names.len(),
+                })?;
+            row.push((self.offset as u32 + index, weight));
+        }
+        if row.is_empty() {
+            return Err(NetrexError::Features(
+                "a new id needs at least one feature".into(),
+            ));
+        }
+        let sum: f32 = row.iter().map(|&(_, w)| w).sum();
+        if self.side.normalise && sum != 0.0 {
+            row.iter_mut().for_each(|(_, w)| *w /= sum);
+        }
+        Ok(row)
+    }
+}
+
+impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
+    /// The model with new items appended (dense ids from [`num_items`] on), each scored from
+    /// its feature row (see [`FeatureNames::row`]); trained parameters are untouched. Items
+    /// must be made of features.
+    ///
+    /// [`num_items`]: FactorizationRepresentation::num_items
+    pub fn with_new_items(mut self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
+        let HybridSide::Features(map) = self.representation.items().clone() else {
+            return Err(NetrexError::Features(
+                "new items are scored from features: this model's items are ids".into(),
+            ));
+        };
+        let mut all: Vec<Vec<(u32, f32)>> = (0..map.rows() as u32)
+            .map(|id| {
+                let (f, w) = map.row(id);
+                f.iter().copied().zip(w.iter().copied()).collect()
+            })
+            .collect();
+        all.extend(rows.iter().cloned());
+        let extended = FeatureMap::from_rows(&all, map.num_features())?;
+        let users = self.representation.users().clone();
+        let tables = self.representation.tables().to_vec();
+        let representation =
+            Hybrid::from_tables(users, HybridSide::Features(Arc::new(extended)), tables)?;
+        let kernel = self.kernel.take().map(|k| fused::Kernel {
+            maps: representation.feature_maps(),
+            ..k
+        });
+        self.kernel = kernel;
+        self.all_items = (0..representation.num_items() as u32).collect();
+        self.representation = representation;
+        Ok(self)
     }
 }
 

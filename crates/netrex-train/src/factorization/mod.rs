@@ -33,7 +33,7 @@ mod gradients;
 mod hybrid;
 
 pub use fold_in::{FoldIn, FoldedUser, FoldedUsers};
-pub use hybrid::{feature_map, feature_side, SideFeatures};
+pub use hybrid::{feature_map, feature_side, FeatureNames, SideFeatures};
 
 use batch::{BatchBuffer, Sampler, PER_EXAMPLE_UNIT};
 
