@@ -208,3 +208,62 @@ fn ml_1m_leave_one_out_keeps_movies_with_five_ratings() {
     .json();
     assert_eq!(all["items"], 5, "{all}");
 }
+
+#[test]
+fn hybrid_cold_items_fit_save_and_score_new_items_from_features() {
+    let (dir, path) = csv("hybrid");
+    // items i0..i24 in five groups; a feature row names each item's group and parity
+    let mut features = String::from("item,feature\n");
+    for i in 0..25 {
+        features.push_str(&format!("i{i},group:{}\ni{i},parity:{}\n", i % 5, i % 2));
+    }
+    let file = dir.join("features.csv");
+    std::fs::write(&file, features).unwrap();
+    let cold = dir.join("cold.txt");
+    std::fs::write(&cold, "# held out\ni3\ni17\ni20\n").unwrap();
+    let model = dir.join("model").display().to_string();
+    let (file, cold) = (file.display().to_string(), cold.display().to_string());
+    let common =
+        format!("--csv {path} --split cold-items --cold-items {cold} --item-features {file}");
+    let v = netrex(&format!(
+        "fit {common} --loss bpr --dim 8 --epochs 2 --batch-size 32 --json --save {model}"
+    ))
+    .json();
+    assert_eq!(v["model"], "hybrid factorization");
+    // every user who had a cold item is tested, on the three cold items alone: no rank is
+    // worse than 3
+    let tested = (0..30)
+        .filter(|u| (0..8).any(|j| [3, 17, 20].contains(&((u + j) % 25))))
+        .count();
+    assert_eq!(v["test_users"].as_u64().unwrap() as usize, tested, "{v}");
+    assert!(v["mrr"].as_f64().unwrap() >= 1.0 / 3.0 - 1e-9, "{v}");
+    let run = netrex(&format!("evaluate --model {model} {common} --json"));
+    assert!(run.ok, "{}", run.stderr);
+
+    // a new item given by its features is ranked; --new-only ranks new items alone
+    let new = dir.join("new.csv");
+    std::fs::write(&new, "i99,group:2\ni99,parity:1\ni3,group:0\n").unwrap();
+    let new = new.display().to_string();
+    let v = netrex(&format!(
+        "recommend --model {model} --user u1 --item-features {new} --new-only --json"
+    ))
+    .json();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["item"], "i99");
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "i98,colour:red\n").unwrap();
+    netrex(&format!(
+        "recommend --model {model} --user u1 --item-features {}",
+        bad.display()
+    ))
+    .fails_with("unknown feature colour:red");
+    netrex(&format!("fit --csv {path} --cold-items {cold}")).fails_with("--split cold-items");
+    netrex(&format!("fit --csv {path} --with-ids")).fails_with("--item-features");
+    netrex(&format!(
+        "fit --csv {path} --model lstm --item-features {file}"
+    ))
+    .fails_with("sequence models do not read features");
+    netrex(&format!("fit --csv {path} --item-features movielens")).fails_with("MovieLens release");
+}
