@@ -148,6 +148,29 @@ impl SamplingName {
     }
 }
 
+/// Which sides of a hybrid model keep id embeddings beside their features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IdSides {
+    /// Users and items.
+    Both,
+    /// Users only.
+    Users,
+    /// Items only.
+    Items,
+}
+
+impl IdSides {
+    /// Whether users (`users = true`) or items keep their ids.
+    pub(crate) fn keeps(sides: Option<IdSides>, users: bool) -> bool {
+        match sides {
+            None => false,
+            Some(IdSides::Both) => true,
+            Some(IdSides::Users) => users,
+            Some(IdSides::Items) => !users,
+        }
+    }
+}
+
 /// How the interactions are split into train and test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SplitName {
@@ -517,9 +540,11 @@ pub(crate) struct FitArgs {
     #[arg(long)]
     pub(crate) generic: bool,
     /// With --item-features / --user-features: keep one embedding per id as a feature of its
-    /// own beside the named features (LightFM's identity features).
-    #[arg(long)]
-    pub(crate) with_ids: bool,
+    /// own beside the named features (LightFM's identity features), on both sides that have
+    /// features, or only on `users` or `items`.
+    #[arg(long, value_name = "SIDES", num_args = 0..=1, default_missing_value = "both",
+          value_parser = named::<IdSides>("side"))]
+    pub(crate) with_ids: Option<IdSides>,
     /// With --item-features / --user-features: use the weights as given (default: each id's
     /// weights divided by their sum, as LightFM does).
     #[arg(long)]

@@ -16,7 +16,7 @@ use netrex::representations::Record;
 use netrex::representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
 use netrex::{feature_side, LearningRateSchedule, OptimizerKind, SideFeatures};
 
-use crate::args::{FitArgs, ModelName, SamplingName, SplitName};
+use crate::args::{FitArgs, IdSides, ModelName, SamplingName, SplitName};
 use crate::device::{on_device, resident_by_default};
 use crate::load::{check_same_ids, describe, load};
 use crate::report::{metrics_json, metrics_text};
@@ -50,7 +50,7 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
                 .into(),
         );
     }
-    if args.with_ids && !features {
+    if args.with_ids.is_some() && !features {
         return Err(
             "--with-ids keeps id embeddings beside features: give --item-features or \
                     --user-features"
@@ -108,22 +108,26 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
     if !args.json {
         describe(&split.data, &split.parts);
     }
-    let side = SideFeatures {
-        with_ids: args.with_ids,
-        normalise: !args.raw_feature_weights,
-    };
-    let made_of = |features: &Option<Features>, ids: usize| match features {
-        Some(f) => feature_side(f, ids, side),
+    let made_of = |features: &Option<Features>, ids: usize, users: bool| match features {
+        Some(f) => feature_side(f, ids, side_features(args, users)),
         None => Ok(HybridSide::Ids(ids)),
     };
-    let users = made_of(&split.user_features, split.data.users.len())?;
-    let items = made_of(&split.item_features, split.data.items.len())?;
+    let users = made_of(&split.user_features, split.data.users.len(), true)?;
+    let items = made_of(&split.item_features, split.data.items.len(), false)?;
     on_device!(args.device, device => {
         let model = ImplicitFactorizationModel::hybrid_on(device, config, users, items, loss)?
             .with_progress(!args.json)
             .with_resident_tables(args.resident || resident_by_default(args.device));
         train_and_report(model, args, &split, false)
     })
+}
+
+/// How the features of users (`users = true`) or items make up their side.
+pub(crate) fn side_features(args: &FitArgs, users: bool) -> SideFeatures {
+    SideFeatures {
+        with_ids: IdSides::keeps(args.with_ids, users),
+        normalise: !args.raw_feature_weights,
+    }
 }
 
 /// The layout of the sequence representation `--model` names.

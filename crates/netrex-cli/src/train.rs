@@ -9,7 +9,9 @@ use netrex::data::{Dataset, TrainTest};
 use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, EvalError, SequenceEvalConfig};
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
-use netrex::{EpochEnd, FeatureNames, FitReport, SideFeatures};
+use netrex::{EpochEnd, FeatureNames, FitReport};
+
+use crate::fit::side_features;
 
 use crate::args::FitArgs;
 use crate::load::Split;
@@ -261,15 +263,13 @@ pub(crate) fn train_and_report<M: Trainable>(
 ) -> Result<(), Failure> {
     let (data, parts) = (&split.data, &split.parts);
     let mut catalog = M::catalog(data, parts);
-    let side = SideFeatures {
-        with_ids: args.with_ids,
-        normalise: !args.raw_feature_weights,
-    };
     // the names let the saved model score ids it never saw from their features
     if let Some(f) = &split.item_features {
+        let side = side_features(args, false);
         catalog.item_features = Some(FeatureNames::of(f, data.items.len(), side));
     }
     if let Some(f) = &split.user_features {
+        let side = side_features(args, true);
         catalog.user_features = Some(FeatureNames::of(f, data.users.len(), side));
     }
     let settings = TestSettings {
