@@ -545,6 +545,10 @@ pub(crate) struct FitArgs {
     #[arg(long, value_name = "SIDES", num_args = 0..=1, default_missing_value = "both",
           value_parser = named::<IdSides>("side"))]
     pub(crate) with_ids: Option<IdSides>,
+    /// cold-items: draw training negatives from the cold items too (as LightFM does); by
+    /// default training never sees them, as it would not see items that do not exist yet.
+    #[arg(long)]
+    pub(crate) sample_cold_items: bool,
     /// With --item-features / --user-features: use the weights as given (default: each id's
     /// weights divided by their sum, as LightFM does).
     #[arg(long)]

@@ -18,10 +18,11 @@ use netrex::{feature_side, LearningRateSchedule, OptimizerKind, SideFeatures};
 
 use crate::args::{FitArgs, IdSides, ModelName, SamplingName, SplitName};
 use crate::device::{on_device, resident_by_default};
-use crate::load::{check_same_ids, describe, load};
+use crate::load::{check_same_ids, describe, load, Split};
 use crate::report::{metrics_json, metrics_text};
 use crate::train::train_and_report;
 use crate::Failure;
+use netrex::data::cold::Side;
 
 /// Runs `netrex fit`; `matches` says which options were given on the command line.
 pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
@@ -114,12 +115,36 @@ fn fit_factorization(args: &FitArgs) -> Result<(), Failure> {
     };
     let users = made_of(&split.user_features, split.data.users.len(), true)?;
     let items = made_of(&split.item_features, split.data.items.len(), false)?;
+    let pool = negative_items(args, &split);
     on_device!(args.device, device => {
-        let model = ImplicitFactorizationModel::hybrid_on(device, config, users, items, loss)?
+        let mut model = ImplicitFactorizationModel::hybrid_on(device, config, users, items, loss)?
             .with_progress(!args.json)
             .with_resident_tables(args.resident || resident_by_default(args.device));
+        if let Some(pool) = pool {
+            model = model.with_negative_items(pool)?;
+        }
         train_and_report(model, args, &split, false)
     })
+}
+
+/// A cold-items split's training items, which negatives are drawn from (unless
+/// `--sample-cold-items`): the cold items stay unseen in training, as new items are.
+fn negative_items(args: &FitArgs, split: &Split) -> Option<Vec<u32>> {
+    if args.sample_cold_items || !matches!(split.cold, Some((Side::Items, _))) {
+        return None;
+    }
+    let mut seen = vec![false; split.data.items.len()];
+    split
+        .parts
+        .train
+        .items()
+        .iter()
+        .for_each(|&i| seen[i as usize] = true);
+    Some(
+        (0..seen.len() as u32)
+            .filter(|&i| seen[i as usize])
+            .collect(),
+    )
 }
 
 /// How the features of users (`users = true`) or items make up their side.
@@ -261,7 +286,11 @@ fn resume(args: &FitArgs, dir: &Path, matches: &ArgMatches) -> Result<(), Failur
         refuse_changes(args, &given, &run)?;
         let split = load(&args.data, args.seed, default_split)?;
         check_same_ids(&catalog, &split.data)?;
-        train_and_report(model.with_progress(!args.json), args, &split, true)
+        let mut model = model.with_progress(!args.json);
+        if let Some(pool) = negative_items(args, &split) {
+            model = model.with_negative_items(pool)?;
+        }
+        train_and_report(model, args, &split, true)
     }
 }
 

@@ -322,3 +322,33 @@ fn a_saved_hybrid_keeps_its_feature_maps_and_a_plain_one_is_bilinear() {
     let (again, _) = ImplicitFactorizationModel::<Hybrid, _>::load(&dir, Warp::default()).unwrap();
     assert_eq!(again.representation(), plain.representation());
 }
+
+#[test]
+fn negatives_drawn_from_a_pool_never_touch_the_other_items() {
+    // items 20..24 are outside the pool and never positives: training leaves their rows alone
+    let x = data();
+    let keep: Vec<usize> = (0..x.len()).filter(|&k| x.items()[k] < 20).collect();
+    let train = x.select(&keep);
+    let m = ImplicitFactorizationModel::bilinear(config(true, 1), USERS, ITEMS, Bpr::default())
+        .unwrap();
+    let before = m.representation().tables()[2].clone();
+    let mut m = m.with_negative_items((0..20).collect()).unwrap();
+    m.fit(&train).unwrap();
+    let after = &m.representation().tables()[2];
+    for item in 20..ITEMS {
+        assert_eq!(after.row(item), before.row(item), "item {item}");
+    }
+    assert_ne!(after.row(0), before.row(0));
+    let fresh = || {
+        ImplicitFactorizationModel::bilinear(config(true, 1), USERS, ITEMS, Bpr::default())
+            .unwrap()
+    };
+    for (pool, says) in [
+        (vec![], "at least one item"),
+        (vec![1, 2, 1], "listed twice"),
+        (vec![ITEMS as u32], "unknown item"),
+    ] {
+        let err = fresh().with_negative_items(pool).err().unwrap();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}

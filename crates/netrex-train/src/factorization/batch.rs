@@ -17,6 +17,8 @@ pub(super) struct Sampler {
     pub(super) seed: u64,
     pub(super) negatives: usize,
     pub(super) num_items: u32,
+    /// The items negatives are drawn from, if not all of them.
+    pub(super) pool: Option<std::sync::Arc<Vec<u32>>>,
 }
 
 impl Sampler {
@@ -53,9 +55,15 @@ impl BatchBuffer {
         self.positives
             .extend(rows.iter().map(|&r| train.items()[r as usize]));
         let mut rng = sampler.rng(batch);
-        self.negatives.extend(
-            (0..rows.len() * sampler.negatives).map(|_| rng.gen_range(0..sampler.num_items)),
-        );
+        let draws = rows.len() * sampler.negatives;
+        match &sampler.pool {
+            None => self
+                .negatives
+                .extend((0..draws).map(|_| rng.gen_range(0..sampler.num_items))),
+            Some(pool) => self
+                .negatives
+                .extend((0..draws).map(|_| pool[rng.gen_range(0..pool.len())])),
+        }
         self.weights = train.weights().map(|w| {
             let mut weights = self.weights.take().unwrap_or_default();
             weights.clear();

@@ -37,13 +37,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     pub(super) fn resident_epoch(&mut self, plan: &EpochPlan<'_>) -> Result<Outcome, NetrexError> {
         let device_error = |e: D::Err| NetrexError::Device(format!("{e:?}"));
         let optimizer = *self.trainer.optimizer.config();
+        let context = LossContext {
+            num_items: self.sampled_items(),
+        };
         let tables = self.representation.tables();
         let previous = self.resident_tables.take();
         let resident = ResidentTables::reopen(previous, &self.device, tables, optimizer, &[]);
         let resident = self.resident_tables.insert(resident);
-        let context = LossContext {
-            num_items: self.representation.num_items(),
-        };
         let mut buffer = BatchBuffer::default();
         let mut outcome = Outcome::default();
         for (b, rows) in plan.batches.iter().enumerate() {
@@ -121,7 +121,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     pub(super) fn fused_epoch(&mut self, plan: &EpochPlan<'_>) -> Result<Outcome, NetrexError> {
         let loss = &self.loss;
         let context = LossContext {
-            num_items: self.representation.num_items(),
+            num_items: self.sampled_items(),
         };
         let Some(kernel) = self.kernel.clone() else {
             return Err(NetrexError::Training(

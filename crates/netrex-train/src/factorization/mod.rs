@@ -64,6 +64,9 @@ pub struct ImplicitFactorizationModel<
     /// [`with_resident_tables`](ImplicitFactorizationModel::with_resident_tables)).
     resident: bool,
     resident_tables: Option<ResidentTables<D>>,
+    /// The items negatives are drawn from, if not all (see
+    /// [`with_negative_items`](ImplicitFactorizationModel::with_negative_items)).
+    negative_pool: Option<std::sync::Arc<Vec<u32>>>,
 }
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
@@ -157,6 +160,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             kernel,
             resident: !D::HOST,
             resident_tables: None,
+            negative_pool: None,
         })
     }
 
@@ -186,6 +190,39 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     }
 
     crate::training::model_accessors!();
+
+    /// Draws training negatives from `items` only (dense ids, each at most once), not from
+    /// every item: for a cold-start split, the items with training interactions, so that the
+    /// cold items stay unseen in training, as new items are. WARP's rank estimate counts these
+    /// items.
+    pub fn with_negative_items(mut self, items: Vec<u32>) -> Result<Self, NetrexError> {
+        if items.is_empty() {
+            return Err(NetrexError::config(
+                "negative items",
+                "negatives need at least one item to be drawn from",
+            ));
+        }
+        self.check_items(&items)?;
+        let mut seen = vec![false; self.representation.num_items()];
+        if let Some(&twice) = items
+            .iter()
+            .find(|&&i| std::mem::replace(&mut seen[i as usize], true))
+        {
+            return Err(NetrexError::config(
+                "negative items",
+                format!("item {twice} is listed twice"),
+            ));
+        }
+        self.negative_pool = Some(std::sync::Arc::new(items));
+        Ok(self)
+    }
+
+    /// How many items negatives are drawn from.
+    fn sampled_items(&self) -> usize {
+        self.negative_pool
+            .as_ref()
+            .map_or(self.representation.num_items(), |p| p.len())
+    }
 
     fn negatives(&self) -> usize {
         self.config
@@ -270,6 +307,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             seed: rng.gen(),
             negatives: self.negatives(),
             num_items: self.representation.num_items() as u32,
+            pool: self.negative_pool.clone(),
         };
         // one positive at a time still samples and splits work in units of many positives
         let unit = if self.uses_per_example_sgd() {
