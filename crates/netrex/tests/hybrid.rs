@@ -340,8 +340,7 @@ fn negatives_drawn_from_a_pool_never_touch_the_other_items() {
     }
     assert_ne!(after.row(0), before.row(0));
     let fresh = || {
-        ImplicitFactorizationModel::bilinear(config(true, 1), USERS, ITEMS, Bpr::default())
-            .unwrap()
+        ImplicitFactorizationModel::bilinear(config(true, 1), USERS, ITEMS, Bpr::default()).unwrap()
     };
     for (pool, says) in [
         (vec![], "at least one item"),

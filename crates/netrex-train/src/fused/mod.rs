@@ -162,6 +162,68 @@ pub(crate) struct Scratch {
     item_cache: Vec<f32>,
     bias_cache: Vec<f32>,
     cached: bool,
+    /// With the cache: each item's gradient summed over the batch, spread over its features
+    /// once at the end (not once per occurrence).
+    item_grads: ItemGrads,
+}
+
+/// Per-item gradients of one batch, in dense rows, and which items have one.
+#[derive(Default)]
+struct ItemGrads {
+    rows: Vec<f32>,
+    biases: Vec<f32>,
+    touched: Vec<u32>,
+    is_touched: Vec<bool>,
+}
+
+impl ItemGrads {
+    fn size(&mut self, items: usize, dim: usize) {
+        self.rows.resize(items * dim, 0.0);
+        self.biases.resize(items, 0.0);
+        self.is_touched.resize(items, false);
+    }
+
+    /// Adds `factor * user` to item `item`'s gradient: into the batch's dense rows when the
+    /// items are cached, else straight onto its features' rows.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn add(
+        &mut self,
+        cached: bool,
+        grads: &mut [SparseGrad],
+        kernel: &Kernel,
+        item: u32,
+        factor: f32,
+        user: &[f32],
+    ) {
+        let (at, im) = (kernel.at, kernel.maps.item.as_deref());
+        if !cached {
+            scatter(&mut grads[at.item], im, item, factor, user);
+            scatter(&mut grads[at.item_bias], im, item, factor, &[1.0]);
+            return;
+        }
+        let (i, dim) = (item as usize, kernel.dim);
+        add_scaled(&mut self.rows[i * dim..(i + 1) * dim], factor, user);
+        self.biases[i] += factor;
+        if !std::mem::replace(&mut self.is_touched[i], true) {
+            self.touched.push(item);
+        }
+    }
+
+    /// Spreads the summed item gradients over the items' features and clears them.
+    fn flush(&mut self, grads: &mut [SparseGrad], kernel: &Kernel) {
+        let (at, im, dim) = (kernel.at, kernel.maps.item.as_deref(), kernel.dim);
+        for &item in &self.touched {
+            let i = item as usize;
+            let row = &mut self.rows[i * dim..(i + 1) * dim];
+            scatter(&mut grads[at.item], im, item, 1.0, row);
+            scatter(&mut grads[at.item_bias], im, item, self.biases[i], &[1.0]);
+            row.iter_mut().for_each(|g| *g = 0.0);
+            self.biases[i] = 0.0;
+            self.is_touched[i] = false;
+        }
+        self.touched.clear();
+    }
 }
 
 impl Scratch {
@@ -236,6 +298,7 @@ impl Scratch {
             return;
         }
         let (at, dim) = (kernel.at, kernel.dim);
+        self.item_grads.size(items, dim);
         self.item_cache.resize(items * dim, 0.0);
         self.bias_cache.resize(items, 0.0);
         let tmp = &mut self.tmp;
@@ -313,7 +376,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     scratch: &mut Scratch,
 ) -> f32 {
     let (at, dim) = (kernel.at, kernel.dim);
-    let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
+    let um = kernel.maps.user.as_deref();
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
@@ -328,6 +391,8 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             scores,
             negative_grad,
             ids,
+            cached,
+            item_grads,
             ..
         } = &mut *scratch;
         let u = batch.users[i];
@@ -346,11 +411,13 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             let factor = scale * d;
             add_scaled(user_grad, factor, &items[k * dim..(k + 1) * dim]);
             bias_grad += factor;
-            scatter(&mut grads[at.item], im, item, factor, user);
-            scatter(&mut grads[at.item_bias], im, item, factor, &[1.0]);
+            item_grads.add(*cached, grads, kernel, item, factor, user);
         }
         scatter(&mut grads[at.user], um, u, 1.0, user_grad);
         scatter(&mut grads[at.user_bias], um, u, bias_grad, &[1.0]);
+    }
+    if scratch.cached {
+        scratch.item_grads.flush(grads, kernel);
     }
     (total / b.max(1) as f64) as f32
 }
@@ -408,6 +475,7 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         tmp,
         item_cache,
         cached,
+        item_grads,
         ..
     } = scratch;
     let items = &mut items[..dim];
@@ -447,11 +515,13 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
             }
             add_scaled(user_grad, d, items);
             bias_grad += d;
-            scatter(&mut grads[at.item], im, item, d, user);
-            scatter(&mut grads[at.item_bias], im, item, d, &[1.0]);
+            item_grads.add(*cached, grads, kernel, item, d, user);
         }
         scatter(&mut grads[at.user], um, u, 1.0, user_grad);
         scatter(&mut grads[at.user_bias], um, u, bias_grad, &[1.0]);
+    }
+    if *cached {
+        item_grads.flush(grads, kernel);
     }
     value
 }
