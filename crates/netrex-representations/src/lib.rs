@@ -2,7 +2,8 @@
 //!
 //! Representations in dfdx: runtime-sized parameter [`Table`]s (initialised like the talk's
 //! ScaledEmbedding and ZeroEmbedding), the [`FactorizationRepresentation`] trait with the
-//! [`Bilinear`] model, batch [`gather`]ing of touched rows into dfdx tensors, the
+//! [`Bilinear`] model and the [`Hybrid`] one (users and items as weighted sums of feature
+//! embeddings, through a [`FeatureMap`]), batch [`gather`]ing of touched rows into dfdx tensors, the
 //! [`SequenceRepresentation`]s and their hand-written [`HostEncoder`]s. A representation never
 //! sees an optimizer: training (row optimizers, kernels, epochs) lives in `netrex-train`.
 //!

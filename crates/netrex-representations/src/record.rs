@@ -113,7 +113,7 @@ pub struct HybridSpec {
 
 impl Record for Hybrid {
     /// `None` for a hybrid of ids on both sides, which saves exactly as
-    /// [`Bilinear`](crate::Bilinear) does (and loads from its files).
+    /// [`Bilinear`] does (and loads from its files).
     type Spec = Option<HybridSpec>;
 
     fn spec(&self) -> Option<HybridSpec> {
