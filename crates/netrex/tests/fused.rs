@@ -10,9 +10,9 @@ use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-use common::{Hidden, SquaredGap};
+use common::{assert_kernel_matches_dfdx, Hidden, SquaredGap};
 
 fn data() -> Interactions {
     zipf(&ZipfConfig {
@@ -111,39 +111,9 @@ fn one_worker_is_deterministic_and_two_workers_train() {
 /// against dfdx's (a built-in loss runs its hand-written gradient, any other loss the score
 /// tape).
 fn check_against_dfdx<L: Loss>(loss: L, rng: &mut StdRng) {
-    let (users, items, b) = (9usize, 13usize, 16usize);
-    let negatives = loss.num_negatives();
-    let name = loss.name();
+    let (users, items) = (9usize, 13usize);
     let mut m = ImplicitFactorizationModel::bilinear(config(true, 1), users, items, loss).unwrap();
-    for t in m.representation_mut().tables_mut() {
-        t.data_mut()
-            .iter_mut()
-            .for_each(|v| *v = rng.gen_range(-0.8..0.8));
-    }
-    let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..users as u32)).collect();
-    let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..items as u32)).collect();
-    let n: Vec<u32> = (0..b * negatives)
-        .map(|_| rng.gen_range(0..items as u32))
-        .collect();
-    let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
-    for weights in [None, Some(w.as_slice())] {
-        let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
-        let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
-        assert!(
-            (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
-            "{name}: loss {value} vs {reference}"
-        );
-        for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            for r in 0..m.representation().tables()[t].rows() as u32 {
-                for (x, y) in a.row(r).iter().zip(e.row(r)) {
-                    assert!(
-                        (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
-                        "{name}: table {t} row {r}: {x} vs {y}"
-                    );
-                }
-            }
-        }
-    }
+    assert_kernel_matches_dfdx(&mut m, (users, items, 16), rng);
 }
 
 #[test]

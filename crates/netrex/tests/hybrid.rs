@@ -16,7 +16,7 @@ use netrex::{feature_map, SideFeatures};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{Hidden, SquaredGap};
+use common::{assert_kernel_matches_dfdx, Hidden, SquaredGap};
 
 const USERS: usize = 30;
 const ITEMS: usize = 24;
@@ -91,41 +91,11 @@ fn check_against_dfdx<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
 }
 
 fn check_batch_against_dfdx<L: Loss + Clone>(loss: L, b: usize, rng: &mut StdRng) {
-    let negatives = loss.num_negatives();
-    let name = loss.name();
     for (users, items) in sides(rng) {
         let mut m = ImplicitFactorizationModel::hybrid(config(true, 1), users, items, loss.clone())
             .unwrap();
         assert!(m.uses_fused_kernel());
-        for t in m.representation_mut().tables_mut() {
-            t.data_mut()
-                .iter_mut()
-                .for_each(|v| *v = rng.gen_range(-0.8..0.8));
-        }
-        let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..USERS as u32)).collect();
-        let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..ITEMS as u32)).collect();
-        let n: Vec<u32> = (0..b * negatives)
-            .map(|_| rng.gen_range(0..ITEMS as u32))
-            .collect();
-        let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
-        for weights in [None, Some(w.as_slice())] {
-            let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
-            let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
-            assert!(
-                (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
-                "{name}: loss {value} vs {reference}"
-            );
-            for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
-                for r in 0..m.representation().tables()[t].rows() as u32 {
-                    for (x, y) in a.row(r).iter().zip(e.row(r)) {
-                        assert!(
-                            (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
-                            "{name}: table {t} row {r}: {x} vs {y}"
-                        );
-                    }
-                }
-            }
-        }
+        assert_kernel_matches_dfdx(&mut m, (USERS, ITEMS, b), rng);
     }
 }
 

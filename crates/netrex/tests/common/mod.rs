@@ -3,8 +3,50 @@
 
 use netrex::losses::dfdx::prelude::*;
 use netrex::losses::{BuiltinLoss, Loss, LossContext};
-use netrex::representations::Table;
+use netrex::representations::{FactorizationRepresentation, Table};
+use netrex::ImplicitFactorizationModel;
 use rand::Rng;
+
+/// Fills `m`'s tables with values of order 1, draws a batch of `b` positives (ids below
+/// `users` and `items`) and checks that the fused kernel's loss and row gradients equal
+/// dfdx's, with and without weights.
+pub fn assert_kernel_matches_dfdx<R: FactorizationRepresentation, L: Loss>(
+    m: &mut ImplicitFactorizationModel<R, L>,
+    (users, items, b): (usize, usize, usize),
+    rng: &mut impl Rng,
+) {
+    let negatives = m.loss().num_negatives();
+    let name = m.loss().name();
+    for t in m.representation_mut().tables_mut() {
+        t.data_mut()
+            .iter_mut()
+            .for_each(|v| *v = rng.gen_range(-0.8..0.8));
+    }
+    let u: Vec<u32> = (0..b).map(|_| rng.gen_range(0..users as u32)).collect();
+    let p: Vec<u32> = (0..b).map(|_| rng.gen_range(0..items as u32)).collect();
+    let n: Vec<u32> = (0..b * negatives)
+        .map(|_| rng.gen_range(0..items as u32))
+        .collect();
+    let w: Vec<f32> = (0..b).map(|_| rng.gen_range(0.1..2.0)).collect();
+    for weights in [None, Some(w.as_slice())] {
+        let (reference, expected) = m.batch_gradients(&u, &p, &n, weights).unwrap();
+        let (value, actual) = m.fused_batch_gradients(&u, &p, &n, weights).unwrap();
+        assert!(
+            (value - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+            "{name}: loss {value} vs {reference}"
+        );
+        for (t, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            for r in 0..m.representation().tables()[t].rows() as u32 {
+                for (x, y) in a.row(r).iter().zip(e.row(r)) {
+                    assert!(
+                        (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                        "{name}: table {t} row {r}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}
 
 /// Fills a sequence model's tables with values of order 1 (so no unit sits at a kink), keeping
 /// the padding row of the two item tables at zero.
