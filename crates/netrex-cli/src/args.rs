@@ -440,8 +440,10 @@ pub(crate) struct DataArgs {
     /// cold-users: the cold users, one raw id a line (`#` comments).
     #[arg(long, value_name = "FILE")]
     pub(crate) cold_users: Option<PathBuf>,
-    /// Item features for a hybrid factorization model: a file of `raw item id, feature[,
-    /// weight]` rows, or `movielens` for the release's genres and decade.
+    /// Item features for a hybrid factorization model, or for the items of a sequence model
+    /// (`--split user`; add `--with-ids items` to keep an id embedding per item): a file of
+    /// `raw item id, feature[, weight]` rows, or `movielens` for the release's genres and
+    /// decade.
     #[arg(long, value_name = "FILE|movielens")]
     pub(crate) item_features: Option<String>,
     /// User features likewise (`movielens`: gender, age bracket, occupation).

@@ -2,6 +2,7 @@
 //! path; `--resume` finishes a checkpointed run.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use clap::ArgMatches;
 use rand::SeedableRng;
@@ -14,7 +15,7 @@ use netrex::prelude::*;
 use netrex::representations::HybridSide;
 use netrex::representations::Record;
 use netrex::representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
-use netrex::{feature_side, LearningRateSchedule, OptimizerKind, SideFeatures};
+use netrex::{feature_map, feature_side, LearningRateSchedule, OptimizerKind, SideFeatures};
 
 use crate::args::{FitArgs, IdSides, ModelName, SamplingName, SplitName};
 use crate::device::{on_device, resident_by_default};
@@ -44,10 +45,18 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
         );
     }
     let features = args.data.item_features.is_some() || args.data.user_features.is_some();
-    if features && (args.data.is_next_item() || args.model != ModelName::Factorization) {
+    if features && (args.data.is_next_item() || args.model == ModelName::Popularity) {
         return Err(
-            "--item-features and --user-features train a hybrid factorization model \
-                    (--model factorization); sequence models do not read features"
+            "--item-features and --user-features train a hybrid factorization model or a \
+             sequence model with --split user; the leave-one-out protocol and popularity do not \
+             read features"
+                .into(),
+        );
+    }
+    if args.data.user_features.is_some() && args.model.is_sequence() {
+        return Err(
+            "--user-features: a sequence model represents a user by their history; give it \
+             --item-features"
                 .into(),
         );
     }
@@ -214,10 +223,19 @@ fn fit_sequence(args: &FitArgs) -> Result<(), Failure> {
         &mut rng,
     )?;
     let loss = args.loss()?;
+    let items = split
+        .item_features
+        .as_ref()
+        .map(|f| feature_map(f, split.data.items.len(), side_features(args, false)))
+        .transpose()?
+        .map(Arc::new);
     on_device!(args.device, device => {
-        let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
+        let mut model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
             .with_progress(!args.json)
-        .with_resident_tables(args.resident || resident_by_default(args.device));
+            .with_resident_tables(args.resident || resident_by_default(args.device));
+        if let Some(map) = items.clone() {
+            model = model.with_item_features(map)?;
+        }
         train_and_report(model, args, &split, false)
     })
 }

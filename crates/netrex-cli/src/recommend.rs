@@ -106,6 +106,13 @@ fn add_new_items(
 }
 
 fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {
+    if args.item_features.is_some() {
+        return Err(
+            "--item-features adds new items to a hybrid factorization model; a sequence \
+                    model ranks the items it was trained with"
+                .into(),
+        );
+    }
     let (model, catalog) = load_sequence(&args.model)?;
     let text = args
         .items

@@ -261,9 +261,30 @@ fn hybrid_cold_items_fit_save_and_score_new_items_from_features() {
     .fails_with("unknown feature colour:red");
     netrex(&format!("fit --csv {path} --cold-items {cold}")).fails_with("--split cold-items");
     netrex(&format!("fit --csv {path} --with-ids")).fails_with("--item-features");
-    netrex(&format!(
-        "fit --csv {path} --model lstm --item-features {file}"
+    // a sequence model's items made of ids and features: fit, save, recommend from a history
+    let seq = dir.join("seq").display().to_string();
+    let v = netrex(&format!(
+        "fit --csv {path} --model lstm --item-features {file} --with-ids items --split user \
+         --epochs 2 --dim 8 --json --save {seq}"
     ))
-    .fails_with("sequence models do not read features");
+    .json();
+    assert!(v["sequence_mrr"].as_f64().unwrap() > 0.0, "{v}");
+    let v = netrex(&format!(
+        "recommend --model {seq} --items i1,i2 -k 3 --json"
+    ))
+    .json();
+    assert_eq!(v["items"].as_array().unwrap().len(), 3, "{v}");
+    netrex(&format!(
+        "recommend --model {seq} --items i1 --item-features {new}"
+    ))
+    .fails_with("a sequence model ranks the items it was trained with");
+    netrex(&format!(
+        "fit --csv {path} --model lstm --user-features {file} --split user"
+    ))
+    .fails_with("give it --item-features");
+    netrex(&format!(
+        "fit --csv {path} --model lstm --item-features {file} --split leave-one-out"
+    ))
+    .fails_with("the leave-one-out protocol and popularity do not read features");
     netrex(&format!("fit --csv {path} --item-features movielens")).fails_with("MovieLens release");
 }

@@ -69,7 +69,8 @@ pub enum HybridSideSpec {
 }
 
 impl HybridSideSpec {
-    fn of(side: &HybridSide) -> Self {
+    /// The saved form of `side`.
+    pub fn of(side: &HybridSide) -> Self {
         match side {
             HybridSide::Ids(n) => HybridSideSpec::Ids(*n),
             HybridSide::Features(map) => {
@@ -84,7 +85,8 @@ impl HybridSideSpec {
         }
     }
 
-    fn side(self) -> Result<HybridSide, RepresentationError> {
+    /// The side back, its feature map checked as [`FeatureMap::from_parts`] checks it.
+    pub fn side(self) -> Result<HybridSide, RepresentationError> {
         Ok(match self {
             HybridSideSpec::Ids(n) => HybridSide::Ids(n),
             HybridSideSpec::Features {

@@ -166,6 +166,14 @@ impl<R: SequenceRepresentation + Record, L: Loss> Checkpoint for ImplicitSequenc
         if self.uses_resident_tables() {
             return Err(resident_checkpoint());
         }
+        if self.item_feature_map().is_some() {
+            // the feature tables' optimizer state is not in the checkpoint format
+            return Err(NetrexError::Training(
+                "checkpoints of sequence models with item features are not supported: save \
+                 the final model with --save instead"
+                    .into(),
+            ));
+        }
         write_checkpoint(dir, self.optimizer(), |d| self.save(d, catalog))
     }
 }

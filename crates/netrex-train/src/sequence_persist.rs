@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use netrex_losses::Loss;
-use netrex_representations::{Record, SequenceRepresentation};
+use netrex_representations::{HybridSide, HybridSideSpec, Record, SequenceRepresentation};
 
 use crate::config::Checked;
 use crate::device::ComputeDevice;
@@ -40,6 +40,10 @@ struct SequenceModelFile {
     #[serde(flatten)]
     history: RunHistory,
     catalog: Catalog,
+    /// The item feature map when items are made of features (their tables follow the
+    /// representation's in `tables`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item_features: Option<HybridSideSpec>,
 }
 
 fn read_info(dir: &Path) -> Result<SequenceModelFile, NetrexError> {
@@ -75,7 +79,17 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
     pub fn save(&self, dir: impl AsRef<Path>, catalog: &Catalog) -> Result<(), NetrexError> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let tables = self.representation().tables();
+        let mut tables = self.representation().tables().to_vec();
+        let features = self
+            .item_feature_map()
+            .map(|map| HybridSideSpec::of(&HybridSide::Features(map.clone())));
+        tables.extend(
+            self.item_feature_tables()
+                .unwrap_or_default()
+                .iter()
+                .cloned(),
+        );
+        let tables = tables.as_slice();
         write_tensors(dir, KIND, tables, None)?;
         let file = SequenceModelFile {
             format: KIND.into(),
@@ -87,6 +101,7 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
             tables: TableInfo::of(tables),
             history: self.run_history(),
             catalog: catalog.clone(),
+            item_features: features,
         };
         write_json(dir, &file)
     }
@@ -101,9 +116,27 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
     ) -> Result<(Self, Catalog), NetrexError> {
         let dir = dir.as_ref();
         let info = read_info(dir)?;
-        let (tables, _) = read_tensors(dir, &info.tables)?;
+        let (mut tables, _) = read_tensors(dir, &info.tables)?;
+        let feature_tables = match info.item_features {
+            Some(_) if tables.len() < 2 => {
+                return Err(corrupt(dir, "item features without their tables"))
+            }
+            Some(_) => tables.split_off(tables.len() - 2),
+            None => Vec::new(),
+        };
         let representation: R = restore(dir, info.representation, tables, &info.name, R::name)?;
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
+        if let Some(spec) = info.item_features {
+            let HybridSide::Features(map) = spec
+                .side()
+                .map_err(|e| corrupt(dir, format!("item feature map: {e}")))?
+            else {
+                return Err(corrupt(dir, "the item feature map has no features"));
+            };
+            model = model
+                .with_item_feature_tables(map, feature_tables)
+                .map_err(|e| corrupt(dir, e.to_string()))?;
+        }
         model.restore_history(info.history);
         Ok((model, info.catalog))
     }

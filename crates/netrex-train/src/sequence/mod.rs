@@ -22,6 +22,7 @@ use crate::progress::Progress;
 use crate::sequence_kernel::{sequence_batch, SequenceBatch};
 use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 
+mod features;
 mod steps;
 
 /// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
@@ -84,6 +85,8 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeD
     device: D,
     resident: bool,
     resident_tables: Option<ResidentTables<D>>,
+    /// Items made of side features, if they are (see `with_item_features`).
+    item_features: Option<features::ItemFeatures>,
 }
 
 /// `(B, N)` negatives as `(B, T, N)`: each row's set at each of its `t` positions.
@@ -179,6 +182,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             device,
             resident: !D::HOST,
             resident_tables: None,
+            item_features: None,
         })
     }
 
@@ -189,9 +193,10 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         self
     }
 
-    /// Whether training keeps the tables on the device.
+    /// Whether training keeps the tables on the device (never with item features, whose
+    /// rows travel per batch).
     pub fn uses_resident_tables(&self) -> bool {
-        self.resident
+        self.resident && self.item_features.is_none()
     }
 
     /// Shows a progress bar per epoch on stderr while fitting.

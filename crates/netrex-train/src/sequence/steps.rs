@@ -33,11 +33,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             self.trainer.grads.iter_mut().for_each(SparseGrad::clear);
             return value;
         }
-        self.trainer.grads[0].zero_row(0);
-        self.trainer.grads[1].zero_row(0);
-        self.trainer
-            .optimizer
-            .step(self.representation.tables_mut(), &mut self.trainer.grads);
+        self.apply_gradients();
         value
     }
 
@@ -108,12 +104,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             };
             result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
         }
-        // the padding row never moves, so padding keeps contributing nothing
-        self.trainer.grads[0].zero_row(0);
-        self.trainer.grads[1].zero_row(0);
-        self.trainer
-            .optimizer
-            .step(self.representation.tables_mut(), &mut self.trainer.grads);
+        self.apply_gradients();
         Ok(value)
     }
 
