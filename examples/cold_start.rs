@@ -39,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let side = SideFeatures {
         with_ids: false,
         normalise: false,
+        feature_weight: 1.0,
     };
     let items = feature_map(&features, data.items.len(), side)?;
     let config = TrainingConfig {

@@ -555,6 +555,11 @@ pub(crate) struct FitArgs {
     /// weights divided by their sum, as LightFM does).
     #[arg(long)]
     pub(crate) raw_feature_weights: bool,
+    /// With --item-features / --user-features: a factor on the named features' weights (the
+    /// id's stays 1), applied before rows are normalised. With --with-ids, 0.1 lets the id
+    /// embedding lead (warm data); 1 treats id and features alike.
+    #[arg(long, value_name = "W", default_value_t = 1.0)]
+    pub(crate) feature_weight: f32,
     /// Keep the tables and a dense optimizer on the device for the whole fit (the default
     /// with --device cuda; on the CPU for comparisons).
     #[arg(long)]
@@ -655,6 +660,11 @@ pub(crate) struct RecommendArgs {
     /// Only rank the items of --item-features the model never saw.
     #[arg(long, requires = "item_features")]
     pub(crate) new_only: bool,
+    /// Hybrid factorization models made of user features: a features file (`raw user id,
+    /// feature[, weight]`) whose users the model never saw are added, each made of its
+    /// features alone, so that `--user` can name one (a new user known only by attributes).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) user_features: Option<PathBuf>,
     /// How many items.
     #[arg(short, default_value_t = 10)]
     pub(crate) k: usize,

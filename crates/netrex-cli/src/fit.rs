@@ -161,6 +161,7 @@ pub(crate) fn side_features(args: &FitArgs, users: bool) -> SideFeatures {
     SideFeatures {
         with_ids: IdSides::keeps(args.with_ids, users),
         normalise: !args.raw_feature_weights,
+        feature_weight: args.feature_weight,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use netrex::data::{read_feature_file, IdMap, RawId};
 use netrex::losses::BuiltinLoss;
 use netrex::prelude::*;
-use netrex::FoldIn;
+use netrex::{FeatureNames, FoldIn};
 
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
@@ -26,6 +26,9 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     let known = model.representation().num_items() as u32;
     if let Some(file) = &args.item_features {
         (model, catalog) = add_new_items(model, catalog, file)?;
+    }
+    if let Some(file) = &args.user_features {
+        (model, catalog) = add_new_users(model, catalog, file)?;
     }
     // --new-only: every item the model knew is left out
     let old: Vec<u32> = if args.new_only {
@@ -64,8 +67,44 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The feature rows of the ids in `file` that `ids` does not know yet (added to `ids`), built
+/// through the feature names saved with the model.
+fn new_rows(
+    names: &FeatureNames,
+    ids: &mut IdMap<RawId>,
+    file: &Path,
+    kind: &'static str,
+) -> Result<Vec<Vec<(u32, f32)>>, Failure> {
+    let known = ids.len();
+    let features = read_feature_file(file, kind, ids)?;
+    let rows = (known..ids.len())
+        .map(|id| {
+            let (f, w) = features.row(id as u32);
+            let named = f.iter().zip(w).map(|(&f, &w)| {
+                let name = features.names().raw(f).map_or("", String::as_str);
+                (name, w)
+            });
+            names.row(named).map_err(|e| {
+                let raw = ids
+                    .raw(id as u32)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                format!("{}: {kind} {raw}: {e}", file.display())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() {
+        return Err(format!(
+            "{}: every {kind} in it is known to the model",
+            file.display()
+        )
+        .into());
+    }
+    Ok(rows)
+}
+
 /// The model and catalog with the items of `file` it never saw added, each scored from its
-/// features through the feature names saved with the model.
+/// features.
 fn add_new_items(
     model: Model,
     mut catalog: Catalog,
@@ -76,27 +115,7 @@ fn add_new_items(
          has no item features",
     )?;
     let mut items = catalog.items.clone().ok_or("the model has no item ids")?;
-    let known = items.len();
-    let features = read_feature_file(file, "item", &mut items)?;
-    let rows = (known..items.len())
-        .map(|id| {
-            let (f, w) = features.row(id as u32);
-            let named = f.iter().zip(w).map(|(&f, &w)| {
-                let name = features.names().raw(f).map_or("", String::as_str);
-                (name, w)
-            });
-            names.row(named).map_err(|e| {
-                let raw = items
-                    .raw(id as u32)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                format!("{}: item {raw}: {e}", file.display())
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if rows.is_empty() {
-        return Err(format!("{}: every item in it is known to the model", file.display()).into());
-    }
+    let rows = new_rows(names, &mut items, file, "item")?;
     let model = model.with_new_items(&rows)?;
     if let Some(titles) = &mut catalog.titles {
         titles.resize(items.len(), String::new());
@@ -105,11 +124,29 @@ fn add_new_items(
     Ok((model, catalog))
 }
 
+/// The model and catalog with the users of `file` it never saw added, each made of its
+/// features.
+fn add_new_users(
+    model: Model,
+    mut catalog: Catalog,
+    file: &Path,
+) -> Result<(Model, Catalog), Failure> {
+    let names = catalog.user_features.as_ref().ok_or(
+        "--user-features adds users to a hybrid model trained with --user-features; this model \
+         has no user features",
+    )?;
+    let mut users = catalog.users.clone().ok_or("the model has no user ids")?;
+    let rows = new_rows(names, &mut users, file, "user")?;
+    let model = model.with_new_users(&rows)?;
+    catalog.users = Some(users);
+    Ok((model, catalog))
+}
+
 fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {
-    if args.item_features.is_some() {
+    if args.item_features.is_some() || args.user_features.is_some() {
         return Err(
-            "--item-features adds new items to a hybrid factorization model; a sequence \
-                    model ranks the items it was trained with"
+            "--item-features and --user-features add new items and users to a hybrid \
+             factorization model; a sequence model ranks the items it was trained with"
                 .into(),
         );
     }

@@ -261,6 +261,33 @@ fn hybrid_cold_items_fit_save_and_score_new_items_from_features() {
     .fails_with("unknown feature colour:red");
     netrex(&format!("fit --csv {path} --cold-items {cold}")).fails_with("--split cold-items");
     netrex(&format!("fit --csv {path} --with-ids")).fails_with("--item-features");
+    // users made of features: a new user known by features alone gets recommendations
+    let users = dir.join("users.csv");
+    let mut text = String::from("user,feature\n");
+    for u in 0..30 {
+        text.push_str(&format!("u{u},start:{}\n", u % 25 / 5));
+    }
+    std::fs::write(&users, text).unwrap();
+    let users = users.display().to_string();
+    let by_users = dir.join("by-users").display().to_string();
+    netrex(&format!(
+        "fit --csv {path} --user-features {users} --loss bpr --dim 8 --epochs 2 --json \
+         --save {by_users}"
+    ))
+    .json();
+    let visitor = dir.join("visitor.csv");
+    std::fs::write(&visitor, "u99,start:2\n").unwrap();
+    let visitor = visitor.display().to_string();
+    let v = netrex(&format!(
+        "recommend --model {by_users} --user u99 --user-features {visitor} -k 4 --json"
+    ))
+    .json();
+    assert_eq!(v["items"].as_array().unwrap().len(), 4, "{v}");
+    netrex(&format!(
+        "recommend --model {model} --user u99 --user-features {visitor}"
+    ))
+    .fails_with("this model has no user features");
+
     // a sequence model's items made of ids and features: fit, save, recommend from a history
     let seq = dir.join("seq").display().to_string();
     let v = netrex(&format!(

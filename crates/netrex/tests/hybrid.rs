@@ -12,7 +12,7 @@ use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
 use netrex::representations::FeatureMap;
-use netrex::{feature_map, SideFeatures};
+use netrex::{feature_map, FeatureNames, SideFeatures};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -220,18 +220,80 @@ fn cold_items_score_from_their_features() {
     let with_ids = SideFeatures {
         with_ids: true,
         normalise: true,
+        feature_weight: 1.0,
     };
     let map = feature_map(&features, ITEMS, with_ids).unwrap();
     assert_eq!(map.num_features(), ITEMS + 10);
     // names number in order of first use: item 5 is group:5 (9th) and shade:1 (3rd)
     assert_eq!(map.row(5).0, &[5, ITEMS as u32 + 9, ITEMS as u32 + 3]);
     assert_eq!(map.row(5).1, &[1.0 / 2.5, 1.0 / 2.5, 0.5 / 2.5]);
+    // a feature weight scales the named features, not the id
+    let lighter = SideFeatures {
+        with_ids: true,
+        normalise: false,
+        feature_weight: 0.5,
+    };
+    let map = feature_map(&features, ITEMS, lighter).unwrap();
+    assert_eq!(map.row(5).1, &[1.0, 0.5, 0.25]);
+    for bad in [0.0, -1.0, f32::NAN] {
+        let side = SideFeatures {
+            feature_weight: bad,
+            ..lighter
+        };
+        let err = feature_map(&features, ITEMS, side).unwrap_err();
+        assert!(err.to_string().contains("positive number"), "{err}");
+    }
     // an id with no feature at all is an error, not a silent zero vector
     let err = feature_map(&features, ITEMS + 2, SideFeatures::default()).unwrap_err();
     assert!(
         err.to_string().contains("2 of 26 ids have no features"),
         "{err}"
     );
+}
+
+#[test]
+fn new_users_are_made_of_their_features_at_inference() {
+    // users made of features; a new user (id 30) given user 4's features scores as user 4,
+    // and one given features the model never saw is an error
+    let x = data();
+    let mut builder = FeaturesBuilder::new();
+    for user in 0..USERS as u32 {
+        builder.add(user, &format!("age:{}", user % 5), 1.0);
+        builder.add(user, &format!("job:{}", user % 3), 1.0);
+    }
+    let features = builder.build();
+    let side = SideFeatures::default();
+    let names = FeatureNames::of(&features, USERS, side);
+    let map = feature_map(&features, USERS, side).unwrap();
+    let mut m = ImplicitFactorizationModel::hybrid(
+        config(true, 1),
+        HybridSide::Features(Arc::new(map)),
+        HybridSide::Ids(ITEMS),
+        Bpr::default(),
+    )
+    .unwrap();
+    m.fit(&x).unwrap();
+    let row = names.row([("job:1", 1.0), ("age:4", 1.0)]).unwrap();
+    let m = m.with_new_users(&[row]).unwrap();
+    assert_eq!(m.representation().num_users(), USERS + 1);
+    let (mut new, mut old) = (vec![0.0; ITEMS], vec![0.0; ITEMS]);
+    m.score_items(USERS as u32, &mut new);
+    m.score_items(4, &mut old);
+    for (a, b) in new.iter().zip(&old) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    let err = names.row([("job:9", 1.0)]).unwrap_err();
+    assert!(err.to_string().contains("unknown feature"), "{err}");
+    // a model whose users are ids has no features to make a new user of
+    let ids = ImplicitFactorizationModel::hybrid(
+        config(true, 1),
+        HybridSide::Ids(USERS),
+        HybridSide::Ids(ITEMS),
+        Bpr::default(),
+    )
+    .unwrap();
+    let err = ids.with_new_users(&[vec![(0, 1.0)]]).err().unwrap();
+    assert!(err.to_string().contains("users are ids"), "{err}");
 }
 
 fn temp(name: &str) -> std::path::PathBuf {

@@ -312,6 +312,7 @@ fn genres_and_decades_lift_the_lstm_on_movielens() {
     let side = SideFeatures {
         with_ids: true,
         normalise: false,
+        feature_weight: 1.0,
     };
     let map = feature_map(&features, data.items.len(), side).unwrap();
     let config = SequenceConfig {

@@ -10,13 +10,22 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// How one side's feature rows become a [`FeatureMap`] (see [`feature_map`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SideFeatures {
     /// Keep one embedding per id as a feature of its own (LightFM's identity features):
     /// rows `0..ids` of the tables are the ids, the named features follow.
     pub with_ids: bool,
     /// Divide each id's weights (its id's included) by their sum, as LightFM does by default.
     pub normalise: bool,
+    /// Factor on the named features' weights (before `normalise`); the id's weight is 1.
+    /// Below 1 with ids kept, the id embedding leads and the features only nudge it (0.1 is
+    /// the setting that keeps warm ML-100K at the id-only model's MRR; see docs/results.md).
+    #[serde(default = "unit_weight")]
+    pub feature_weight: f32,
+}
+
+fn unit_weight() -> f32 {
+    1.0
 }
 
 impl Default for SideFeatures {
@@ -25,6 +34,7 @@ impl Default for SideFeatures {
         SideFeatures {
             with_ids: false,
             normalise: true,
+            feature_weight: 1.0,
         }
     }
 }
@@ -32,12 +42,19 @@ impl Default for SideFeatures {
 /// The feature map of `ids` ids (or more, if `features` covers more rows) from `features`.
 ///
 /// Errors: an id left with no feature at all (no features and ids not kept), since every such
-/// id would be the same zero vector; the message counts them and names the first.
+/// id would be the same zero vector (the message counts them and names the first); a feature
+/// weight that is not a positive number.
 pub fn feature_map(
     features: &Features,
     ids: usize,
     side: SideFeatures,
 ) -> Result<FeatureMap, NetrexError> {
+    if !(side.feature_weight.is_finite() && side.feature_weight > 0.0) {
+        return Err(NetrexError::Features(format!(
+            "the feature weight must be a positive number (got {})",
+            side.feature_weight
+        )));
+    }
     let rows = ids.max(features.num_rows());
     let offset = if side.with_ids { rows as u32 } else { 0 };
     let num_features = offset as usize + features.num_features();
@@ -49,7 +66,13 @@ pub fn feature_map(
             if side.with_ids {
                 row.push((id, 1.0));
             }
-            row.extend(names.iter().zip(weights).map(|(&f, &w)| (offset + f, w)));
+            let scale = side.feature_weight;
+            row.extend(
+                names
+                    .iter()
+                    .zip(weights)
+                    .map(|(&f, &w)| (offset + f, scale * w)),
+            );
             if row.is_empty() {
                 empty.push(id);
             }
@@ -143,7 +166,10 @@ impl FeatureNames {
                     id: name.to_owned(),
                     count: self.names.len(),
                 })?;
-            row.push((self.offset as u32 + index, weight));
+            row.push((
+                self.offset as u32 + index,
+                self.side.feature_weight * weight,
+            ));
         }
         if row.is_empty() {
             return Err(NetrexError::Features(
@@ -158,30 +184,55 @@ impl FeatureNames {
     }
 }
 
+/// `map` with `rows` appended (the new ids' feature rows, checked against its features).
+fn extended(map: &FeatureMap, rows: &[Vec<(u32, f32)>]) -> Result<Arc<FeatureMap>, NetrexError> {
+    let mut all: Vec<Vec<(u32, f32)>> = (0..map.rows() as u32)
+        .map(|id| {
+            let (f, w) = map.row(id);
+            f.iter().copied().zip(w.iter().copied()).collect()
+        })
+        .collect();
+    all.extend(rows.iter().cloned());
+    Ok(Arc::new(FeatureMap::from_rows(&all, map.num_features())?))
+}
+
 impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
     /// The model with new items appended (dense ids from [`num_items`] on), each scored from
     /// its feature row (see [`FeatureNames::row`]); trained parameters are untouched. Items
     /// must be made of features.
     ///
     /// [`num_items`]: FactorizationRepresentation::num_items
-    pub fn with_new_items(mut self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
-        let HybridSide::Features(map) = self.representation.items().clone() else {
+    pub fn with_new_items(self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
+        let HybridSide::Features(map) = self.representation.items() else {
             return Err(NetrexError::Features(
                 "new items are scored from features: this model's items are ids".into(),
             ));
         };
-        let mut all: Vec<Vec<(u32, f32)>> = (0..map.rows() as u32)
-            .map(|id| {
-                let (f, w) = map.row(id);
-                f.iter().copied().zip(w.iter().copied()).collect()
-            })
-            .collect();
-        all.extend(rows.iter().cloned());
-        let extended = FeatureMap::from_rows(&all, map.num_features())?;
+        let items = HybridSide::Features(extended(map, rows)?);
         let users = self.representation.users().clone();
+        self.with_sides(users, items)
+    }
+
+    /// The model with new users appended (dense ids from [`num_users`] on), each represented
+    /// by its feature row (see [`FeatureNames::row`]), e.g. a new visitor known by age and
+    /// occupation only; trained parameters are untouched. Users must be made of features.
+    ///
+    /// [`num_users`]: FactorizationRepresentation::num_users
+    pub fn with_new_users(self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
+        let HybridSide::Features(map) = self.representation.users() else {
+            return Err(NetrexError::Features(
+                "new users are made of features: this model's users are ids".into(),
+            ));
+        };
+        let users = HybridSide::Features(extended(map, rows)?);
+        let items = self.representation.items().clone();
+        self.with_sides(users, items)
+    }
+
+    /// The same tables under new sides (maps extended by new ids).
+    fn with_sides(mut self, users: HybridSide, items: HybridSide) -> Result<Self, NetrexError> {
         let tables = self.representation.tables().to_vec();
-        let representation =
-            Hybrid::from_tables(users, HybridSide::Features(Arc::new(extended)), tables)?;
+        let representation = Hybrid::from_tables(users, items, tables)?;
         let kernel = self.kernel.take().map(|k| fused::Kernel {
             maps: representation.feature_maps(),
             ..k
