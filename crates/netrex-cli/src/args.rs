@@ -556,8 +556,9 @@ pub(crate) struct FitArgs {
     #[arg(long)]
     pub(crate) raw_feature_weights: bool,
     /// With --item-features / --user-features: a factor on the named features' weights (the
-    /// id's stays 1), applied before rows are normalised. With --with-ids, 0.1 lets the id
-    /// embedding lead (warm data); 1 treats id and features alike.
+    /// id's stays 1), applied before rows are normalised. With --with-ids on warm data, a
+    /// small weight (0.05 with --raw-feature-weights) lets the id embedding lead; 1 treats id
+    /// and features alike.
     #[arg(long, value_name = "W", default_value_t = 1.0)]
     pub(crate) feature_weight: f32,
     /// Keep the tables and a dense optimizer on the device for the whole fit (the default

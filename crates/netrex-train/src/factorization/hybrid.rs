@@ -18,8 +18,9 @@ pub struct SideFeatures {
     /// Divide each id's weights (its id's included) by their sum, as LightFM does by default.
     pub normalise: bool,
     /// Factor on the named features' weights (before `normalise`); the id's weight is 1.
-    /// Below 1 with ids kept, the id embedding leads and the features only nudge it (0.1 is
-    /// the setting that keeps warm ML-100K at the id-only model's MRR; see docs/results.md).
+    /// Below 1 with ids kept, the id embedding leads and the features only nudge it (0.05
+    /// with raw weights lifts warm ML-100K a little above the id-only model; see
+    /// docs/results.md).
     #[serde(default = "unit_weight")]
     pub feature_weight: f32,
 }
