@@ -19,6 +19,7 @@ pub mod gather;
 pub mod host;
 pub mod hybrid;
 pub mod kernel;
+pub mod memory;
 pub mod record;
 pub mod sequence;
 pub mod table;

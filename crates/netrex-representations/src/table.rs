@@ -40,7 +40,7 @@ impl Table {
             indexed_by,
             rows,
             cols,
-            data: vec![0.0; rows * cols],
+            data: crate::memory::zeroed(rows * cols),
         }
     }
 
@@ -59,7 +59,11 @@ impl Table {
             indexed_by,
             rows,
             cols,
-            data: (0..rows * cols).map(|_| normal.sample(rng)).collect(),
+            data: {
+                let mut data = crate::memory::zeroed(rows * cols);
+                data.iter_mut().for_each(|v| *v = normal.sample(rng));
+                data
+            },
         }
     }
 
@@ -85,7 +89,7 @@ impl Table {
             indexed_by,
             rows,
             cols,
-            data,
+            data: crate::memory::with_huge_pages(data),
         })
     }
 

@@ -259,10 +259,15 @@ impl Scratch {
         let b = batch.users.len();
         if i + PREFETCH_AHEAD < b {
             let ahead = i + PREFETCH_AHEAD;
-            tables.prefetch(at.user, batch.users[ahead] as usize);
-            tables.prefetch(at.item, batch.positives[ahead] as usize);
+            // biases too: a bias is a line of its own, and the first read of each example
+            let (user, positive) = (batch.users[ahead] as usize, batch.positives[ahead] as usize);
+            tables.prefetch(at.user, user);
+            tables.prefetch(at.user_bias, user);
+            tables.prefetch(at.item, positive);
+            tables.prefetch(at.item_bias, positive);
             for &item in &batch.negatives[ahead * n..(ahead + 1) * n] {
                 tables.prefetch(at.item, item as usize);
+                tables.prefetch(at.item_bias, item as usize);
             }
         }
         let dim = self.user.len();

@@ -116,10 +116,10 @@ impl RowOptimizer {
             let (first, second) = self.state_len(self.sizes[k]);
             let state = &mut self.states[k];
             if state.first.len() != first {
-                state.first = vec![0.0; first];
+                state.first = netrex_representations::memory::zeroed(first);
             }
             if state.second.len() != second {
-                state.second = vec![0.0; second];
+                state.second = netrex_representations::memory::zeroed(second);
             }
         }
     }
