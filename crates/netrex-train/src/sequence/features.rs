@@ -122,9 +122,7 @@ impl ItemFeatures {
                 };
                 let (features, weights) = self.map.row(item);
                 for (&f, &w) in features.iter().zip(weights) {
-                    for (o, v) in out.row_mut(f).iter_mut().zip(g) {
-                        *o += w * v;
-                    }
+                    crate::fused::add_scaled(out.row_mut(f), w, g);
                 }
             }
             grad.clear();
