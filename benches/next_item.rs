@@ -1,7 +1,8 @@
 //! The next-item protocol's costs: one SASRec training step (batch 128, rows of 50 with
 //! Beauty-like histories of 3-15 items, dim 64, sampled softmax over 256 shared negatives) by
 //! the hand-written kernel and through dfdx, and one Amazon Beauty epoch (leave-one-out train
-//! set, the CLI's defaults) on 1 and 2 threads.
+//! set): per-row sampled softmax over 256 negatives on 1 and 2 threads, and the full softmax (the
+//! CLI's default there) on 2.
 //!
 //! `NETREX_DATA_DIR=../shared/data cargo bench --bench next_item`
 
@@ -24,7 +25,7 @@ fn spec() -> SasrecSpec {
     }
 }
 
-fn config(threads: usize) -> SequenceConfig {
+fn config(threads: usize, negatives: netrex::NegativeSampling) -> SequenceConfig {
     SequenceConfig {
         training: TrainingConfig::builder()
             .embedding_dim(64)
@@ -34,7 +35,7 @@ fn config(threads: usize) -> SequenceConfig {
             .threads(threads)
             .config(),
         max_len: 50,
-        negatives: netrex::NegativeSampling::PerRow,
+        negatives,
     }
 }
 
@@ -61,7 +62,9 @@ fn sasrec_step(c: &mut Criterion) {
         .collect();
     let sasrec = Sasrec::new(ITEMS, 64, &spec(), &mut rng).expect("valid");
     let loss = BuiltinLoss::from_name("sampled-softmax", None).expect("built-in");
-    let model = ImplicitSequenceModel::new(config(1), sasrec, loss).expect("valid");
+    let model =
+        ImplicitSequenceModel::new(config(1, netrex::NegativeSampling::PerRow), sasrec, loss)
+            .expect("valid");
     group.bench_function(
         BenchmarkId::new("kernel", "batch128_len50_dim64_ss256"),
         |b| {
@@ -94,11 +97,23 @@ fn beauty_epoch(c: &mut Criterion) {
     let n = data.interactions.num_items();
     let mut group = c.benchmark_group("beauty_epoch");
     group.sample_size(10);
-    for threads in [1, 2] {
+    // the per-row sampled softmax (RecTools' loss) on 1 and 2 threads, and the full softmax
+    // (the CLI's default on this protocol) on 2
+    let runs = [
+        ("sasrec_ss256", 1, netrex::NegativeSampling::PerRow),
+        ("sasrec_ss256", 2, netrex::NegativeSampling::PerRow),
+        (
+            "sasrec_full_softmax",
+            2,
+            netrex::NegativeSampling::FullCatalog,
+        ),
+    ];
+    for (name, threads, negatives) in runs {
         let sasrec = Sasrec::new(n, 64, &spec(), &mut StdRng::seed_from_u64(0)).expect("valid");
         let loss = BuiltinLoss::from_name("sampled-softmax", None).expect("built-in");
-        let mut model = ImplicitSequenceModel::new(config(threads), sasrec, loss).expect("valid");
-        group.bench_function(BenchmarkId::new("sasrec_ss256", threads), |b| {
+        let mut model =
+            ImplicitSequenceModel::new(config(threads, negatives), sasrec, loss).expect("valid");
+        group.bench_function(BenchmarkId::new(name, threads), |b| {
             b.iter(|| model.fit(&split.train).expect("epoch"))
         });
     }

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::activation::tanh_in_place;
 use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
 
 /// The causal CNN of [`crate::CausalCnn`] by hand: per layer, `y[t] = tanh(b + sum_j
@@ -59,7 +60,7 @@ impl CnnKernel<'_> {
                     );
                 }
             }
-            y.iter_mut().for_each(|v| *v = v.tanh());
+            tanh_in_place(&mut y);
             let next = if self.residual {
                 y.iter().zip(&current).map(|(a, b)| a + b).collect()
             } else {

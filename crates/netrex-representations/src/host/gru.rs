@@ -2,10 +2,34 @@
 
 use rayon::prelude::*;
 
+use super::activation::{sigmoid_in_place, tanh_in_place};
 use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// One position's gates and hidden state: `gate` `(3D)` input pre-activations in, activated
+/// gates `r, z, n` out; `c` `(3D)` the hidden state's projection, `previous` `(D)` the last
+/// hidden state (zeros at the first position); `c_n` and the output `(D)` out.
+fn hidden_step(
+    gate: &mut [f32],
+    c: &[f32],
+    previous: &[f32],
+    hidden_new: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = out.len();
+    let (rz, n) = gate.split_at_mut(2 * d);
+    let (c_rz, c_n) = c.split_at(2 * d);
+    rz.iter_mut().zip(c_rz).for_each(|(a, c)| *a += c);
+    sigmoid_in_place(rz);
+    let (reset, update) = rz.split_at(d);
+    n.iter_mut()
+        .zip(reset.iter().zip(c_n))
+        .for_each(|(a, (r, c))| *a += r * c);
+    tanh_in_place(n);
+    hidden_new.copy_from_slice(c_n);
+    let state = update.iter().zip(n.iter()).zip(&previous[..d]);
+    for (h, ((z, n), previous)) in out.iter_mut().zip(state) {
+        *h = (1.0 - z) * n + z * previous;
+    }
 }
 
 /// The GRU of [`crate::Gru`] by hand: `a = x W_i + b_i`, `c = h_prev W_h + b_h`, gates
@@ -57,6 +81,7 @@ impl GruKernel<'_> {
                 .for_each(|(a, w)| *a += w);
         }
         let mut c = vec![0.0f32; b * g3];
+        let zeros = vec![0.0f32; d];
         for step in 0..t {
             for row in c.chunks_exact_mut(g3) {
                 row.copy_from_slice(self.hidden_bias);
@@ -75,17 +100,18 @@ impl GruKernel<'_> {
             }
             for r in 0..b {
                 let at = r * t + step;
-                let cr = &c[r * g3..(r + 1) * g3];
-                for k in 0..d {
-                    let gate = &mut gates[at * g3..(at + 1) * g3];
-                    let reset = sigmoid(gate[k] + cr[k]);
-                    let update = sigmoid(gate[d + k] + cr[d + k]);
-                    let new = (gate[2 * d + k] + reset * cr[2 * d + k]).tanh();
-                    let previous = if step > 0 { out[(at - 1) * d + k] } else { 0.0 };
-                    (gate[k], gate[d + k], gate[2 * d + k]) = (reset, update, new);
-                    hidden_new[at * d + k] = cr[2 * d + k];
-                    out[at * d + k] = (1.0 - update) * new + update * previous;
-                }
+                let (before, out) = out.split_at_mut(at * d);
+                let previous = match step {
+                    0 => &zeros[..],
+                    _ => &before[(at - 1) * d..],
+                };
+                hidden_step(
+                    &mut gates[at * g3..(at + 1) * g3],
+                    &c[r * g3..(r + 1) * g3],
+                    previous,
+                    &mut hidden_new[at * d..(at + 1) * d],
+                    &mut out[..d],
+                );
             }
         }
     }

@@ -2,10 +2,42 @@
 
 use rayon::prelude::*;
 
+use super::activation::{sigmoid_in_place, tanh_in_place};
 use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// One position's gates and cell: `z` `(4D)` pre-activations in, activated gates out; the
+/// previous cell (zeros at the first position), and the cell, its tanh and the output `(D)`
+/// out.
+fn cell_step(
+    z: &mut [f32],
+    previous: &[f32],
+    cells: &mut [f32],
+    cell_tanh: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = out.len();
+    let (ifg, o) = z.split_at_mut(3 * d);
+    sigmoid_in_place(&mut ifg[..2 * d]);
+    tanh_in_place(&mut ifg[2 * d..]);
+    sigmoid_in_place(o);
+    let (i, rest) = ifg.split_at(d);
+    let (f, g) = rest.split_at(d);
+    new_cell(i, f, g, previous, cells);
+    cell_tanh.copy_from_slice(cells);
+    tanh_in_place(cell_tanh);
+    out.iter_mut()
+        .zip(o.iter().zip(cell_tanh.iter()))
+        .for_each(|(h, (o, tc))| *h = o * tc);
+}
+
+/// `c = f previous + i g`. Not inlined, so that its slices keep the compiler's no-alias
+/// knowledge and the loop vectorises without run-time overlap checks.
+#[inline(never)]
+fn new_cell(i: &[f32], f: &[f32], g: &[f32], previous: &[f32], cells: &mut [f32]) {
+    let gates = i.iter().zip(f).zip(g).zip(previous);
+    for (c, (((i, f), g), previous)) in cells.iter_mut().zip(gates) {
+        *c = f * previous + i * g;
+    }
 }
 
 /// The LSTM of [`crate::Lstm`] by hand: `z = x W_i + h_prev W_h + b`, gates `i, f, g, o`
@@ -56,6 +88,7 @@ impl LstmKernel<'_> {
         for row in gates.chunks_exact_mut(g4) {
             row.iter_mut().zip(self.bias).for_each(|(z, w)| *z += w);
         }
+        let zeros = vec![0.0f32; d];
         for step in 0..t {
             if step > 0 {
                 // z[r, step] += h[r, step - 1] W_h for every sequence r at once
@@ -73,26 +106,18 @@ impl LstmKernel<'_> {
             for r in 0..b {
                 let at = r * t + step;
                 let z = &mut gates[at * g4..(at + 1) * g4];
-                let (zi, rest) = z.split_at_mut(d);
-                let (zf, rest) = rest.split_at_mut(d);
-                let (zg, zo) = rest.split_at_mut(d);
-                for k in 0..d {
-                    let i = sigmoid(zi[k]);
-                    let f = sigmoid(zf[k]);
-                    let g = zg[k].tanh();
-                    let o = sigmoid(zo[k]);
-                    let previous = if step > 0 {
-                        cells[(at - 1) * d + k]
-                    } else {
-                        0.0
-                    };
-                    let c = f * previous + i * g;
-                    let tc = c.tanh();
-                    (zi[k], zf[k], zg[k], zo[k]) = (i, f, g, o);
-                    cells[at * d + k] = c;
-                    cell_tanh[at * d + k] = tc;
-                    out[at * d + k] = o * tc;
-                }
+                let (before, cells) = cells.split_at_mut(at * d);
+                let previous = match step {
+                    0 => &zeros[..],
+                    _ => &before[(at - 1) * d..at * d],
+                };
+                cell_step(
+                    z,
+                    previous,
+                    &mut cells[..d],
+                    &mut cell_tanh[at * d..(at + 1) * d],
+                    &mut out[at * d..(at + 1) * d],
+                );
             }
         }
     }

@@ -10,6 +10,7 @@
 //! are summed in chunk order, so the result does not depend on the number of threads.
 //! `netrex`'s tests check every encoder against its dfdx `encode`.
 
+mod activation;
 mod cnn;
 mod dense;
 mod gru;
