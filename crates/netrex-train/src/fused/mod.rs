@@ -371,6 +371,7 @@ pub(crate) fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
 
 /// The batch's loss (`sum(l * w) / B`), with its row gradients added to `grads` (one per
 /// table, in the bilinear order).
+#[inline(always)]
 pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     tables: &S,
     kernel: &Kernel,
@@ -430,6 +431,40 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
 /// The batch's loss and row gradients for any [`Loss`]: in one pass by hand for a loss with an
 /// [`ExampleGradient`], through [`bilinear_batch_scored`] otherwise.
 pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    kernel: &Kernel,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above)
+        return unsafe { bilinear_any_avx2(tables, kernel, loss, context, batch, grads, scratch) };
+    }
+    bilinear_any_inline(tables, kernel, loss, context, batch, grads, scratch)
+}
+
+/// [`bilinear_any`] compiled for AVX2 (the dot products and row updates in eight lanes; no
+/// fused multiply-add, so the same results as the SSE2 build).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bilinear_any_avx2<S: RowSource + ?Sized, L: Loss>(
+    tables: &S,
+    kernel: &Kernel,
+    loss: &L,
+    context: &LossContext,
+    batch: &Batch<'_>,
+    grads: &mut [SparseGrad],
+    scratch: &mut Scratch,
+) -> f32 {
+    bilinear_any_inline(tables, kernel, loss, context, batch, grads, scratch)
+}
+
+#[inline(always)]
+fn bilinear_any_inline<S: RowSource + ?Sized, L: Loss>(
     tables: &S,
     kernel: &Kernel,
     loss: &L,

@@ -225,6 +225,25 @@ impl<'a, S: RowStore> RowTraining<'a, S> {
     /// Applies `grads` (one per table) to the touched rows, then clears them. With
     /// [`AtomicRows`], safe to call from several threads at once.
     pub fn step(&self, grads: &mut [SparseGrad]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe { self.step_avx2(grads) };
+        }
+        self.step_inline(grads)
+    }
+
+    /// [`step`](Self::step) compiled for AVX2: eight lanes for Adam's divisions and square
+    /// root, a large share of a small model's epoch. No fused multiply-add is formed, so the
+    /// results are those of the SSE2 build.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn step_avx2(&self, grads: &mut [SparseGrad]) {
+        self.step_inline(grads)
+    }
+
+    #[inline(always)]
+    fn step_inline(&self, grads: &mut [SparseGrad]) {
         let rule = Rule::from(self.config);
         let mut buffers: [Vec<f32>; 3] = Default::default();
         for (table, grad) in self.tables.iter().zip(grads.iter_mut()) {
