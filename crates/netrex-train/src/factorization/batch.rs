@@ -7,9 +7,39 @@ use netrex_data::Interactions;
 
 use crate::error::NetrexError;
 use crate::fused;
+use crate::optim::prefetch_lines;
 
 /// Positives per unit of sampling and work when training one positive at a time.
 pub(super) const PER_EXAMPLE_UNIT: usize = 1024;
+
+/// How many swaps (or gathered rows) ahead [`shuffle_rows`] and [`BatchBuffer::fill`] ask
+/// for the lines they will touch: over a million interactions the order and the id columns
+/// are 4 MB each, and each random access would otherwise wait for memory in turn.
+const AHEAD: usize = 16;
+
+fn prefetch<T>(value: &T) {
+    prefetch_lines((value as *const T).cast(), std::mem::size_of::<T>());
+}
+
+/// Fisher-Yates over `order`, the same permutation as `rand`'s `SliceRandom::shuffle` for the
+/// same generator state (the same draws, `gen_range(0..i + 1)` for `i` from the end), with
+/// each swap's random slot drawn [`AHEAD`] swaps early and prefetched.
+pub(super) fn shuffle_rows<R: Rng + ?Sized>(order: &mut [u32], rng: &mut R) {
+    let mut drawn = [0u32; AHEAD];
+    let mut i = order.len();
+    while i > 1 {
+        // swaps for i - 1, i - 2, ..., down to 1 at the most
+        let block = (i - 1).min(AHEAD);
+        for (k, slot) in drawn[..block].iter_mut().enumerate() {
+            *slot = rng.gen_range(0..(i - k) as u32);
+            prefetch(&order[*slot as usize]);
+        }
+        for (k, &j) in drawn[..block].iter().enumerate() {
+            order.swap(i - 1 - k, j as usize);
+        }
+        i -= block;
+    }
+}
 
 /// Uniform negatives for each batch from a stream of its own, so that which worker trains a
 /// batch does not change its negatives.
@@ -50,10 +80,15 @@ impl BatchBuffer {
         self.users.clear();
         self.positives.clear();
         self.negatives.clear();
-        self.users
-            .extend(rows.iter().map(|&r| train.users()[r as usize]));
-        self.positives
-            .extend(rows.iter().map(|&r| train.items()[r as usize]));
+        let (users, items) = (train.users(), train.items());
+        for (k, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(k + AHEAD) {
+                prefetch(&users[ahead as usize]);
+                prefetch(&items[ahead as usize]);
+            }
+            self.users.push(users[r as usize]);
+            self.positives.push(items[r as usize]);
+        }
         let mut rng = sampler.rng(batch);
         let draws = rows.len() * sampler.negatives;
         match &sampler.pool {
@@ -126,6 +161,30 @@ impl Outcome {
                 value,
             }),
             None => Ok((self.total, self.count)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shuffle_rows;
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+
+    #[test]
+    fn shuffle_rows_is_rands_shuffle() {
+        for len in [0usize, 1, 2, 3, 16, 17, 18, 33, 1000, 4099] {
+            for seed in 0..3 {
+                let mut ours: Vec<u32> = (0..len as u32).collect();
+                let mut theirs = ours.clone();
+                let (mut a, mut b) = (StdRng::seed_from_u64(seed), StdRng::seed_from_u64(seed));
+                shuffle_rows(&mut ours, &mut a);
+                theirs.shuffle(&mut b);
+                assert_eq!(ours, theirs, "len {len}, seed {seed}");
+                // and the generators end in the same state
+                assert_eq!(rand::Rng::gen::<u64>(&mut a), rand::Rng::gen::<u64>(&mut b));
+            }
         }
     }
 }

@@ -4,7 +4,6 @@ use dfdx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use netrex_data::Interactions;
@@ -302,7 +301,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         // u32 rows: the shuffled order is the largest buffer of an epoch over a big set
         let mut order: Vec<u32> = (0..train.len() as u32).collect();
         let mut rng = self.trainer.epoch_rng();
-        order.shuffle(&mut rng);
+        batch::shuffle_rows(&mut order, &mut rng);
         let sampler = Sampler {
             seed: rng.gen(),
             negatives: self.negatives(),

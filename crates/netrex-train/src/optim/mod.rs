@@ -12,7 +12,7 @@ use netrex_representations::{SparseGrad, Table};
 
 mod rows;
 
-pub(crate) use rows::{AtomicRows, CellRows, RowStore, RowTraining, TrainedTable};
+pub(crate) use rows::{prefetch_lines, AtomicRows, CellRows, RowStore, RowTraining, TrainedTable};
 
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ pub(crate) trait RowStore {
 /// Asks the CPU to fetch the cache lines of `bytes` bytes at `start`: random rows of large
 /// tables are what a training step waits on.
 #[inline]
-fn prefetch_lines(start: *const u8, bytes: usize) {
+pub(crate) fn prefetch_lines(start: *const u8, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
     for offset in (0..bytes).step_by(64) {
         // SAFETY: a prefetch is only a hint; it never faults, whatever the address
