@@ -12,19 +12,24 @@ use crate::optim::prefetch_lines;
 /// Positives per unit of sampling and work when training one positive at a time.
 pub(super) const PER_EXAMPLE_UNIT: usize = 1024;
 
-/// How many swaps (or gathered rows) ahead [`shuffle_rows`] and [`BatchBuffer::fill`] ask
-/// for the lines they will touch: over a million interactions the order and the id columns
-/// are 4 MB each, and each random access would otherwise wait for memory in turn.
+/// How many swaps ahead [`shuffle_rows`] draws and prefetches the random slot it will touch:
+/// over a million interactions the shuffled buffer is 8 MB, and each random access would
+/// otherwise wait for memory in turn.
 const AHEAD: usize = 16;
 
 fn prefetch<T>(value: &T) {
     prefetch_lines((value as *const T).cast(), std::mem::size_of::<T>());
 }
 
-/// Fisher-Yates over `order`, the same permutation as `rand`'s `SliceRandom::shuffle` for the
-/// same generator state (the same draws, `gen_range(0..i + 1)` for `i` from the end), with
-/// each swap's random slot drawn [`AHEAD`] swaps early and prefetched.
-pub(super) fn shuffle_rows<R: Rng + ?Sized>(order: &mut [u32], rng: &mut R) {
+/// Fisher-Yates over `order` (and `also`, when given, with the same swaps), the same
+/// permutation as `rand`'s `SliceRandom::shuffle` for the same generator state (the same
+/// draws, `gen_range(0..i + 1)` for `i` from the end), with each swap's random slot drawn
+/// [`AHEAD`] swaps early and prefetched.
+pub(super) fn shuffle_rows<T, R: Rng + ?Sized>(
+    order: &mut [T],
+    mut also: Option<&mut [f32]>,
+    rng: &mut R,
+) {
     let mut drawn = [0u32; AHEAD];
     let mut i = order.len();
     while i > 1 {
@@ -33,11 +38,74 @@ pub(super) fn shuffle_rows<R: Rng + ?Sized>(order: &mut [u32], rng: &mut R) {
         for (k, slot) in drawn[..block].iter_mut().enumerate() {
             *slot = rng.gen_range(0..(i - k) as u32);
             prefetch(&order[*slot as usize]);
+            if let Some(also) = also.as_deref() {
+                prefetch(&also[*slot as usize]);
+            }
         }
         for (k, &j) in drawn[..block].iter().enumerate() {
             order.swap(i - 1 - k, j as usize);
+            if let Some(also) = also.as_deref_mut() {
+                also.swap(i - 1 - k, j as usize);
+            }
         }
         i -= block;
+    }
+}
+
+/// An epoch's training examples in shuffled order: `(user, item)` pairs side by side, so
+/// that reading a batch is sequential (gathering shuffled row numbers from the id columns
+/// cost two random memory accesses per example), and their weights, if any.
+pub(super) struct Shuffled {
+    pairs: Vec<[u32; 2]>,
+    weights: Option<Vec<f32>>,
+}
+
+impl Shuffled {
+    /// `train`'s examples, shuffled as `rand`'s shuffle of its row numbers would order them.
+    pub(super) fn new<R: Rng + ?Sized>(train: &Interactions, rng: &mut R) -> Self {
+        let mut pairs: Vec<[u32; 2]> = train
+            .users()
+            .iter()
+            .zip(train.items())
+            .map(|(&u, &i)| [u, i])
+            .collect();
+        let mut weights = train.weights().map(<[f32]>::to_vec);
+        shuffle_rows(&mut pairs, weights.as_deref_mut(), rng);
+        Shuffled { pairs, weights }
+    }
+
+    /// Number of examples.
+    pub(super) fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// The examples cut into runs of `unit` (the last one shorter).
+    pub(super) fn batches(&self, unit: usize) -> Vec<Rows<'_>> {
+        let unit = unit.max(1);
+        (0..self.pairs.len())
+            .step_by(unit)
+            .map(|start| {
+                let end = (start + unit).min(self.pairs.len());
+                Rows {
+                    pairs: &self.pairs[start..end],
+                    weights: self.weights.as_deref().map(|w| &w[start..end]),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One batch's examples (a run of [`Shuffled`]).
+#[derive(Clone, Copy)]
+pub(super) struct Rows<'a> {
+    pairs: &'a [[u32; 2]],
+    weights: Option<&'a [f32]>,
+}
+
+impl Rows<'_> {
+    /// Number of examples.
+    pub(super) fn len(&self) -> usize {
+        self.pairs.len()
     }
 }
 
@@ -70,25 +138,12 @@ pub(super) struct BatchBuffer {
 }
 
 impl BatchBuffer {
-    pub(super) fn fill(
-        &mut self,
-        train: &Interactions,
-        rows: &[u32],
-        sampler: &Sampler,
-        batch: usize,
-    ) {
+    pub(super) fn fill(&mut self, rows: Rows<'_>, sampler: &Sampler, batch: usize) {
         self.users.clear();
         self.positives.clear();
         self.negatives.clear();
-        let (users, items) = (train.users(), train.items());
-        for (k, &r) in rows.iter().enumerate() {
-            if let Some(&ahead) = rows.get(k + AHEAD) {
-                prefetch(&users[ahead as usize]);
-                prefetch(&items[ahead as usize]);
-            }
-            self.users.push(users[r as usize]);
-            self.positives.push(items[r as usize]);
-        }
+        self.users.extend(rows.pairs.iter().map(|p| p[0]));
+        self.positives.extend(rows.pairs.iter().map(|p| p[1]));
         let mut rng = sampler.rng(batch);
         let draws = rows.len() * sampler.negatives;
         match &sampler.pool {
@@ -99,10 +154,10 @@ impl BatchBuffer {
                 .negatives
                 .extend((0..draws).map(|_| pool[rng.gen_range(0..pool.len())])),
         }
-        self.weights = train.weights().map(|w| {
+        self.weights = rows.weights.map(|w| {
             let mut weights = self.weights.take().unwrap_or_default();
             weights.clear();
-            weights.extend(rows.iter().map(|&r| w[r as usize]));
+            weights.extend_from_slice(w);
             weights
         });
     }
@@ -177,11 +232,14 @@ mod tests {
         for len in [0usize, 1, 2, 3, 16, 17, 18, 33, 1000, 4099] {
             for seed in 0..3 {
                 let mut ours: Vec<u32> = (0..len as u32).collect();
+                let mut weights: Vec<f32> = (0..len).map(|i| i as f32).collect();
                 let mut theirs = ours.clone();
                 let (mut a, mut b) = (StdRng::seed_from_u64(seed), StdRng::seed_from_u64(seed));
-                shuffle_rows(&mut ours, &mut a);
+                shuffle_rows(&mut ours, Some(&mut weights), &mut a);
                 theirs.shuffle(&mut b);
                 assert_eq!(ours, theirs, "len {len}, seed {seed}");
+                let moved: Vec<u32> = weights.iter().map(|&w| w as u32).collect();
+                assert_eq!(moved, theirs, "weights move with their rows");
                 // and the generators end in the same state
                 assert_eq!(rand::Rng::gen::<u64>(&mut a), rand::Rng::gen::<u64>(&mut b));
             }

@@ -7,9 +7,8 @@ use batch::Outcome;
 /// What an epoch trains on, shared by its three paths.
 #[derive(Clone, Copy)]
 pub(super) struct EpochPlan<'a> {
-    pub(super) train: &'a Interactions,
-    /// The shuffled row numbers of `train`, cut into batches (units of per-example SGD).
-    pub(super) batches: &'a [&'a [u32]],
+    /// The shuffled training examples, cut into batches (units of per-example SGD).
+    pub(super) batches: &'a [batch::Rows<'a>],
     pub(super) sampler: &'a Sampler,
     pub(super) progress: &'a Progress,
 }
@@ -22,7 +21,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let mut buffer = BatchBuffer::default();
         let mut outcome = Outcome::default();
         for (b, rows) in plan.batches.iter().enumerate() {
-            buffer.fill(plan.train, rows, plan.sampler, b);
+            buffer.fill(*rows, plan.sampler, b);
             let batch = buffer.batch();
             let value = self.step(batch.users, batch.positives, batch.negatives, batch.weights)?;
             if !outcome.add(b, value, rows.len()) {
@@ -47,7 +46,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let mut buffer = BatchBuffer::default();
         let mut outcome = Outcome::default();
         for (b, rows) in plan.batches.iter().enumerate() {
-            buffer.fill(plan.train, rows, plan.sampler, b);
+            buffer.fill(*rows, plan.sampler, b);
             let batch = rows.len();
             let n = buffer.negatives.len() / batch;
             let ids = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
@@ -187,7 +186,7 @@ impl<L: Loss> FusedWork<'_, L> {
                 break;
             }
             let rows = self.plan.batches[b];
-            buffer.fill(self.plan.train, rows, self.plan.sampler, b);
+            buffer.fill(rows, self.plan.sampler, b);
             if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
                 let result = fused::sgd_examples(
                     tables,

@@ -298,10 +298,9 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
 
     fn epoch(&mut self, train: &Interactions) -> Result<f32, NetrexError> {
         let epoch = self.trainer.epochs_trained + 1;
-        // u32 rows: the shuffled order is the largest buffer of an epoch over a big set
-        let mut order: Vec<u32> = (0..train.len() as u32).collect();
         let mut rng = self.trainer.epoch_rng();
-        batch::shuffle_rows(&mut order, &mut rng);
+        // the largest buffer of an epoch over a big set: 8 bytes an example (12 with weights)
+        let order = batch::Shuffled::new(train, &mut rng);
         let sampler = Sampler {
             seed: rng.gen(),
             negatives: self.negatives(),
@@ -314,10 +313,9 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         } else {
             self.config.batch_size
         };
-        let batches: Vec<&[u32]> = order.chunks(unit).collect();
+        let batches = order.batches(unit);
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let plan = epochs::EpochPlan {
-            train,
             batches: &batches,
             sampler: &sampler,
             progress: &progress,
