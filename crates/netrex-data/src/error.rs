@@ -148,7 +148,7 @@ pub enum DataError {
 }
 
 impl DataError {
-    #[cfg(feature = "download")]
+    #[cfg(any(feature = "polars", feature = "download"))]
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),
