@@ -256,6 +256,32 @@ impl Scratch {
         if !kernel.plain() {
             return self.score_composed(tables, kernel, batch, i, n);
         }
+        self.prefetch_ahead(tables, kernel, batch, i, n);
+        let dim = self.user.len();
+        let u = batch.users[i] as usize;
+        self.ids[0] = batch.positives[i];
+        self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
+        tables.read(at.user, u, &mut self.user);
+        tables.read(at.user_bias, u, &mut self.user_bias);
+        for (k, &item) in self.ids.iter().enumerate() {
+            let row = &mut self.items[k * dim..(k + 1) * dim];
+            tables.read(at.item, item as usize, row);
+            tables.read(at.item_bias, item as usize, &mut self.item_bias[k..k + 1]);
+            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
+        }
+    }
+
+    /// Asks for the rows of positive `i + PREFETCH_AHEAD` (plain tables only).
+    #[inline(always)]
+    fn prefetch_ahead<S: RowSource + ?Sized>(
+        &self,
+        tables: &S,
+        kernel: &Kernel,
+        batch: &Batch<'_>,
+        i: usize,
+        n: usize,
+    ) {
+        let at = kernel.at;
         let b = batch.users.len();
         if i + PREFETCH_AHEAD < b {
             let ahead = i + PREFETCH_AHEAD;
@@ -269,18 +295,6 @@ impl Scratch {
                 tables.prefetch(at.item, item as usize);
                 tables.prefetch(at.item_bias, item as usize);
             }
-        }
-        let dim = self.user.len();
-        let u = batch.users[i] as usize;
-        self.ids[0] = batch.positives[i];
-        self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
-        tables.read(at.user, u, &mut self.user);
-        tables.read(at.user_bias, u, &mut self.user_bias);
-        for (k, &item) in self.ids.iter().enumerate() {
-            let row = &mut self.items[k * dim..(k + 1) * dim];
-            tables.read(at.item, item as usize, row);
-            tables.read(at.item_bias, item as usize, &mut self.item_bias[k..k + 1]);
-            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
         }
     }
 

@@ -1,6 +1,7 @@
 //! Per-example SGD: one positive at a time, updates written straight into the tables.
 
 use super::*;
+use crate::optim::step_values;
 
 /// Plain SGD one positive at a time (batch size 1), as LightFM and implicit train: each
 /// positive's update is written straight into the tables, with no row gradients kept and no
@@ -49,7 +50,7 @@ fn sgd_examples_inline<S: RowStore>(
     loss: &dyn ExampleGradient,
     context: &LossContext,
     batch: &Batch<'_>,
-    (lr, l2): (f32, f32),
+    rule: (f32, f32),
     scratch: &mut Scratch,
 ) -> Result<f64, (usize, f32)> {
     debug_assert!(kernel.plain(), "per-example SGD writes id rows");
@@ -57,25 +58,45 @@ fn sgd_examples_inline<S: RowStore>(
     let b = batch.users.len();
     let n = batch.negatives.len() / b.max(1);
     let m = 1 + n;
-    scratch.size(dim, n);
+    scratch.size(kernel.dim, n);
     scratch.positive.resize(m, 0.0);
     let mut touched = vec![false; m];
     let mut total = 0.0f64;
+    let (item, item_bias) = (&tables[at.item].weights, &tables[at.item_bias].weights);
     for i in 0..b {
-        scratch.score_positive(tables, kernel, batch, i, n);
+        scratch.prefetch_ahead(tables, kernel, batch, i, n);
         let Scratch {
             user,
             user_grad,
             items,
-            item_bias,
             scores,
             negative_grad,
             positive: factors,
             ids,
             user_bias,
+            tmp,
             ..
         } = &mut *scratch;
         let u = batch.users[i] as usize;
+        // the user row is copied: the items' steps use it as it was scored. Item rows are
+        // scored and stepped in place where the store allows (one thread), else through one
+        // copy each (Hogwild's atomics)
+        tables[at.user].weights.read(u, user);
+        tables[at.user_bias].weights.read(u, &mut user_bias[..]);
+        ids[0] = batch.positives[i];
+        ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
+        for (k, &id) in ids.iter().enumerate() {
+            let mut bias = [0.0f32];
+            item_bias.read(id as usize, &mut bias);
+            let dot_product = if S::IN_PLACE {
+                item.dot_row(id as usize, user, tmp)
+            } else {
+                let row = &mut items[k * dim..(k + 1) * dim];
+                item.read(id as usize, row);
+                dot(user, row)
+            };
+            scores[k] = dot_product + user_bias[0] + bias[0];
+        }
         let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
         if !value.is_finite() {
             return Err((i, value));
@@ -102,28 +123,22 @@ fn sgd_examples_inline<S: RowStore>(
             if !touched[k] {
                 continue;
             }
-            let d = factors[k];
-            let row = &mut items[k * dim..(k + 1) * dim];
-            add_scaled(user_grad, d, row);
-            bias_grad += d;
-            // the item's update uses the user row as it was scored
-            for (q, p) in row.iter_mut().zip(user.iter()) {
-                *q -= lr * (d * p + l2 * *q);
+            let (d, id) = (factors[k], ids[k] as usize);
+            if S::IN_PLACE {
+                item.step_row(id, d, user, rule, user_grad, tmp);
+            } else {
+                let row = &mut items[k * dim..(k + 1) * dim];
+                step_values(row, d, user, rule, user_grad);
+                item.write(id, row);
             }
-            tables[at.item].weights.write(ids[k] as usize, row);
-            let bias = &mut item_bias[k];
-            *bias -= lr * (d + l2 * *bias);
-            tables[at.item_bias]
-                .weights
-                .write(ids[k] as usize, &[*bias]);
+            bias_grad += d;
+            item_bias.sgd_row(id, &[d], rule, tmp);
         }
         // the batch path always touches the user's row (so its L2 term applies), too
-        for (p, g) in user.iter_mut().zip(user_grad.iter()) {
-            *p -= lr * (g + l2 * *p);
-        }
-        tables[at.user].weights.write(u, user);
-        user_bias[0] -= lr * (bias_grad + l2 * user_bias[0]);
-        tables[at.user_bias].weights.write(u, &user_bias[..]);
+        tables[at.user].weights.sgd_row(u, user_grad, rule, tmp);
+        tables[at.user_bias]
+            .weights
+            .sgd_row(u, &[bias_grad], rule, tmp);
     }
     Ok(total)
 }

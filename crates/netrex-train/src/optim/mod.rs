@@ -12,7 +12,9 @@ use netrex_representations::{SparseGrad, Table};
 
 mod rows;
 
-pub(crate) use rows::{prefetch_lines, AtomicRows, CellRows, RowStore, RowTraining, TrainedTable};
+pub(crate) use rows::{
+    prefetch_lines, step_values, AtomicRows, CellRows, RowStore, RowTraining, TrainedTable,
+};
 
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,6 +354,48 @@ mod tests {
         for r in 0..8 {
             rows.read(r, &mut out);
             assert_eq!(out, original[1 + r * 4..1 + (r + 1) * 4]);
+        }
+    }
+
+    #[test]
+    fn row_steps_in_place_match_steps_through_a_copy() {
+        let rule = (0.05f32, 0.01f32);
+        for cols in [1usize, 4, 5, 64] {
+            let rows = 3;
+            let start: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
+            let x: Vec<f32> = (0..cols).map(|k| (k as f32 * 0.61).cos()).collect();
+            // the reference: plain loops over a copy
+            let mut expected = start.clone();
+            let mut expected_grad = vec![0.0f32; cols];
+            let expected_dot: f32 =
+                netrex_representations::kernel::dot(&expected[cols..2 * cols], &x);
+            let q = &mut expected[cols..2 * cols];
+            for ((q, x), g) in q.iter_mut().zip(&x).zip(expected_grad.iter_mut()) {
+                *g += -0.7 * *q;
+                *q -= rule.0 * (-0.7 * x + rule.1 * *q);
+            }
+            for (p, g) in expected[2 * cols..].iter_mut().zip(&x) {
+                *p -= rule.0 * (g + rule.1 * *p);
+            }
+            let (mut cells, mut atomics) = (start.clone(), start.clone());
+            for (data, shared) in [(&mut cells, false), (&mut atomics, true)] {
+                let mut grad = vec![0.0f32; cols];
+                let mut tmp = vec![0.0f32; cols];
+                if shared {
+                    let store = AtomicRows::new(data, rows, cols);
+                    assert_eq!(store.dot_row(1, &x, &mut tmp), expected_dot);
+                    store.step_row(1, -0.7, &x, rule, &mut grad, &mut tmp);
+                    store.sgd_row(2, &x, rule, &mut tmp);
+                } else {
+                    let store = CellRows::new(data, rows, cols);
+                    assert_eq!(store.dot_row(1, &x, &mut tmp), expected_dot);
+                    store.step_row(1, -0.7, &x, rule, &mut grad, &mut tmp);
+                    store.sgd_row(2, &x, rule, &mut tmp);
+                }
+                assert_eq!(grad, expected_grad, "cols {cols}, shared {shared}");
+            }
+            assert_eq!(cells, expected, "cols {cols}");
+            assert_eq!(atomics, expected, "cols {cols}");
         }
     }
 

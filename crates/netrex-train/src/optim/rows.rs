@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
+use netrex_representations::kernel::dot;
 use netrex_representations::SparseGrad;
 
 use super::{Bias, OptimizerConfig, Rule, PREFETCH_AHEAD};
@@ -21,6 +22,25 @@ pub(crate) trait RowStore {
     fn write(&self, r: usize, values: &[f32]);
     /// Hints the CPU to start loading row `r` (a no-op where there is no such hint).
     fn prefetch(&self, r: usize);
+    /// Whether [`step_row`](Self::step_row) and [`sgd_row`](Self::sgd_row) work in place
+    /// (else through a copy, and a caller that already holds a copy should step that).
+    const IN_PLACE: bool;
+    /// `dot(row r, x)`, summed as [`dot`] sums (`tmp`: scratch of `cols`).
+    fn dot_row(&self, r: usize, x: &[f32], tmp: &mut [f32]) -> f32;
+    /// One SGD step on row `r` of an item the caller scored against `x`, applied in place
+    /// where the store allows: `grad += d row` (the row before the step), then
+    /// `row -= lr (d x + l2 row)` (see [`step_values`]).
+    fn step_row(
+        &self,
+        r: usize,
+        d: f32,
+        x: &[f32],
+        rule: (f32, f32),
+        grad: &mut [f32],
+        tmp: &mut [f32],
+    );
+    /// `row r -= lr (g + l2 row r)`, in place where the store allows.
+    fn sgd_row(&self, r: usize, g: &[f32], rule: (f32, f32), tmp: &mut [f32]);
     /// Whether the buffer is empty (optimizer state a rule does not use).
     fn is_empty(&self) -> bool {
         self.rows() * self.cols() == 0
@@ -64,6 +84,81 @@ pub(crate) trait Slot: Sized {
             slot.set(*v);
         }
     }
+    /// See [`RowStore::IN_PLACE`].
+    const IN_PLACE: bool = false;
+    /// See [`RowStore::dot_row`].
+    #[inline(always)]
+    fn dot_row(row: &[Self], x: &[f32], tmp: &mut [f32]) -> f32 {
+        let tmp = &mut tmp[..row.len()];
+        Self::read_row(row, tmp);
+        dot(tmp, x)
+    }
+    /// See [`RowStore::step_row`].
+    #[inline(always)]
+    fn step_row(
+        row: &[Self],
+        d: f32,
+        x: &[f32],
+        rule: (f32, f32),
+        grad: &mut [f32],
+        tmp: &mut [f32],
+    ) {
+        step_copied(row, d, x, rule, grad, tmp);
+    }
+    /// See [`RowStore::sgd_row`].
+    #[inline(always)]
+    fn sgd_row(row: &[Self], g: &[f32], rule: (f32, f32), tmp: &mut [f32]) {
+        sgd_copied(row, g, rule, tmp);
+    }
+}
+
+/// `grad += d q`, then `q -= lr (d x + l2 q)`, element by element: the per-example SGD step
+/// of an item row `q` scored against the user row `x` (and the user's gradient from it).
+#[inline(always)]
+pub(crate) fn step_values(
+    q: &mut [f32],
+    d: f32,
+    x: &[f32],
+    (lr, l2): (f32, f32),
+    grad: &mut [f32],
+) {
+    for ((q, x), g) in q.iter_mut().zip(x).zip(grad.iter_mut()) {
+        *g += d * *q;
+        *q -= lr * (d * x + l2 * *q);
+    }
+}
+
+/// `p -= lr (g + l2 p)`, element by element.
+#[inline(always)]
+pub(crate) fn sgd_values(p: &mut [f32], g: &[f32], (lr, l2): (f32, f32)) {
+    for (p, g) in p.iter_mut().zip(g) {
+        *p -= lr * (g + l2 * *p);
+    }
+}
+
+/// [`Slot::step_row`] through a copy of the row.
+#[inline(always)]
+fn step_copied<S: Slot>(
+    row: &[S],
+    d: f32,
+    x: &[f32],
+    rule: (f32, f32),
+    grad: &mut [f32],
+    tmp: &mut [f32],
+) {
+    let tmp = &mut tmp[..row.len()];
+    S::read_row(row, tmp);
+    step_values(tmp, d, x, rule, grad);
+    S::write_row(row, tmp);
+}
+
+/// [`Slot::sgd_row`] through a copy of the row.
+#[inline(always)]
+fn sgd_copied<S: Slot>(row: &[S], g: &[f32], rule: (f32, f32), tmp: &mut [f32]) {
+    let tmp = &mut tmp[..row.len()];
+    S::read_row(row, tmp);
+    sgd_values(tmp, g, rule);
+    S::write_row(row, tmp);
 }
 
 /// A row of atomic `f32`s as atomic pairs, when its length is even and it starts on an 8-byte
@@ -122,6 +217,7 @@ impl Slot for AtomicU32 {
 }
 
 impl Slot for Cell<f32> {
+    const IN_PLACE: bool = true;
     #[inline]
     fn get(&self) -> f32 {
         Cell::get(self)
@@ -130,6 +226,50 @@ impl Slot for Cell<f32> {
     fn set(&self, value: f32) {
         Cell::set(self, value);
     }
+    #[inline(always)]
+    fn dot_row(row: &[Self], x: &[f32], _tmp: &mut [f32]) -> f32 {
+        dot(cells_as_values(row), x)
+    }
+    #[inline(always)]
+    fn step_row(
+        row: &[Self],
+        d: f32,
+        x: &[f32],
+        rule: (f32, f32),
+        grad: &mut [f32],
+        _tmp: &mut [f32],
+    ) {
+        // SAFETY: see `cells_as_values_mut`; `x` and `grad` are the caller's own buffers
+        step_values(unsafe { cells_as_values_mut(row) }, d, x, rule, grad);
+    }
+    #[inline(always)]
+    fn sgd_row(row: &[Self], g: &[f32], rule: (f32, f32), _tmp: &mut [f32]) {
+        // SAFETY: see `cells_as_values_mut`; `g` is the caller's own buffer
+        sgd_values(unsafe { cells_as_values_mut(row) }, g, rule);
+    }
+}
+
+/// A row of cells read as plain values, so that loops over it vectorise. Sound because
+/// `Cell`s are not `Sync` (no other thread writes them) and nothing writes the row through
+/// another path while the borrow lives (it ends with the caller's expression).
+#[inline(always)]
+fn cells_as_values(row: &[Cell<f32>]) -> &[f32] {
+    // SAFETY: `Cell<f32>` has the layout of `f32`; see above for why no write aliases it
+    unsafe { std::slice::from_raw_parts(row.as_ptr().cast(), row.len()) }
+}
+
+/// A row of cells as plain mutable values: writing through a `Cell`'s shared reference is
+/// what `Cell` allows, done a row at a time so that the update vectorises.
+///
+/// # Safety
+/// No other reference to these cells' values may be used while the returned borrow lives
+/// (the cells are not `Sync`, so only the calling thread could hold one).
+#[inline(always)]
+#[allow(clippy::mut_from_ref)]
+unsafe fn cells_as_values_mut(row: &[Cell<f32>]) -> &mut [f32] {
+    // SAFETY: `Cell<f32>` wraps an `UnsafeCell<f32>`, whose contents may be written through a
+    // shared reference; the caller guarantees the borrow is unique while it lives
+    unsafe { std::slice::from_raw_parts_mut(row.as_ptr().cast::<f32>().cast_mut(), row.len()) }
 }
 
 /// A row-major buffer read and written row by row through a shared reference.
@@ -178,6 +318,7 @@ impl<'a, S> SlotRows<'a, S> {
 }
 
 impl<S: Slot> RowStore for SlotRows<'_, S> {
+    const IN_PLACE: bool = S::IN_PLACE;
     fn rows(&self) -> usize {
         self.rows
     }
@@ -197,6 +338,33 @@ impl<S: Slot> RowStore for SlotRows<'_, S> {
     #[inline]
     fn write(&self, r: usize, values: &[f32]) {
         S::write_row(&self.data[r * self.cols..(r + 1) * self.cols], values);
+    }
+    #[inline(always)]
+    fn dot_row(&self, r: usize, x: &[f32], tmp: &mut [f32]) -> f32 {
+        S::dot_row(&self.data[r * self.cols..(r + 1) * self.cols], x, tmp)
+    }
+    #[inline(always)]
+    fn step_row(
+        &self,
+        r: usize,
+        d: f32,
+        x: &[f32],
+        rule: (f32, f32),
+        grad: &mut [f32],
+        tmp: &mut [f32],
+    ) {
+        S::step_row(
+            &self.data[r * self.cols..(r + 1) * self.cols],
+            d,
+            x,
+            rule,
+            grad,
+            tmp,
+        );
+    }
+    #[inline(always)]
+    fn sgd_row(&self, r: usize, g: &[f32], rule: (f32, f32), tmp: &mut [f32]) {
+        S::sgd_row(&self.data[r * self.cols..(r + 1) * self.cols], g, rule, tmp);
     }
 }
 
