@@ -26,6 +26,8 @@ pub trait ExampleGradient: Send + Sync {
 /// [`ExampleGradient::example`], except that a score that is not finite (a diverged model)
 /// becomes the loss itself, with no gradient: hinges would otherwise read a NaN as "no
 /// violation" and training would go on silently.
+// inline: so that its scan is compiled for the vectors of a caller built for a wider ISA
+#[inline]
 pub fn checked_example(
     loss: &dyn ExampleGradient,
     positive: f32,

@@ -75,22 +75,60 @@ impl Loss for SampledSoftmax {
 
 impl ExampleGradient for SampledSoftmax {
     fn example(&self, p: f32, negatives: &[f32], grad: &mut [f32], _: &LossContext) -> (f32, f32) {
-        // separate passes, each free of loop-carried dependencies but the lane sums, so that
-        // they vectorise: with the whole catalog as negatives this loop is the loss's cost
-        let m = lane_fold(negatives, p, f32::max);
-        let e_pos = exp_nonpositive(p - m);
-        for (n, g) in negatives.iter().zip(grad.iter_mut()) {
-            *g = exp_nonpositive(n - m);
-        }
-        let z = e_pos + lane_fold(grad, 0.0, |a, b| a + b);
-        let inv = 1.0 / z;
-        grad.iter_mut().for_each(|g| *g *= inv);
-        // (m - p) first: at large scores m and p are close, and ln z is what is left
-        (z.ln() + (m - p), e_pos * inv - 1.0)
+        softmax_row(p, negatives, grad)
     }
 }
 
+/// [`SampledSoftmax`]'s example on the widest vectors the CPU has: the default build targets
+/// baseline x86-64 (SSE2), and with the whole catalog as negatives this row is the loss's cost.
+/// Every variant does the same float operations in the same order (no fused multiply-adds;
+/// the sums run over eight fixed lanes), so results do not depend on which one ran.
+fn softmax_row(p: f32, negatives: &[f32], grad: &mut [f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above
+            return unsafe { softmax_row_avx512(p, negatives, grad) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above
+            return unsafe { softmax_row_avx2(p, negatives, grad) };
+        }
+    }
+    softmax_row_portable(p, negatives, grad)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn softmax_row_avx512(p: f32, negatives: &[f32], grad: &mut [f32]) -> (f32, f32) {
+    softmax_row_portable(p, negatives, grad)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn softmax_row_avx2(p: f32, negatives: &[f32], grad: &mut [f32]) -> (f32, f32) {
+    softmax_row_portable(p, negatives, grad)
+}
+
+// inlined into each variant, so that it is compiled for that variant's vectors
+#[inline(always)]
+fn softmax_row_portable(p: f32, negatives: &[f32], grad: &mut [f32]) -> (f32, f32) {
+    // separate passes, each free of loop-carried dependencies but the lane sums, so that
+    // they vectorise
+    let m = lane_fold(negatives, p, f32::max);
+    let e_pos = exp_nonpositive(p - m);
+    for (n, g) in negatives.iter().zip(grad.iter_mut()) {
+        *g = exp_nonpositive(n - m);
+    }
+    let z = e_pos + lane_fold(grad, 0.0, |a, b| a + b);
+    let inv = 1.0 / z;
+    grad.iter_mut().for_each(|g| *g *= inv);
+    // (m - p) first: at large scores m and p are close, and ln z is what is left
+    (z.ln() + (m - p), e_pos * inv - 1.0)
+}
+
 /// `values` folded with `f` over eight independent lanes, then the lanes into `init`.
+#[inline(always)]
 fn lane_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut lanes = [init; 8];
     let mut chunks = values.chunks_exact(8);
@@ -106,6 +144,7 @@ fn lane_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 /// `e^x` for `x <= 0` (below -87 it is clamped there: `~1.6e-38`), within `~2e-7` relative:
 /// Cephes' `expf` reduction and polynomial, written without branches or library calls so that
 /// a loop over it vectorises. NaN stays NaN.
+#[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that k * LN2_HI is exact
@@ -243,7 +282,28 @@ mod tests {
 
 #[cfg(test)]
 mod fast_exp_tests {
-    use super::{exp_nonpositive, lane_fold};
+    use super::{exp_nonpositive, lane_fold, softmax_row, softmax_row_portable};
+
+    #[test]
+    fn softmax_row_gives_the_same_bits_on_every_vector_width() {
+        // odd lengths leave tails after the eight lanes and after the widest vectors
+        for len in [0usize, 1, 7, 8, 9, 31, 257, 12_101] {
+            let negatives: Vec<f32> = (0..len)
+                .map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0)
+                .collect();
+            let (mut wide, mut portable) = (vec![0.0f32; len], vec![0.0f32; len]);
+            let a = softmax_row(1.5, &negatives, &mut wide);
+            let b = softmax_row_portable(1.5, &negatives, &mut portable);
+            assert_eq!(
+                (a.0.to_bits(), a.1.to_bits()),
+                (b.0.to_bits(), b.1.to_bits())
+            );
+            assert!(wide
+                .iter()
+                .zip(&portable)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
 
     #[test]
     fn exp_nonpositive_matches_the_library_exp() {

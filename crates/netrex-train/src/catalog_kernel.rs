@@ -8,6 +8,13 @@
 //! are masked ([`MASKED_SCORE`]), as the dfdx path does. With `G = dl/dS` (the positive's
 //! derivative added back into its column): `dH = G E`, `dE = G^T H`, `db = colsum(G)`.
 //!
+//! The scores, tens of megabytes per batch, are written once by the first product, read and
+//! overwritten once by the loss and read once by each other product, with no pass of their
+//! own for the bias: the first product runs on `[H | 1]` `(M, D + 1)` and `[E | b]`
+//! `(I + 1, D + 1)`, so it adds the bias, and `db` is summed while the loss has each row at
+//! hand. (`[dE | db] = G^T [H | 1]` in one product costs more than it saves: `D + 1` columns
+//! leave a mostly empty edge tile in `gemm`.)
+//!
 //! [`NegativeSampling::FullCatalog`]: crate::sequence::NegativeSampling::FullCatalog
 
 use rayon::prelude::*;
@@ -52,10 +59,20 @@ pub(crate) fn full_catalog<L: Loss>(
     if m == 0 || items < 2 {
         return 0.0;
     }
-    let (item_rows, item_bias) = (embedding.data(), bias.data());
-    let mut h = vec![0.0f32; m * d];
-    for (row, &r) in h.chunks_exact_mut(d).zip(&real) {
-        row.copy_from_slice(&states[r * d..(r + 1) * d]);
+    let k = d + 1;
+    let mut items_biased = vec![0.0f32; items * k];
+    for ((row, item), &b) in items_biased
+        .chunks_exact_mut(k)
+        .zip(embedding.data().chunks_exact(d))
+        .zip(bias.data())
+    {
+        row[..d].copy_from_slice(item);
+        row[d] = b;
+    }
+    let mut h = vec![0.0f32; m * k];
+    for (row, &r) in h.chunks_exact_mut(k).zip(&real) {
+        row[..d].copy_from_slice(&states[r * d..(r + 1) * d]);
+        row[d] = 1.0;
     }
     let context = LossContext {
         num_items: items - 1,
@@ -73,27 +90,26 @@ pub(crate) fn full_catalog<L: Loss>(
     let mut g = SCORES.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
     g.resize(m * items, 0.0);
     let mut dh = vec![0.0f32; m * d];
-    let values: Vec<f32> = g
+    let tasks: Vec<(f32, Vec<f32>)> = g
         .par_chunks_mut(per_task * items)
         .zip(dh.par_chunks_mut(per_task * d))
-        .zip(h.par_chunks(per_task * d))
+        .zip(h.par_chunks(per_task * k))
         .zip(real.par_chunks(per_task))
         .map(|(((g, dh), h), rows)| {
             let c = rows.len();
             matmul(
                 c,
                 items,
-                d,
+                k,
                 g,
                 items,
                 false,
-                View::rows(h, d),
-                View::transposed(item_rows, d),
+                View::rows(h, k),
+                View::transposed(&items_biased, k),
             );
             let mut positive = vec![0.0f32; c];
             for (i, &r) in rows.iter().enumerate() {
                 let scores = &mut g[i * items..(i + 1) * items];
-                scores.iter_mut().zip(item_bias).for_each(|(s, b)| *s += b);
                 let target = targets[r] as usize;
                 positive[i] = scores[target];
                 scores[target] = MASKED_SCORE;
@@ -101,10 +117,11 @@ pub(crate) fn full_catalog<L: Loss>(
             }
             // the task's mean, weighted back into the batch's
             let share = c as f32 / m as f32;
+            let mut db = vec![0.0f32; items];
             let value = match loss.example_gradient() {
                 Some(example) => {
                     let cols: Vec<usize> = rows.iter().map(|&r| targets[r] as usize).collect();
-                    example_gradients(example, &positive, g, &cols, &context, share)
+                    example_gradients(example, &positive, g, &cols, &context, share, &mut db)
                 }
                 None => {
                     let mut dscores = ScoreGrads::default();
@@ -125,9 +142,13 @@ pub(crate) fn full_catalog<L: Loss>(
                     for (i, &r) in rows.iter().enumerate() {
                         g[i * items + targets[r] as usize] += dscores.positive[i] * share;
                     }
+                    for row in g.chunks_exact(items) {
+                        db.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                    }
                     value * share
                 }
             };
+            // dH = G E: the first D columns of [E | b]
             matmul(
                 c,
                 d,
@@ -136,48 +157,41 @@ pub(crate) fn full_catalog<L: Loss>(
                 d,
                 false,
                 View::rows(g, items),
-                View::rows(item_rows, d),
+                View::rows(&items_biased, k),
             );
-            value
+            (value, db)
         })
         .collect();
-    let value: f32 = values.iter().sum();
+    let value: f32 = tasks.iter().map(|(value, _)| value).sum();
     if !value.is_finite() {
         return value;
     }
     for (&r, row) in real.iter().zip(dh.chunks_exact(d)) {
         d_states[r * d..(r + 1) * d].copy_from_slice(row);
     }
-    // dE = G^T H and db = colsum(G), over blocks of items
+    // dE = G^T H (the first D columns of [H | 1]), over blocks of items
     let mut de = vec![0.0f32; items * d];
-    let mut db = vec![0.0f32; items];
     de.par_chunks_mut(ITEMS_PER_TASK * d)
-        .zip(db.par_chunks_mut(ITEMS_PER_TASK))
         .enumerate()
-        .for_each(|(block, (de, db))| {
-            let first = block * ITEMS_PER_TASK;
-            let width = db.len();
+        .for_each(|(block, de)| {
             matmul(
-                width,
+                de.len() / d,
                 d,
                 m,
                 de,
                 d,
                 false,
-                View::transposed(&g[first..], items),
-                View::rows(&h, d),
+                View::transposed(&g[block * ITEMS_PER_TASK..], items),
+                View::rows(&h, k),
             );
-            for row in g.chunks_exact(items) {
-                db.iter_mut()
-                    .zip(&row[first..first + width])
-                    .for_each(|(s, v)| *s += v);
-            }
         });
     // the padding row never moves
-    for (id, (row, b)) in de.chunks_exact(d).zip(&db).enumerate().skip(1) {
+    for (id, row) in de.chunks_exact(d).enumerate().skip(1) {
         let id = id as u32;
         grads[0].add_row(id, row);
-        grads[1].row_mut(id)[0] += b;
+        // task after task, so the sum does not depend on which thread ran which task
+        let db: f32 = tasks.iter().map(|(_, db)| db[id as usize]).sum();
+        grads[1].row_mut(id)[0] += db;
     }
     SCORES.with(|cell| *cell.borrow_mut() = g);
     value
@@ -185,9 +199,10 @@ pub(crate) fn full_catalog<L: Loss>(
 
 /// A per-example loss over `positive` `(C,)` and the score rows of `g` `(C, I + 1)`: each row's
 /// gradient is written over its scores and the positive's derivative added at its target column
-/// `cols[i]`, all scaled by `share / C`. Returns the rows' mean loss times `share` (a
-/// non-finite loss as it is, the gradients then unfinished). In place, with one row of
-/// scratch: the whole catalog's scores are too large to copy per batch.
+/// `cols[i]`, all scaled by `share / C`, and each gradient row added into `db` `(I + 1,)`.
+/// Returns the rows' mean loss times `share` (a non-finite loss as it is, the gradients then
+/// unfinished). In place, with one row of scratch: the whole catalog's scores are too large to
+/// copy per batch.
 fn example_gradients(
     example: &dyn ExampleGradient,
     positive: &[f32],
@@ -195,6 +210,66 @@ fn example_gradients(
     cols: &[usize],
     context: &LossContext,
     share: f32,
+    db: &mut [f32],
+) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above)
+            return unsafe {
+                example_gradients_avx512(example, positive, g, cols, context, share, db)
+            };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe {
+                example_gradients_avx2(example, positive, g, cols, context, share, db)
+            };
+        }
+    }
+    example_gradients_inline(example, positive, g, cols, context, share, db)
+}
+
+/// [`example_gradients`] compiled for AVX-512 (the row copies and scaling in sixteen lanes; no
+/// fused multiply-add, so the same results as the SSE2 build).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn example_gradients_avx512(
+    example: &dyn ExampleGradient,
+    positive: &[f32],
+    g: &mut [f32],
+    cols: &[usize],
+    context: &LossContext,
+    share: f32,
+    db: &mut [f32],
+) -> f32 {
+    example_gradients_inline(example, positive, g, cols, context, share, db)
+}
+
+/// [`example_gradients`] compiled for AVX2, likewise.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn example_gradients_avx2(
+    example: &dyn ExampleGradient,
+    positive: &[f32],
+    g: &mut [f32],
+    cols: &[usize],
+    context: &LossContext,
+    share: f32,
+    db: &mut [f32],
+) -> f32 {
+    example_gradients_inline(example, positive, g, cols, context, share, db)
+}
+
+#[inline(always)]
+fn example_gradients_inline(
+    example: &dyn ExampleGradient,
+    positive: &[f32],
+    g: &mut [f32],
+    cols: &[usize],
+    context: &LossContext,
+    share: f32,
+    db: &mut [f32],
 ) -> f32 {
     let items = g.len() / positive.len().max(1);
     let scale = share / positive.len().max(1) as f32;
@@ -207,8 +282,11 @@ fn example_gradients(
             return value;
         }
         total += f64::from(value);
-        row.iter_mut().for_each(|x| *x *= scale);
-        row[col] += dpos * scale;
+        row[col] += dpos;
+        row.iter_mut().zip(db.iter_mut()).for_each(|(x, s)| {
+            *x *= scale;
+            *s += *x;
+        });
     }
     (total * f64::from(scale)) as f32
 }
