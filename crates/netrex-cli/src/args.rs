@@ -506,8 +506,8 @@ pub(crate) struct FitArgs {
     /// cnn: no residual connections.
     #[arg(long)]
     pub(crate) no_residual: bool,
-    /// sasrec: self-attention blocks.
-    #[arg(long, default_value_t = 1)]
+    /// sasrec: self-attention blocks (2 measured best on Amazon Beauty, see docs/results.md).
+    #[arg(long, default_value_t = 2)]
     pub(crate) blocks: usize,
     /// sasrec: attention heads (dividing --dim).
     #[arg(long, default_value_t = 1)]
