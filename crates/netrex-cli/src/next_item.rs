@@ -4,6 +4,7 @@
 //! best epoch's model ranks every test target given the history before it (validation item
 //! included), seen items removed. Baselines (popularity, cooc) go through the same ranking.
 
+use std::any::Any;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -14,11 +15,12 @@ use netrex::data::{Dataset, PerUser};
 use netrex::evaluation::{
     next_item_metrics, Cooccurrence, NextItemConfig, NextItemReport, Popularity, SequenceScorer,
 };
-use netrex::losses::Loss;
+use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
 use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport};
 
-use crate::args::{DeviceName, FitArgs, LossName, ModelName, SamplingName};
+use crate::args::{FitArgs, LossName, ModelName, SamplingName};
+use crate::device::{on_device, resident_by_default};
 use crate::fit::{sequence_spec, training_config};
 use crate::load::load_unsplit;
 use crate::Failure;
@@ -67,9 +69,6 @@ fn metrics(report: &NextItemReport) -> Value {
 
 /// Runs the protocol for `--model`.
 pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
-    if args.device != DeviceName::Cpu {
-        return Err("--split leave-one-out trains on the CPU for now: use --device cpu".into());
-    }
     if args.model == ModelName::Factorization {
         return Err(
             "--split leave-one-out ranks next items: use a sequence model (lstm, cnn, pool, \
@@ -118,6 +117,10 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         Some(_) => args.loss()?,
         None => LossName::SampledSoftmax.build(args.negatives),
     };
+    // the device is checked (and opened once) before any data is read
+    if !matches!(args.model, ModelName::Popularity | ModelName::Cooc) {
+        on_device!(args.device, _device => Ok::<(), Failure>(()))?;
+    }
     let data = load_unsplit(&args.data, args.seed)?;
     let split = leave_one_out(&data.interactions)?;
     if !args.json {
@@ -146,8 +149,11 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
             let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
             let representation =
                 sequence_spec(args, max_len)?.build(n, config.training.embedding_dim, &mut rng)?;
-            let model = ImplicitSequenceModel::new(config, representation, loss)?;
-            train(model, args, &rules, &passes, &data)?
+            on_device!(args.device, device => {
+                let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
+                    .with_resident_tables(args.resident || resident_by_default(args.device));
+                train(model, args, &rules, &passes, &data)
+            })?
         }
     };
     let mut out = out;
@@ -181,20 +187,35 @@ fn baseline(
     Ok((out, text))
 }
 
+/// Scores `model` through `rank` on the CPU: in place where it lives there, else through a
+/// copy (dfdx's `Cuda` is neither `Send` nor `Sync`, and the ranking runs on many threads).
+fn on_cpu<D: ComputeDevice + 'static, T>(
+    model: &ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
+    rank: impl FnOnce(&ImplicitSequenceModel<AnySequence, BuiltinLoss>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match (model as &dyn Any).downcast_ref() {
+        Some(on_host) => rank(on_host),
+        None => rank(&model.to_cpu()?),
+    }
+}
+
 /// Trains with early stopping on validation NDCG@10, then tests the best epoch's model.
-fn train(
-    mut model: ImplicitSequenceModel<AnySequence, netrex::losses::BuiltinLoss>,
+fn train<D: ComputeDevice + 'static>(
+    mut model: ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
     args: &FitArgs,
     rules: &EarlyStopping,
     passes: &Passes,
     data: &Dataset,
-) -> Result<(Value, String), Failure> {
+) -> Result<(Value, String), Failure>
+where
+    ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit,
+{
     let mut failure = None;
     let report: EarlyStoppingReport = fit_early_stopping(
         &mut model,
         &passes.split.train,
         rules,
-        |m| match passes.validation(m) {
+        |m| match on_cpu(m, |m| passes.validation(m)) {
             Ok(r) => Ok(r.ndcg_at_k),
             Err(e) => {
                 let message = e.to_string();
@@ -216,7 +237,7 @@ fn train(
     if let Some(e) = failure {
         return Err(e);
     }
-    let test = passes.test(&model)?;
+    let test = on_cpu(&model, |m| passes.test(m))?;
     if let Some(dir) = &args.save {
         let catalog = Catalog {
             users: Some(data.users.clone()),

@@ -174,6 +174,37 @@ fn leave_one_out_ranks_next_items_and_stops_early() {
 }
 
 #[test]
+fn leave_one_out_trains_the_same_on_the_device_path() {
+    let file = ring_sequences("loo-device");
+    // the whole catalog (30 items) is the softmax: fewer items than the 256 sampled default
+    let run = |extra: &str| {
+        netrex(&format!(
+            "fit --sequences {file} --model sasrec --dim 8 --max-epochs 3 --patience 3 --json \
+             {extra}"
+        ))
+        .json()
+    };
+    let (kernel, device) = (run(""), run("--resident"));
+    assert_eq!(kernel["host_kernel"], true);
+    assert_eq!(device["host_kernel"], false);
+    let losses = |v: &serde_json::Value| -> Vec<f64> {
+        v["loss_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for (a, b) in losses(&kernel).iter().zip(losses(&device)) {
+        assert!((a - b).abs() < 1e-4, "{kernel} vs {device}");
+    }
+    assert_eq!(kernel["best_epoch"], device["best_epoch"]);
+    #[cfg(not(feature = "cuda"))]
+    netrex("fit --sequences /no/such/file --model sasrec --device cuda")
+        .fails_with("built without CUDA");
+}
+
+#[test]
 fn ml_1m_leave_one_out_keeps_movies_with_five_ratings() {
     // ML-1M's format (UserID::MovieID::Rating::Timestamp): movie 99 has 3 ratings, dropped
     let dir = temp("cli", "ml1m");

@@ -29,18 +29,12 @@ fn row_max<D: Device<f32>, T: Tape<f32, D>>(
     positive: &Tensor<(usize,), f32, D, T>,
     negative: &Tensor<(usize, usize), f32, D, T>,
 ) -> Tensor<(usize,), f32, D> {
-    let (b, n) = *negative.shape();
-    let p = positive.retaped::<NoneTape>().as_vec();
-    let q = negative.retaped::<NoneTape>().as_vec();
-    let max: Vec<f32> = (0..b)
-        .map(|r| {
-            q[r * n..(r + 1) * n]
-                .iter()
-                .fold(p[r], |m, &v| if v > m { v } else { m })
-        })
-        .map(|m| if m.is_finite() { m } else { 0.0 })
-        .collect();
-    positive.device().tensor_from_vec(max, (b,))
+    // on the device: with the whole catalog as negatives, a copy of the scores to the host
+    // and back would cost more than the step
+    negative
+        .retaped::<NoneTape>()
+        .max::<(usize,), Axis<1>>()
+        .maximum(positive.retaped::<NoneTape>())
 }
 
 impl Loss for SampledSoftmax {

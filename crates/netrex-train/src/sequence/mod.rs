@@ -264,7 +264,9 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 train.num_items()
             )));
         }
-        crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
+        if self.config.negatives != NegativeSampling::FullCatalog {
+            crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
+        }
         let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
         if !resume {
             self.trainer.run_start = self.trainer.epochs_trained;

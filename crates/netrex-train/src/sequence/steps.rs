@@ -289,17 +289,28 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             }
             NegativeRows::Catalog { emb, bias } => {
                 let n = emb.shape().0;
+                let dev = &self.device;
                 let bias = bias
                     .sum::<(usize,), Axis<1>>()
                     .broadcast_like::<_, Axis<0>>(&(bt, n));
-                // the padding column and each position's own target
-                let mut masked = vec![0.0f32; bt * n];
-                for (r, &t) in targets.iter().enumerate() {
-                    masked[r * n] = MASKED_SCORE;
-                    masked[r * n + t as usize] = MASKED_SCORE;
-                }
-                let masked = self.device.tensor_from_vec(masked, (bt, n));
-                h.matmul(emb.permute::<(usize, usize), Axes2<1, 0>>()) + bias + masked
+                // the padding column is no item
+                let mut padding = vec![0.0f32; n];
+                padding[0] = MASKED_SCORE;
+                let padding = dev
+                    .tensor_from_vec(padding, (n,))
+                    .broadcast_like::<_, Axis<0>>(&(bt, n));
+                let scores =
+                    h.matmul(emb.permute::<(usize, usize), Axes2<1, 0>>()) + bias + padding;
+                // each position's own target is no negative: the mask is made where the scores
+                // are, since uploading a (B * T, items) one would cost more than the product
+                let columns = dev
+                    .tensor_from_vec((0..n).map(|i| i as f32).collect(), (n,))
+                    .broadcast_like::<_, Axis<0>>(&(bt, n));
+                let own = dev
+                    .tensor_from_vec(targets.iter().map(|&t| t as f32).collect(), (bt,))
+                    .broadcast_like::<_, Axis<1>>(&(bt, n));
+                let masked = dev.ones_like(&(bt, n)) * MASKED_SCORE;
+                columns.ne(&own).choose(scores, masked)
             }
         };
         let mask: Vec<f32> = targets
