@@ -2,8 +2,9 @@
 //! measured against (issue: speed that holds on any x86 machine).
 //!
 //! ```text
-//! cargo run --release --example row_bandwidth -- [cols] [reads]
+//! cargo run --release --example row_bandwidth -- [cols] [reads] [threads]
 //! cargo run --release --example row_bandwidth -- 64 4000000
+//! cargo run --release --example row_bandwidth -- 64 4000000 2
 //! ```
 //! For tables of 20k to 4M rows of `cols` `f32`s (the 1M-interaction protocol's item and user
 //! tables are 20k and 50k rows of 64), each pass visits `reads` rows drawn uniformly (seeded):
@@ -20,8 +21,16 @@
 //! the same 16 bytes past a line (a 256-byte row then spans 5 lines instead of 4); `huge` a
 //! 2 MiB-aligned buffer advised `MADV_HUGEPAGE`, so one TLB entry covers 8192 rows instead of
 //! 16. Prints ns per row and the bytes per second of the rows' own data.
+//!
+//! With `threads` above 1, only the workers' section runs: `update+prefetch` by 1 to `threads`
+//! workers at once, either on one shared table (Hogwild: relaxed atomic loads and stores, as
+//! the fused kernel's workers do) or each on a copy of its own, with ids drawn uniformly or
+//! with Zipf popularity (exponent 1, the 1M protocol's items). The aggregate ns per row and
+//! the speedup over one worker say how far a second thread can help on this machine, and how
+//! much of it sharing hot rows costs.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::Instant;
 
 const AHEAD: usize = 8;
@@ -123,9 +132,92 @@ fn lanes(row: &[f32]) -> f32 {
     acc.iter().sum()
 }
 
+/// `count` row ids below `rows` from `seed`: uniform, or with Zipf popularity (row r drawn
+/// with weight `1 / (r + 1)`).
+fn draw(rows: usize, count: usize, zipfian: bool, seed: u64) -> Vec<usize> {
+    let mut stream = Stream(seed);
+    if !zipfian {
+        return (0..count).map(|_| stream.next(rows)).collect();
+    }
+    let mut cdf: Vec<f64> = (1..=rows).map(|r| 1.0 / r as f64).collect();
+    for r in 1..rows {
+        cdf[r] += cdf[r - 1];
+    }
+    let total = cdf[rows - 1];
+    (0..count)
+        .map(|_| {
+            let u = stream.next(1 << 30) as f64 / (1u64 << 30) as f64 * total;
+            cdf.partition_point(|&c| c <= u).min(rows - 1)
+        })
+        .collect()
+}
+
+/// `update+prefetch` over `ids` on a table that other workers may be updating too.
+fn update_rows(table: &[AtomicU32], cols: usize, ids: &[usize]) {
+    for (k, &r) in ids.iter().enumerate() {
+        if let Some(&a) = ids.get(k + AHEAD) {
+            prefetch(table[a * cols..].as_ptr().cast(), cols * 4);
+        }
+        for v in &table[r * cols..(r + 1) * cols] {
+            let x = f32::from_bits(v.load(Relaxed));
+            v.store((x * 0.999 + 1e-4).to_bits(), Relaxed);
+        }
+    }
+}
+
+/// The workers' section (see the module's docs).
+fn workers(cols: usize, reads: usize, threads: usize) {
+    println!(
+        "row of {cols} f32, update+prefetch {AHEAD} ahead, {reads} rows per pass over all workers"
+    );
+    println!(
+        "{:>7} {:>7} {:>7} {:>8} {:>8} {:>8}",
+        "rows", "ids", "tables", "workers", "ns/row", "speedup"
+    );
+    for (rows, zipfian) in [(50_000usize, false), (20_000, false), (20_000, true)] {
+        for shared in [true, false] {
+            let mut one = 0.0;
+            for count in 1..=threads {
+                let per = reads / count;
+                let ids: Vec<Vec<usize>> = (0..count)
+                    .map(|w| draw(rows, per, zipfian, 1 + w as u64))
+                    .collect();
+                let tables: Vec<Vec<AtomicU32>> = (0..if shared { 1 } else { count })
+                    .map(|_| {
+                        (0..rows * cols)
+                            .map(|_| AtomicU32::new(0.5f32.to_bits()))
+                            .collect()
+                    })
+                    .collect();
+                let t = Instant::now();
+                std::thread::scope(|s| {
+                    for (w, ids) in ids.iter().enumerate() {
+                        let table = &tables[if shared { 0 } else { w }];
+                        s.spawn(move || update_rows(table, cols, ids));
+                    }
+                });
+                let ns = t.elapsed().as_secs_f64() * 1e9 / (per * count) as f64;
+                if count == 1 {
+                    one = ns;
+                }
+                println!(
+                    "{rows:>7} {:>7} {:>7} {count:>8} {ns:>8.1} {:>8.2}",
+                    if zipfian { "zipf" } else { "uniform" },
+                    if shared { "shared" } else { "own" },
+                    one / ns
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let cols: usize = arg(1, 64);
     let reads: usize = arg(2, 4_000_000);
+    let threads: usize = arg(3, 1);
+    if threads > 1 {
+        return workers(cols, reads, threads);
+    }
     let row_bytes = cols * 4;
     println!(
         "row of {cols} f32 ({row_bytes} bytes), {reads} rows per pass, prefetch {AHEAD} ahead"

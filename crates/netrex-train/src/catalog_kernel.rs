@@ -121,7 +121,15 @@ pub(crate) fn full_catalog<L: Loss>(
             let value = match loss.example_gradient() {
                 Some(example) => {
                     let cols: Vec<usize> = rows.iter().map(|&r| targets[r] as usize).collect();
-                    example_gradients(example, &positive, g, &cols, &context, share, &mut db)
+                    example_gradients(LossPass {
+                        example,
+                        positive: &positive,
+                        g,
+                        cols: &cols,
+                        context: &context,
+                        share,
+                        db: &mut db,
+                    })
                 }
                 None => {
                     let mut dscores = ScoreGrads::default();
@@ -197,80 +205,66 @@ pub(crate) fn full_catalog<L: Loss>(
     value
 }
 
-/// A per-example loss over `positive` `(C,)` and the score rows of `g` `(C, I + 1)`: each row's
-/// gradient is written over its scores and the positive's derivative added at its target column
-/// `cols[i]`, all scaled by `share / C`, and each gradient row added into `db` `(I + 1,)`.
-/// Returns the rows' mean loss times `share` (a non-finite loss as it is, the gradients then
-/// unfinished). In place, with one row of scratch: the whole catalog's scores are too large to
-/// copy per batch.
-fn example_gradients(
-    example: &dyn ExampleGradient,
-    positive: &[f32],
-    g: &mut [f32],
-    cols: &[usize],
-    context: &LossContext,
+/// One task's loss pass: a per-example loss over `positive` `(C,)` and the score rows of `g`
+/// `(C, I + 1)`. See [`example_gradients`].
+struct LossPass<'a> {
+    example: &'a dyn ExampleGradient,
+    positive: &'a [f32],
+    g: &'a mut [f32],
+    /// Each row's target column.
+    cols: &'a [usize],
+    context: &'a LossContext,
     share: f32,
-    db: &mut [f32],
-) -> f32 {
+    /// `(I + 1,)`: each gradient row is added here.
+    db: &'a mut [f32],
+}
+
+/// Runs `pass`: each row's gradient is written over its scores and the positive's derivative
+/// added at its target column, all scaled by `share / C`, and each gradient row added into
+/// `db`. Returns the rows' mean loss times `share` (a non-finite loss as it is, the gradients
+/// then unfinished). In place, with one row of scratch: the whole catalog's scores are too
+/// large to copy per batch.
+fn example_gradients(pass: LossPass<'_>) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked just above)
-            return unsafe {
-                example_gradients_avx512(example, positive, g, cols, context, share, db)
-            };
+            return unsafe { example_gradients_avx512(pass) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above)
-            return unsafe {
-                example_gradients_avx2(example, positive, g, cols, context, share, db)
-            };
+            return unsafe { example_gradients_avx2(pass) };
         }
     }
-    example_gradients_inline(example, positive, g, cols, context, share, db)
+    example_gradients_inline(pass)
 }
 
 /// [`example_gradients`] compiled for AVX-512 (the row copies and scaling in sixteen lanes; no
 /// fused multiply-add, so the same results as the SSE2 build).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn example_gradients_avx512(
-    example: &dyn ExampleGradient,
-    positive: &[f32],
-    g: &mut [f32],
-    cols: &[usize],
-    context: &LossContext,
-    share: f32,
-    db: &mut [f32],
-) -> f32 {
-    example_gradients_inline(example, positive, g, cols, context, share, db)
+unsafe fn example_gradients_avx512(pass: LossPass<'_>) -> f32 {
+    example_gradients_inline(pass)
 }
 
 /// [`example_gradients`] compiled for AVX2, likewise.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn example_gradients_avx2(
-    example: &dyn ExampleGradient,
-    positive: &[f32],
-    g: &mut [f32],
-    cols: &[usize],
-    context: &LossContext,
-    share: f32,
-    db: &mut [f32],
-) -> f32 {
-    example_gradients_inline(example, positive, g, cols, context, share, db)
+unsafe fn example_gradients_avx2(pass: LossPass<'_>) -> f32 {
+    example_gradients_inline(pass)
 }
 
 #[inline(always)]
-fn example_gradients_inline(
-    example: &dyn ExampleGradient,
-    positive: &[f32],
-    g: &mut [f32],
-    cols: &[usize],
-    context: &LossContext,
-    share: f32,
-    db: &mut [f32],
-) -> f32 {
+fn example_gradients_inline(pass: LossPass<'_>) -> f32 {
+    let LossPass {
+        example,
+        positive,
+        g,
+        cols,
+        context,
+        share,
+        db,
+    } = pass;
     let items = g.len() / positive.len().max(1);
     let scale = share / positive.len().max(1) as f32;
     let mut scores = vec![0.0f32; items];
