@@ -11,6 +11,9 @@ pub(super) struct EpochPlan<'a> {
     pub(super) batches: &'a [batch::Rows<'a>],
     pub(super) sampler: &'a Sampler,
     pub(super) progress: &'a Progress,
+    /// The items per-example SGD copies per worker on two or more threads (see
+    /// [`fused::HotItems`]); empty otherwise.
+    pub(super) hot_items: &'a [u32],
 }
 
 impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
@@ -132,6 +135,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             let c = self.trainer.optimizer.config();
             (c.learning_rate, c.l2)
         });
+        let num_items = self.representation.num_items();
         let tables = self.representation.tables_mut();
         let work = FusedWork {
             per_example,
@@ -147,9 +151,16 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             return Ok(work.run(&training, 0));
         }
         let training = self.trainer.optimizer.share(tables);
+        let mut slots = Vec::new();
+        if per_example.is_some() && !plan.hot_items.is_empty() {
+            slots = vec![0u32; num_items];
+            for (s, &id) in plan.hot_items.iter().enumerate() {
+                slots[id as usize] = s as u32 + 1;
+            }
+        }
         let outcomes: Vec<Outcome> = (0..workers)
             .into_par_iter()
-            .map(|worker| work.run(&training, worker))
+            .map(|worker| work.run_sharing(&training, worker, &slots))
             .collect();
         Ok(outcomes
             .into_iter()
@@ -173,6 +184,17 @@ struct FusedWork<'a, L> {
 impl<L: Loss> FusedWork<'_, L> {
     /// Trains batches `worker`, `worker + workers`, ... and applies each one's updates.
     fn run<S: RowStore>(&self, training: &RowTraining<'_, S>, worker: usize) -> Outcome {
+        self.run_sharing(training, worker, &[])
+    }
+
+    /// [`run`](Self::run) beside other workers; `slots` (item id -> slot + 1 in the plan's hot
+    /// items, or empty) gives per-example SGD its own copies of those items' rows.
+    fn run_sharing<S: RowStore>(
+        &self,
+        training: &RowTraining<'_, S>,
+        worker: usize,
+        slots: &[u32],
+    ) -> Outcome {
         let tables = training.tables();
         let mut grads: Vec<SparseGrad> = tables
             .iter()
@@ -181,6 +203,11 @@ impl<L: Loss> FusedWork<'_, L> {
         let mut buffer = BatchBuffer::default();
         let mut scratch = fused::Scratch::default();
         let mut outcome = Outcome::default();
+        let at = self.kernel.at;
+        let (item, item_bias) = (&tables[at.item].weights, &tables[at.item_bias].weights);
+        let mut hot = (!slots.is_empty())
+            .then(|| fused::HotItems::new(slots, self.plan.hot_items, item, item_bias));
+        let mut units = 0;
         for b in (worker..self.plan.batches.len()).step_by(self.workers) {
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -188,15 +215,18 @@ impl<L: Loss> FusedWork<'_, L> {
             let rows = self.plan.batches[b];
             buffer.fill(rows, self.plan.sampler, b);
             if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
-                let result = fused::sgd_examples(
+                let model = fused::Trained {
                     tables,
-                    &self.kernel,
-                    example,
-                    &self.context,
-                    &buffer.batch(),
-                    rule,
-                    &mut scratch,
-                );
+                    kernel: &self.kernel,
+                    loss: example,
+                    context: &self.context,
+                };
+                let result =
+                    fused::sgd_examples(&model, &buffer.batch(), rule, &mut scratch, hot.as_mut());
+                units += 1;
+                if let Some(hot) = hot.as_mut().filter(|_| units % fused::MERGE_EVERY == 0) {
+                    hot.merge(item, item_bias);
+                }
                 // every positive is a batch of its own
                 let ok = match result {
                     Ok(total) => outcome.add(b, (total / rows.len() as f64) as f32, rows.len()),
@@ -224,6 +254,9 @@ impl<L: Loss> FusedWork<'_, L> {
             }
             training.step(&mut grads);
             self.plan.progress.advance(rows.len(), outcome.mean());
+        }
+        if let Some(hot) = hot.as_mut() {
+            hot.merge(item, item_bias);
         }
         outcome
     }

@@ -315,10 +315,20 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         };
         let batches = order.batches(unit);
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
+        let hot_items = if self.uses_per_example_sgd() && self.config.threads > 1 {
+            fused::hot_item_ids(
+                train.items(),
+                self.representation.num_items(),
+                self.kernel.as_ref().map_or(1, |k| k.dim),
+            )
+        } else {
+            Vec::new()
+        };
         let plan = epochs::EpochPlan {
             batches: &batches,
             sampler: &sampler,
             progress: &progress,
+            hot_items: &hot_items,
         };
         let outcome = if self.uses_fused_kernel() {
             self.fused_epoch(&plan)

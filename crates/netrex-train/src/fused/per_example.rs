@@ -1,7 +1,126 @@
 //! Per-example SGD: one positive at a time, updates written straight into the tables.
 
 use super::*;
-use crate::optim::step_values;
+use crate::optim::{sgd_values, step_values};
+
+/// Bytes of item rows each Hogwild worker keeps copies of (see [`HotItems`]): 256 rows at
+/// dim 64, well inside a core's L2.
+pub(crate) const HOT_ITEM_BYTES: usize = 64 << 10;
+
+/// Units of per-example SGD between two merges of a worker's [`HotItems`].
+pub(crate) const MERGE_EVERY: usize = 4;
+
+/// The ids of the items `items` (one per training positive, below `num_items`) names most
+/// often, as many as [`HOT_ITEM_BYTES`] of rows of `dim` hold.
+pub(crate) fn hot_item_ids(items: &[u32], num_items: usize, dim: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; num_items];
+    for &i in items {
+        if let Some(c) = counts.get_mut(i as usize) {
+            *c += 1;
+        }
+    }
+    let mut ids: Vec<u32> = (0..num_items as u32)
+        .filter(|&i| counts[i as usize] > 1)
+        .collect();
+    // ties by id, so that the choice does not depend on the sort
+    ids.sort_unstable_by_key(|&i| (std::cmp::Reverse(counts[i as usize]), i));
+    ids.truncate(HOT_ITEM_BYTES / (dim.max(1) * 4));
+    ids
+}
+
+/// A Hogwild worker's own copies of the most-trained item rows and biases, for per-example SGD
+/// on two or more threads. Under Zipf popularity a few items take most positives, and two
+/// workers writing the same rows pass their cache lines back and forth at every step
+/// (`row_bandwidth 64 4000000 2`: Zipf rows updated on one shared table go slower on two
+/// workers than on one, on a copy each 1.9x faster). A worker steps its copies and, every
+/// [`MERGE_EVERY`] units, adds its change since the last merge into the shared tables and
+/// takes theirs (the other workers' changes included).
+pub(crate) struct HotItems<'a> {
+    /// Item id -> slot + 1 (0: no copy), shared by the workers.
+    slots: &'a [u32],
+    /// Slot -> item id.
+    ids: &'a [u32],
+    dim: usize,
+    rows: Vec<f32>,
+    /// The rows as of the last merge.
+    base: Vec<f32>,
+    bias: Vec<f32>,
+    base_bias: Vec<f32>,
+}
+
+impl<'a> HotItems<'a> {
+    /// Copies of rows `ids` of `item` and `item_bias`; `slots` maps every item id to its slot
+    /// in `ids` plus one, or 0.
+    pub(crate) fn new<S: RowStore>(
+        slots: &'a [u32],
+        ids: &'a [u32],
+        item: &S,
+        item_bias: &S,
+    ) -> Self {
+        let dim = item.cols();
+        let mut hot = HotItems {
+            slots,
+            ids,
+            dim,
+            rows: vec![0.0; ids.len() * dim],
+            base: vec![0.0; ids.len() * dim],
+            bias: vec![0.0; ids.len()],
+            base_bias: vec![0.0; ids.len()],
+        };
+        for (s, &id) in ids.iter().enumerate() {
+            item.read(id as usize, &mut hot.rows[s * dim..(s + 1) * dim]);
+            item_bias.read(id as usize, &mut hot.bias[s..s + 1]);
+        }
+        hot.base.copy_from_slice(&hot.rows);
+        hot.base_bias.copy_from_slice(&hot.bias);
+        hot
+    }
+
+    #[inline]
+    fn slot(&self, id: u32) -> Option<usize> {
+        match self.slots.get(id as usize) {
+            Some(&s) if s > 0 => Some(s as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// Adds this worker's change since the last merge into `item` and `item_bias`, and takes
+    /// their rows as the new copies. Two workers merging one row at the same instant can lose
+    /// one's change to it, as Hogwild's own writes can.
+    pub(crate) fn merge<S: RowStore>(&mut self, item: &S, item_bias: &S) {
+        let dim = self.dim;
+        let mut now = vec![0.0f32; dim];
+        for (s, &id) in self.ids.iter().enumerate() {
+            if let Some(&next) = self.ids.get(s + PREFETCH_AHEAD) {
+                item.prefetch(next as usize);
+            }
+            let id = id as usize;
+            let row = &mut self.rows[s * dim..(s + 1) * dim];
+            let base = &mut self.base[s * dim..(s + 1) * dim];
+            item.read(id, &mut now);
+            for ((n, r), b) in now.iter_mut().zip(row.iter()).zip(base.iter()) {
+                *n += r - b;
+            }
+            item.write(id, &now);
+            row.copy_from_slice(&now);
+            base.copy_from_slice(&now);
+            let mut bias = [0.0f32];
+            item_bias.read(id, &mut bias);
+            bias[0] += self.bias[s] - self.base_bias[s];
+            item_bias.write(id, &bias);
+            self.bias[s] = bias[0];
+            self.base_bias[s] = bias[0];
+        }
+    }
+}
+
+/// What per-example SGD trains: the tables, the kernel that scores them, and the loss.
+pub(crate) struct Trained<'a, 't, S> {
+    pub(crate) tables: &'a [TrainedTable<'t, S>],
+    pub(crate) kernel: &'a Kernel,
+    pub(crate) loss: &'a dyn ExampleGradient,
+    pub(crate) context: &'a LossContext,
+}
 
 /// Plain SGD one positive at a time (batch size 1), as LightFM and implicit train: each
 /// positive's update is written straight into the tables, with no row gradients kept and no
@@ -12,47 +131,42 @@ use crate::optim::step_values;
 /// Returns the sum of `loss * weight` over the positives, or the index and value of the first
 /// positive whose loss is not finite (nothing of it is applied).
 pub(crate) fn sgd_examples<S: RowStore>(
-    tables: &[TrainedTable<'_, S>],
-    kernel: &Kernel,
-    loss: &dyn ExampleGradient,
-    context: &LossContext,
+    model: &Trained<'_, '_, S>,
     batch: &Batch<'_>,
     rule: (f32, f32),
     scratch: &mut Scratch,
+    hot: Option<&mut HotItems<'_>>,
 ) -> Result<f64, (usize, f32)> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above)
-        return unsafe { sgd_examples_avx2(tables, kernel, loss, context, batch, rule, scratch) };
+        return unsafe { sgd_examples_avx2(model, batch, rule, scratch, hot) };
     }
-    sgd_examples_inline(tables, kernel, loss, context, batch, rule, scratch)
+    sgd_examples_inline(model, batch, rule, scratch, hot)
 }
 
 /// [`sgd_examples`] compiled for AVX2: eight lanes per vector op instead of SSE2's four.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn sgd_examples_avx2<S: RowStore>(
-    tables: &[TrainedTable<'_, S>],
-    kernel: &Kernel,
-    loss: &dyn ExampleGradient,
-    context: &LossContext,
+    model: &Trained<'_, '_, S>,
     batch: &Batch<'_>,
     rule: (f32, f32),
     scratch: &mut Scratch,
+    hot: Option<&mut HotItems<'_>>,
 ) -> Result<f64, (usize, f32)> {
-    sgd_examples_inline(tables, kernel, loss, context, batch, rule, scratch)
+    sgd_examples_inline(model, batch, rule, scratch, hot)
 }
 
 #[inline(always)]
 fn sgd_examples_inline<S: RowStore>(
-    tables: &[TrainedTable<'_, S>],
-    kernel: &Kernel,
-    loss: &dyn ExampleGradient,
-    context: &LossContext,
+    model: &Trained<'_, '_, S>,
     batch: &Batch<'_>,
     rule: (f32, f32),
     scratch: &mut Scratch,
+    mut hot: Option<&mut HotItems<'_>>,
 ) -> Result<f64, (usize, f32)> {
+    let (tables, kernel, loss, context) = (model.tables, model.kernel, model.loss, model.context);
     debug_assert!(kernel.plain(), "per-example SGD writes id rows");
     let (at, dim) = (kernel.at, kernel.dim);
     let b = batch.users.len();
@@ -61,6 +175,8 @@ fn sgd_examples_inline<S: RowStore>(
     scratch.size(kernel.dim, n);
     scratch.positive.resize(m, 0.0);
     let mut touched = vec![false; m];
+    // each id's slot among the worker's copies of hot items, if it has one
+    let mut copies: Vec<Option<usize>> = vec![None; m];
     let mut total = 0.0f64;
     let (item, item_bias) = (&tables[at.item].weights, &tables[at.item_bias].weights);
     for i in 0..b {
@@ -87,6 +203,13 @@ fn sgd_examples_inline<S: RowStore>(
         ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
         for (k, &id) in ids.iter().enumerate() {
             let mut bias = [0.0f32];
+            copies[k] = hot.as_deref().and_then(|h| h.slot(id));
+            if let (Some(s), Some(h)) = (copies[k], hot.as_deref()) {
+                let row = &mut items[k * dim..(k + 1) * dim];
+                row.copy_from_slice(&h.rows[s * dim..(s + 1) * dim]);
+                scores[k] = dot(user, row) + user_bias[0] + h.bias[s];
+                continue;
+            }
             item_bias.read(id as usize, &mut bias);
             let dot_product = if S::IN_PLACE {
                 item.dot_row(id as usize, user, tmp)
@@ -124,6 +247,14 @@ fn sgd_examples_inline<S: RowStore>(
                 continue;
             }
             let (d, id) = (factors[k], ids[k] as usize);
+            if let (Some(s), Some(h)) = (copies[k], hot.as_deref_mut()) {
+                let row = &mut items[k * dim..(k + 1) * dim];
+                step_values(row, d, user, rule, user_grad);
+                h.rows[s * dim..(s + 1) * dim].copy_from_slice(row);
+                sgd_values(&mut h.bias[s..s + 1], &[d], rule);
+                bias_grad += d;
+                continue;
+            }
             if S::IN_PLACE {
                 item.step_row(id, d, user, rule, user_grad, tmp);
             } else {

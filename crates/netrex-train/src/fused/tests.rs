@@ -71,18 +71,23 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             negatives: &negatives,
             weights: Some(&weights),
         };
+        let kernel = Kernel {
+            at: BilinearKernel::IN_ORDER,
+            dim,
+            maps: FeatureMaps::default(),
+        };
+        let model = Trained {
+            tables: training.tables(),
+            kernel: &kernel,
+            loss: example,
+            context: &context,
+        };
         let sum = sgd_examples(
-            training.tables(),
-            &Kernel {
-                at: BilinearKernel::IN_ORDER,
-                dim,
-                maps: FeatureMaps::default(),
-            },
-            example,
-            &context,
+            &model,
             &batch,
             (config.learning_rate, config.l2),
             &mut Scratch::default(),
+            None,
         )
         .unwrap();
         drop(training);
@@ -93,4 +98,74 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             }
         }
     }
+}
+
+#[test]
+fn hot_item_copies_merged_give_the_shared_tables_result() {
+    let (users, items, dim, n) = (5, 6, 4, 2);
+    let config = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        learning_rate: 0.2,
+        l2: 0.01,
+    };
+    let context = LossContext { num_items: items };
+    let users_ids: Vec<u32> = (0..30).map(|i| (i * 7 % users) as u32).collect();
+    let positives: Vec<u32> = (0..30).map(|i| (i * i % items) as u32).collect();
+    let negatives: Vec<u32> = (0..30 * n).map(|i| (i * 5 % items) as u32).collect();
+    let batch = Batch {
+        users: &users_ids,
+        positives: &positives,
+        negatives: &negatives,
+        weights: None,
+    };
+    let kernel = Kernel {
+        at: BilinearKernel::IN_ORDER,
+        dim,
+        maps: FeatureMaps::default(),
+    };
+    // squares mod 6 are 0, 1, 4, 3, 4, 1: items 1 and 4 ten times, 0 and 3 five, ties by id
+    let hot = hot_item_ids(&positives, items, dim);
+    assert_eq!(hot, [1, 4, 0, 3]);
+    let mut slots = vec![0u32; items];
+    for (s, &id) in hot.iter().enumerate() {
+        slots[id as usize] = s as u32 + 1;
+    }
+    let loss = BuiltinLoss::from_name("bpr", Some(n)).unwrap();
+    let example = loss.example_gradient().unwrap();
+    let run = |copies: bool| {
+        let mut t = tables(users, items, dim);
+        let mut optimizer = RowOptimizer::new(config, &t);
+        let training = optimizer.share(&mut t);
+        let shared = training.tables();
+        let (item, item_bias) = (&shared[2].weights, &shared[3].weights);
+        let mut copy = copies.then(|| HotItems::new(&slots, &hot, item, item_bias));
+        let model = Trained {
+            tables: shared,
+            kernel: &kernel,
+            loss: example,
+            context: &context,
+        };
+        let sum = sgd_examples(
+            &model,
+            &batch,
+            (config.learning_rate, config.l2),
+            &mut Scratch::default(),
+            copy.as_mut(),
+        )
+        .unwrap();
+        if let Some(copy) = copy.as_mut() {
+            copy.merge(item, item_bias);
+        }
+        drop(training);
+        (sum, t)
+    };
+    let ((plain_sum, plain), (hot_sum, with_copies)) = (run(false), run(true));
+    assert!((plain_sum - hot_sum).abs() < 1e-9);
+    for (a, e) in with_copies.iter().zip(&plain) {
+        for (x, y) in a.data().iter().zip(e.data()) {
+            assert!((x - y).abs() < 1e-5, "{}: {x} vs {y}", a.name());
+        }
+    }
+    // the tables moved: the test compares training, not two copies of the start
+    assert_ne!(plain[2].data(), tables(users, items, dim)[2].data());
 }

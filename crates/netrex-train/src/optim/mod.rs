@@ -13,7 +13,8 @@ use netrex_representations::{SparseGrad, Table};
 mod rows;
 
 pub(crate) use rows::{
-    prefetch_lines, step_values, AtomicRows, CellRows, RowStore, RowTraining, TrainedTable,
+    prefetch_lines, sgd_values, step_values, AtomicRows, CellRows, RowStore, RowTraining,
+    TrainedTable,
 };
 
 /// Which update rule.
@@ -253,7 +254,7 @@ impl RowOptimizer {
 }
 
 /// How many rows ahead a step asks for its rows to be fetched.
-const PREFETCH_AHEAD: usize = 6;
+pub(crate) const PREFETCH_AHEAD: usize = 6;
 
 /// The update rule with its hyperparameters.
 #[derive(Clone, Copy)]
