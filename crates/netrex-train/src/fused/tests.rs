@@ -17,19 +17,45 @@ fn tables(users: usize, items: usize, dim: usize) -> Vec<Table> {
     ]
 }
 
+/// Plain SGD at `learning_rate`, with L2 0.01.
+fn sgd(learning_rate: f32) -> OptimizerConfig {
+    OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        learning_rate,
+        l2: 0.01,
+    }
+}
+
+/// The bilinear kernel over id rows of `dim`.
+fn id_kernel(dim: usize) -> Kernel {
+    Kernel {
+        at: BilinearKernel::IN_ORDER,
+        dim,
+        maps: FeatureMaps::default(),
+    }
+}
+
+/// `count` positives: users `7i`, positives `positive(i)` and `n` negatives `5j`, each modulo
+/// its count.
+fn examples(
+    count: usize,
+    (users, items, n): (usize, usize, usize),
+    positive: impl Fn(usize) -> usize,
+) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    (
+        (0..count).map(|i| (i * 7 % users) as u32).collect(),
+        (0..count).map(|i| (positive(i) % items) as u32).collect(),
+        (0..count * n).map(|i| (i * 5 % items) as u32).collect(),
+    )
+}
+
 #[test]
 fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
     let (users, items, dim, n) = (5, 4, 6, 2);
-    let config = OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        learning_rate: 0.3,
-        l2: 0.01,
-    };
+    let config = sgd(0.3);
     let context = LossContext { num_items: items };
     // few items, so positives and negatives repeat within one positive's list
-    let users_ids: Vec<u32> = (0..24).map(|i| (i * 7 % users) as u32).collect();
-    let positives: Vec<u32> = (0..24).map(|i| (i * 3 % items) as u32).collect();
-    let negatives: Vec<u32> = (0..24 * n).map(|i| (i * 5 % items) as u32).collect();
+    let (users_ids, positives, negatives) = examples(24, (users, items, n), |i| i * 3);
     let weights: Vec<f32> = (0..24).map(|i| 0.5 + (i % 3) as f32 * 0.25).collect();
     for name in BuiltinLoss::NAMES {
         let loss = BuiltinLoss::from_name(name, Some(n)).unwrap();
@@ -48,11 +74,7 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             };
             let value = bilinear_batch(
                 &expected[..],
-                &Kernel {
-                    at: BilinearKernel::IN_ORDER,
-                    dim,
-                    maps: FeatureMaps::default(),
-                },
+                &id_kernel(dim),
                 example,
                 &context,
                 &batch,
@@ -71,11 +93,7 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             negatives: &negatives,
             weights: Some(&weights),
         };
-        let kernel = Kernel {
-            at: BilinearKernel::IN_ORDER,
-            dim,
-            maps: FeatureMaps::default(),
-        };
+        let kernel = id_kernel(dim);
         let model = Trained {
             tables: training.tables(),
             kernel: &kernel,
@@ -103,26 +121,16 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
 #[test]
 fn hot_item_copies_merged_give_the_shared_tables_result() {
     let (users, items, dim, n) = (5, 6, 4, 2);
-    let config = OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        learning_rate: 0.2,
-        l2: 0.01,
-    };
+    let config = sgd(0.2);
     let context = LossContext { num_items: items };
-    let users_ids: Vec<u32> = (0..30).map(|i| (i * 7 % users) as u32).collect();
-    let positives: Vec<u32> = (0..30).map(|i| (i * i % items) as u32).collect();
-    let negatives: Vec<u32> = (0..30 * n).map(|i| (i * 5 % items) as u32).collect();
+    let (users_ids, positives, negatives) = examples(30, (users, items, n), |i| i * i);
     let batch = Batch {
         users: &users_ids,
         positives: &positives,
         negatives: &negatives,
         weights: None,
     };
-    let kernel = Kernel {
-        at: BilinearKernel::IN_ORDER,
-        dim,
-        maps: FeatureMaps::default(),
-    };
+    let kernel = id_kernel(dim);
     // squares mod 6 are 0, 1, 4, 3, 4, 1: items 1 and 4 ten times, 0 and 3 five, ties by id
     let hot = hot_item_ids(&positives, items, dim);
     assert_eq!(hot, [1, 4, 0, 3]);
