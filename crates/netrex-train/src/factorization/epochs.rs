@@ -151,13 +151,11 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             return Ok(work.run(&training, 0));
         }
         let training = self.trainer.optimizer.share(tables);
-        let mut slots = Vec::new();
-        if per_example.is_some() && !plan.hot_items.is_empty() {
-            slots = vec![0u32; num_items];
-            for (s, &id) in plan.hot_items.iter().enumerate() {
-                slots[id as usize] = s as u32 + 1;
-            }
-        }
+        let slots = if per_example.is_some() && !plan.hot_items.is_empty() {
+            fused::hot_item_slots(plan.hot_items, num_items)
+        } else {
+            Vec::new()
+        };
         let outcomes: Vec<Outcome> = (0..workers)
             .into_par_iter()
             .map(|worker| work.run_sharing(&training, worker, &slots))

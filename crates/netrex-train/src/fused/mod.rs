@@ -581,7 +581,9 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
 }
 
 mod per_example;
-pub(crate) use per_example::{hot_item_ids, sgd_examples, HotItems, Trained, MERGE_EVERY};
+pub(crate) use per_example::{
+    hot_item_ids, hot_item_slots, sgd_examples, HotItems, Trained, MERGE_EVERY,
+};
 
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,16 @@ pub(crate) fn hot_item_ids(items: &[u32], num_items: usize, dim: usize) -> Vec<u
     ids
 }
 
+/// Item id -> its slot in `ids` plus one (0 for the items not in `ids`), over `num_items` ids:
+/// what [`HotItems`] looks ids up in.
+pub(crate) fn hot_item_slots(ids: &[u32], num_items: usize) -> Vec<u32> {
+    let mut slots = vec![0u32; num_items];
+    for (s, &id) in ids.iter().enumerate() {
+        slots[id as usize] = s as u32 + 1;
+    }
+    slots
+}
+
 /// A Hogwild worker's own copies of the most-trained item rows and biases, for per-example SGD
 /// on two or more threads. Under Zipf popularity a few items take most positives, and two
 /// workers writing the same rows pass their cache lines back and forth at every step

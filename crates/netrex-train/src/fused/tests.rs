@@ -134,10 +134,7 @@ fn hot_item_copies_merged_give_the_shared_tables_result() {
     // squares mod 6 are 0, 1, 4, 3, 4, 1: items 1 and 4 ten times, 0 and 3 five, ties by id
     let hot = hot_item_ids(&positives, items, dim);
     assert_eq!(hot, [1, 4, 0, 3]);
-    let mut slots = vec![0u32; items];
-    for (s, &id) in hot.iter().enumerate() {
-        slots[id as usize] = s as u32 + 1;
-    }
+    let slots = hot_item_slots(&hot, items);
     let loss = BuiltinLoss::from_name("bpr", Some(n)).unwrap();
     let example = loss.example_gradient().unwrap();
     let run = |copies: bool| {
