@@ -332,14 +332,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn atomic_rows_round_trip_whether_read_in_pairs_or_singly() {
-        let mut data: Vec<f32> = (0..40).map(|k| k as f32 * 0.25 - 3.0).collect();
+    fn atomic_rows_round_trip_whatever_their_width_and_start() {
+        const N: usize = 104;
+        let mut data: Vec<f32> = (0..N).map(|k| k as f32 * 0.25 - 3.0).collect();
         let original = data.clone();
-        // rows of 4 (pairs where aligned), then the same words as rows of 5 (always singles)
-        for cols in [4usize, 5] {
-            let rows = AtomicRows::new(&mut data, 40 / cols, cols);
+        // rows of 4 (pairs where aligned), 5 (singles), 8 (one vector move where the CPU has
+        // AVX) and 13 (a vector move and a tail of singles), over the same words
+        for cols in [4usize, 5, 8, 13] {
+            let rows = AtomicRows::new(&mut data, N / cols, cols);
             let mut out = vec![0.0f32; cols];
-            for r in 0..40 / cols {
+            for r in 0..N / cols {
                 rows.read(r, &mut out);
                 assert_eq!(out, original[r * cols..(r + 1) * cols]);
                 let doubled: Vec<f32> = out.iter().map(|v| v * 2.0).collect();
@@ -349,19 +351,33 @@ mod tests {
                 rows.write(r, &original[r * cols..(r + 1) * cols]);
             }
         }
-        // an odd start: rows that begin between two pairs
-        let rows = AtomicRows::new(&mut data[1..33], 8, 4);
-        let mut out = vec![0.0f32; 4];
-        for r in 0..8 {
-            rows.read(r, &mut out);
-            assert_eq!(out, original[1 + r * 4..1 + (r + 1) * 4]);
+        assert_eq!(data, original);
+        // an odd start: rows that begin between two pairs and off any vector boundary
+        for cols in [4usize, 13] {
+            let rows = (N - 1) / cols;
+            let store = AtomicRows::new(&mut data[1..1 + rows * cols], rows, cols);
+            let mut out = vec![0.0f32; cols];
+            for r in 0..rows {
+                store.read(r, &mut out);
+                assert_eq!(out, original[1 + r * cols..1 + (r + 1) * cols]);
+                store.write(r, &vec![-1.0; cols]);
+                store.read(r, &mut out);
+                assert!(out.iter().all(|&v| v == -1.0));
+            }
+            // the words around the rows are untouched
+            assert_eq!(data[0], original[0]);
+            assert!(data[1 + rows * cols..]
+                .iter()
+                .zip(&original[1 + rows * cols..])
+                .all(|(a, b)| a == b));
+            data.copy_from_slice(&original);
         }
     }
 
     #[test]
     fn row_steps_in_place_match_steps_through_a_copy() {
         let rule = (0.05f32, 0.01f32);
-        for cols in [1usize, 4, 5, 64] {
+        for cols in [1usize, 4, 5, 13, 64] {
             let rows = 3;
             let start: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
             let x: Vec<f32> = (0..cols).map(|k| (k as f32 * 0.61).cos()).collect();

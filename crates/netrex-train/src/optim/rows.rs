@@ -189,6 +189,11 @@ impl Slot for AtomicU32 {
     }
     #[inline]
     fn read_row(row: &[Self], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if wide::available() {
+            // SAFETY: the CPU has AVX (checked just above)
+            return unsafe { wide::read_row(row, out) };
+        }
         let Some(pairs) = atomic_pairs(row) else {
             for (o, slot) in out.iter_mut().zip(row) {
                 *o = slot.get();
@@ -203,6 +208,11 @@ impl Slot for AtomicU32 {
     }
     #[inline]
     fn write_row(row: &[Self], values: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if wide::available() {
+            // SAFETY: the CPU has AVX (checked just above)
+            return unsafe { wide::write_row(row, values) };
+        }
         let Some(pairs) = atomic_pairs(row) else {
             for (slot, v) in row.iter().zip(values) {
                 slot.set(*v);
@@ -212,6 +222,89 @@ impl Slot for AtomicU32 {
         for (pair, v) in pairs.iter().zip(values.chunks_exact(2)) {
             let bits = u64::from(v[0].to_bits()) | (u64::from(v[1].to_bits()) << 32);
             pair.store(bits, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Rows shared by Hogwild workers copied eight floats at a time.
+///
+/// Rust's memory model has no racy vector access: relaxed atomics are at most 8 bytes wide and
+/// the compiler does not vectorise them, so a 256-byte row takes 32 loads or stores (and the
+/// vector loop that reads the copy next waits on store forwarding from the narrow stores).
+/// Moves written in inline assembly are outside that model, as in the `atomic-memcpy` crate:
+/// each one is a 32-byte AVX `vmovups`, which x86 performs as reads or writes of its aligned
+/// 4-byte elements, never tearing a value. Another worker may see a row half updated, which
+/// Hogwild accepts (it did with the atomic pairs too). Measured on ML-100K (docs/results.md),
+/// 16-byte moves gained nothing over the atomic pairs; these 32-byte ones 15%.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use std::arch::asm;
+    use std::arch::x86_64::{__m256, _mm256_loadu_ps, _mm256_storeu_ps};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Floats in one move.
+    const LANES: usize = 8;
+
+    /// Whether the CPU has AVX (a cached flag after the first call).
+    #[inline(always)]
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx")
+    }
+
+    /// Copies `row` into `out` (the shorter length).
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn read_row(row: &[AtomicU32], out: &mut [f32]) {
+        let n = row.len().min(out.len());
+        let whole = n - n % LANES;
+        for at in (0..whole).step_by(LANES) {
+            let v: __m256;
+            // SAFETY: `row[at..at + 8]` is in bounds (`at + 8 <= n`); an atomic's memory may
+            // be read through a shared reference, and the move only reads it
+            unsafe {
+                asm!(
+                    "vmovups {v}, ymmword ptr [{p}]",
+                    v = out(ymm_reg) v,
+                    p = in(reg) row.as_ptr().add(at),
+                    options(nostack, preserves_flags, readonly),
+                );
+            }
+            // SAFETY: `out[at..at + 8]` is in bounds, as above
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(at), v) };
+        }
+        for (o, slot) in out[whole..n].iter_mut().zip(&row[whole..n]) {
+            *o = f32::from_bits(slot.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Overwrites `row` with `values` (the shorter length).
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn write_row(row: &[AtomicU32], values: &[f32]) {
+        let n = row.len().min(values.len());
+        let whole = n - n % LANES;
+        for at in (0..whole).step_by(LANES) {
+            // SAFETY: `values[at..at + 8]` is in bounds (`at + 8 <= n`)
+            let v = unsafe { _mm256_loadu_ps(values.as_ptr().add(at)) };
+            // SAFETY: `row[at..at + 8]` is in bounds; atomics are written through shared
+            // references (their memory is an `UnsafeCell`), which is what the move does
+            unsafe {
+                asm!(
+                    "vmovups ymmword ptr [{p}], {v}",
+                    p = in(reg) row.as_ptr().add(at),
+                    v = in(ymm_reg) v,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+        for (slot, v) in row[whole..n].iter().zip(&values[whole..n]) {
+            slot.store(v.to_bits(), Ordering::Relaxed);
         }
     }
 }
