@@ -13,7 +13,7 @@
 
 use dfdx::prelude::*;
 
-use crate::optim::{OptimizerConfig, OptimizerKind, BETA1, BETA2, EPSILON};
+use crate::optim::{Bias, OptimizerConfig, OptimizerKind, BETA1, BETA2, EPSILON};
 use netrex_representations::Table;
 
 /// A `(rows, cols)` tensor.
@@ -139,7 +139,7 @@ impl<D: Device<f32>> ResidentTables<D> {
             learning_rate: lr,
             l2,
         } = self.config;
-        let (c1, c2) = (1.0 - BETA1.powi(self.step), 1.0 - BETA2.powi(self.step));
+        let (step, scale) = Bias::at(self.step).factors(lr);
         for k in 0..self.params.len() {
             let param = self.params[k].clone();
             let shape = *param.shape();
@@ -176,7 +176,7 @@ impl<D: Device<f32>> ResidentTables<D> {
                 OptimizerKind::Adam => {
                     let m = self.state[0][k].clone() * BETA1 + g.clone() * (1.0 - BETA1);
                     let v = self.state[1][k].clone() * BETA2 + g.square() * (1.0 - BETA2);
-                    let step = (m.clone() / c1) / ((v.clone() / c2).sqrt() + EPSILON) * lr;
+                    let step = m.clone() * step / (v.clone().sqrt() * scale + EPSILON);
                     self.state[0][k] = touched.clone().choose(m, self.state[0][k].clone());
                     self.state[1][k] = touched.clone().choose(v, self.state[1][k].clone());
                     param.clone() - step

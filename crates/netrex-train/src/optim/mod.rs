@@ -276,17 +276,22 @@ impl From<OptimizerConfig> for Rule {
 
 /// Adam's bias corrections at a step.
 #[derive(Clone, Copy)]
-struct Bias {
+pub(crate) struct Bias {
     c1: f32,
     c2: f32,
 }
 
 impl Bias {
-    fn at(step: i32) -> Self {
+    pub(crate) fn at(step: i32) -> Self {
         Bias {
             c1: 1.0 - BETA1.powi(step),
             c2: 1.0 - BETA2.powi(step),
         }
+    }
+
+    /// `(lr / c1, 1 / sqrt(c2))`: Adam's step is `w -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)`.
+    pub(crate) fn factors(self, lr: f32) -> (f32, f32) {
+        (lr / self.c1, self.c2.sqrt().recip())
     }
 }
 
@@ -309,12 +314,15 @@ impl Rule {
                 }
             }
             OptimizerKind::Adam => {
-                let Bias { c1, c2 } = bias;
+                // the bias corrections folded into two scalars (as PyTorch arranges Adam): one
+                // square root and one division per element instead of three divisions and a
+                // root, which the row step waits on
+                let (step, scale) = bias.factors(lr);
                 for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
                     let g = g + l2 * *w;
                     *m = BETA1 * *m + (1.0 - BETA1) * g;
                     *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                    *w -= lr * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
+                    *w -= step * *m / (v.sqrt() * scale + EPSILON);
                 }
             }
         }
