@@ -35,6 +35,17 @@ fn id_kernel(dim: usize) -> Kernel {
     }
 }
 
+/// Per-example SGD over `batch` at `config`'s rate and L2, from fresh scratch; its loss sum.
+fn sgd_with<S: RowStore>(
+    model: &Trained<'_, '_, S>,
+    batch: &Batch<'_>,
+    config: OptimizerConfig,
+    hot: Option<&mut HotItems<'_>>,
+) -> f64 {
+    let rule = (config.learning_rate, config.l2);
+    sgd_examples(model, batch, rule, &mut Scratch::default(), hot).unwrap()
+}
+
 /// `count` positives: users `7i`, positives `positive(i)` and `n` negatives `5j`, each modulo
 /// its count.
 fn examples(
@@ -93,21 +104,13 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
             negatives: &negatives,
             weights: Some(&weights),
         };
-        let kernel = id_kernel(dim);
         let model = Trained {
             tables: training.tables(),
-            kernel: &kernel,
+            kernel: &id_kernel(dim),
             loss: example,
             context: &context,
         };
-        let sum = sgd_examples(
-            &model,
-            &batch,
-            (config.learning_rate, config.l2),
-            &mut Scratch::default(),
-            None,
-        )
-        .unwrap();
+        let sum = sgd_with(&model, &batch, config, None);
         drop(training);
         assert!((sum - total).abs() < 1e-4, "{name}: loss {sum} vs {total}");
         for (a, e) in actual.iter().zip(&expected) {
@@ -150,14 +153,7 @@ fn hot_item_copies_merged_give_the_shared_tables_result() {
             loss: example,
             context: &context,
         };
-        let sum = sgd_examples(
-            &model,
-            &batch,
-            (config.learning_rate, config.l2),
-            &mut Scratch::default(),
-            copy.as_mut(),
-        )
-        .unwrap();
+        let sum = sgd_with(&model, &batch, config, copy.as_mut());
         if let Some(copy) = copy.as_mut() {
             copy.merge(item, item_bias);
         }
