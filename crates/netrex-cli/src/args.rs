@@ -589,6 +589,14 @@ pub(crate) struct FitArgs {
     /// Leave-one-out: stop once this many epochs pass without a better validation NDCG@10.
     #[arg(long, value_name = "N")]
     pub(crate) patience: Option<usize>,
+    /// Leave-one-out: multiply the learning rate by --lr-decay-factor once this many epochs
+    /// pass without a better validation NDCG@10 (counted from the best epoch or the last
+    /// decay); below --patience to matter. Default: no decay.
+    #[arg(long, value_name = "N")]
+    pub(crate) lr_decay_patience: Option<usize>,
+    /// Leave-one-out: the factor of --lr-decay-patience, in (0, 1).
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub(crate) lr_decay_factor: f32,
     /// Draw the training curve (loss per epoch, test MRR with --eval-every) into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) plot: Option<PathBuf>,

@@ -70,6 +70,11 @@ pub(crate) fn fit(args: FitArgs, matches: &ArgMatches) -> Result<(), Failure> {
     if args.data.is_next_item() {
         return crate::next_item::fit_next_item(&args);
     }
+    if args.lr_decay_patience.is_some() {
+        return Err(
+            "--lr-decay-patience decays on the validation score of --split leave-one-out".into(),
+        );
+    }
     if args.model == ModelName::Cooc {
         return Err("--model cooc ranks next items: use --split leave-one-out".into());
     }

@@ -17,7 +17,7 @@ use netrex::evaluation::{
 };
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::prelude::*;
-use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport};
+use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, PlateauDecay};
 
 use crate::args::{FitArgs, LossName, ModelName, SamplingName};
 use crate::device::{on_device, resident_by_default};
@@ -93,6 +93,10 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         patience: args.patience.unwrap_or(20),
     }
     .check()?;
+    let decay = args
+        .lr_decay_patience
+        .map(|n| PlateauDecay::new(n, args.lr_decay_factor))
+        .transpose()?;
     let defaults = TrainingConfig {
         embedding_dim: 64,
         batch_size: 128,
@@ -152,7 +156,7 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
             on_device!(args.device, device => {
                 let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
                     .with_resident_tables(args.resident || resident_by_default(args.device));
-                train(model, args, &rules, &passes, &data)
+                train(model, args, (&rules, decay.clone()), &passes, &data)
             })?
         }
     };
@@ -203,7 +207,7 @@ fn on_cpu<D: ComputeDevice + 'static, T>(
 fn train<D: ComputeDevice + 'static>(
     mut model: ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
     args: &FitArgs,
-    rules: &EarlyStopping,
+    (rules, mut decay): (&EarlyStopping, Option<PlateauDecay>),
     passes: &Passes,
     data: &Dataset,
 ) -> Result<(Value, String), Failure>
@@ -211,6 +215,7 @@ where
     ImplicitSequenceModel<AnySequence, BuiltinLoss, D>: Fit,
 {
     let mut failure = None;
+    let (mut rates, mut decay_failure) = (Vec::new(), None);
     let report: EarlyStoppingReport = fit_early_stopping(
         &mut model,
         &passes.split.train,
@@ -225,17 +230,32 @@ where
         },
         |m| m.representation().clone(),
         |m, best| *m.representation_mut() = best,
-        |end| {
+        |m, end| {
             if !args.json {
                 eprintln!(
                     "epoch {:>3}: loss {:.4}, validation NDCG@10 {:.4} (best {:.4} at epoch {})",
                     end.epoch, end.loss, end.score, end.best.0, end.best.1
                 );
             }
+            let Some(factor) = decay.as_mut().and_then(|d| d.after(end)) else {
+                return;
+            };
+            let rate = m.config().training.learning_rate * factor;
+            // a rate that underflows is a configuration error to report, not to skip
+            match m.set_learning_rate(rate) {
+                Ok(()) => rates.push((end.epoch, rate)),
+                Err(e) => decay_failure = decay_failure.take().or(Some(e)),
+            }
+            if !args.json {
+                eprintln!("learning rate now {rate:e}");
+            }
         },
     )?;
     if let Some(e) = failure {
         return Err(e);
+    }
+    if let Some(e) = decay_failure {
+        return Err(e.into());
     }
     let test = on_cpu(&model, |m| passes.test(m))?;
     if let Some(dir) = &args.save {
@@ -256,6 +276,9 @@ where
     out["epoch_seconds"] = json!(report.epoch_seconds);
     out["loss_history"] = json!(report.loss_history);
     out["validation_curve"] = json!(report.validation);
+    if decay.is_some() {
+        out["learning_rate_decays"] = json!(rates);
+    }
     out["config"] = serde_json::to_value(model.config())?;
     out["host_kernel"] = json!(model.uses_host_kernel());
     let fit_seconds: f64 = report.epoch_seconds.iter().sum();

@@ -205,6 +205,61 @@ fn leave_one_out_trains_the_same_on_the_device_path() {
 }
 
 #[test]
+fn the_learning_rate_decays_on_each_validation_plateau() {
+    let file = ring_sequences("loo-decay");
+    let run = |extra: &str| {
+        netrex(&format!(
+            "fit --sequences {file} --model sasrec --dim 8 --max-epochs 8 --patience 8 \
+             --learning-rate 0.03 --json {extra}"
+        ))
+        .json()
+    };
+    let (plain, decayed) = (run(""), run("--lr-decay-patience 1 --lr-decay-factor 0.5"));
+    // the decays the rule gives for this run's validation curve: after every epoch that is
+    // not a new best, counted from the best epoch or the last decay
+    let curve = decayed["validation_curve"].as_array().unwrap();
+    let (mut best, mut since, mut expected) = (f64::NEG_INFINITY, 0, Vec::new());
+    for point in curve {
+        let (epoch, score) = (point[0].as_u64().unwrap(), point[1].as_f64().unwrap());
+        if score > best {
+            (best, since) = (score, epoch);
+        }
+        if epoch > since {
+            since = epoch;
+            expected.push((epoch, 0.03 * 0.5f64.powi(expected.len() as i32 + 1)));
+        }
+    }
+    let decays: Vec<(u64, f64)> = decayed["learning_rate_decays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d[0].as_u64().unwrap(), d[1].as_f64().unwrap()))
+        .collect();
+    assert!(!decays.is_empty(), "no plateau in {curve:?}");
+    assert_eq!(decays.len(), expected.len(), "{decays:?} vs {expected:?}");
+    for ((e, rate), (f, want)) in decays.iter().zip(&expected) {
+        assert_eq!(e, f);
+        assert!((rate - want).abs() < 1e-6 * want, "{rate} vs {want}");
+    }
+    // the same training up to the first decay, another one after it
+    let losses = |v: &serde_json::Value| -> Vec<f64> {
+        let history = v["loss_history"].as_array().unwrap();
+        history.iter().map(|x| x.as_f64().unwrap()).collect()
+    };
+    let first = decays[0].0 as usize;
+    let (a, b) = (losses(&plain), losses(&decayed));
+    assert_eq!(a[..first], b[..first]);
+    assert_ne!(a[first..], b[first..]);
+    assert!(plain.get("learning_rate_decays").is_none());
+    netrex(&format!(
+        "fit --sequences {file} --model sasrec --lr-decay-patience 2 --lr-decay-factor 1.5"
+    ))
+    .fails_with("lr_decay_factor");
+    netrex("fit --dataset synthetic-tiled --model lstm --lr-decay-patience 2")
+        .fails_with("--lr-decay-patience decays on the validation score");
+}
+
+#[test]
 fn ml_1m_leave_one_out_keeps_movies_with_five_ratings() {
     // ML-1M's format (UserID::MovieID::Rating::Timestamp): movie 99 has 3 ratings, dropped
     let dir = temp("cli", "ml1m");

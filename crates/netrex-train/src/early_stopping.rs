@@ -64,10 +64,58 @@ pub struct RoundEnd {
     pub best: (f64, usize),
 }
 
+/// Learning-rate decay on a plateau of the validation score: once `patience` epochs pass
+/// without a better score (counted from the best epoch or the last decay, whichever is later),
+/// the rate is multiplied by `factor`. Used from [`fit_early_stopping`]'s `on_round`:
+/// validation curves of sequence models flatten long before early stopping ends them, and a
+/// smaller step then settles nearer an optimum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateauDecay {
+    patience: usize,
+    factor: f32,
+    /// The best epoch or the last decay, whichever is later.
+    since: usize,
+}
+
+impl PlateauDecay {
+    /// Decay by `factor` (in `(0, 1)`) after `patience` (at least 1) epochs without progress.
+    pub fn new(patience: usize, factor: f32) -> Result<Self, NetrexError> {
+        if patience == 0 {
+            return Err(NetrexError::config(
+                "lr_decay_patience",
+                "must be at least 1",
+            ));
+        }
+        if !(factor > 0.0 && factor < 1.0) {
+            return Err(NetrexError::config(
+                "lr_decay_factor",
+                format!("must be in (0, 1), got {factor}"),
+            ));
+        }
+        Ok(PlateauDecay {
+            patience,
+            factor,
+            since: 0,
+        })
+    }
+
+    /// After a round: the factor to multiply the learning rate by now, if the plateau has
+    /// lasted `patience` epochs.
+    pub fn after(&mut self, end: &RoundEnd) -> Option<f32> {
+        self.since = self.since.max(end.best.1);
+        if end.epoch.saturating_sub(self.since) >= self.patience {
+            self.since = end.epoch;
+            return Some(self.factor);
+        }
+        None
+    }
+}
+
 /// Trains `model` on `train` in rounds until `rules` say stop, scoring it with `validate`
 /// after each round (higher is better), then puts back the best round's state: `snapshot`
 /// takes it (e.g. a clone of the representation), `restore` writes it back. A score that is
-/// not finite is an error (a diverged model). `on_round` sees each round's result.
+/// not finite is an error (a diverged model). `on_round` sees each round's result and may
+/// change the model before the next round (a [`PlateauDecay`] of its learning rate, say).
 pub fn fit_early_stopping<M: Fit, S>(
     model: &mut M,
     train: &Interactions,
@@ -75,7 +123,7 @@ pub fn fit_early_stopping<M: Fit, S>(
     mut validate: impl FnMut(&M) -> Result<f64, NetrexError>,
     snapshot: impl Fn(&M) -> S,
     restore: impl FnOnce(&mut M, S),
-    mut on_round: impl FnMut(&RoundEnd),
+    mut on_round: impl FnMut(&mut M, &RoundEnd),
 ) -> Result<EarlyStoppingReport, NetrexError> {
     rules.check_ref()?;
     let mut report = EarlyStoppingReport {
@@ -110,12 +158,15 @@ pub fn fit_early_stopping<M: Fit, S>(
             report.best_epoch = report.epochs;
             best = Some(snapshot(model));
         }
-        on_round(&RoundEnd {
-            epoch: report.epochs,
-            loss: fitted.loss_history.last().copied().unwrap_or(f32::NAN),
-            score,
-            best: (report.best_score, report.best_epoch),
-        });
+        on_round(
+            model,
+            &RoundEnd {
+                epoch: report.epochs,
+                loss: fitted.loss_history.last().copied().unwrap_or(f32::NAN),
+                score,
+                best: (report.best_score, report.best_epoch),
+            },
+        );
         if report.epochs - report.best_epoch >= rules.patience {
             break;
         }
@@ -175,7 +226,7 @@ mod tests {
             |m| Ok(curve[m.epoch - 1]),
             |m| m.state,
             |m, s| m.state = s,
-            |_| rounds += 1,
+            |_, _| rounds += 1,
         )
         .unwrap();
         // epoch 2 is best; epochs 3, 4, 5 do not beat it: stop after 5, never seeing 0.5
@@ -193,9 +244,47 @@ mod tests {
             |m| Ok(curve[m.epoch - 1]),
             |m| m.state,
             |m, s| m.state = s,
-            |_| {},
+            |_, _| {},
         )
         .unwrap();
         assert_eq!(capped.epochs, 2);
+    }
+
+    #[test]
+    fn the_rate_decays_after_each_plateau_of_patience_epochs() {
+        let mut decay = PlateauDecay::new(2, 0.5).unwrap();
+        // (epoch, best epoch so far)
+        let rounds = [
+            (1, 1),
+            (2, 2),
+            (3, 2),
+            (4, 2),
+            (5, 2),
+            (6, 2),
+            (7, 7),
+            (8, 7),
+            (9, 7),
+        ];
+        let decays: Vec<usize> = rounds
+            .iter()
+            .filter_map(|&(epoch, best)| {
+                let end = RoundEnd {
+                    epoch,
+                    loss: 1.0,
+                    score: 0.0,
+                    best: (0.0, best),
+                };
+                decay.after(&end).map(|f| {
+                    assert_eq!(f, 0.5);
+                    epoch
+                })
+            })
+            .collect();
+        // two epochs after the best (4), two after that decay (6), two after the new best (9)
+        assert_eq!(decays, [4, 6, 9]);
+        assert!(PlateauDecay::new(0, 0.5).is_err());
+        for factor in [0.0, 1.0, 1.5, f32::NAN] {
+            assert!(PlateauDecay::new(3, factor).is_err(), "{factor}");
+        }
     }
 }

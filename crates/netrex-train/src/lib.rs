@@ -34,7 +34,9 @@ pub use config::{
     Checked, IntoChecked, LearningRateSchedule, ParamGuard, TrainingConfig, TrainingConfigBuilder,
 };
 pub use device::{available_devices, ComputeDevice};
-pub use early_stopping::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, RoundEnd};
+pub use early_stopping::{
+    fit_early_stopping, EarlyStopping, EarlyStoppingReport, PlateauDecay, RoundEnd,
+};
 pub use error::NetrexError;
 pub use factorization::{
     feature_map, feature_side, FeatureNames, FoldIn, FoldedUser, FoldedUsers,

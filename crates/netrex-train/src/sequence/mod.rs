@@ -210,6 +210,16 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         &self.config
     }
 
+    /// Sets the learning rate of the epochs to come (a schedule still scales it within each
+    /// `fit`), e.g. to decay it between rounds of early stopping; checked as the configuration
+    /// is.
+    pub fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), NetrexError> {
+        let mut config = self.config.clone().into_inner();
+        config.training.learning_rate = learning_rate;
+        self.config = config.check()?;
+        Ok(())
+    }
+
     crate::training::model_accessors!();
 
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
