@@ -296,7 +296,7 @@ fn a_map_over_other_items_is_an_error() {
 }
 
 #[test]
-fn genres_and_decades_lift_the_lstm_on_movielens() {
+fn genres_and_decades_keep_the_lstm_at_its_ids_only_level_on_movielens() {
     // the sequence protocol of the CLI (`fit --dataset ml-100k --model lstm`): 20% of users
     // held out, windows of 200, dim 32, adaptive hinge, lr 0.01, 10 epochs, seed 0
     use netrex::data::ingest::load_movielens;
@@ -344,6 +344,9 @@ fn genres_and_decades_lift_the_lstm_on_movielens() {
         .unwrap()
         .mean;
     eprintln!("ML-100K LSTM with item features: MRR excluding seen {mrr:.4}");
-    // the same LSTM with ids only: 0.0990 (docs/results.md); with features, seed 0: 0.1024
-    assert!(mrr >= 0.100, "LSTM with features: MRR excluding seen {mrr}");
+    // The same LSTM with ids only: 0.0990 on seed 0, 0.0879 over seeds 0-2 (docs/results.md).
+    // With features, seed 0 reads 0.1024, 0.1034 or 0.0999 as Adam's arithmetic changes in its
+    // last bits: a lift of that size is within the noise of one seed, so the floor guards the
+    // ids-only level with room for that noise, not the lift.
+    assert!(mrr >= 0.095, "LSTM with features: MRR excluding seen {mrr}");
 }
