@@ -591,7 +591,9 @@ pub(crate) struct FitArgs {
     pub(crate) patience: Option<usize>,
     /// Leave-one-out: multiply the learning rate by --lr-decay-factor once this many epochs
     /// pass without a better validation NDCG@10 (counted from the best epoch or the last
-    /// decay); below --patience to matter. Default: no decay.
+    /// decay); below --patience to matter. The JSON's `learning_rate_decays` lists each
+    /// (epoch, new rate); its `config`, like a model saved with --save, holds the last rate.
+    /// Default: no decay.
     #[arg(long, value_name = "N")]
     pub(crate) lr_decay_patience: Option<usize>,
     /// Leave-one-out: the factor of --lr-decay-patience, in (0, 1).
