@@ -70,3 +70,18 @@ fn bpr_per_example_sgd_floor() {
     let mrr = fit_with(BuiltinLoss::from_name("bpr", None).unwrap(), config);
     assert!(mrr >= 0.08, "BPR per-example SGD MRR {mrr}");
 }
+
+#[test]
+fn bpr_per_example_sgd_in_strata_floor() {
+    // two threads train in strata, each positive against negatives of its item block
+    let config = TrainingConfig::builder()
+        .batch_size(1)
+        .optimizer(OptimizerKind::Sgd)
+        .learning_rate(0.3)
+        .threads(2)
+        .seed(0)
+        .build()
+        .unwrap();
+    let mrr = fit_with(BuiltinLoss::from_name("bpr", None).unwrap(), config);
+    assert!(mrr >= 0.08, "BPR per-example SGD on two threads MRR {mrr}");
+}

@@ -102,7 +102,12 @@ pub(super) struct Rows<'a> {
     weights: Option<&'a [f32]>,
 }
 
-impl Rows<'_> {
+impl<'a> Rows<'a> {
+    /// Examples `pairs` (`(user, item)`), with their `weights` if any.
+    pub(super) fn new(pairs: &'a [[u32; 2]], weights: Option<&'a [f32]>) -> Self {
+        Rows { pairs, weights }
+    }
+
     /// Number of examples.
     pub(super) fn len(&self) -> usize {
         self.pairs.len()
@@ -139,21 +144,26 @@ pub(super) struct BatchBuffer {
 
 impl BatchBuffer {
     pub(super) fn fill(&mut self, rows: Rows<'_>, sampler: &Sampler, batch: usize) {
+        self.fill_with(rows, |negatives| {
+            let mut rng = sampler.rng(batch);
+            let draws = rows.len() * sampler.negatives;
+            match &sampler.pool {
+                None => negatives.extend((0..draws).map(|_| rng.gen_range(0..sampler.num_items))),
+                Some(pool) => {
+                    negatives.extend((0..draws).map(|_| pool[rng.gen_range(0..pool.len())]))
+                }
+            }
+        });
+    }
+
+    /// The batch of `rows`, with the negatives `draw` appends to the (emptied) list.
+    pub(super) fn fill_with(&mut self, rows: Rows<'_>, draw: impl FnOnce(&mut Vec<u32>)) {
         self.users.clear();
         self.positives.clear();
         self.negatives.clear();
         self.users.extend(rows.pairs.iter().map(|p| p[0]));
         self.positives.extend(rows.pairs.iter().map(|p| p[1]));
-        let mut rng = sampler.rng(batch);
-        let draws = rows.len() * sampler.negatives;
-        match &sampler.pool {
-            None => self
-                .negatives
-                .extend((0..draws).map(|_| rng.gen_range(0..sampler.num_items))),
-            Some(pool) => self
-                .negatives
-                .extend((0..draws).map(|_| pool[rng.gen_range(0..pool.len())])),
-        }
+        draw(&mut self.negatives);
         self.weights = rows.weights.map(|w| {
             let mut weights = self.weights.take().unwrap_or_default();
             weights.clear();

@@ -166,6 +166,96 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     }
 }
 
+impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
+    ImplicitFactorizationModel<R, L, D>
+{
+    /// Per-example SGD on two or more workers in strata (see [`strata`](super::strata)):
+    /// round after round, each worker trains its cell of `strata` on the shared tables, where
+    /// no row of one cell is a row of another.
+    pub(super) fn strata_epoch(
+        &mut self,
+        strata: &mut strata::Strata,
+        progress: &Progress,
+    ) -> Result<Outcome, NetrexError> {
+        let (Some(kernel), Some(_)) = (self.kernel.clone(), self.loss.example_gradient()) else {
+            return Err(NetrexError::Training(
+                "per-example SGD needs a bilinear kernel and a built-in loss".into(),
+            ));
+        };
+        let rule = {
+            let c = self.trainer.optimizer.config();
+            (c.learning_rate, c.l2)
+        };
+        let (negatives, seed, loss) = (self.negatives(), strata.seed(), &self.loss);
+        let training = self
+            .trainer
+            .optimizer
+            .share(self.representation.tables_mut());
+        let stop = AtomicBool::new(false);
+        let mut outcome = Outcome::default();
+        for round in strata.rounds() {
+            let outcomes: Vec<Outcome> = round
+                .into_par_iter()
+                .map(|mut cell| {
+                    let mut out = Outcome::default();
+                    let Some(example) = loss.example_gradient() else {
+                        return out;
+                    };
+                    cell.shuffle(seed);
+                    let context = LossContext {
+                        num_items: cell.negatives.len(),
+                    };
+                    // SAFETY: the cells of a round name disjoint rows of every table (users
+                    // and items by block, negatives from the cell's item block), and each cell
+                    // is trained by one thread: no value this thread touches is touched by
+                    // another until the round ends. The views stay on this thread.
+                    let tables: Vec<_> = training
+                        .tables()
+                        .iter()
+                        .map(|t| unsafe { t.as_cells() })
+                        .collect();
+                    let model = fused::Trained {
+                        tables: &tables,
+                        kernel: &kernel,
+                        loss: example,
+                        context: &context,
+                    };
+                    let (mut buffer, mut scratch) =
+                        (BatchBuffer::default(), fused::Scratch::default());
+                    for (u, rows) in cell.units(PER_EXAMPLE_UNIT).enumerate() {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let draws = rows.len() * negatives;
+                        buffer.fill_with(rows, |n| cell.draw_negatives(seed, u, draws, n));
+                        let result =
+                            fused::sgd_examples(&model, &buffer.batch(), rule, &mut scratch, None);
+                        // every positive is a batch of its own, counted over the epoch
+                        let first = cell.offset + u * PER_EXAMPLE_UNIT;
+                        let ok = match result {
+                            Ok(total) => {
+                                out.add(first, (total / rows.len() as f64) as f32, rows.len())
+                            }
+                            Err((i, value)) => out.add(first + i, value, 1),
+                        };
+                        if !ok {
+                            stop.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                        progress.advance(rows.len(), out.mean());
+                    }
+                    out
+                })
+                .collect();
+            outcome = outcomes.into_iter().fold(outcome, Outcome::merge);
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
 /// What every Hogwild worker of a fused epoch shares.
 struct FusedWork<'a, L> {
     plan: EpochPlan<'a>,

@@ -394,6 +394,43 @@ impl<'a> AtomicRows<'a> {
     }
 }
 
+impl AtomicRows<'_> {
+    /// The same buffer as `Cell`s, for a thread that has the values it touches to itself
+    /// while the view lives: plain loads and stores, in place, as on one thread.
+    ///
+    /// # Safety
+    /// While the view lives, no other thread may access a value this thread writes through
+    /// it, nor write a value it reads through it (a data race otherwise).
+    pub(crate) unsafe fn as_cells(&self) -> CellRows<'_> {
+        // SAFETY: `AtomicU32` and `Cell<f32>` both wrap an `UnsafeCell` of 4 bytes (asserted
+        // above for `AtomicU32` and `f32`); the caller rules out concurrent access to the
+        // values this thread uses, which is what `Cell` not being `Sync` guards against; the
+        // view is not `Send`, so it stays on the thread that made it
+        let data = unsafe {
+            std::slice::from_raw_parts(self.data.as_ptr().cast::<Cell<f32>>(), self.data.len())
+        };
+        SlotRows::over(data, self.rows, self.cols)
+    }
+}
+
+impl<'a> TrainedTable<'a, AtomicRows<'a>> {
+    /// [`AtomicRows::as_cells`] of the weights and optimizer state.
+    ///
+    /// # Safety
+    /// As [`AtomicRows::as_cells`], for every buffer of the table.
+    pub(crate) unsafe fn as_cells(&self) -> TrainedTable<'_, CellRows<'_>> {
+        // SAFETY: the caller's contract
+        unsafe {
+            TrainedTable {
+                weights: self.weights.as_cells(),
+                first: self.first.as_cells(),
+                second: self.second.as_cells(),
+                step: self.step,
+            }
+        }
+    }
+}
+
 impl<'a> CellRows<'a> {
     pub(super) fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         SlotRows::over(Cell::from_mut(data).as_slice_of_cells(), rows, cols)
