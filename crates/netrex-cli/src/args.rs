@@ -535,7 +535,8 @@ pub(crate) struct FitArgs {
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Worker threads: factorization trains Hogwild-style on this many threads; 1 is
-    /// deterministic.
+    /// deterministic, and so is per-example SGD (--batch-size 1 --optimizer sgd) on any
+    /// number, which trains in strata of disjoint users and items.
     #[arg(long, default_value_t = 1)]
     pub(crate) threads: usize,
     /// Train through dfdx's tape even where a hand-written kernel applies (for comparisons).

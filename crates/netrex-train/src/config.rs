@@ -67,7 +67,9 @@ pub struct TrainingConfig {
     /// Seed of initialisation, shuffling and negative sampling.
     pub seed: u64,
     /// Worker threads. With a fused kernel, each trains its own minibatches on shared tables
-    /// (Hogwild); one thread is deterministic.
+    /// (Hogwild); one thread is deterministic. Per-example SGD (batch size 1, SGD, a built-in
+    /// loss) trains in strata instead, workers on disjoint users and items: deterministic for
+    /// a given seed and thread count.
     pub threads: usize,
     /// Train with the hand-written kernel when the representation and the loss have one
     /// (bilinear with a built-in loss); `false` always goes through dfdx's tape.
