@@ -1,10 +1,12 @@
 //! Per-example SGD on `W >= 2` threads in strata (DSGD, Gemulla et al. 2011): users and
 //! items are cut into `W` blocks each, and an epoch runs `W` rounds; in round `s` worker `w`
 //! trains the examples of user block `w` and item block `(w + s) mod W`, drawing its
-//! negatives from that item block. The workers of a round touch disjoint rows, so no cache
-//! line moves between cores while they train (Hogwild workers that share Zipf-popular rows
-//! went slower on two cores than on one, `row_bandwidth`), and the result does not depend on
-//! timing: same seed and thread count, same model.
+//! negatives from that item block. The workers of a round touch disjoint rows, so a popular
+//! row's cache lines no longer move between cores at every step (Hogwild workers that share
+//! Zipf-popular rows went slower on two cores than on one, `row_bandwidth`; only lines that
+//! hold neighbouring rows or biases of two blocks are still shared), each worker steps its
+//! rows in place, and the result does not depend on timing: same seed and thread count, same
+//! model.
 //!
 //! What it changes: a positive is contrasted with negatives of its own item block. The item
 //! blocks are drawn again every epoch (balanced by the items' positive counts), so over epochs
