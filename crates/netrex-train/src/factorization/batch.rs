@@ -81,18 +81,25 @@ impl Shuffled {
 
     /// The examples cut into runs of `unit` (the last one shorter).
     pub(super) fn batches(&self, unit: usize) -> Vec<Rows<'_>> {
-        let unit = unit.max(1);
-        (0..self.pairs.len())
-            .step_by(unit)
-            .map(|start| {
-                let end = (start + unit).min(self.pairs.len());
-                Rows {
-                    pairs: &self.pairs[start..end],
-                    weights: self.weights.as_deref().map(|w| &w[start..end]),
-                }
-            })
-            .collect()
+        runs(&self.pairs, self.weights.as_deref(), unit).collect()
     }
+}
+
+/// Examples `pairs` (with their `weights`, if any) cut into runs of `unit`, the last one
+/// shorter.
+pub(super) fn runs<'a>(
+    pairs: &'a [[u32; 2]],
+    weights: Option<&'a [f32]>,
+    unit: usize,
+) -> impl Iterator<Item = Rows<'a>> {
+    let unit = unit.max(1);
+    (0..pairs.len()).step_by(unit).map(move |start| {
+        let end = (start + unit).min(pairs.len());
+        Rows {
+            pairs: &pairs[start..end],
+            weights: weights.map(|w| &w[start..end]),
+        }
+    })
 }
 
 /// One batch's examples (a run of [`Shuffled`]).
@@ -102,12 +109,7 @@ pub(super) struct Rows<'a> {
     weights: Option<&'a [f32]>,
 }
 
-impl<'a> Rows<'a> {
-    /// Examples `pairs` (`(user, item)`), with their `weights` if any.
-    pub(super) fn new(pairs: &'a [[u32; 2]], weights: Option<&'a [f32]>) -> Self {
-        Rows { pairs, weights }
-    }
-
+impl Rows<'_> {
     /// Number of examples.
     pub(super) fn len(&self) -> usize {
         self.pairs.len()

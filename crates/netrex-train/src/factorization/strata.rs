@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use netrex_data::Interactions;
 
-use super::batch::{shuffle_rows, Rows};
+use super::batch::{runs, shuffle_rows, Rows};
 
 /// An epoch's examples cut into `workers x workers` cells, and each item block's negatives.
 pub(super) struct Strata {
@@ -54,14 +54,7 @@ impl Cell<'_> {
 
     /// The shuffled examples in runs of `unit`.
     pub(super) fn units(&self, unit: usize) -> impl Iterator<Item = Rows<'_>> {
-        let unit = unit.max(1);
-        (0..self.pairs.len()).step_by(unit).map(move |start| {
-            let end = (start + unit).min(self.pairs.len());
-            Rows::new(
-                &self.pairs[start..end],
-                self.weights.as_deref().map(|w| &w[start..end]),
-            )
-        })
+        runs(self.pairs, self.weights.as_deref(), unit)
     }
 
     /// Appends `count` negatives for unit `u` of the cell to `out`.
