@@ -174,6 +174,201 @@ fn sgd_examples_inline<S: RowStore>(
     batch: &Batch<'_>,
     rule: (f32, f32),
     scratch: &mut Scratch,
+    hot: Option<&mut HotItems<'_>>,
+) -> Result<f64, (usize, f32)> {
+    if S::IN_PLACE && hot.is_none() && batch.negatives.len() == batch.users.len() {
+        return sgd_pairs(model, batch, rule, scratch);
+    }
+    sgd_examples_each(model, batch, rule, scratch, hot)
+}
+
+/// One example of one negative: its user and its two items (the positive, then the negative).
+#[derive(Clone, Copy)]
+struct Pair {
+    user: usize,
+    items: [usize; 2],
+}
+
+impl Pair {
+    #[inline(always)]
+    fn of(batch: &Batch<'_>, i: usize) -> Self {
+        Pair {
+            user: batch.users[i] as usize,
+            items: [batch.positives[i] as usize, batch.negatives[i] as usize],
+        }
+    }
+
+    /// Whether the two examples read and write no row in common.
+    #[inline(always)]
+    fn disjoint(&self, other: &Pair) -> bool {
+        let [p, q] = self.items;
+        self.user != other.user && !other.items.contains(&p) && !other.items.contains(&q)
+    }
+}
+
+/// The four tables of the bilinear kernel, opened for per-example SGD.
+struct PairTables<'a, S> {
+    user: &'a S,
+    user_bias: &'a S,
+    item: &'a S,
+    item_bias: &'a S,
+}
+
+impl<S: RowStore> PairTables<'_, S> {
+    /// Copies the example's user row into `user` and scores its two items against it; the
+    /// user's bias comes back beside the scores.
+    #[inline(always)]
+    fn score(&self, e: &Pair, user: &mut [f32], tmp: &mut [f32]) -> [f32; 2] {
+        let mut user_bias = [0.0f32];
+        self.user.read(e.user, user);
+        self.user_bias.read(e.user, &mut user_bias);
+        e.items.map(|id| {
+            let mut bias = [0.0f32];
+            self.item_bias.read(id, &mut bias);
+            self.item.dot_row(id, user, tmp) + user_bias[0] + bias[0]
+        })
+    }
+
+    /// Steps the example's rows by the loss's factors (see [`loss_factors`]), `user` being the
+    /// user's row as scored and `grad` a buffer for its gradient.
+    #[inline(always)]
+    fn step(
+        &self,
+        e: &Pair,
+        (factors, touched): ([f32; 2], [bool; 2]),
+        user: &[f32],
+        grad: &mut [f32],
+        rule: (f32, f32),
+        tmp: &mut [f32],
+    ) {
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut bias_grad = 0.0;
+        for k in 0..2 {
+            if !touched[k] {
+                continue;
+            }
+            let (d, id) = (factors[k], e.items[k]);
+            self.item.step_row(id, d, user, rule, grad, tmp);
+            bias_grad += d;
+            self.item_bias.sgd_row(id, &[d], rule, tmp);
+        }
+        self.user.sgd_row(e.user, grad, rule, tmp);
+        self.user_bias.sgd_row(e.user, &[bias_grad], rule, tmp);
+    }
+}
+
+/// The loss of an example of one negative scored `scores` (positive, negative), and the
+/// factors its two item rows are stepped by, with whether each is stepped at all (a positive
+/// that is also the negative is one row, stepped once by the sum).
+#[inline(always)]
+fn loss_factors(
+    model_loss: &dyn ExampleGradient,
+    context: &LossContext,
+    e: &Pair,
+    scores: [f32; 2],
+    weight: f32,
+) -> (f32, ([f32; 2], [bool; 2])) {
+    let mut negative_grad = [0.0f32];
+    let (value, dpos) = checked_example(
+        model_loss,
+        scores[0],
+        &scores[1..],
+        &mut negative_grad,
+        context,
+    );
+    let mut factors = [dpos * weight, negative_grad[0] * weight];
+    let mut touched = [dpos != 0.0, factors[1] != 0.0];
+    if e.items[0] == e.items[1] {
+        factors = [factors[0] + factors[1], 0.0];
+        touched = [touched[0] | touched[1], false];
+    }
+    (value, (factors, touched))
+}
+
+/// [`sgd_examples_each`] for one negative per positive on rows stepped in place (one thread,
+/// or a stratum's worker), two examples at a time where they share no row: both are scored
+/// before either is stepped, so that the CPU runs the two chains of loads, dot products and
+/// loss side by side instead of one after the other. As neither reads a row the other writes,
+/// the result is the one-at-a-time result to the bit.
+#[inline(always)]
+pub(super) fn sgd_pairs<S: RowStore>(
+    model: &Trained<'_, '_, S>,
+    batch: &Batch<'_>,
+    rule: (f32, f32),
+    scratch: &mut Scratch,
+) -> Result<f64, (usize, f32)> {
+    let (tables, kernel, loss, context) = (model.tables, model.kernel, model.loss, model.context);
+    debug_assert!(kernel.plain(), "per-example SGD writes id rows");
+    let at = kernel.at;
+    let rows = PairTables {
+        user: &tables[at.user].weights,
+        user_bias: &tables[at.user_bias].weights,
+        item: &tables[at.item].weights,
+        item_bias: &tables[at.item_bias].weights,
+    };
+    let b = batch.users.len();
+    scratch.size(kernel.dim, 1);
+    scratch.second_user.resize(kernel.dim, 0.0);
+    scratch.second_grad.resize(kernel.dim, 0.0);
+    let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
+    let mut total = 0.0f64;
+    let mut i = 0;
+    while i < b {
+        scratch.prefetch_ahead(tables, kernel, batch, i, 1);
+        let Scratch {
+            user,
+            user_grad,
+            second_user,
+            second_grad,
+            tmp,
+            ..
+        } = &mut *scratch;
+        let first = Pair::of(batch, i);
+        let second = (i + 1 < b)
+            .then(|| Pair::of(batch, i + 1))
+            .filter(|e| first.disjoint(e));
+        let Some(second) = second else {
+            let scores = rows.score(&first, user, tmp);
+            let (value, factors) = loss_factors(loss, context, &first, scores, weight(i));
+            if !value.is_finite() {
+                return Err((i, value));
+            }
+            total += f64::from(value) * f64::from(weight(i));
+            rows.step(&first, factors, user, user_grad, rule, tmp);
+            i += 1;
+            continue;
+        };
+        let scores = [
+            rows.score(&first, user, tmp),
+            rows.score(&second, second_user, tmp),
+        ];
+        let (value, factors) = loss_factors(loss, context, &first, scores[0], weight(i));
+        let (next_value, next_factors) =
+            loss_factors(loss, context, &second, scores[1], weight(i + 1));
+        if !value.is_finite() {
+            return Err((i, value));
+        }
+        total += f64::from(value) * f64::from(weight(i));
+        rows.step(&first, factors, user, user_grad, rule, tmp);
+        if !next_value.is_finite() {
+            return Err((i + 1, next_value));
+        }
+        total += f64::from(next_value) * f64::from(weight(i + 1));
+        rows.step(&second, next_factors, second_user, second_grad, rule, tmp);
+        // the next pair's rows were asked for by the first of this one; ask for the one after
+        scratch.prefetch_ahead(tables, kernel, batch, i + 1, 1);
+        i += 2;
+    }
+    Ok(total)
+}
+
+/// Per-example SGD one example at a time, any number of negatives, on any store.
+#[inline(always)]
+pub(super) fn sgd_examples_each<S: RowStore>(
+    model: &Trained<'_, '_, S>,
+    batch: &Batch<'_>,
+    rule: (f32, f32),
+    scratch: &mut Scratch,
     mut hot: Option<&mut HotItems<'_>>,
 ) -> Result<f64, (usize, f32)> {
     let (tables, kernel, loss, context) = (model.tables, model.kernel, model.loss, model.context);

@@ -170,3 +170,114 @@ fn hot_item_copies_merged_give_the_shared_tables_result() {
     // the tables moved: the test compares training, not two copies of the start
     assert_ne!(plain[2].data(), tables(users, items, dim)[2].data());
 }
+
+#[test]
+fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
+    let (users, items, dim) = (6, 7, 5);
+    let config = sgd(0.25);
+    let rule = (config.learning_rate, config.l2);
+    let context = LossContext { num_items: items };
+    // few rows, so that consecutive examples often share one (and a positive is sometimes its
+    // own negative): both kinds of step are taken
+    let count = 60;
+    let users_ids: Vec<u32> = (0..count).map(|i| (i * 5 % users) as u32).collect();
+    let positives: Vec<u32> = (0..count).map(|i| (i * i % items) as u32).collect();
+    let negatives: Vec<u32> = (0..count).map(|i| (i * 3 % items) as u32).collect();
+    let weights: Vec<f32> = (0..count).map(|i| 0.5 + (i % 4) as f32 * 0.25).collect();
+    let disjoint = (0..count - 1)
+        .filter(|&i| {
+            users_ids[i] != users_ids[i + 1]
+                && ![positives[i + 1], negatives[i + 1]].contains(&positives[i])
+                && ![positives[i + 1], negatives[i + 1]].contains(&negatives[i])
+        })
+        .count();
+    assert!(
+        disjoint > 10 && disjoint < count - 10,
+        "{disjoint} disjoint pairs"
+    );
+    assert!((0..count).any(|i| positives[i] == negatives[i]));
+    for name in BuiltinLoss::NAMES {
+        let loss = BuiltinLoss::from_name(name, Some(1)).unwrap();
+        let example = loss.example_gradient().unwrap();
+        for weighted in [false, true] {
+            let batch = Batch {
+                users: &users_ids,
+                positives: &positives,
+                negatives: &negatives,
+                weights: weighted.then_some(&weights[..]),
+            };
+            let run = |pairs: bool| {
+                let mut t = tables(users, items, dim);
+                let mut optimizer = RowOptimizer::new(config, &t);
+                let training = optimizer.exclusive(&mut t);
+                let model = Trained {
+                    tables: training.tables(),
+                    kernel: &id_kernel(dim),
+                    loss: example,
+                    context: &context,
+                };
+                let mut scratch = Scratch::default();
+                let sum = if pairs {
+                    sgd_pairs(&model, &batch, rule, &mut scratch)
+                } else {
+                    sgd_examples_each(&model, &batch, rule, &mut scratch, None)
+                };
+                drop(training);
+                (sum.unwrap(), t)
+            };
+            let ((each_sum, each), (pairs_sum, paired)) = (run(false), run(true));
+            assert_eq!(each_sum.to_bits(), pairs_sum.to_bits(), "{name}");
+            for (a, e) in paired.iter().zip(&each) {
+                let bits = |t: &Table| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a), bits(e), "{name} weighted {weighted}: {}", a.name());
+            }
+            assert_ne!(each[2].data(), tables(users, items, dim)[2].data());
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_score_stops_pairs_where_it_stops_one_at_a_time() {
+    let (users, items, dim) = (8, 8, 4);
+    let config = sgd(0.1);
+    let rule = (config.learning_rate, config.l2);
+    let context = LossContext { num_items: items };
+    // disjoint pairs throughout; item 6 first appears as the second example of a pair
+    let users_ids: Vec<u32> = (0..8).collect();
+    let positives: Vec<u32> = vec![0, 2, 4, 6, 1, 3, 5, 7];
+    let negatives: Vec<u32> = vec![1, 3, 5, 7, 0, 2, 4, 6];
+    let batch = Batch {
+        users: &users_ids,
+        positives: &positives,
+        negatives: &negatives,
+        weights: None,
+    };
+    let loss = BuiltinLoss::from_name("bpr", Some(1)).unwrap();
+    let example = loss.example_gradient().unwrap();
+    let run = |pairs: bool| {
+        let mut t = tables(users, items, dim);
+        t[2].data_mut()[6 * dim + 1] = f32::INFINITY;
+        let mut optimizer = RowOptimizer::new(config, &t);
+        let training = optimizer.exclusive(&mut t);
+        let model = Trained {
+            tables: training.tables(),
+            kernel: &id_kernel(dim),
+            loss: example,
+            context: &context,
+        };
+        let mut scratch = Scratch::default();
+        let result = if pairs {
+            sgd_pairs(&model, &batch, rule, &mut scratch)
+        } else {
+            sgd_examples_each(&model, &batch, rule, &mut scratch, None)
+        };
+        drop(training);
+        (result.unwrap_err().0, t)
+    };
+    let ((each_at, each), (pairs_at, paired)) = (run(false), run(true));
+    assert_eq!((each_at, pairs_at), (3, 3));
+    for (a, e) in paired.iter().zip(&each) {
+        let bits = |t: &Table| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(a), bits(e), "{}", a.name());
+    }
+}
