@@ -222,11 +222,15 @@ impl<S: RowStore> PairTables<'_, S> {
         let mut user_bias = [0.0f32];
         self.user.read(e.user, user);
         self.user_bias.read(e.user, &mut user_bias);
-        e.items.map(|id| {
+        // a loop, not `[_; 2]::map`: map's closure stays out of line, compiled for the
+        // baseline CPU instead of the kernel's AVX2 (measured: 17% of the epoch)
+        let mut scores = [0.0f32; 2];
+        for (score, &id) in scores.iter_mut().zip(&e.items) {
             let mut bias = [0.0f32];
             self.item_bias.read(id, &mut bias);
-            self.item.dot_row(id, user, tmp) + user_bias[0] + bias[0]
-        })
+            *score = self.item.dot_row(id, user, tmp) + user_bias[0] + bias[0];
+        }
+        scores
     }
 
     /// Steps the example's rows by the loss's factors (see [`loss_factors`]), `user` being the
