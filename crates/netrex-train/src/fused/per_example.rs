@@ -215,8 +215,8 @@ struct PairTables<'a, S> {
 }
 
 impl<S: RowStore> PairTables<'_, S> {
-    /// Copies the example's user row into `user` and scores its two items against it; the
-    /// user's bias comes back beside the scores.
+    /// Copies the example's user row into `user` and scores its two items against it, both
+    /// biases included.
     #[inline(always)]
     fn score(&self, e: &Pair, user: &mut [f32], tmp: &mut [f32]) -> [f32; 2] {
         let mut user_bias = [0.0f32];
