@@ -171,12 +171,42 @@ fn hot_item_copies_merged_give_the_shared_tables_result() {
     assert_ne!(plain[2].data(), tables(users, items, dim)[2].data());
 }
 
+/// Per-example SGD over `batch` (one negative per positive) on `tables` stepped in place, in
+/// pairs or one at a time; its result and the tables after it.
+fn in_place(
+    mut t: Vec<Table>,
+    config: OptimizerConfig,
+    example: &dyn ExampleGradient,
+    batch: &Batch<'_>,
+    pairs: bool,
+) -> (Result<f64, (usize, f32)>, Vec<Table>) {
+    let rule = (config.learning_rate, config.l2);
+    let context = LossContext {
+        num_items: t[2].rows(),
+    };
+    let kernel = id_kernel(t[0].cols());
+    let mut optimizer = RowOptimizer::new(config, &t);
+    let training = optimizer.exclusive(&mut t);
+    let model = Trained {
+        tables: training.tables(),
+        kernel: &kernel,
+        loss: example,
+        context: &context,
+    };
+    let mut scratch = Scratch::default();
+    let result = if pairs {
+        sgd_pairs(&model, batch, rule, &mut scratch)
+    } else {
+        sgd_examples_each(&model, batch, rule, &mut scratch, None)
+    };
+    drop(training);
+    (result, t)
+}
+
 #[test]
 fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
     let (users, items, dim) = (6, 7, 5);
     let config = sgd(0.25);
-    let rule = (config.learning_rate, config.l2);
-    let context = LossContext { num_items: items };
     // few rows, so that consecutive examples often share one (and a positive is sometimes its
     // own negative): both kinds of step are taken
     let count = 60;
@@ -207,22 +237,7 @@ fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
                 weights: weighted.then_some(&weights[..]),
             };
             let run = |pairs: bool| {
-                let mut t = tables(users, items, dim);
-                let mut optimizer = RowOptimizer::new(config, &t);
-                let training = optimizer.exclusive(&mut t);
-                let model = Trained {
-                    tables: training.tables(),
-                    kernel: &id_kernel(dim),
-                    loss: example,
-                    context: &context,
-                };
-                let mut scratch = Scratch::default();
-                let sum = if pairs {
-                    sgd_pairs(&model, &batch, rule, &mut scratch)
-                } else {
-                    sgd_examples_each(&model, &batch, rule, &mut scratch, None)
-                };
-                drop(training);
+                let (sum, t) = in_place(tables(users, items, dim), config, example, &batch, pairs);
                 (sum.unwrap(), t)
             };
             let ((each_sum, each), (pairs_sum, paired)) = (run(false), run(true));
@@ -240,8 +255,6 @@ fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
 fn a_non_finite_score_stops_pairs_where_it_stops_one_at_a_time() {
     let (users, items, dim) = (8, 8, 4);
     let config = sgd(0.1);
-    let rule = (config.learning_rate, config.l2);
-    let context = LossContext { num_items: items };
     // disjoint pairs throughout; item 6 first appears as the second example of a pair
     let users_ids: Vec<u32> = (0..8).collect();
     let positives: Vec<u32> = vec![0, 2, 4, 6, 1, 3, 5, 7];
@@ -257,21 +270,7 @@ fn a_non_finite_score_stops_pairs_where_it_stops_one_at_a_time() {
     let run = |pairs: bool| {
         let mut t = tables(users, items, dim);
         t[2].data_mut()[6 * dim + 1] = f32::INFINITY;
-        let mut optimizer = RowOptimizer::new(config, &t);
-        let training = optimizer.exclusive(&mut t);
-        let model = Trained {
-            tables: training.tables(),
-            kernel: &id_kernel(dim),
-            loss: example,
-            context: &context,
-        };
-        let mut scratch = Scratch::default();
-        let result = if pairs {
-            sgd_pairs(&model, &batch, rule, &mut scratch)
-        } else {
-            sgd_examples_each(&model, &batch, rule, &mut scratch, None)
-        };
-        drop(training);
+        let (result, t) = in_place(t, config, example, &batch, pairs);
         (result.unwrap_err().0, t)
     };
     let ((each_at, each), (pairs_at, paired)) = (run(false), run(true));
