@@ -22,20 +22,41 @@ pub(crate) trait RowSource {
     fn read(&self, t: usize, r: usize, out: &mut [f32]);
     /// Hints that row `r` of table `t` is needed soon.
     fn prefetch(&self, _t: usize, _r: usize) {}
+    /// `dot(row r of table t, x)`, summed as [`dot`] sums, with no copy of the row where the
+    /// tables allow (`tmp`: scratch of a row).
+    fn dot_row(&self, t: usize, r: usize, x: &[f32], tmp: &mut [f32]) -> f32;
+    /// `out += factor * row r of table t`, with no copy where the tables allow.
+    fn add_scaled_row(&self, t: usize, r: usize, factor: f32, out: &mut [f32], tmp: &mut [f32]);
 }
 
 impl RowSource for [Table] {
     fn read(&self, t: usize, r: usize, out: &mut [f32]) {
         out.copy_from_slice(self[t].row(r));
     }
+    fn dot_row(&self, t: usize, r: usize, x: &[f32], _tmp: &mut [f32]) -> f32 {
+        dot(self[t].row(r), x)
+    }
+    fn add_scaled_row(&self, t: usize, r: usize, factor: f32, out: &mut [f32], _tmp: &mut [f32]) {
+        add_scaled(out, factor, self[t].row(r));
+    }
 }
 
 impl<S: RowStore> RowSource for [TrainedTable<'_, S>] {
+    #[inline(always)]
     fn read(&self, t: usize, r: usize, out: &mut [f32]) {
         self[t].weights.read(r, out);
     }
+    #[inline(always)]
     fn prefetch(&self, t: usize, r: usize) {
         self[t].weights.prefetch(r);
+    }
+    #[inline(always)]
+    fn dot_row(&self, t: usize, r: usize, x: &[f32], tmp: &mut [f32]) -> f32 {
+        self[t].weights.dot_row(r, x, tmp)
+    }
+    #[inline(always)]
+    fn add_scaled_row(&self, t: usize, r: usize, factor: f32, out: &mut [f32], tmp: &mut [f32]) {
+        self[t].weights.add_scaled_row(r, factor, out, tmp);
     }
 }
 
@@ -243,9 +264,10 @@ impl Scratch {
         self.tmp.resize(dim.max(1), 0.0);
     }
 
-    /// Reads positive `i`'s user row and its items' rows (the positive's, then its `n`
-    /// negatives') and scores them into `scores`; asks for the rows of the positive
-    /// [`PREFETCH_AHEAD`] later.
+    /// Reads positive `i`'s user row and scores its items (the positive, then its `n`
+    /// negatives) into `scores`; asks for the rows of the positive [`PREFETCH_AHEAD`] later.
+    /// Items made of features leave their summed rows in `items`; plain item rows are not
+    /// copied.
     #[inline(always)]
     fn score_positive<S: RowSource + ?Sized>(
         &mut self,
@@ -260,17 +282,17 @@ impl Scratch {
             return self.score_composed(tables, kernel, batch, i, n);
         }
         self.prefetch_ahead(tables, kernel, batch, i, n);
-        let dim = self.user.len();
         let u = batch.users[i] as usize;
         self.ids[0] = batch.positives[i];
         self.ids[1..].copy_from_slice(&batch.negatives[i * n..(i + 1) * n]);
         tables.read(at.user, u, &mut self.user);
         tables.read(at.user_bias, u, &mut self.user_bias);
+        // item rows are read where they lie: a hinge loss steps few of them, and those are
+        // read again for their gradient (the tables do not change within a batch)
         for (k, &item) in self.ids.iter().enumerate() {
-            let row = &mut self.items[k * dim..(k + 1) * dim];
-            tables.read(at.item, item as usize, row);
+            let dot_product = tables.dot_row(at.item, item as usize, &self.user, &mut self.tmp);
             tables.read(at.item_bias, item as usize, &mut self.item_bias[k..k + 1]);
-            self.scores[k] = dot(&self.user, row) + self.user_bias[0] + self.item_bias[k];
+            self.scores[k] = dot_product + self.user_bias[0] + self.item_bias[k];
         }
     }
 
@@ -404,6 +426,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
     let n = batch.negatives.len() / b.max(1);
     scratch.size(dim, n);
     scratch.cache_items(tables, kernel, b, n);
+    let plain = kernel.plain();
     let mut total = 0.0f64;
     for i in 0..b {
         scratch.score_positive(tables, kernel, batch, i, n);
@@ -416,6 +439,7 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             ids,
             cached,
             item_grads,
+            tmp,
             ..
         } = &mut *scratch;
         let u = batch.users[i];
@@ -432,7 +456,11 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
                 continue;
             }
             let factor = scale * d;
-            add_scaled(user_grad, factor, &items[k * dim..(k + 1) * dim]);
+            if plain {
+                tables.add_scaled_row(at.item, item as usize, factor, user_grad, tmp);
+            } else {
+                add_scaled(user_grad, factor, &items[k * dim..(k + 1) * dim]);
+            }
             bias_grad += factor;
             item_grads.add(*cached, grads, kernel, item, factor, user);
         }

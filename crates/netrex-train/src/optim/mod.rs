@@ -425,6 +425,86 @@ mod tests {
     }
 
     #[test]
+    fn rows_read_and_updated_where_they_lie_match_copies_to_the_bit() {
+        let bias = Bias::at(3);
+        for kind in [
+            OptimizerKind::Sgd,
+            OptimizerKind::Adagrad,
+            OptimizerKind::Adam,
+        ] {
+            let rule = Rule {
+                kind,
+                lr: 0.05,
+                l2: 0.01,
+            };
+            // rows of one (biases), a vector move and a tail, and the usual width
+            for cols in [1usize, 5, 13, 64] {
+                let rows = 3;
+                let values = |phase: f32| -> Vec<f32> {
+                    (0..rows * cols)
+                        .map(|k| (k as f32 * 0.37 + phase).sin().abs())
+                        .collect()
+                };
+                let (w, m, v) = (values(0.0), values(1.0), values(2.0));
+                let g: Vec<f32> = (0..cols).map(|k| (k as f32 * 0.61).cos()).collect();
+                // the reference: the rule on copies of row 1
+                let (mut ew, mut em, mut ev) = (w.clone(), m.clone(), v.clone());
+                let row = cols..2 * cols;
+                let (mut sm, mut sv) = (em[row.clone()].to_vec(), ev[row.clone()].to_vec());
+                let (sm, sv) = match kind {
+                    OptimizerKind::Sgd => (&mut sm[..0], &mut sv[..0]),
+                    OptimizerKind::Adagrad => (&mut sm[..0], &mut sv[..]),
+                    OptimizerKind::Adam => (&mut sm[..], &mut sv[..]),
+                };
+                rule.update(bias, &mut ew[row.clone()], &g, sm, sv);
+                if !sm.is_empty() {
+                    em[row.clone()].copy_from_slice(sm);
+                }
+                if !sv.is_empty() {
+                    ev[row.clone()].copy_from_slice(sv);
+                }
+                let mut expected_sum = vec![0.5f32; cols];
+                crate::fused::add_scaled(&mut expected_sum, -0.3, &w[row.clone()]);
+
+                for shared in [false, true] {
+                    let (mut tw, mut tm, mut tv) = (w.clone(), m.clone(), v.clone());
+                    let state_rows = |kept: bool| if kept { rows } else { 0 };
+                    let keeps_m = kind == OptimizerKind::Adam;
+                    let keeps_v = kind != OptimizerKind::Sgd;
+                    let (tm, tv) = (
+                        if keeps_m { &mut tm[..] } else { &mut tm[..0] },
+                        if keeps_v { &mut tv[..] } else { &mut tv[..0] },
+                    );
+                    let mut sum = vec![0.5f32; cols];
+                    let mut tmp = vec![0.0f32; cols];
+                    let mut buffers: [Vec<f32>; 3] = Default::default();
+                    let step = |w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
+                        rule.update(bias, w, &g, m, v)
+                    };
+                    if shared {
+                        let store = AtomicRows::new(&mut tw, rows, cols);
+                        let first = AtomicRows::new(tm, state_rows(keeps_m), cols);
+                        let second = AtomicRows::new(tv, state_rows(keeps_v), cols);
+                        store.add_scaled_row(1, -0.3, &mut sum, &mut tmp);
+                        store.update_row(&first, &second, 1, &mut buffers, step);
+                    } else {
+                        let store = CellRows::new(&mut tw, rows, cols);
+                        let first = CellRows::new(tm, state_rows(keeps_m), cols);
+                        let second = CellRows::new(tv, state_rows(keeps_v), cols);
+                        store.add_scaled_row(1, -0.3, &mut sum, &mut tmp);
+                        store.update_row(&first, &second, 1, &mut buffers, step);
+                    }
+                    let case = format!("{kind:?}, cols {cols}, shared {shared}");
+                    assert_eq!(sum, expected_sum, "{case}");
+                    assert_eq!(tw, ew, "{case}");
+                    assert_eq!(&tm[..], if keeps_m { &em[..] } else { &[][..] }, "{case}");
+                    assert_eq!(&tv[..], if keeps_v { &ev[..] } else { &[][..] }, "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn state_is_allocated_by_the_first_update_only() {
         let mut tables = vec![Table::zeros(
             "t",

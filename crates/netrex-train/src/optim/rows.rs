@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use netrex_representations::kernel::dot;
 use netrex_representations::SparseGrad;
 
+use crate::fused::add_scaled;
+
 use super::{Bias, OptimizerConfig, Rule, PREFETCH_AHEAD};
 
 /// Row-wise access to a row-major `f32` buffer through a shared reference.
@@ -41,10 +43,22 @@ pub(crate) trait RowStore {
     );
     /// `row r -= lr (g + l2 row r)`, in place where the store allows.
     fn sgd_row(&self, r: usize, g: &[f32], rule: (f32, f32), tmp: &mut [f32]);
-    /// Whether the buffer is empty (optimizer state a rule does not use).
-    fn is_empty(&self) -> bool {
-        self.rows() * self.cols() == 0
-    }
+    /// `out += factor * row r`, reading the row where it lies when the store allows
+    /// (`tmp`: scratch of `cols`).
+    fn add_scaled_row(&self, r: usize, factor: f32, out: &mut [f32], tmp: &mut [f32]);
+    /// Runs an optimizer's `update(w, m, v)` over row `r` of these weights and of their
+    /// state `first` and `second` (each empty when the rule keeps none, and then passed
+    /// empty): on the rows in place where the store allows, else on copies that are written
+    /// back (`buffers`: scratch, resized as needed).
+    fn update_row<F>(
+        &self,
+        first: &Self,
+        second: &Self,
+        r: usize,
+        buffers: &mut [Vec<f32>; 3],
+        update: F,
+    ) where
+        F: FnMut(&mut [f32], &mut [f32], &mut [f32]);
 }
 
 /// Asks the CPU to fetch the cache lines of `bytes` bytes at `start`: random rows of large
@@ -109,6 +123,38 @@ pub(crate) trait Slot: Sized {
     #[inline(always)]
     fn sgd_row(row: &[Self], g: &[f32], rule: (f32, f32), tmp: &mut [f32]) {
         sgd_copied(row, g, rule, tmp);
+    }
+    /// See [`RowStore::add_scaled_row`].
+    #[inline(always)]
+    fn add_scaled_row(row: &[Self], factor: f32, out: &mut [f32], tmp: &mut [f32]) {
+        let tmp = &mut tmp[..row.len()];
+        Self::read_row(row, tmp);
+        add_scaled(out, factor, tmp);
+    }
+    /// See [`RowStore::update_row`]; `m` and `v` are empty or as long as `w`.
+    #[inline(always)]
+    fn update_row<F>(w: &[Self], m: &[Self], v: &[Self], buffers: &mut [Vec<f32>; 3], update: F)
+    where
+        F: FnMut(&mut [f32], &mut [f32], &mut [f32]),
+    {
+        update_copied(w, m, v, buffers, update);
+    }
+}
+
+/// [`Slot::update_row`] through copies of the whole rows.
+#[inline(always)]
+fn update_copied<S: Slot, F>(w: &[S], m: &[S], v: &[S], buffers: &mut [Vec<f32>; 3], mut update: F)
+where
+    F: FnMut(&mut [f32], &mut [f32], &mut [f32]),
+{
+    let [bw, bm, bv] = buffers;
+    for (buffer, row) in [(&mut *bw, w), (&mut *bm, m), (&mut *bv, v)] {
+        buffer.resize(row.len(), 0.0);
+        S::read_row(row, buffer);
+    }
+    update(bw, bm, bv);
+    for (buffer, row) in [(&*bw, w), (&*bm, m), (&*bv, v)] {
+        S::write_row(row, buffer);
     }
 }
 
@@ -206,6 +252,28 @@ impl Slot for AtomicU32 {
             o[1] = f32::from_bits((bits >> 32) as u32);
         }
     }
+    #[inline(always)]
+    fn dot_row(row: &[Self], x: &[f32], tmp: &mut [f32]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if wide::available() {
+            // SAFETY: the CPU has AVX (checked just above)
+            return unsafe { wide::dot_row(row, x) };
+        }
+        let tmp = &mut tmp[..row.len()];
+        Self::read_row(row, tmp);
+        dot(tmp, x)
+    }
+    #[inline(always)]
+    fn add_scaled_row(row: &[Self], factor: f32, out: &mut [f32], tmp: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if wide::available() {
+            // SAFETY: the CPU has AVX (checked just above)
+            return unsafe { wide::add_scaled_row(row, factor, out) };
+        }
+        let tmp = &mut tmp[..row.len()];
+        Self::read_row(row, tmp);
+        add_scaled(out, factor, tmp);
+    }
     #[inline]
     fn write_row(row: &[Self], values: &[f32]) {
         #[cfg(target_arch = "x86_64")]
@@ -239,7 +307,10 @@ impl Slot for AtomicU32 {
 #[cfg(target_arch = "x86_64")]
 mod wide {
     use std::arch::asm;
-    use std::arch::x86_64::{__m256, _mm256_loadu_ps, _mm256_storeu_ps};
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
+    };
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Floats in one move.
@@ -277,6 +348,82 @@ mod wide {
         }
         for (o, slot) in out[whole..n].iter_mut().zip(&row[whole..n]) {
             *o = f32::from_bits(slot.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Eight floats of an atomic row, in one move.
+    ///
+    /// # Safety
+    /// The CPU must have AVX, and `p..p + 8` must lie in one row.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn load(p: *const AtomicU32) -> __m256 {
+        let v: __m256;
+        // SAFETY: the caller keeps `p..p + 8` in bounds; an atomic's memory may be read through
+        // a shared reference, and the move only reads it
+        unsafe {
+            asm!(
+                "vmovups {v}, ymmword ptr [{p}]",
+                v = out(ymm_reg) v,
+                p = in(reg) p,
+                options(nostack, preserves_flags, readonly),
+            );
+        }
+        v
+    }
+
+    /// `<row, x>` over the shorter length, summed lane by lane and then across as
+    /// [`dot`](super::dot) sums (so to the bit the dot product of a copy), with no copy.
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn dot_row(row: &[AtomicU32], x: &[f32]) -> f32 {
+        let n = row.len().min(x.len());
+        let whole = n - n % LANES;
+        let mut sum = _mm256_setzero_ps();
+        for at in (0..whole).step_by(LANES) {
+            // SAFETY: `at + 8 <= n` for both slices
+            let (r, y) = unsafe {
+                (
+                    load(row.as_ptr().add(at)),
+                    _mm256_loadu_ps(x.as_ptr().add(at)),
+                )
+            };
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(r, y));
+        }
+        let mut lanes = [0.0f32; LANES];
+        // SAFETY: `lanes` holds eight floats
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+        let tail: f32 = row[whole..n]
+            .iter()
+            .zip(&x[whole..n])
+            .map(|(r, y)| f32::from_bits(r.load(Ordering::Relaxed)) * y)
+            .sum();
+        lanes.iter().sum::<f32>() + tail
+    }
+
+    /// `out += factor * row` over the shorter length, with no copy of the row.
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn add_scaled_row(row: &[AtomicU32], factor: f32, out: &mut [f32]) {
+        let n = row.len().min(out.len());
+        let whole = n - n % LANES;
+        let f = _mm256_set1_ps(factor);
+        for at in (0..whole).step_by(LANES) {
+            // SAFETY: `at + 8 <= n` for both slices
+            unsafe {
+                let o = out.as_mut_ptr().add(at);
+                let r = load(row.as_ptr().add(at));
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(f, r)));
+            }
+        }
+        for (o, r) in out[whole..n].iter_mut().zip(&row[whole..n]) {
+            *o += factor * f32::from_bits(r.load(Ordering::Relaxed));
         }
     }
 
@@ -339,6 +486,30 @@ impl Slot for Cell<f32> {
     fn sgd_row(row: &[Self], g: &[f32], rule: (f32, f32), _tmp: &mut [f32]) {
         // SAFETY: see `cells_as_values_mut`; `g` is the caller's own buffer
         sgd_values(unsafe { cells_as_values_mut(row) }, g, rule);
+    }
+    #[inline(always)]
+    fn add_scaled_row(row: &[Self], factor: f32, out: &mut [f32], _tmp: &mut [f32]) {
+        add_scaled(out, factor, cells_as_values(row));
+    }
+    #[inline(always)]
+    fn update_row<F>(
+        w: &[Self],
+        m: &[Self],
+        v: &[Self],
+        _buffers: &mut [Vec<f32>; 3],
+        mut update: F,
+    ) where
+        F: FnMut(&mut [f32], &mut [f32], &mut [f32]),
+    {
+        // SAFETY: see `cells_as_values_mut`; the weights and the two states are buffers of
+        // their own, so the three borrows do not overlap
+        unsafe {
+            update(
+                cells_as_values_mut(w),
+                cells_as_values_mut(m),
+                cells_as_values_mut(v),
+            )
+        }
     }
 }
 
@@ -494,7 +665,45 @@ impl<S: Slot> RowStore for SlotRows<'_, S> {
     }
     #[inline(always)]
     fn sgd_row(&self, r: usize, g: &[f32], rule: (f32, f32), tmp: &mut [f32]) {
-        S::sgd_row(&self.data[r * self.cols..(r + 1) * self.cols], g, rule, tmp);
+        S::sgd_row(self.row(r), g, rule, tmp);
+    }
+    #[inline(always)]
+    fn add_scaled_row(&self, r: usize, factor: f32, out: &mut [f32], tmp: &mut [f32]) {
+        S::add_scaled_row(self.row(r), factor, out, tmp);
+    }
+    #[inline(always)]
+    fn update_row<F>(
+        &self,
+        first: &Self,
+        second: &Self,
+        r: usize,
+        buffers: &mut [Vec<f32>; 3],
+        update: F,
+    ) where
+        F: FnMut(&mut [f32], &mut [f32], &mut [f32]),
+    {
+        fn state<'s, S>(s: &'s SlotRows<'_, S>, r: usize) -> &'s [S] {
+            if s.rows * s.cols == 0 {
+                &s.data[..0]
+            } else {
+                s.row(r)
+            }
+        }
+        S::update_row(
+            self.row(r),
+            state(first, r),
+            state(second, r),
+            buffers,
+            update,
+        );
+    }
+}
+
+impl<S> SlotRows<'_, S> {
+    /// Row `r`'s slots.
+    #[inline(always)]
+    fn row(&self, r: usize) -> &[S] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
     }
 }
 
@@ -546,14 +755,6 @@ impl<'a, S: RowStore> RowTraining<'a, S> {
         let mut buffers: [Vec<f32>; 3] = Default::default();
         for (table, grad) in self.tables.iter().zip(grads.iter_mut()) {
             let bias = Bias::at(table.step.fetch_add(1, Ordering::Relaxed) + 1);
-            let cols = table.weights.cols();
-            let [w, m, v] = &mut buffers;
-            for buffer in [&mut *w, &mut *m, &mut *v] {
-                buffer.resize(cols, 0.0);
-            }
-            let (has_m, has_v) = (!table.first.is_empty(), !table.second.is_empty());
-            let m = if has_m { &mut m[..] } else { &mut m[..0] };
-            let v = if has_v { &mut v[..] } else { &mut v[..0] };
             let touched = grad.touched();
             for (k, (r, g)) in grad.iter().enumerate() {
                 if let Some(&ahead) = touched.get(k + PREFETCH_AHEAD) {
@@ -562,22 +763,12 @@ impl<'a, S: RowStore> RowTraining<'a, S> {
                     table.first.prefetch(ahead);
                     table.second.prefetch(ahead);
                 }
-                let r = r as usize;
-                table.weights.read(r, w);
-                if has_m {
-                    table.first.read(r, m);
-                }
-                if has_v {
-                    table.second.read(r, v);
-                }
-                rule.update(bias, w, g, m, v);
-                table.weights.write(r, w);
-                if has_m {
-                    table.first.write(r, m);
-                }
-                if has_v {
-                    table.second.write(r, v);
-                }
+                let (first, second) = (&table.first, &table.second);
+                table
+                    .weights
+                    .update_row(first, second, r as usize, &mut buffers, |w, m, v| {
+                        rule.update(bias, w, g, m, v)
+                    });
             }
             grad.clear();
         }
