@@ -121,6 +121,12 @@ impl Trainer {
         StdRng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0xA076_1D64_78BD_642F))
     }
 
+    /// The stream per-example SGD's strata draw their item blocks from: the seed's alone, so
+    /// that the cells are the same in every epoch and every run.
+    pub(crate) fn strata_rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.seed ^ 0x5EED_B10C_C0FF_EE11)
+    }
+
     /// Epochs left in the current run.
     pub(crate) fn epochs_left(&self, config: &TrainingConfig) -> usize {
         (self.run_start + config.epochs).saturating_sub(self.epochs_trained)

@@ -183,3 +183,45 @@ fn per_example_sgd_is_deterministic_on_one_thread_and_on_two() {
     let m = ImplicitFactorizationModel::bilinear(config, 60, 40, Bpr::default()).unwrap();
     assert!(!m.uses_per_example_sgd());
 }
+
+#[test]
+fn strata_serve_a_run_over_the_same_data_and_are_cut_again_for_other_data() {
+    use netrex::representations::FactorizationRepresentation;
+    let x = data();
+    let model = |epochs: usize| {
+        let config = netrex::TrainingConfigBuilder::from(config(true, 2))
+            .batch_size(1)
+            .optimizer(netrex::OptimizerKind::Sgd)
+            .learning_rate(0.05)
+            .epochs(epochs)
+            .build()
+            .unwrap();
+        let loss = BuiltinLoss::from_name("bpr", None).unwrap();
+        ImplicitFactorizationModel::bilinear(config, 60, 40, loss).unwrap()
+    };
+    // four epochs in one run, or in two runs of two: the same model
+    let mut whole = model(4);
+    let history = whole.fit(&x).unwrap().loss_history;
+    let mut halves = model(2);
+    let mut halves_history = halves.fit(&x).unwrap().loss_history;
+    halves_history.extend(halves.fit(&x).unwrap().loss_history);
+    assert_eq!(whole.representation(), halves.representation());
+    assert_eq!(history, halves_history);
+
+    // a run over other data (the first 30 users' examples) trains on that data: the other
+    // users' rows are not touched
+    let keep: Vec<usize> = (0..x.len()).filter(|&k| x.users()[k] < 30).collect();
+    let y = Interactions::new(
+        keep.iter().map(|&k| x.users()[k]).collect(),
+        keep.iter().map(|&k| x.items()[k]).collect(),
+        60,
+        40,
+    )
+    .unwrap();
+    let user_rows = |m: &ImplicitFactorizationModel<Bilinear, BuiltinLoss>| {
+        m.representation().tables()[0].data()[30 * 12..].to_vec()
+    };
+    let before = user_rows(&halves);
+    halves.fit(&y).unwrap();
+    assert_eq!(user_rows(&halves), before);
+}

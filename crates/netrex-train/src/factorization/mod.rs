@@ -67,9 +67,9 @@ pub struct ImplicitFactorizationModel<
     /// The items negatives are drawn from, if not all (see
     /// [`with_negative_items`](ImplicitFactorizationModel::with_negative_items)).
     negative_pool: Option<std::sync::Arc<Vec<u32>>>,
-    /// The buffer of the last epoch's strata (see [`strata`]), kept for the next one: a fresh
-    /// one costs a page fault every 4 KiB, about a tenth of a million-example epoch.
-    strata_buffer: Vec<[u32; 2]>,
+    /// The strata of per-example SGD on two or more workers (see [`strata`]), made by the
+    /// first epoch that needs them and kept while the training data stays the same.
+    strata: Option<strata::Strata>,
 }
 
 impl<L: Loss> ImplicitFactorizationModel<Bilinear, L> {
@@ -164,7 +164,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             resident: !D::HOST,
             resident_tables: None,
             negative_pool: None,
-            strata_buffer: Vec::new(),
+            strata: None,
         })
     }
 
@@ -218,6 +218,8 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             ));
         }
         self.negative_pool = Some(std::sync::Arc::new(items));
+        // the strata's negatives come from the pool
+        self.strata = None;
         Ok(self)
     }
 
@@ -275,6 +277,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         }
         let config = self.config.clone();
         let epochs = self.trainer.epochs_left(&config);
+        // strata are kept from run to run while the data is the same (a loop of one-epoch
+        // fits cuts them once); a run over other data, or without them, drops them
+        let stratified = self.uses_per_example_sgd() && rayon::current_num_threads() > 1;
+        let data = stratified.then(|| strata::fingerprint(train));
+        if self.strata.as_ref().map(strata::Strata::cut_from) != data {
+            self.strata = None;
+        }
         run_epochs(epochs, || {
             self.trainer.begin_epoch(&config);
             let loss = self.epoch(train)?;
@@ -305,19 +314,20 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let epoch = self.trainer.epochs_trained + 1;
         let mut rng = self.trainer.epoch_rng();
         let workers = rayon::current_num_threads();
-        let strata = if self.uses_per_example_sgd() && workers > 1 {
+        let stratified = self.uses_per_example_sgd() && workers > 1;
+        if stratified && self.strata.as_ref().is_none_or(|s| s.workers() != workers) {
             let pool = self.negative_pool.as_deref().map(Vec::as_slice);
             let num_items = self.representation.num_items();
-            let buffer = std::mem::take(&mut self.strata_buffer);
-            strata::Strata::new(train, num_items, workers, pool, buffer, &mut rng)
-        } else {
-            None
-        };
-        if let Some(mut strata) = strata {
+            // the blocks from the seed alone: every epoch of every run cuts the same cells
+            let mut blocks = self.trainer.strata_rng();
+            self.strata = strata::Strata::new(train, num_items, workers, pool, &mut blocks);
+        }
+        if let Some(mut strata) = self.strata.take().filter(|_| stratified) {
+            strata.reseed(rng.gen());
             let progress = Progress::new(self.trainer.progress, strata.len(), epoch);
             let outcome = self.strata_epoch(&mut strata, &progress);
             progress.finish();
-            self.strata_buffer = strata.into_buffer();
+            self.strata = Some(strata);
             return self.end_epoch(outcome, epoch);
         }
         // the largest buffer of an epoch over a big set: 8 bytes an example (12 with weights)

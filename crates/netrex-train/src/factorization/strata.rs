@@ -20,12 +20,22 @@ use netrex_data::Interactions;
 
 use super::batch::{runs, shuffle_rows, Rows};
 
-/// An epoch's examples cut into `workers x workers` cells, and each item block's negatives.
+/// The training data's examples cut into `workers x workers` cells, and each item block's
+/// negatives.
+///
+/// Made once for a set of training data (the blocks from a stream of the model's seed alone):
+/// cutting a million examples into cells took an eighth of a two-thread epoch. Each epoch's cells are
+/// the same examples, shuffled afresh from the data's order, so an epoch's order depends on
+/// its seed only (a resumed run trains as an uninterrupted one).
 pub(super) struct Strata {
     workers: usize,
     /// Examples by cell (`user block * workers + item block`), cell `c` in
-    /// `pairs[starts[c]..starts[c + 1]]`, each cell in the training data's order until
-    /// [`cells`](Self::cells) shuffles it.
+    /// `order[starts[c]..starts[c + 1]]`, each cell in the training data's order.
+    order: Vec<[u32; 2]>,
+    order_weights: Option<Vec<f32>>,
+    /// The [`fingerprint`] of the data the cells were cut from.
+    cut_from: u64,
+    /// The epoch's copy of `order`, which [`Cell::shuffle`] shuffles cell by cell.
     pairs: Vec<[u32; 2]>,
     weights: Option<Vec<f32>>,
     starts: Vec<usize>,
@@ -42,12 +52,20 @@ pub(super) struct Cell<'a> {
     pub(super) offset: usize,
     pub(super) pairs: &'a mut [[u32; 2]],
     pub(super) weights: Option<&'a mut [f32]>,
+    /// The cell's examples (and weights) in the data's order.
+    order: &'a [[u32; 2]],
+    order_weights: Option<&'a [f32]>,
     pub(super) negatives: &'a [u32],
 }
 
 impl Cell<'_> {
-    /// Shuffles the cell's examples with a stream of its own.
+    /// Puts the cell's examples in the data's order, then shuffles them with a stream of its
+    /// own.
     pub(super) fn shuffle(&mut self, seed: u64) {
+        self.pairs.copy_from_slice(self.order);
+        if let (Some(weights), Some(order)) = (self.weights.as_deref_mut(), self.order_weights) {
+            weights.copy_from_slice(order);
+        }
         let mut rng = cell_rng(seed, self.index, 0);
         shuffle_rows(self.pairs, self.weights.as_deref_mut(), &mut rng);
     }
@@ -78,13 +96,12 @@ impl Strata {
     /// `train`'s examples in cells for `workers` workers, with item blocks drawn from `rng`;
     /// negatives from `pool` (else every item of the block). `None` when some item block would
     /// have no negative to draw (a catalog or pool smaller than the workers), where the caller
-    /// trains without strata.
+    /// trains without strata. [`reseed`](Self::reseed) before each epoch.
     pub(super) fn new(
         train: &Interactions,
         num_items: usize,
         workers: usize,
         pool: Option<&[u32]>,
-        buffer: Vec<[u32; 2]>,
         rng: &mut StdRng,
     ) -> Option<Self> {
         let w = workers.max(1);
@@ -104,24 +121,45 @@ impl Strata {
         if negatives.iter().any(Vec::is_empty) {
             return None;
         }
-        let user_block = |u: u32| user_starts.partition_point(|&s| s <= u).saturating_sub(1);
+        // each user's block in a table: a search among the blocks' starts branches on every
+        // example, at random (half the epoch's partitioning time went to those branches)
+        let user_block: Vec<u32> = (0..user_counts.len() as u32)
+            .map(|u| user_starts.partition_point(|&s| s <= u).saturating_sub(1) as u32)
+            .collect();
         let cell_of = |u: u32, i: u32| -> usize {
-            user_block(u) * w + item_block.get(i as usize).map_or(0, |&b| b as usize)
+            let block = |table: &[u32], id: u32| table.get(id as usize).map_or(0, |&b| b as usize);
+            block(&user_block, u) * w + block(&item_block, i)
         };
-        let (pairs, weights, starts) = partition(train, w * w, cell_of, buffer);
+        let (order, order_weights, starts) = partition(train, w * w, cell_of);
+        // every value is copied from `order` by the cells' shuffles
+        let pairs = vec![[0, 0]; order.len()];
+        let weights = order_weights.as_ref().map(|o| vec![0.0; o.len()]);
         Some(Strata {
             workers: w,
+            order,
+            order_weights,
+            cut_from: fingerprint(train),
             pairs,
             weights,
             starts,
             negatives,
-            seed: rng.gen(),
+            seed: 0,
         })
     }
 
-    /// The examples' buffer, for the next epoch's strata.
-    pub(super) fn into_buffer(self) -> Vec<[u32; 2]> {
-        self.pairs
+    /// The [`fingerprint`] of the data the cells were cut from.
+    pub(super) fn cut_from(&self) -> u64 {
+        self.cut_from
+    }
+
+    /// Sets the seed of the next epoch's shuffles and negatives.
+    pub(super) fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// Number of workers the cells are cut for.
+    pub(super) fn workers(&self) -> usize {
+        self.workers
     }
 
     /// The seed the cells' shuffles and negatives derive from.
@@ -141,19 +179,21 @@ impl Strata {
         let mut cells: Vec<Option<Cell<'_>>> = Vec::with_capacity(w * w);
         let (mut pairs, mut weights) = (&mut self.pairs[..], self.weights.as_deref_mut());
         for c in 0..w * w {
-            let len = self.starts[c + 1] - self.starts[c];
-            let (head, rest) = std::mem::take(&mut pairs).split_at_mut(len);
+            let (start, end) = (self.starts[c], self.starts[c + 1]);
+            let (head, rest) = std::mem::take(&mut pairs).split_at_mut(end - start);
             pairs = rest;
             let head_weights = weights.take().map(|ws| {
-                let (h, r) = ws.split_at_mut(len);
+                let (h, r) = ws.split_at_mut(end - start);
                 weights = Some(r);
                 h
             });
             cells.push(Some(Cell {
                 index: c,
-                offset: self.starts[c],
+                offset: start,
                 pairs: head,
                 weights: head_weights,
+                order: &self.order[start..end],
+                order_weights: self.order_weights.as_ref().map(|o| &o[start..end]),
                 negatives: &self.negatives[c % w],
             }));
         }
@@ -168,6 +208,28 @@ impl Strata {
             })
             .collect()
     }
+}
+
+/// A 64-bit digest of `train` (its shape, examples and weights), telling whether strata cut
+/// from some data may serve for `train`.
+pub(super) fn fingerprint(train: &Interactions) -> u64 {
+    let mut digest = 0x243F_6A88_85A3_08D3u64;
+    let mut mix = |v: u64| {
+        digest = (digest ^ v)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29)
+    };
+    mix(train.len() as u64);
+    mix(train.num_users() as u64);
+    mix(train.num_items() as u64);
+    for (&u, &i) in train.users().iter().zip(train.items()) {
+        mix((u64::from(u) << 32) | u64::from(i));
+    }
+    for &w in train.weights().unwrap_or(&[]) {
+        mix(u64::from(w.to_bits()));
+    }
+    mix(u64::from(train.weights().is_some()));
+    digest
 }
 
 /// How many examples of `train` each user and each item has (one pass, cut among the pool's
@@ -251,7 +313,6 @@ fn partition(
     train: &Interactions,
     cells: usize,
     cell_of: impl Fn(u32, u32) -> usize + Sync,
-    mut pairs: Vec<[u32; 2]>,
 ) -> (Vec<[u32; 2]>, Option<Vec<f32>>, Vec<usize>) {
     let (users, items, weights) = (train.users(), train.items(), train.weights());
     let n = users.len();
@@ -284,9 +345,7 @@ fn partition(
         }
     }
     starts[cells] = next;
-    // every value is written below: the buffer's old contents do not matter
-    pairs.resize(n, [0, 0]);
-    pairs.truncate(n);
+    let mut pairs = vec![[0, 0]; n];
     let mut out_weights = weights.map(|_| vec![0f32; n]);
     {
         // every (chunk, cell) writes its own run of the output
@@ -353,15 +412,16 @@ mod tests {
         let train = data();
         for w in [2usize, 3] {
             let mut rng = StdRng::seed_from_u64(7);
-            let mut strata = Strata::new(&train, 40, w, None, Vec::new(), &mut rng).unwrap();
+            let mut strata = Strata::new(&train, 40, w, None, &mut rng).unwrap();
             assert_eq!(strata.len(), train.len());
             let mut seen: Vec<[u32; 2]> = Vec::new();
-            let rounds = strata.rounds();
+            let mut rounds = strata.rounds();
             assert_eq!(rounds.len(), w);
-            for round in &rounds {
+            for round in &mut rounds {
                 // (user or item, worker) of every row a cell of the round touches
                 let (mut users, mut items) = (Vec::new(), Vec::new());
-                for (worker, cell) in round.iter().enumerate() {
+                for (worker, cell) in round.iter_mut().enumerate() {
+                    cell.shuffle(1);
                     for p in cell.pairs.iter() {
                         users.push((p[0], worker));
                         items.push((p[1], worker));
@@ -389,6 +449,32 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, expected);
         }
+    }
+
+    #[test]
+    fn an_epochs_order_depends_on_its_seed_alone() {
+        let train = data();
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut strata = Strata::new(&train, 40, 2, None, &mut rng).unwrap();
+        let mut epoch = |seed: u64| -> Vec<[u32; 2]> {
+            strata.reseed(seed);
+            let mut rounds = strata.rounds();
+            let mut order = Vec::new();
+            for cell in rounds.iter_mut().flatten() {
+                cell.shuffle(seed);
+                order.extend(cell.pairs.iter().copied());
+            }
+            order
+        };
+        let first = epoch(3);
+        let other = epoch(4);
+        assert_ne!(first, other, "another seed, another order");
+        let mut sorted = [first.clone(), other];
+        sorted.iter_mut().for_each(|o| o.sort_unstable());
+        assert_eq!(sorted[0], sorted[1], "the same examples");
+        // seed 3 again, after seed 4's epoch: the order of the first time (a resumed run's
+        // epoch is the uninterrupted one's)
+        assert_eq!(epoch(3), first);
     }
 
     #[test]
@@ -430,6 +516,6 @@ mod tests {
     fn a_pool_smaller_than_the_workers_gives_no_strata() {
         let train = data();
         let mut rng = StdRng::seed_from_u64(1);
-        assert!(Strata::new(&train, 40, 2, Some(&[3]), Vec::new(), &mut rng).is_none());
+        assert!(Strata::new(&train, 40, 2, Some(&[3]), &mut rng).is_none());
     }
 }
