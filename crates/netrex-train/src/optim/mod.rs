@@ -76,6 +76,10 @@ pub struct RowOptimizer {
 pub(crate) const BETA1: f32 = 0.9;
 pub(crate) const BETA2: f32 = 0.999;
 pub(crate) const EPSILON: f32 = 1e-8;
+/// The largest `|m| / sqrt(v)` Adam's moments reach over any history of gradients is
+/// `(1 - b1) / sqrt((1 - b2)(1 - b1^2 / b2))` (Cauchy-Schwarz on the two sums), 7.27 for
+/// b1 = 0.9, b2 = 0.999: moments outside 8 were mixed from two updates by a race.
+pub(crate) const ADAM_RATIO: f32 = 8.0;
 
 impl RowOptimizer {
     /// An optimizer for `tables`; its state is allocated once, at the first update.
@@ -320,9 +324,17 @@ impl Rule {
                 let (step, scale) = bias.factors(lr);
                 for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
                     let g = g + l2 * *w;
-                    *m = BETA1 * *m + (1.0 - BETA1) * g;
                     *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                    *w -= step * *m / (v.sqrt() * scale + EPSILON);
+                    let root = v.sqrt();
+                    // Hogwild workers can leave a row's moments from two different updates
+                    // (one worker's first moment, the other's second, or a fresh row's zero
+                    // second moment read beside a written first one), and then m / sqrt(v)
+                    // has no bound and one step can throw the weight by thousands of learning
+                    // rates. Moments of one history keep |m| <= 7.27 sqrt(v) (see
+                    // `ADAM_RATIO`), so this bound only repairs mixed ones.
+                    let bound = ADAM_RATIO * (root + EPSILON);
+                    *m = (BETA1 * *m + (1.0 - BETA1) * g).max(-bound).min(bound);
+                    *w -= step * *m / (root * scale + EPSILON);
                 }
             }
         }
@@ -502,6 +514,82 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn adam(lr: f32, l2: f32) -> Rule {
+        Rule {
+            kind: OptimizerKind::Adam,
+            lr,
+            l2,
+        }
+    }
+
+    proptest::proptest! {
+        /// The bound on Adam's first moment never binds on moments of one history, so one
+        /// thread's results are Adam's own to the bit.
+        #[test]
+        fn adam_bound_leaves_moments_of_one_history_alone(
+            grads in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(0.0f32),
+                    -1e3f32..1e3,
+                    -1e-3f32..1e-3,
+                ],
+                1..300,
+            ),
+            l2 in proptest::prop_oneof![proptest::strategy::Just(0.0f32), 0.0f32..0.1],
+            start in -1.0f32..1.0,
+        ) {
+            let rule = adam(0.01, l2);
+            let (mut w, mut m, mut v) = ([start], [0.0f32], [0.0f32]);
+            let (mut rw, mut rm, mut rv) = (start, 0.0f32, 0.0f32);
+            for (t, &g) in grads.iter().enumerate() {
+                let bias = Bias::at(t as i32 + 1);
+                rule.update(bias, &mut w, &[g], &mut m, &mut v);
+                // Adam as written before the bound
+                let (step, scale) = bias.factors(0.01);
+                let g = g + l2 * rw;
+                rm = BETA1 * rm + (1.0 - BETA1) * g;
+                rv = BETA2 * rv + (1.0 - BETA2) * g * g;
+                rw -= step * rm / (rv.sqrt() * scale + EPSILON);
+                proptest::prop_assert_eq!((w[0], m[0], v[0]), (rw, rm, rv), "step {}", t + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn adam_steps_from_mixed_moments_stay_bounded() {
+        // a Hogwild worker read a row's first moment after another worker's update and its
+        // second moment before it: the row's first update left v at 0 as far as this worker
+        // sees, and its own gradient is small
+        let (lr, t) = (0.01f32, 500);
+        let bias = Bias::at(t);
+        let (step, scale) = bias.factors(lr);
+        let (m0, g) = (0.05f32, 1e-4f32);
+        let unbounded = {
+            let m = BETA1 * m0 + (1.0 - BETA1) * g;
+            let v = (1.0 - BETA2) * g * g;
+            step * m / (v.sqrt() * scale + EPSILON)
+        };
+        assert!(
+            unbounded > 1000.0 * lr,
+            "the case must be one Adam alone cannot reach"
+        );
+        let (mut w, mut m, mut v) = ([0.0f32], [m0], [0.0f32]);
+        adam(lr, 0.0).update(bias, &mut w, &[g], &mut m, &mut v);
+        // |m| <= 8 (sqrt(v) + eps) and scale >= 1: the step is at most 8 lr / c1
+        assert!(
+            w[0].abs() <= ADAM_RATIO * step * 1.0001,
+            "{} > {}",
+            w[0].abs(),
+            8.0 * step
+        );
+        assert!(m[0].abs() <= ADAM_RATIO * (v[0].sqrt() + EPSILON) * 1.0001);
+        // and the repaired moments train on: a second consistent step is Adam's own
+        let (w1, m1, v1) = (w[0], m[0], v[0]);
+        adam(lr, 0.0).update(Bias::at(t + 1), &mut w, &[g], &mut m, &mut v);
+        assert!(w[0].is_finite() && (w[0] - w1).abs() <= ADAM_RATIO * step * 1.0001);
+        assert!(m[0] != m1 && v[0] != v1);
     }
 
     #[test]
