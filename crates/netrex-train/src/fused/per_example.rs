@@ -1,7 +1,7 @@
 //! Per-example SGD: one positive at a time, updates written straight into the tables.
 
 use super::*;
-use crate::optim::{sgd_values, step_values};
+use crate::optim::{prefetch_lines, sgd_values, step_values};
 
 /// Bytes of item rows each Hogwild worker keeps copies of (see [`HotItems`]): 256 rows at
 /// dim 64, well inside a core's L2.
@@ -314,6 +314,9 @@ pub(super) fn sgd_pairs<S: RowStore>(
     scratch.size(kernel.dim, 1);
     scratch.second_user.resize(kernel.dim, 0.0);
     scratch.second_grad.resize(kernel.dim, 0.0);
+    if let Some(plain) = PlainTables::open(&rows, batch, kernel.dim) {
+        return plain_pairs(&plain, &rows, batch, (loss, context), rule, scratch);
+    }
     let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
     let mut total = 0.0f64;
     let mut i = 0;
@@ -364,6 +367,211 @@ pub(super) fn sgd_pairs<S: RowStore>(
         i += 2;
     }
     Ok(total)
+}
+
+/// The four tables of the bilinear kernel as one thread's plain rows (see
+/// [`RowStore::plain`]), every id of the batch checked against them once: what
+/// [`plain_pairs`] addresses rows through, with no bounds check, no row copied and the three
+/// rows of an example stepped in one pass.
+struct PlainTables {
+    user: *mut f32,
+    user_bias: *mut f32,
+    item: *mut f32,
+    item_bias: *mut f32,
+    dim: usize,
+}
+
+impl PlainTables {
+    /// The tables as plain rows, if they are one thread's, have the kernel's widths, and hold
+    /// every row `batch` names.
+    fn open<S: RowStore>(rows: &PairTables<'_, S>, batch: &Batch<'_>, dim: usize) -> Option<Self> {
+        let widths = [
+            (rows.user, dim),
+            (rows.user_bias, 1),
+            (rows.item, dim),
+            (rows.item_bias, 1),
+        ];
+        if dim == 0 || widths.iter().any(|(t, cols)| t.cols() != *cols) {
+            return None;
+        }
+        let fits = |ids: &[u32], t: &S, u: &S| {
+            let last = ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+            last <= t.rows() && last <= u.rows()
+        };
+        let items_fit = fits(batch.positives, rows.item, rows.item_bias)
+            && fits(batch.negatives, rows.item, rows.item_bias);
+        if !fits(batch.users, rows.user, rows.user_bias) || !items_fit {
+            return None;
+        }
+        Some(PlainTables {
+            user: rows.user.plain()?,
+            user_bias: rows.user_bias.plain()?,
+            item: rows.item.plain()?,
+            item_bias: rows.item_bias.plain()?,
+            dim,
+        })
+    }
+
+    /// Asks for the lines of the rows of example `i +` [`PREFETCH_AHEAD`] of `batch`, if any.
+    #[inline(always)]
+    fn prefetch_ahead(&self, batch: &Batch<'_>, i: usize) {
+        if i + PREFETCH_AHEAD < batch.users.len() {
+            self.prefetch(&Pair::of(batch, i + PREFETCH_AHEAD));
+        }
+    }
+
+    /// Asks for the lines of example `e`'s rows and biases.
+    #[inline(always)]
+    fn prefetch(&self, e: &Pair) {
+        let bytes = self.dim * std::mem::size_of::<f32>();
+        // SAFETY (of the `add`s): the batch's ids were checked against the tables in `open`
+        unsafe {
+            prefetch_lines(self.user.add(e.user * self.dim).cast(), bytes);
+            prefetch_lines(self.user_bias.add(e.user).cast(), 4);
+            for &id in &e.items {
+                prefetch_lines(self.item.add(id * self.dim).cast(), bytes);
+                prefetch_lines(self.item_bias.add(id).cast(), 4);
+            }
+        }
+    }
+
+    /// Example `e`'s two scores, as [`PairTables::score`] gives them.
+    ///
+    /// # Safety
+    /// `e` is one of the checked batch's examples, and no reference into the tables lives.
+    #[inline(always)]
+    unsafe fn score(&self, e: &Pair) -> [f32; 2] {
+        let dim = self.dim;
+        // SAFETY: rows in bounds (checked in `open`); nothing writes the tables while these
+        // shared borrows live
+        unsafe {
+            let user = std::slice::from_raw_parts(self.user.add(e.user * dim), dim);
+            let user_bias = *self.user_bias.add(e.user);
+            let mut scores = [0.0f32; 2];
+            for (score, &id) in scores.iter_mut().zip(&e.items) {
+                let row = std::slice::from_raw_parts(self.item.add(id * dim), dim);
+                *score = dot(row, user) + user_bias + *self.item_bias.add(id);
+            }
+            scores
+        }
+    }
+
+    /// Steps example `e`'s two item rows by `factors` and its user row by their gradient,
+    /// element by element in one pass, as [`PairTables::step`] does for two touched,
+    /// distinct items: the same operations in the same order, so the same values to the bit.
+    ///
+    /// # Safety
+    /// As [`score`](Self::score); and `e`'s two items differ.
+    #[inline(always)]
+    unsafe fn step_both(&self, e: &Pair, [dp, dn]: [f32; 2], (lr, l2): (f32, f32)) {
+        let dim = self.dim;
+        let [p, n] = e.items;
+        debug_assert_ne!(p, n);
+        // SAFETY: rows in bounds (checked in `open`); the two item rows differ and the user
+        // row is another table's, so the three mutable borrows are disjoint, and no other
+        // reference into the tables lives
+        unsafe {
+            let user = std::slice::from_raw_parts_mut(self.user.add(e.user * dim), dim);
+            let qp = std::slice::from_raw_parts_mut(self.item.add(p * dim), dim);
+            let qn = std::slice::from_raw_parts_mut(self.item.add(n * dim), dim);
+            for ((x, qp), qn) in user.iter_mut().zip(qp).zip(qn) {
+                // `grad` starts at zero and adds each item's term, as the row steps do
+                let g = (0.0 + dp * *qp) + dn * *qn;
+                *qp -= lr * (dp * *x + l2 * *qp);
+                *qn -= lr * (dn * *x + l2 * *qn);
+                *x -= lr * (g + l2 * *x);
+            }
+            for (id, d) in [(p, dp), (n, dn)] {
+                let bias = &mut *self.item_bias.add(id);
+                *bias -= lr * (d + l2 * *bias);
+            }
+            let bias = &mut *self.user_bias.add(e.user);
+            *bias -= lr * ((0.0 + dp + dn) + l2 * *bias);
+        }
+    }
+}
+
+/// [`sgd_pairs`] on [`PlainTables`]: the same examples, pairs and steps (results equal to the
+/// bit), with the common step (two touched, distinct items) taken by
+/// [`PlainTables::step_both`] and the others by the row stores' steps.
+#[inline(always)]
+fn plain_pairs<S: RowStore>(
+    plain: &PlainTables,
+    rows: &PairTables<'_, S>,
+    batch: &Batch<'_>,
+    (loss, context): (&dyn ExampleGradient, &LossContext),
+    rule: (f32, f32),
+    scratch: &mut Scratch,
+) -> Result<f64, (usize, f32)> {
+    let b = batch.users.len();
+    let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
+    let mut total = 0.0f64;
+    let mut i = 0;
+    while i < b {
+        plain.prefetch_ahead(batch, i);
+        let first = Pair::of(batch, i);
+        let second = (i + 1 < b)
+            .then(|| Pair::of(batch, i + 1))
+            .filter(|e| first.disjoint(e));
+        // SAFETY (of the scores): the batch's examples; no reference into the tables lives
+        let Some(second) = second else {
+            let scores = unsafe { plain.score(&first) };
+            let (value, factors) = loss_factors(loss, context, &first, scores, weight(i));
+            if !value.is_finite() {
+                return Err((i, value));
+            }
+            total += f64::from(value) * f64::from(weight(i));
+            plain_step(plain, rows, &first, factors, rule, scratch);
+            i += 1;
+            continue;
+        };
+        let scores = unsafe { [plain.score(&first), plain.score(&second)] };
+        let (value, factors) = loss_factors(loss, context, &first, scores[0], weight(i));
+        let (next_value, next_factors) =
+            loss_factors(loss, context, &second, scores[1], weight(i + 1));
+        if !value.is_finite() {
+            return Err((i, value));
+        }
+        total += f64::from(value) * f64::from(weight(i));
+        plain_step(plain, rows, &first, factors, rule, scratch);
+        if !next_value.is_finite() {
+            return Err((i + 1, next_value));
+        }
+        total += f64::from(next_value) * f64::from(weight(i + 1));
+        plain_step(plain, rows, &second, next_factors, rule, scratch);
+        plain.prefetch_ahead(batch, i + 1);
+        i += 2;
+    }
+    Ok(total)
+}
+
+/// One example's step in [`plain_pairs`]: the common one (two touched, distinct items) by
+/// [`PlainTables::step_both`], the others through the stores on a copy of the user row as it
+/// was scored. A function, not a closure: a closure stays out of line, compiled for the
+/// baseline CPU instead of the kernel's AVX2.
+#[inline(always)]
+fn plain_step<S: RowStore>(
+    plain: &PlainTables,
+    rows: &PairTables<'_, S>,
+    e: &Pair,
+    (factors, touched): ([f32; 2], [bool; 2]),
+    rule: (f32, f32),
+    scratch: &mut Scratch,
+) {
+    if touched == [true, true] && e.items[0] != e.items[1] {
+        // SAFETY: `e` is one of the checked batch's examples; no reference into the tables
+        // lives
+        unsafe { plain.step_both(e, factors, rule) };
+        return;
+    }
+    let Scratch {
+        user,
+        user_grad,
+        tmp,
+        ..
+    } = scratch;
+    rows.user.read(e.user, user);
+    rows.step(e, (factors, touched), user, user_grad, rule, tmp);
 }
 
 /// Per-example SGD one example at a time, any number of negatives, on any store.

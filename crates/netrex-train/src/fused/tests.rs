@@ -205,7 +205,14 @@ fn in_place(
 
 #[test]
 fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
-    let (users, items, dim) = (6, 7, 5);
+    // widths below a vector, of whole vectors, of vectors and a tail
+    for dim in [5, 8, 19, 64] {
+        pairs_match_one_at_a_time(dim);
+    }
+}
+
+fn pairs_match_one_at_a_time(dim: usize) {
+    let (users, items) = (6, 7);
     let config = sgd(0.25);
     // few rows, so that consecutive examples often share one (and a positive is sometimes its
     // own negative): both kinds of step are taken
@@ -241,10 +248,15 @@ fn examples_stepped_in_pairs_give_the_one_at_a_time_result_to_the_bit() {
                 (sum.unwrap(), t)
             };
             let ((each_sum, each), (pairs_sum, paired)) = (run(false), run(true));
-            assert_eq!(each_sum.to_bits(), pairs_sum.to_bits(), "{name}");
+            assert_eq!(each_sum.to_bits(), pairs_sum.to_bits(), "{name} dim {dim}");
             for (a, e) in paired.iter().zip(&each) {
                 let bits = |t: &Table| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(a), bits(e), "{name} weighted {weighted}: {}", a.name());
+                assert_eq!(
+                    bits(a),
+                    bits(e),
+                    "{name} dim {dim} weighted {weighted}: {}",
+                    a.name()
+                );
             }
             assert_ne!(each[2].data(), tables(users, items, dim)[2].data());
         }

@@ -24,6 +24,12 @@ pub(crate) trait RowStore {
     fn write(&self, r: usize, values: &[f32]);
     /// Hints the CPU to start loading row `r` (a no-op where there is no such hint).
     fn prefetch(&self, r: usize);
+    /// The buffer's first value, where the store is one thread's plain values (`Cell`s):
+    /// kernels that have checked their ids against [`rows`](Self::rows) may then address
+    /// rows without a bounds check each. `None` for rows other threads share.
+    fn plain(&self) -> Option<*mut f32> {
+        None
+    }
     /// Whether [`step_row`](Self::step_row) and [`sgd_row`](Self::sgd_row) work in place
     /// (else through a copy, and a caller that already holds a copy should step that).
     const IN_PLACE: bool;
@@ -80,6 +86,11 @@ pub(crate) fn prefetch_lines(start: *const u8, bytes: usize) {
 
 /// One `f32` that can be read and written through a shared reference.
 pub(crate) trait Slot: Sized {
+    /// The first value of `data` as a plain pointer, where slots are one thread's (see
+    /// [`RowStore::plain`]).
+    fn plain(_data: &[Self]) -> Option<*mut f32> {
+        None
+    }
     /// The value.
     fn get(&self) -> f32;
     /// Replaces the value.
@@ -458,6 +469,11 @@ mod wide {
 
 impl Slot for Cell<f32> {
     const IN_PLACE: bool = true;
+    #[inline(always)]
+    fn plain(data: &[Self]) -> Option<*mut f32> {
+        // a `Cell`'s value may be written through a pointer made from a shared reference
+        Some(data.as_ptr().cast::<f32>().cast_mut())
+    }
     #[inline]
     fn get(&self) -> f32 {
         Cell::get(self)
@@ -620,6 +636,10 @@ impl<'a, S> SlotRows<'a, S> {
 
 impl<S: Slot> RowStore for SlotRows<'_, S> {
     const IN_PLACE: bool = S::IN_PLACE;
+    #[inline(always)]
+    fn plain(&self) -> Option<*mut f32> {
+        S::plain(self.data)
+    }
     fn rows(&self) -> usize {
         self.rows
     }
