@@ -333,7 +333,11 @@ impl Rule {
                     // rates. Moments of one history keep |m| <= 7.27 sqrt(v) (see
                     // `ADAM_RATIO`), so this bound only repairs mixed ones.
                     let bound = ADAM_RATIO * (root + EPSILON);
-                    *m = (BETA1 * *m + (1.0 - BETA1) * g).max(-bound).min(bound);
+                    let m_next = BETA1 * *m + (1.0 - BETA1) * g;
+                    // compare-and-select, not `f32::min`/`max`: one vector min and max each,
+                    // and a NaN passes through to the loss check as before
+                    let m_next = if m_next > bound { bound } else { m_next };
+                    *m = if m_next < -bound { -bound } else { m_next };
                     *w -= step * *m / (root * scale + EPSILON);
                 }
             }
