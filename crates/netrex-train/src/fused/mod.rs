@@ -164,9 +164,6 @@ pub(crate) struct Batch<'a> {
 pub(crate) struct Scratch {
     user: Vec<f32>,
     user_grad: Vec<f32>,
-    /// The second example's user row and gradient when per-example SGD steps two at a time.
-    second_user: Vec<f32>,
-    second_grad: Vec<f32>,
     /// `(1 + N) x D`: the positive's row, then the negatives'.
     items: Vec<f32>,
     item_bias: Vec<f32>,

@@ -215,24 +215,6 @@ struct PairTables<'a, S> {
 }
 
 impl<S: RowStore> PairTables<'_, S> {
-    /// Copies the example's user row into `user` and scores its two items against it, both
-    /// biases included.
-    #[inline(always)]
-    fn score(&self, e: &Pair, user: &mut [f32], tmp: &mut [f32]) -> [f32; 2] {
-        let mut user_bias = [0.0f32];
-        self.user.read(e.user, user);
-        self.user_bias.read(e.user, &mut user_bias);
-        // a loop, not `[_; 2]::map`: map's closure stays out of line, compiled for the
-        // baseline CPU instead of the kernel's AVX2 (measured: 17% of the epoch)
-        let mut scores = [0.0f32; 2];
-        for (score, &id) in scores.iter_mut().zip(&e.items) {
-            let mut bias = [0.0f32];
-            self.item_bias.read(id, &mut bias);
-            *score = self.item.dot_row(id, user, tmp) + user_bias[0] + bias[0];
-        }
-        scores
-    }
-
     /// Steps the example's rows by the loss's factors (see [`loss_factors`]), `user` being the
     /// user's row as scored and `grad` a buffer for its gradient.
     #[inline(always)]
@@ -290,10 +272,9 @@ fn loss_factors(
 }
 
 /// [`sgd_examples_each`] for one negative per positive on rows stepped in place (one thread,
-/// or a stratum's worker), two examples at a time where they share no row: both are scored
-/// before either is stepped, so that the CPU runs the two chains of loads, dot products and
-/// loss side by side instead of one after the other. As neither reads a row the other writes,
-/// the result is the one-at-a-time result to the bit.
+/// or a stratum's worker), two examples at a time where they share no row (see
+/// [`pair_loop`]), on [`PlainTables`]; one at a time ([`sgd_examples_each`]) where the tables
+/// cannot be opened so.
 #[inline(always)]
 pub(super) fn sgd_pairs<S: RowStore>(
     model: &Trained<'_, '_, S>,
@@ -310,45 +291,58 @@ pub(super) fn sgd_pairs<S: RowStore>(
         item: &tables[at.item].weights,
         item_bias: &tables[at.item_bias].weights,
     };
-    let b = batch.users.len();
-    scratch.size(kernel.dim, 1);
-    scratch.second_user.resize(kernel.dim, 0.0);
-    scratch.second_grad.resize(kernel.dim, 0.0);
-    if let Some(plain) = PlainTables::open(&rows, batch, kernel.dim) {
-        return plain_pairs(&plain, &rows, batch, (loss, context), rule, scratch);
+    match PlainTables::open(&rows, batch, kernel.dim) {
+        Some(plain) => {
+            scratch.size(kernel.dim, 1);
+            pair_loop(
+                &PlainSteps { plain, rows },
+                batch,
+                (loss, context),
+                rule,
+                scratch,
+            )
+        }
+        // widths other than the kernel's, or ids beyond the tables (which the data's checks
+        // rule out): one at a time, through the stores
+        None => sgd_examples_each(model, batch, rule, scratch, None),
     }
+}
+
+/// Per-example SGD on examples of one negative, two at a time where they share no row: both
+/// are scored before either is stepped, so that the CPU runs the two chains of loads, dot
+/// products and loss side by side. As neither reads a row the other writes, the result is the
+/// one-at-a-time result to the bit.
+#[inline(always)]
+fn pair_loop<S: RowStore>(
+    steps: &PlainSteps<'_, S>,
+    batch: &Batch<'_>,
+    (loss, context): (&dyn ExampleGradient, &LossContext),
+    rule: (f32, f32),
+    scratch: &mut Scratch,
+) -> Result<f64, (usize, f32)> {
+    let b = batch.users.len();
     let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
     let mut total = 0.0f64;
     let mut i = 0;
+    // SAFETY (of every `score` and `step` below): their examples are the batch's
     while i < b {
-        scratch.prefetch_ahead(tables, kernel, batch, i, 1);
-        let Scratch {
-            user,
-            user_grad,
-            second_user,
-            second_grad,
-            tmp,
-            ..
-        } = &mut *scratch;
+        steps.plain.prefetch_ahead(batch, i);
         let first = Pair::of(batch, i);
         let second = (i + 1 < b)
             .then(|| Pair::of(batch, i + 1))
             .filter(|e| first.disjoint(e));
         let Some(second) = second else {
-            let scores = rows.score(&first, user, tmp);
+            let scores = unsafe { steps.plain.score(&first) };
             let (value, factors) = loss_factors(loss, context, &first, scores, weight(i));
             if !value.is_finite() {
                 return Err((i, value));
             }
             total += f64::from(value) * f64::from(weight(i));
-            rows.step(&first, factors, user, user_grad, rule, tmp);
+            unsafe { steps.step(&first, factors, rule, scratch) };
             i += 1;
             continue;
         };
-        let scores = [
-            rows.score(&first, user, tmp),
-            rows.score(&second, second_user, tmp),
-        ];
+        let scores = unsafe { [steps.plain.score(&first), steps.plain.score(&second)] };
         let (value, factors) = loss_factors(loss, context, &first, scores[0], weight(i));
         let (next_value, next_factors) =
             loss_factors(loss, context, &second, scores[1], weight(i + 1));
@@ -356,14 +350,14 @@ pub(super) fn sgd_pairs<S: RowStore>(
             return Err((i, value));
         }
         total += f64::from(value) * f64::from(weight(i));
-        rows.step(&first, factors, user, user_grad, rule, tmp);
+        unsafe { steps.step(&first, factors, rule, scratch) };
         if !next_value.is_finite() {
             return Err((i + 1, next_value));
         }
         total += f64::from(next_value) * f64::from(weight(i + 1));
-        rows.step(&second, next_factors, second_user, second_grad, rule, tmp);
+        unsafe { steps.step(&second, next_factors, rule, scratch) };
         // the next pair's rows were asked for by the first of this one; ask for the one after
-        scratch.prefetch_ahead(tables, kernel, batch, i + 1, 1);
+        steps.plain.prefetch_ahead(batch, i + 1);
         i += 2;
     }
     Ok(total)
@@ -491,87 +485,43 @@ impl PlainTables {
     }
 }
 
-/// [`sgd_pairs`] on [`PlainTables`]: the same examples, pairs and steps (results equal to the
-/// bit), with the common step (two touched, distinct items) taken by
-/// [`PlainTables::step_both`] and the others by the row stores' steps.
-#[inline(always)]
-fn plain_pairs<S: RowStore>(
-    plain: &PlainTables,
-    rows: &PairTables<'_, S>,
-    batch: &Batch<'_>,
-    (loss, context): (&dyn ExampleGradient, &LossContext),
-    rule: (f32, f32),
-    scratch: &mut Scratch,
-) -> Result<f64, (usize, f32)> {
-    let b = batch.users.len();
-    let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
-    let mut total = 0.0f64;
-    let mut i = 0;
-    while i < b {
-        plain.prefetch_ahead(batch, i);
-        let first = Pair::of(batch, i);
-        let second = (i + 1 < b)
-            .then(|| Pair::of(batch, i + 1))
-            .filter(|e| first.disjoint(e));
-        // SAFETY (of the scores): the batch's examples; no reference into the tables lives
-        let Some(second) = second else {
-            let scores = unsafe { plain.score(&first) };
-            let (value, factors) = loss_factors(loss, context, &first, scores, weight(i));
-            if !value.is_finite() {
-                return Err((i, value));
-            }
-            total += f64::from(value) * f64::from(weight(i));
-            plain_step(plain, rows, &first, factors, rule, scratch);
-            i += 1;
-            continue;
-        };
-        let scores = unsafe { [plain.score(&first), plain.score(&second)] };
-        let (value, factors) = loss_factors(loss, context, &first, scores[0], weight(i));
-        let (next_value, next_factors) =
-            loss_factors(loss, context, &second, scores[1], weight(i + 1));
-        if !value.is_finite() {
-            return Err((i, value));
-        }
-        total += f64::from(value) * f64::from(weight(i));
-        plain_step(plain, rows, &first, factors, rule, scratch);
-        if !next_value.is_finite() {
-            return Err((i + 1, next_value));
-        }
-        total += f64::from(next_value) * f64::from(weight(i + 1));
-        plain_step(plain, rows, &second, next_factors, rule, scratch);
-        plain.prefetch_ahead(batch, i + 1);
-        i += 2;
-    }
-    Ok(total)
+/// What [`pair_loop`] steps: [`PlainTables`], and the same tables as row stores for the rarer
+/// steps.
+struct PlainSteps<'a, S> {
+    plain: PlainTables,
+    rows: PairTables<'a, S>,
 }
 
-/// One example's step in [`plain_pairs`]: the common one (two touched, distinct items) by
-/// [`PlainTables::step_both`], the others through the stores on a copy of the user row as it
-/// was scored. A function, not a closure: a closure stays out of line, compiled for the
-/// baseline CPU instead of the kernel's AVX2.
-#[inline(always)]
-fn plain_step<S: RowStore>(
-    plain: &PlainTables,
-    rows: &PairTables<'_, S>,
-    e: &Pair,
-    (factors, touched): ([f32; 2], [bool; 2]),
-    rule: (f32, f32),
-    scratch: &mut Scratch,
-) {
-    if touched == [true, true] && e.items[0] != e.items[1] {
-        // SAFETY: `e` is one of the checked batch's examples; no reference into the tables
-        // lives
-        unsafe { plain.step_both(e, factors, rule) };
-        return;
+impl<S: RowStore> PlainSteps<'_, S> {
+    /// Steps example `e`'s rows by the loss's factors (see [`loss_factors`]): the common step
+    /// (two touched, distinct items) by [`PlainTables::step_both`], the others through the
+    /// stores on a copy of the user row, which no step has changed since it was scored.
+    ///
+    /// # Safety
+    /// As [`PlainTables::score`].
+    #[inline(always)]
+    unsafe fn step(
+        &self,
+        e: &Pair,
+        (factors, touched): ([f32; 2], [bool; 2]),
+        rule: (f32, f32),
+        scratch: &mut Scratch,
+    ) {
+        if touched == [true, true] && e.items[0] != e.items[1] {
+            // SAFETY: the caller's contract, and the two items differ
+            unsafe { self.plain.step_both(e, factors, rule) };
+            return;
+        }
+        let Scratch {
+            user,
+            user_grad,
+            tmp,
+            ..
+        } = scratch;
+        self.rows.user.read(e.user, user);
+        self.rows
+            .step(e, (factors, touched), user, user_grad, rule, tmp);
     }
-    let Scratch {
-        user,
-        user_grad,
-        tmp,
-        ..
-    } = scratch;
-    rows.user.read(e.user, user);
-    rows.step(e, (factors, touched), user, user_grad, rule, tmp);
 }
 
 /// Per-example SGD one example at a time, any number of negatives, on any store.
