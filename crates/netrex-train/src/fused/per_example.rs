@@ -294,13 +294,9 @@ pub(super) fn sgd_pairs<S: RowStore>(
     match PlainTables::open(&rows, batch, kernel.dim) {
         Some(plain) => {
             scratch.size(kernel.dim, 1);
-            pair_loop(
-                &PlainSteps { plain, rows },
-                batch,
-                (loss, context),
-                rule,
-                scratch,
-            )
+            let steps = PlainSteps { plain, rows };
+            // SAFETY: `steps` were opened for `batch` just above
+            unsafe { pair_loop(&steps, batch, (loss, context), rule, scratch) }
         }
         // widths other than the kernel's, or ids beyond the tables (which the data's checks
         // rule out): one at a time, through the stores
@@ -312,8 +308,11 @@ pub(super) fn sgd_pairs<S: RowStore>(
 /// are scored before either is stepped, so that the CPU runs the two chains of loads, dot
 /// products and loss side by side. As neither reads a row the other writes, the result is the
 /// one-at-a-time result to the bit.
+///
+/// # Safety
+/// `steps` were opened ([`PlainTables::open`]) for `batch`.
 #[inline(always)]
-fn pair_loop<S: RowStore>(
+unsafe fn pair_loop<S: RowStore>(
     steps: &PlainSteps<'_, S>,
     batch: &Batch<'_>,
     (loss, context): (&dyn ExampleGradient, &LossContext),
@@ -324,7 +323,8 @@ fn pair_loop<S: RowStore>(
     let weight = |i: usize| batch.weights.map_or(1.0, |w| w[i]);
     let mut total = 0.0f64;
     let mut i = 0;
-    // SAFETY (of every `score` and `step` below): their examples are the batch's
+    // SAFETY (of every `score` and `step` below): their examples are `batch`'s, which `steps`
+    // were opened for (the caller's contract)
     while i < b {
         steps.plain.prefetch_ahead(batch, i);
         let first = Pair::of(batch, i);
