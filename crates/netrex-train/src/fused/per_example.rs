@@ -365,7 +365,7 @@ unsafe fn pair_loop<S: RowStore>(
 
 /// The four tables of the bilinear kernel as one thread's plain rows (see
 /// [`RowStore::plain`]), every id of the batch checked against them once: what
-/// [`plain_pairs`] addresses rows through, with no bounds check, no row copied and the three
+/// [`pair_loop`] addresses rows through, with no bounds check, no row copied and the three
 /// rows of an example stepped in one pass.
 struct PlainTables {
     user: *mut f32,
@@ -429,7 +429,8 @@ impl PlainTables {
         }
     }
 
-    /// Example `e`'s two scores, as [`PairTables::score`] gives them.
+    /// Example `e`'s two scores (positive, negative), both biases included, summed as the
+    /// stores' `dot_row` sums.
     ///
     /// # Safety
     /// `e` is one of the checked batch's examples, and no reference into the tables lives.
