@@ -1,8 +1,8 @@
 //! Tables kept on a dfdx device for a whole fit, with dense optimizer state beside them.
 //!
 //! On a GPU, copying each batch's rows to the device and their gradients back (the row-wise
-//! path of [`crate::gather`]) costs more than the model itself. Here every table lives on the
-//! device as one `(rows, cols)` tensor; a batch gathers its rows there
+//! path of [`netrex_representations::gather`]) costs more than the model itself. Here every
+//! table lives on the device as one `(rows, cols)` tensor; a batch gathers its rows there
 //! ([`ResidentTables::traced`] then dfdx's `gather`), the backward pass leaves a dense gradient
 //! per table, and [`ResidentTables::step`] updates every row with dfdx's kernels.
 //!

@@ -737,7 +737,8 @@ pub(crate) struct TrainedTable<'a, S> {
 }
 
 /// Tables and optimizer state opened for training with updates through `&self` (see
-/// [`RowOptimizer::share`] and [`RowOptimizer::exclusive`]).
+/// [`RowOptimizer::share`](super::RowOptimizer::share) and
+/// [`RowOptimizer::exclusive`](super::RowOptimizer::exclusive)).
 pub(crate) struct RowTraining<'a, S> {
     pub(super) config: OptimizerConfig,
     pub(super) tables: Vec<TrainedTable<'a, S>>,
