@@ -1,23 +1,22 @@
 //! Opening the dfdx device `--device` names.
 
-use crate::args::DeviceName;
 use crate::Failure;
 
 /// Runs `$body` with `$dev` bound to the opened dfdx device `$name` (a `DeviceName`).
 macro_rules! on_device {
     ($name:expr, $dev:ident => $body:expr) => {
         match $name {
-            $crate::args::DeviceName::Cpu => {
+            netrex::plan::DeviceName::Cpu => {
                 let $dev = <netrex::losses::dfdx::prelude::Cpu as netrex::ComputeDevice>::open()?;
                 $body
             }
             #[cfg(feature = "cuda")]
-            $crate::args::DeviceName::Cuda => {
+            netrex::plan::DeviceName::Cuda => {
                 let $dev = <netrex::losses::dfdx::prelude::Cuda as netrex::ComputeDevice>::open()?;
                 $body
             }
             #[cfg(not(feature = "cuda"))]
-            $crate::args::DeviceName::Cuda => Err($crate::device::without_cuda()),
+            netrex::plan::DeviceName::Cuda => Err($crate::device::without_cuda()),
         }
     };
 }
@@ -29,9 +28,4 @@ pub(crate) fn without_cuda() -> Failure {
     "this netrex was built without CUDA: rebuild with \
      `cargo build --release -p netrex-cli --features cuda` (docs/gpu.md), or use --device cpu"
         .into()
-}
-
-/// Whether `device` keeps a model's tables on the device for the whole fit by default.
-pub(crate) fn resident_by_default(device: DeviceName) -> bool {
-    device != DeviceName::Cpu
 }

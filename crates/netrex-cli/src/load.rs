@@ -1,6 +1,5 @@
 //! Reading and splitting the data a command names.
 
-use clap::ValueEnum;
 use netrex::data::cold::{cold_split, random_cold_split, read_id_list, Side};
 use netrex::data::ingest::locate;
 use netrex::data::ingest::{
@@ -10,12 +9,12 @@ use netrex::data::split::{leave_last_k, random_split, temporal_split, user_split
 use netrex::data::synthetic::{markov, tiled, MarkovConfig};
 use netrex::data::{
     movielens_item_features, movielens_user_features, read_feature_file, read_sequence_file,
-    Dataset, Features, IdMap, MovieLens, RawId, TrainTest,
+    Dataset, Features, IdMap, RawId, TrainTest,
 };
+use netrex::plan::{name_of, DatasetName, RunPlan, SplitName};
 use netrex::prelude::EvalConfig;
 use std::path::Path;
 
-use crate::args::{DataArgs, DatasetName, SplitName};
 use crate::Failure;
 
 /// A dataset and its split.
@@ -30,6 +29,51 @@ pub(crate) struct Split {
     pub(crate) user_features: Option<Features>,
     /// `--item-features`, likewise.
     pub(crate) item_features: Option<Features>,
+    /// What the test set held that training never saw, and was left out of it.
+    pub(crate) unseen: Unseen,
+}
+
+/// Test users and items that training never saw. A user without training interactions has
+/// an untrained row: their test interactions are left out of the metrics. An item without
+/// training interactions is still trained, as a negative, so it stays a target (a miss the
+/// model earned; leaving it out would flatter the model); it is counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Unseen {
+    /// Test users with no training interaction (their test interactions are left out).
+    pub(crate) users: usize,
+    /// Test items with no training interaction (kept as targets).
+    pub(crate) items: usize,
+    /// Test interactions left out.
+    pub(crate) interactions: usize,
+}
+
+impl Unseen {
+    /// The report's JSON fields.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "unseen_test_users": self.users,
+            "unseen_test_items": self.items,
+            "excluded_test_interactions": self.interactions,
+        })
+    }
+
+    /// What was left out or kept, on stderr.
+    pub(crate) fn warn(&self) {
+        if self.interactions > 0 {
+            eprintln!(
+                "warning: {} test interactions left out: their {} users never occur in \
+                 training, so no model has a trained row for them",
+                self.interactions, self.users
+            );
+        }
+        if self.items > 0 {
+            eprintln!(
+                "note: {} test items never occur in training; they stay targets (every item \
+                 row trains as a negative)",
+                self.items
+            );
+        }
+    }
 }
 
 impl Split {
@@ -50,35 +94,70 @@ impl Split {
     }
 }
 
-/// The dataset `args` names, split by `--split` or, without it, by `default` (else the
-/// dataset's usual split: ua for ML-100K, user for synthetic data, random otherwise), with the
-/// side features it names.
-pub(crate) fn load(
-    args: &DataArgs,
-    seed: u64,
-    default: Option<SplitName>,
-) -> Result<Split, Failure> {
-    let mut split = load_split(args, seed, default)?;
+/// The data `plan` names, split as it says, with the side features it names.
+pub(crate) fn load(plan: &RunPlan) -> Result<Split, Failure> {
+    let mut split = load_split(plan)?;
     let data = &mut split.data;
-    split.item_features = read_features(
-        args,
-        args.item_features.as_deref(),
-        Side::Items,
-        &mut data.items,
-    )?;
-    split.user_features = read_features(
-        args,
-        args.user_features.as_deref(),
-        Side::Users,
-        &mut data.users,
-    )?;
+    let f = &plan.features;
+    split.item_features = read_features(plan, f.item.as_deref(), Side::Items, &mut data.items)?;
+    split.user_features = read_features(plan, f.user.as_deref(), Side::Users, &mut data.users)?;
+    // ids that only a features file names join the catalog with no interactions, scored from
+    // their features
+    let (users, items) = (data.users.len(), data.items.len());
+    let parts = &mut split.parts;
+    let added = (
+        users.saturating_sub(parts.train.num_users()),
+        items.saturating_sub(parts.train.num_items()),
+    );
+    if added != (0, 0) {
+        if !plan.output.json {
+            eprintln!(
+                "features: {} users and {} items that have no interactions were added from the \
+                 features files",
+                added.0, added.1
+            );
+        }
+        let grow = |x: &netrex::data::Interactions| x.clone().with_counts(users, items);
+        (parts.train, parts.test) = (grow(&parts.train)?, grow(&parts.test)?);
+    }
     Ok(split)
+}
+
+/// `split` with the test interactions of users that training never saw left out (unless
+/// `users_scored`: the users have features, or a sequence model reads histories instead), and
+/// the test items it never saw counted.
+pub(crate) fn drop_unseen(mut split: Split, users_scored: bool) -> Split {
+    let (train, test) = (&split.parts.train, &split.parts.test);
+    let seen = |ids: &[u32], n: usize| {
+        let mut seen = vec![false; n];
+        ids.iter().for_each(|&i| seen[i as usize] = true);
+        seen
+    };
+    let unseen = |ids: &[u32], seen: &[bool]| {
+        let mut out: Vec<u32> = ids.iter().copied().filter(|&i| !seen[i as usize]).collect();
+        out.sort_unstable();
+        out.dedup();
+        out.len()
+    };
+    let seen_users = seen(train.users(), test.num_users().max(train.num_users()));
+    let seen_items = seen(train.items(), test.num_items().max(train.num_items()));
+    split.unseen.items = unseen(test.items(), &seen_items);
+    if users_scored {
+        return split;
+    }
+    split.unseen.users = unseen(test.users(), &seen_users);
+    if split.unseen.users > 0 {
+        let kept = test.filter(|r| seen_users[test.users()[r] as usize]);
+        split.unseen.interactions = test.len() - kept.len();
+        split.parts.test = kept;
+    }
+    split
 }
 
 /// The features `source` names (a file, or `movielens` for the release's own), raw ids mapped
 /// through `ids`.
 fn read_features(
-    args: &DataArgs,
+    plan: &RunPlan,
     source: Option<&str>,
     side: Side,
     ids: &mut IdMap<RawId>,
@@ -93,89 +172,58 @@ fn read_features(
     if source != "movielens" {
         return Ok(Some(read_feature_file(Path::new(source), kind, ids)?));
     }
-    let release = args.dataset.and_then(DatasetName::movielens).ok_or_else(|| {
+    let data = &plan.data;
+    let release = data.dataset.and_then(DatasetName::movielens).ok_or_else(|| {
         format!("--{kind}-features movielens reads a MovieLens release: give --dataset ml-100k or ml-1m, or a features file")
     })?;
-    let dir = locate(release, args.data_dir.as_deref())?;
+    let dir = locate(release, data.data_dir.as_deref())?;
     Ok(Some(match side {
         Side::Items => movielens_item_features(release, &dir, ids)?,
         Side::Users => movielens_user_features(release, &dir, ids)?,
     }))
 }
 
-fn load_split(args: &DataArgs, seed: u64, default: Option<SplitName>) -> Result<Split, Failure> {
+fn load_split(plan: &RunPlan) -> Result<Split, Failure> {
     let warm = |(data, parts)| Split {
         data,
         parts,
         cold: None,
         user_features: None,
         item_features: None,
+        unseen: Unseen::default(),
     };
-    let split = args.split.or(default);
-    for (given, name, needs) in [
-        (
-            args.cold_items.is_some(),
-            "--cold-items",
-            SplitName::ColdItems,
-        ),
-        (
-            args.cold_users.is_some(),
-            "--cold-users",
-            SplitName::ColdUsers,
-        ),
-    ] {
-        if given && split != Some(needs) {
-            let needs = needs
-                .to_possible_value()
-                .map(|p| p.get_name().to_owned())
-                .unwrap_or_default();
-            return Err(
-                format!("{name} lists the cold ids of --split {needs}: give that split").into(),
-            );
-        }
-    }
+    let (args, split) = (&plan.data, plan.split_method());
     if let Some(csv) = &args.csv {
         let format = csv_format(&args.separator)?;
         if let Some(test) = &args.test_csv {
-            return Ok(warm(load_csv_pair(
-                csv,
-                test,
-                &format,
-                &columns(args),
-                args.min_rating,
-            )?));
+            let columns = columns(plan);
+            let pair = load_csv_pair(csv, test, &format, &columns, args.min_rating)?;
+            return Ok(warm(pair));
         }
-        let data = load_csv(csv, &format, &columns(args), args.min_rating)?;
-        return split_of(args, data, split.unwrap_or(SplitName::Random), seed);
+        let data = load_csv(csv, &format, &columns(plan), args.min_rating)?;
+        return split_of(plan, data, split);
     }
-    if let Some(data) = read_sequences(args)? {
-        return split_of(args, data, split.unwrap_or(SplitName::User), seed);
+    if let Some(data) = read_sequences(plan)? {
+        return split_of(plan, data, split);
     }
     let name = args
         .dataset
         .ok_or("give --dataset NAME, --csv PATH or --sequences FILE")?;
     let Some(release) = name.movielens() else {
-        let data = synthetic(args, name, seed)?;
-        return split_of(args, data, split.unwrap_or(SplitName::User), seed);
+        let data = synthetic(plan, name)?;
+        return split_of(plan, data, split);
     };
-    let official = if release == MovieLens::Ml100k {
-        split.unwrap_or(SplitName::Ua).official()
-    } else {
-        None
-    };
-    if let Some(official) = official {
-        return Ok(warm(load_movielens_split(
-            args.data_dir.as_deref(),
-            official,
-            args.min_rating,
-        )?));
+    if let Some(official) = split.official() {
+        let dir = args.data_dir.as_deref();
+        return Ok(warm(load_movielens_split(dir, official, args.min_rating)?));
     }
     let data = load_movielens(release, args.data_dir.as_deref(), args.min_rating)?;
-    split_of(args, data, split.unwrap_or(SplitName::Random), seed)
+    split_of(plan, data, split)
 }
 
 /// The sequence file or Amazon dataset `args` name, if they name one.
-fn read_sequences(args: &DataArgs) -> Result<Option<Dataset>, Failure> {
+fn read_sequences(plan: &RunPlan) -> Result<Option<Dataset>, Failure> {
+    let args = &plan.data;
     if let Some(file) = &args.sequences {
         return Ok(Some(read_sequence_file(file)?));
     }
@@ -189,36 +237,30 @@ fn read_sequences(args: &DataArgs) -> Result<Option<Dataset>, Failure> {
 /// leave-one-out): a sequence file, an Amazon dataset, MovieLens (ML-1M keeping the movies
 /// with at least 5 ratings unless `--min-item-interactions` says otherwise), a CSV file
 /// (with a timestamp column) or synthetic data.
-pub(crate) fn load_unsplit(args: &DataArgs, seed: u64) -> Result<Dataset, Failure> {
-    if args.test_csv.is_some() {
-        return Err("--test-csv brings its own split: leave-one-out splits one file".into());
-    }
-    let data = if let Some(data) = read_sequences(args)? {
+pub(crate) fn load_unsplit(plan: &RunPlan) -> Result<Dataset, Failure> {
+    let args = &plan.data;
+    let data = if let Some(data) = read_sequences(plan)? {
         data
     } else if let Some(csv) = &args.csv {
-        load_csv(
-            csv,
-            &csv_format(&args.separator)?,
-            &columns(args),
-            args.min_rating,
-        )?
+        let format = csv_format(&args.separator)?;
+        load_csv(csv, &format, &columns(plan), args.min_rating)?
     } else {
         let name = args
             .dataset
             .ok_or("give --dataset NAME, --csv PATH or --sequences FILE")?;
         match name.movielens() {
             Some(release) => load_movielens(release, args.data_dir.as_deref(), args.min_rating)?,
-            None => synthetic(args, name, seed)?,
+            None => synthetic(plan, name)?,
         }
     };
-    let ml1m = args.dataset == Some(DatasetName::Ml1m);
-    match args.min_item_interactions.or(ml1m.then_some(5)) {
+    match plan.min_item_interactions() {
         Some(n) => Ok(data.keep_items_with_at_least(n)?),
         None => Ok(data),
     }
 }
 
-fn columns(args: &DataArgs) -> ColumnMapping {
+fn columns(plan: &RunPlan) -> ColumnMapping {
+    let args = &plan.data;
     let mut m = ColumnMapping::new(&args.user_col, &args.item_col);
     m.timestamp = args.timestamp_col.clone();
     m.rating = args.rating_col.clone();
@@ -238,7 +280,8 @@ fn csv_format(separator: &str) -> Result<CsvFormat, Failure> {
     })
 }
 
-fn split_of(args: &DataArgs, data: Dataset, split: SplitName, seed: u64) -> Result<Split, Failure> {
+fn split_of(plan: &RunPlan, data: Dataset, split: SplitName) -> Result<Split, Failure> {
+    let (args, seed) = (&plan.split, plan.training.seed);
     let x = &data.interactions;
     let cold_side = match split {
         SplitName::ColdItems => Some((Side::Items, &args.cold_items, &data.items)),
@@ -259,6 +302,7 @@ fn split_of(args: &DataArgs, data: Dataset, split: SplitName, seed: u64) -> Resu
             cold: Some((side, cold)),
             user_features: None,
             item_features: None,
+            unseen: Unseen::default(),
         });
     }
     let parts = match split {
@@ -266,24 +310,10 @@ fn split_of(args: &DataArgs, data: Dataset, split: SplitName, seed: u64) -> Resu
         SplitName::User => user_split(x, args.test_fraction, seed)?,
         SplitName::LeaveLast => leave_last_k(x, args.leave_last)?,
         SplitName::Temporal => temporal_split(x, args.test_fraction)?,
-        SplitName::ColdItems | SplitName::ColdUsers => unreachable!("split above"),
-        SplitName::LeaveOneOut => {
-            return Err(
-                "leave-one-out is the next-item protocol: train a sequence model, cooc or \
-                 popularity on it"
-                    .into(),
-            )
-        }
-        official => {
-            let name = official
-                .to_possible_value()
-                .map(|p| p.get_name().to_owned())
-                .unwrap_or_default();
-            return Err(format!(
-                "the split {name} is one of ML-100K's official files: use random, user, \
-                 leave-last, temporal, cold-items or cold-users for this data"
-            )
-            .into());
+        other => {
+            // the plan's check rules these out before any data is read
+            let name = name_of(&other);
+            return Err(format!("the split {name} does not apply to this data").into());
         }
     };
     Ok(Split {
@@ -292,11 +322,13 @@ fn split_of(args: &DataArgs, data: Dataset, split: SplitName, seed: u64) -> Resu
         cold: None,
         user_features: None,
         item_features: None,
+        unseen: Unseen::default(),
     })
 }
 
 /// A synthetic dataset wrapped as a `Dataset` (ids are their own raw ids).
-fn synthetic(args: &DataArgs, name: DatasetName, seed: u64) -> Result<Dataset, Failure> {
+fn synthetic(plan: &RunPlan, name: DatasetName) -> Result<Dataset, Failure> {
+    let (args, seed) = (&plan.data.synthetic, plan.training.seed);
     let interactions = match name {
         DatasetName::SyntheticTiled => tiled(args.rows, args.length)?,
         _ => markov(&MarkovConfig {
@@ -316,16 +348,6 @@ fn synthetic(args: &DataArgs, name: DatasetName, seed: u64) -> Result<Dataset, F
         report: Default::default(),
         interactions,
     })
-}
-
-/// The data must map ids the way the model was trained, or its scores mean nothing.
-pub(crate) fn check_same_ids(catalog: &netrex::Catalog, data: &Dataset) -> Result<(), Failure> {
-    if let (Some(users), Some(items)) = (&catalog.users, &catalog.items) {
-        if users != &data.users || items != &data.items {
-            return Err("the data's ids do not match the model's: use the dataset and split it was trained on".into());
-        }
-    }
-    Ok(())
 }
 
 /// One line on stderr: the data's size and split.

@@ -3,16 +3,19 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 mod args;
 mod device;
 mod evaluate;
 mod fit;
+mod guard;
 mod load;
 mod next_item;
+mod plan;
 mod recommend;
 mod report;
+mod resume;
 mod train;
 
 use args::{EvaluateArgs, FitArgs, RecommendArgs};
@@ -49,15 +52,9 @@ enum Command {
 }
 
 fn run() -> Result<(), Failure> {
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = Cli::parse();
     match cli.command {
-        Command::Fit(a) => {
-            let fit_matches = matches
-                .subcommand_matches("fit")
-                .ok_or("fit's options are missing")?;
-            fit::fit(*a, fit_matches)
-        }
+        Command::Fit(a) => fit::fit(*a),
         Command::Evaluate(a) => evaluate::evaluate_saved(*a),
         Command::Recommend(a) => recommend::recommend(a),
     }

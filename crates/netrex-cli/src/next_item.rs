@@ -16,13 +16,14 @@ use netrex::evaluation::{
     next_item_metrics, Cooccurrence, NextItemConfig, NextItemReport, Popularity, SequenceScorer,
 };
 use netrex::losses::{BuiltinLoss, Loss};
+use netrex::plan::memory::{available_memory, DataSize};
+use netrex::plan::{ModelName, RunPlan};
 use netrex::prelude::*;
 use netrex::{fit_early_stopping, EarlyStopping, EarlyStoppingReport, PlateauDecay};
 
-use crate::args::{FitArgs, LossName, ModelName, SamplingName};
-use crate::device::{on_device, resident_by_default};
-use crate::fit::{sequence_spec, training_config};
+use crate::device::on_device;
 use crate::load::load_unsplit;
+use crate::train::diverged;
 use crate::Failure;
 
 /// The histories each pass reads and the targets it ranks.
@@ -67,67 +68,33 @@ fn metrics(report: &NextItemReport) -> Value {
     })
 }
 
-/// Runs the protocol for `--model`.
-pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
-    if args.model == ModelName::Factorization {
-        return Err(
-            "--split leave-one-out ranks next items: use a sequence model (lstm, cnn, pool, \
-             sequence-popularity), cooc or popularity"
-                .into(),
-        );
-    }
-    if args.resume.is_some() || args.checkpoint_every.is_some() || args.plot.is_some() {
-        return Err(
-            "--resume, --checkpoint-every and --plot are not available with leave-one-out".into(),
-        );
-    }
-    let max_len = args.max_len.unwrap_or(50);
+/// Runs the protocol for the plan's model (the plan is checked: a sequence model, cooc or
+/// popularity).
+pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
+    let max_len = plan.max_len();
     let eval = NextItemConfig {
         k: 10,
         max_len: Some(max_len),
         exclude_seen: true,
     };
-    // hyperparameters are checked before any data is read
-    let rules = EarlyStopping {
-        max_epochs: args.max_epochs.unwrap_or(200),
-        patience: args.patience.unwrap_or(20),
-    }
-    .check()?;
-    let decay = args
+    let rules = plan.early_stopping().check()?;
+    let s = &plan.stopping;
+    let decay = s
         .lr_decay_patience
-        .map(|n| PlateauDecay::new(n, args.lr_decay_factor))
+        .map(|n| PlateauDecay::new(n, s.lr_decay_factor))
         .transpose()?;
-    let defaults = TrainingConfig {
-        embedding_dim: 64,
-        batch_size: 128,
-        learning_rate: 1e-3,
-        ..TrainingConfig::default()
-    };
-    let config = SequenceConfig {
-        // each round of early stopping is one `fit` of `--eval-every` epochs
-        training: TrainingConfig {
-            epochs: args.eval_every.unwrap_or(1),
-            ..training_config(args, defaults)
-        },
-        max_len,
-        // every item a negative (the full softmax): Beauty NDCG@10 0.0561 vs 0.0503 with 256
-        // per row (docs/results.md), three large products per batch
-        negatives: args
-            .negative_sampling
-            .map_or(NegativeSampling::FullCatalog, SamplingName::sampling),
-    }
-    .check()?;
-    let loss = match args.loss {
-        Some(_) => args.loss()?,
-        None => LossName::SampledSoftmax.build(args.negatives),
-    };
-    // the device is checked (and opened once) before any data is read
-    if !matches!(args.model, ModelName::Popularity | ModelName::Cooc) {
-        on_device!(args.device, _device => Ok::<(), Failure>(()))?;
-    }
-    let data = load_unsplit(&args.data, args.seed)?;
+    let config = plan.sequence_config().check()?;
+    let loss = plan.loss()?;
+    let data = load_unsplit(plan)?;
     let split = leave_one_out(&data.interactions)?;
-    if !args.json {
+    let size = DataSize {
+        users: data.users.len(),
+        items: data.items.len(),
+        interactions: split.train.len(),
+        features: 0,
+    };
+    plan.training_estimate(size).fits(available_memory())?;
+    if !plan.output.json {
         eprintln!(
             "data: {} users, {} items; leave-one-out: train {} / validation {} / test {}",
             data.users.len(),
@@ -142,32 +109,33 @@ pub(crate) fn fit_next_item(args: &FitArgs) -> Result<(), Failure> {
         train_and_validation: split.train.concat(&split.validation)?.histories(),
         split,
         eval,
-        threads: args.threads,
+        threads: plan.training.threads,
     };
     let n = data.items.len();
     let start = Instant::now();
-    let (out, text) = match args.model {
+    let (out, text) = match plan.model.kind {
         ModelName::Popularity => baseline(&Popularity::fit(&passes.split.train), &passes)?,
         ModelName::Cooc => baseline(&Cooccurrence::fit(&passes.train, n), &passes)?,
         _ => {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(plan.training.seed);
             let representation =
-                sequence_spec(args, max_len)?.build(n, config.training.embedding_dim, &mut rng)?;
-            on_device!(args.device, device => {
+                plan.sequence_spec()
+                    .build(n, config.training.embedding_dim, &mut rng)?;
+            on_device!(plan.training.device, device => {
                 let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
-                    .with_resident_tables(args.resident || resident_by_default(args.device));
-                train(model, args, (&rules, decay.clone()), &passes, &data)
+                    .with_resident_tables(plan.resident());
+                train(model, plan, (&rules, decay.clone()), &passes, &data)
             })?
         }
     };
     let mut out = out;
-    out["model"] = json!(args.model.name());
+    out["model"] = json!(plan.model.kind.name());
     out["seconds"] = json!(start.elapsed().as_secs_f64());
     out["protocol"] = json!("leave-one-out");
     out["max_len"] = json!(max_len);
     out["users"] = json!(data.users.len());
     out["items"] = json!(n);
-    if args.json {
+    if plan.output.json {
         println!("{out}");
     } else {
         println!("{text}");
@@ -206,7 +174,7 @@ fn on_cpu<D: ComputeDevice + 'static, T>(
 /// Trains with early stopping on validation NDCG@10, then tests the best epoch's model.
 fn train<D: ComputeDevice + 'static>(
     mut model: ImplicitSequenceModel<AnySequence, BuiltinLoss, D>,
-    args: &FitArgs,
+    plan: &RunPlan,
     (rules, mut decay): (&EarlyStopping, Option<PlateauDecay>),
     passes: &Passes,
     data: &Dataset,
@@ -220,18 +188,25 @@ where
         &mut model,
         &passes.split.train,
         rules,
-        |m| match on_cpu(m, |m| passes.validation(m)) {
-            Ok(r) => Ok(r.ndcg_at_k),
-            Err(e) => {
-                let message = e.to_string();
-                failure = Some(e);
-                Err(NetrexError::Training(message))
+        |m| {
+            let last = m.loss_history().last().copied().unwrap_or(0.0);
+            let rate = m.config().training.learning_rate;
+            if let Some(e) = diverged(m.epochs_trained(), last, rate) {
+                return Err(e);
+            }
+            match on_cpu(m, |m| passes.validation(m)) {
+                Ok(r) => Ok(r.ndcg_at_k),
+                Err(e) => {
+                    let message = e.to_string();
+                    failure = Some(e);
+                    Err(NetrexError::Training(message))
+                }
             }
         },
         |m| m.representation().clone(),
         |m, best| *m.representation_mut() = best,
         |m, end| {
-            if !args.json {
+            if !plan.output.json {
                 eprintln!(
                     "epoch {:>3}: loss {:.4}, validation NDCG@10 {:.4} (best {:.4} at epoch {})",
                     end.epoch, end.loss, end.score, end.best.0, end.best.1
@@ -246,7 +221,7 @@ where
                 Ok(()) => rates.push((end.epoch, rate)),
                 Err(e) => decay_failure = decay_failure.take().or(Some(e)),
             }
-            if !args.json {
+            if !plan.output.json {
                 eprintln!("learning rate now {rate:e}");
             }
         },
@@ -258,12 +233,13 @@ where
         return Err(e.into());
     }
     let test = on_cpu(&model, |m| passes.test(m))?;
-    if let Some(dir) = &args.save {
+    if let Some(dir) = &plan.output.save {
         let catalog = Catalog {
             users: Some(data.users.clone()),
             items: Some(data.items.clone()),
             titles: data.item_titles.clone(),
             seen: None,
+            plan: Some(serde_json::to_value(plan)?),
             ..Default::default()
         };
         model.save(dir, &catalog)?;

@@ -19,6 +19,7 @@ use crate::Failure;
 
 /// Runs `netrex recommend`.
 pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
+    crate::guard::model_fits(&args.model)?;
     if netrex::sequence_persist::is_sequence_model(&args.model) {
         return recommend_sequence(args);
     }

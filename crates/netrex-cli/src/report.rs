@@ -33,10 +33,20 @@ pub(crate) fn metrics_text(report: &Report) -> String {
     )
 }
 
-/// Each epoch's mean loss on stderr.
-pub(crate) fn print_epochs(history: &[f32]) {
+/// Each epoch's mean loss on stderr, the first being epoch `first` (a resumed run goes on
+/// counting where its checkpoint stopped).
+pub(crate) fn print_epochs(first: usize, history: &[f32]) {
     for (k, l) in history.iter().enumerate() {
-        eprintln!("epoch {:>3}: loss {l:.4}", k + 1);
+        eprintln!("epoch {:>3}: loss {l:.4}", first + k);
+    }
+}
+
+/// `out` with the fields of the object `more` added.
+pub(crate) fn merge(out: &mut Value, more: Value) {
+    if let Value::Object(fields) = more {
+        for (k, v) in fields {
+            out[k.as_str()] = v;
+        }
     }
 }
 

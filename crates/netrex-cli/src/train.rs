@@ -7,15 +7,14 @@ use serde_json::{json, Value};
 
 use netrex::data::{Dataset, TrainTest};
 use netrex::evaluation::{sampled_mrr_score, sequence_mrr_score, EvalError, SequenceEvalConfig};
+use netrex::folder::FolderLock;
 use netrex::losses::{BuiltinLoss, Loss};
+use netrex::plan::RunPlan;
 use netrex::prelude::*;
 use netrex::{EpochEnd, FeatureNames, FitReport};
 
-use crate::fit::side_features;
-
-use crate::args::FitArgs;
 use crate::load::Split;
-use crate::report::{metrics_json, metrics_text, print_epochs};
+use crate::report::{merge, metrics_json, metrics_text, print_epochs};
 use crate::Failure;
 
 /// How a model is scored on the test set.
@@ -253,38 +252,57 @@ fn due(every: Option<usize>, end: &EpochEnd) -> bool {
     every.is_some_and(|k| end.epoch.is_multiple_of(k))
 }
 
+/// A diverged epoch as an error that says so, with the learning rate to lower: a mean loss
+/// that is not finite or above 1e6 (the built-in losses stay within tens).
+pub(crate) fn diverged(epoch: usize, loss: f32, learning_rate: f32) -> Option<NetrexError> {
+    (!loss.is_finite() || loss > 1e6).then(|| {
+        NetrexError::Training(format!(
+            "training diverged: epoch {epoch}'s mean loss is {loss} at learning rate \
+             {learning_rate}; lower --learning-rate"
+        ))
+    })
+}
+
 /// Fits (or, with `resume`, finishes) `model` with the per-epoch evaluation, checkpoints and
-/// curve asked for, then tests, saves, charts and reports it.
+/// curve the plan asks for, then tests, saves (into `folder`, claimed by this run), charts and
+/// reports it.
 pub(crate) fn train_and_report<M: Trainable>(
     mut model: M,
-    args: &FitArgs,
+    plan: &RunPlan,
     split: &Split,
+    folder: Option<&FolderLock>,
     resume: bool,
 ) -> Result<(), Failure> {
     let (data, parts) = (&split.data, &split.parts);
     let mut catalog = M::catalog(data, parts);
     // the names let the saved model score ids it never saw from their features
     if let Some(f) = &split.item_features {
-        let side = side_features(args, false);
+        let side = plan.side_features(false);
         catalog.item_features = Some(FeatureNames::of(f, data.items.len(), side));
     }
     if let Some(f) = &split.user_features {
-        let side = side_features(args, true);
+        let side = plan.side_features(true);
         catalog.user_features = Some(FeatureNames::of(f, data.users.len(), side));
     }
+    catalog.plan = Some(serde_json::to_value(plan)?);
     let settings = TestSettings {
-        threads: args.threads,
-        seed: args.seed,
+        threads: plan.training.threads,
+        seed: plan.training.seed,
         candidates: split.candidates(),
     };
-    let save_dir = args.save.clone().or_else(|| args.resume.clone());
+    let save_dir = folder.map(FolderLock::path);
+    let output = &plan.output;
+    let learning_rate = plan.training_config().learning_rate;
     let mut curve: Vec<(usize, f64)> = Vec::new();
     let mut on_epoch = |m: &M, end: &EpochEnd| -> Result<(), NetrexError> {
-        if due(args.eval_every, end) {
+        if let Some(e) = diverged(end.epoch, end.loss, learning_rate) {
+            return Err(e);
+        }
+        if due(output.eval_every, end) {
             let scores = m
                 .test(parts, &settings, true)
                 .map_err(|e| NetrexError::Training(e.to_string()))?;
-            if !args.json {
+            if !output.json {
                 eprintln!(
                     "epoch {:>3}: loss {:.4}, {} {:.4}",
                     end.epoch, end.loss, scores.headline_name, scores.headline
@@ -292,8 +310,8 @@ pub(crate) fn train_and_report<M: Trainable>(
             }
             curve.push((end.epoch, scores.headline));
         }
-        match save_dir.as_deref() {
-            Some(dir) if due(args.checkpoint_every, end) => m.save_checkpoint(dir, &catalog),
+        match save_dir {
+            Some(dir) if due(output.checkpoint_every, end) => m.save_checkpoint(dir, &catalog),
             _ => Ok(()),
         }
     };
@@ -303,14 +321,14 @@ pub(crate) fn train_and_report<M: Trainable>(
         model.fit_with(&parts.train, &mut on_epoch)?
     };
     let scores = model.test(parts, &settings, false)?;
-    if let Some(dir) = &save_dir {
+    if let Some(dir) = save_dir {
         model.save_to(dir, &catalog)?;
     }
-    if let Some(file) = &args.plot {
+    if let Some(file) = &output.plot {
         let title = format!("{}, {} loss", model.kind(), model.loss_name());
         netrex::plot::training_curve(file, &title, model.history(), &curve)?;
     }
-    if args.json {
+    if output.json {
         let mut out = scores.json;
         out["model"] = json!(model.kind());
         out["loss"] = json!(model.loss_name());
@@ -318,14 +336,12 @@ pub(crate) fn train_and_report<M: Trainable>(
         out["epochs"] = json!(model.epochs());
         out["loss_history"] = json!(fitted.loss_history);
         out["eval_curve"] = json!(curve);
-        if let Value::Object(fields) = model.training_json()? {
-            for (k, v) in fields {
-                out[k.as_str()] = v;
-            }
-        }
+        merge(&mut out, model.training_json()?);
+        merge(&mut out, split.unseen.json());
         println!("{out}");
     } else {
-        print_epochs(&fitted.loss_history);
+        let first = model.epochs() + 1 - fitted.loss_history.len();
+        print_epochs(first, &fitted.loss_history);
         println!(
             "fit: {} epochs in {:.2} s, final loss {:.4}",
             model.epochs(),
@@ -333,7 +349,7 @@ pub(crate) fn train_and_report<M: Trainable>(
             fitted.loss_history.last().copied().unwrap_or(f32::NAN)
         );
         println!("{}", scores.text);
-        if let Some(dir) = &save_dir {
+        if let Some(dir) = save_dir {
             println!("saved to {}", dir.display());
         }
     }

@@ -148,6 +148,9 @@ pub fn read_feature_file(
     parse_features(&text, path, kind, ids)
 }
 
+/// The largest feature weight a file may give.
+pub const MAX_WEIGHT: f32 = 1e6;
+
 /// [`read_feature_file`] on text already read (`path` names it in errors).
 pub fn parse_features(
     text: &str,
@@ -157,6 +160,7 @@ pub fn parse_features(
 ) -> Result<Features> {
     let mut builder = FeaturesBuilder::new();
     let mut first = true;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -184,8 +188,14 @@ pub fn parse_features(
         let weight = match fields.get(2) {
             None => 1.0,
             Some(w) => match w.parse::<f32>() {
-                Ok(v) if v.is_finite() => v,
-                _ => return Err(error(format!("weight {w:?} is not a finite number"))),
+                Ok(v) if (0.0..=MAX_WEIGHT).contains(&v) => v,
+                _ => {
+                    return Err(error(format!(
+                        "weight {w:?} is not a number in [0, {MAX_WEIGHT:e}] (weights are \
+                         relative importances: a negative one flips a feature's sign, a huge one \
+                         overflows the sums)"
+                    )))
+                }
             },
         };
         let id = ids.get_or_insert(RawId::parse(fields[0]));
@@ -201,6 +211,17 @@ pub fn parse_features(
         return Err(DataError::Empty {
             what: format!("{} (no {kind} features)", path.display()),
         });
+    }
+    // a row of zero weights would make its id the zero vector (normalising divides by zero)
+    for row in 0..features.num_rows() as u32 {
+        let (f, w) = features.row(row);
+        if !f.is_empty() && w.iter().all(|&w| w == 0.0) {
+            let raw = ids.raw(row).map(ToString::to_string).unwrap_or_default();
+            return Err(DataError::Format {
+                path: path.to_owned(),
+                message: format!("{kind} {raw}: every weight is 0; give at least one positive"),
+            });
+        }
     }
     Ok(features.with_rows(ids.len()))
 }

@@ -87,6 +87,22 @@ impl Interactions {
         })
     }
 
+    /// The same interactions over larger id ranges: `num_users` and `num_items` may only grow
+    /// (ids that a features file adds have no interactions yet).
+    pub fn with_counts(mut self, num_users: usize, num_items: usize) -> Result<Self> {
+        if num_users < self.num_users || num_items < self.num_items {
+            return Err(DataError::param(
+                "num_users, num_items",
+                format!(
+                    "{num_users} x {num_items} is smaller than the {} x {} the interactions have",
+                    self.num_users, self.num_items
+                ),
+            ));
+        }
+        (self.num_users, self.num_items) = (num_users, num_items);
+        Ok(self)
+    }
+
     /// Adds ratings (finite values).
     pub fn with_ratings(mut self, ratings: Vec<f32>) -> Result<Self> {
         check_len("ratings", ratings.len(), self.len())?;

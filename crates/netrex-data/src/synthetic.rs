@@ -106,7 +106,9 @@ pub fn markov(config: &MarkovConfig) -> Result<Interactions> {
         return Err(DataError::param(
             "num_items",
             format!(
-                "{num_items} is more than the {MARKOV_MAX_ITEMS} items a Markov chain is drawn                  for (its transition matrix has num_items^2 entries); use `zipf` for larger sets"
+                "{num_items} is more than the {MARKOV_MAX_ITEMS} items a Markov chain is drawn for (its \
+                 transition matrix has num_items^2 entries): generate larger catalogs with the \
+                 library's `netrex_data::synthetic::zipf`, or read them from a CSV"
             ),
         ));
     }

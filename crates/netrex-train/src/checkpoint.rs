@@ -134,7 +134,23 @@ fn read_state(dir: &Path, optimizer: &mut RowOptimizer) -> Result<(), NetrexErro
         .map_err(|e| corrupt(&path, e.to_string()))
 }
 
-fn find(dir: &Path) -> Result<PathBuf, NetrexError> {
+/// The folder of the last complete checkpoint under `dir`, or an error that says what is
+/// missing: no checkpoint, or one missing its model or its optimizer state.
+pub fn find_checkpoint(dir: &Path) -> Result<PathBuf, NetrexError> {
+    for partial in [dir.join("checkpoint"), dir.join("checkpoint.old")] {
+        let (model, state) = (partial.join("model.json"), partial.join(STATE_FILE));
+        if model.is_file() != state.is_file() && checkpoint_dir(dir).is_none() {
+            let missing = if model.is_file() {
+                STATE_FILE
+            } else {
+                "model.json"
+            };
+            return Err(NetrexError::ModelFile {
+                path: partial,
+                message: format!("the checkpoint is incomplete: {missing} is missing"),
+            });
+        }
+    }
     checkpoint_dir(dir).ok_or_else(|| NetrexError::ModelFile {
         path: dir.to_owned(),
         message: "no checkpoint here (expected checkpoint/ with model.json and \
@@ -214,7 +230,7 @@ impl<R: FactorizationRepresentation + Record, L: Loss> ImplicitFactorizationMode
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        let found = find(dir.as_ref())?;
+        let found = find_checkpoint(dir.as_ref())?;
         let (mut model, catalog) = Self::load(&found, loss)?;
         read_state(&found, model.optimizer_mut())?;
         Ok((model, catalog))
@@ -225,7 +241,7 @@ impl<R: SequenceRepresentation + Record, L: Loss> ImplicitSequenceModel<R, L> {
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        let found = find(dir.as_ref())?;
+        let found = find_checkpoint(dir.as_ref())?;
         let (mut model, catalog) = Self::load(&found, loss)?;
         read_state(&found, model.optimizer_mut())?;
         Ok((model, catalog))

@@ -44,6 +44,40 @@ pub struct Catalog {
     /// Likewise for users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_features: Option<crate::FeatureNames>,
+    /// The resolved run plan the model was trained by (the facade's `netrex::plan::RunPlan`),
+    /// so that the folder alone says how to reproduce, evaluate or resume it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
+}
+
+impl Catalog {
+    /// The raw-id maps must cover the model's tables exactly: a cut or padded map would name
+    /// the wrong raw ids.
+    pub(crate) fn check_sizes(
+        &self,
+        dir: &Path,
+        users: Option<usize>,
+        items: usize,
+    ) -> Result<(), NetrexError> {
+        let sides = [
+            ("user", self.users.as_ref(), users),
+            ("item", self.items.as_ref(), Some(items)),
+        ];
+        for (kind, map, rows) in sides {
+            if let (Some(map), Some(rows)) = (map, rows) {
+                if map.len() != rows {
+                    return Err(corrupt(
+                        dir,
+                        format!(
+                            "the catalog names {} {kind}s but the model has {rows}",
+                            map.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Catalog {
@@ -107,6 +141,34 @@ pub(crate) struct RunHistory {
     #[serde(default)]
     pub(crate) run_start: usize,
     pub(crate) loss_history: Vec<f32>,
+}
+
+impl RunHistory {
+    /// The counters must agree with the history they count: a file whose `epochs_trained` was
+    /// edited would otherwise resume with no epochs left, or past its run, and report a loss
+    /// it never had.
+    pub(crate) fn check(&self, dir: &Path, epochs_per_run: usize) -> Result<(), NetrexError> {
+        let (epochs, start) = (self.epochs_trained, self.run_start);
+        if epochs != self.loss_history.len() {
+            return Err(corrupt(
+                dir,
+                format!(
+                    "epochs_trained is {epochs} but loss_history holds {} epochs",
+                    self.loss_history.len()
+                ),
+            ));
+        }
+        if start > epochs || epochs > start.saturating_add(epochs_per_run) {
+            return Err(corrupt(
+                dir,
+                format!(
+                    "run_start {start} and epochs_trained {epochs} do not fit a run of \
+                     {epochs_per_run} epochs"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 const KIND: &str = "netrex-factorization";
@@ -176,6 +238,9 @@ impl<R: FactorizationRepresentation + Record, L: Loss, D: ComputeDevice>
         let mut catalog = info.catalog;
         catalog.seen = seen;
         let representation: R = restore(dir, info.spec, tables, &info.representation, R::name)?;
+        let (users, items) = (representation.num_users(), representation.num_items());
+        catalog.check_sizes(dir, Some(users), items)?;
+        info.history.check(dir, info.config.epochs)?;
         let mut model =
             ImplicitFactorizationModel::new_on(device, info.config, representation, loss)?;
         model.restore_history(info.history);
@@ -238,7 +303,11 @@ pub(crate) fn write_json(dir: &Path, file: &impl Serialize) -> Result<(), Netrex
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, NetrexError> {
     let path = dir.join("model.json");
     let text = fs::read(&path).map_err(io(&path))?;
-    serde_json::from_slice(&text).map_err(|e| corrupt(&path, e.to_string()))
+    serde_json::from_slice(&text).map_err(|e| match e.is_eof() {
+        // serde points at the last line read, which is valid: say what is wrong instead
+        true => corrupt(&path, "the file ends before its JSON does (truncated?)"),
+        false => corrupt(&path, e.to_string()),
+    })
 }
 
 /// Writes `tables` (and the seen items, if any) to `dir/model.safetensors`, atomically.

@@ -125,6 +125,9 @@ impl<R: SequenceRepresentation + Record, L: Loss, D: ComputeDevice> ImplicitSequ
             None => Vec::new(),
         };
         let representation: R = restore(dir, info.representation, tables, &info.name, R::name)?;
+        info.history.check(dir, info.config.training.epochs)?;
+        let items = representation.num_items();
+        info.catalog.check_sizes(dir, None, items)?;
         let mut model = ImplicitSequenceModel::new_on(device, info.config, representation, loss)?;
         if let Some(spec) = info.item_features {
             let HybridSide::Features(map) = spec

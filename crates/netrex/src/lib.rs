@@ -30,6 +30,8 @@
 
 #![warn(missing_docs)]
 
+pub mod folder;
+pub mod plan;
 #[cfg(feature = "plots")]
 pub mod plot;
 

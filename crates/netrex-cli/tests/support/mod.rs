@@ -37,9 +37,15 @@ pub fn data_dir() -> PathBuf {
 /// Runs `netrex` with `line` split at whitespace (paths in it come from [`temp`], which has
 /// none), reading datasets from `data`.
 pub fn netrex_in(data: &Path, line: &str) -> Run {
+    netrex_with(data, &[], line)
+}
+
+/// [`netrex_in`] with the environment variables `env` set (a faked memory limit, say).
+pub fn netrex_with(data: &Path, env: &[(&str, &str)], line: &str) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_netrex"))
         .args(line.split_whitespace())
         .env("NETREX_DATA_DIR", data)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     Run {

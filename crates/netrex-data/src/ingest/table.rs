@@ -175,6 +175,11 @@ pub(crate) fn parse_text(
     format: &CsvFormat,
     wanted: &[(&str, FieldKind, DataType)],
 ) -> Result<(Parsed, Vec<u8>)> {
+    // a UTF-8 byte-order mark (Excel writes one) is not part of the first column's name
+    let text = match text.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => text,
+    };
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(DataError::Empty {
             what: path.display().to_string(),

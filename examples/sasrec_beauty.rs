@@ -1,0 +1,67 @@
+//! SASRec on Amazon Beauty, the field's leave-one-out protocol, through the public API: the
+//! run plan resolves the same defaults as `netrex fit --dataset amazon-beauty --model sasrec`,
+//! early stopping keeps the best validation epoch, and its model is tested once.
+//!
+//!     NETREX_DATA_DIR=../shared/data cargo run --release --example sasrec_beauty
+//!
+//! (`NETREX_EPOCHS=2` caps the epochs for a quick look.)
+
+use netrex::data::split::leave_one_out;
+use netrex::data::AmazonS3Rec;
+use netrex::evaluation::{next_item_metrics, NextItemConfig};
+use netrex::plan::RunPlan;
+use netrex::prelude::*;
+use rand::SeedableRng;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut plan =
+        RunPlan::from_toml("[data]\ndataset = 'amazon-beauty'\n[model]\nkind = 'sasrec'")?;
+    plan.training.threads = 2;
+    plan.stopping.max_epochs = std::env::var("NETREX_EPOCHS")
+        .ok()
+        .and_then(|e| e.parse().ok());
+    let plan = plan.resolve()?;
+    plan.check()?;
+
+    let data = AmazonS3Rec::Beauty.load(None)?;
+    let split = leave_one_out(&data.interactions)?;
+    let (before_validation, before_test) = (
+        split.train.histories(),
+        split.train.concat(&split.validation)?.histories(),
+    );
+    let config = plan.sequence_config().check()?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(plan.training.seed);
+    let sasrec =
+        plan.sequence_spec()
+            .build(data.items.len(), config.training.embedding_dim, &mut rng)?;
+    let mut model = ImplicitSequenceModel::new(config, sasrec, plan.loss()?)?;
+
+    let eval = NextItemConfig {
+        k: 10,
+        max_len: Some(plan.max_len()),
+        exclude_seen: true,
+    };
+    let rank = |m: &ImplicitSequenceModel<_, _>, histories, targets| {
+        netrex::in_pool(2, || next_item_metrics(m, histories, targets, &eval))
+    };
+    let report = netrex::fit_early_stopping(
+        &mut model,
+        &split.train,
+        &plan.early_stopping().check()?,
+        |m| Ok(rank(m, &before_validation, &split.validation)??.ndcg_at_k),
+        |m| m.representation().clone(),
+        |m, best| *m.representation_mut() = best,
+        |_, end| {
+            eprintln!(
+                "epoch {:>3}: loss {:.4}, validation NDCG@10 {:.4}",
+                end.epoch, end.loss, end.score
+            )
+        },
+    )?;
+    let test = rank(&model, &before_test, &split.test)??;
+    println!(
+        "best epoch {}: test HR@10 {:.4}  NDCG@10 {:.4}",
+        report.best_epoch, test.hr_at_k, test.ndcg_at_k
+    );
+    Ok(())
+}
