@@ -68,8 +68,17 @@ pub(crate) fn load_checked(plan: &RunPlan) -> Result<Split, Failure> {
     plan.training_estimate(size).fits(available_memory())?;
     // a sequence model reads histories, not user rows; users with features (the cold ones of a
     // cold-users split among them) are scored from their features
-    let users = plan.model.kind.is_sequence() || split.user_features.is_some();
+    let users = !plan.model.kind.is_trained()
+        || plan.model.kind.is_sequence()
+        || split.user_features.is_some();
     let split = drop_unseen(split, users);
+    if split.parts.test.is_empty() && split.unseen.interactions > 0 {
+        return Err(format!(
+            "every test user is new to training ({} users), and a factorization model has no row              for a user it never saw: use a sequence model, popularity, user features or a split              that keeps users in training",
+            split.unseen.users
+        )
+        .into());
+    }
     if !plan.output.json {
         describe(&split.data, &split.parts);
         split.unseen.warn();

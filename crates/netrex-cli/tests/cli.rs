@@ -256,7 +256,7 @@ fn the_learning_rate_decays_on_each_validation_plateau() {
     ))
     .fails_with("lr_decay_factor");
     netrex("fit --dataset synthetic-tiled --model lstm --lr-decay-patience 2")
-        .fails_with("--lr-decay-patience decays on the validation score");
+        .fails_with("--lr-decay-patience (stopping.lr_decay_patience): early stopping runs on");
 }
 
 #[test]

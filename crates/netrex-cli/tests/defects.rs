@@ -21,8 +21,17 @@ fn resume_refuses_options_that_differ_from_the_run_it_finishes() {
     let run = format!("fit {MARKOV} --split random --dim 8 --epochs 2 --checkpoint-every 1 --json");
     netrex(&format!("{run} --save {dir}")).json();
     let resume = format!("{run} --resume {dir}");
-    // the same options: accepted
+    // an interrupted run (no final model) with the same options: accepted
+    std::fs::remove_file(format!("{dir}/model.json")).unwrap();
+    netrex(
+        &resume
+            .replace("--epochs 2", "--epochs 3")
+            .replace("--checkpoint-every 1 ", ""),
+    )
+    .fails_with("--epochs 3 (the run has 2)");
+    std::fs::remove_file(format!("{dir}/model.json")).ok();
     netrex(&resume).json();
+    std::fs::remove_file(format!("{dir}/model.json")).unwrap();
     // options of the run that differ from the checkpoint's: refused, each named
     for (flag, value) in [
         ("--epochs", "3"),

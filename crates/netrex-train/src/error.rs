@@ -34,7 +34,7 @@ pub enum NetrexError {
     #[error("features: {0}")]
     Features(String),
     /// The loss became NaN or infinite.
-    #[error("the loss is {value} at epoch {epoch}, batch {batch}: training stopped (try a lower learning rate)")]
+    #[error("training diverged: the loss is {value} at epoch {epoch}, batch {batch}; lower the learning rate")]
     NonFiniteLoss {
         /// 1-based epoch.
         epoch: usize,

@@ -70,10 +70,11 @@ impl fmt::Display for TooLarge {
     }
 }
 
-/// `bytes` in GB, MB or KB, three figures.
+/// `bytes` in TB, GB, MB or KB, one decimal.
 pub fn size(bytes: u128) -> String {
     let b = bytes as f64;
     match b {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
         b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
         b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
         b => format!("{:.1} KB", b / 1e3),
