@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = netrex::fit_early_stopping(
         &mut model,
         &split.train,
-        &plan.early_stopping().check()?,
+        &plan.early_stopping(),
         |m| Ok(rank(m, &before_validation, &split.validation)??.ndcg_at_k),
         |m| m.representation().clone(),
         |m, best| *m.representation_mut() = best,

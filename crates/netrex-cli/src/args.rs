@@ -252,15 +252,15 @@ pub(crate) struct FitArgs {
     #[arg(long)]
     pub(crate) sample_cold_items: bool,
     /// With features: `normalised` divides each id's weights by their sum, as LightFM does;
-    /// `raw` uses them as given. Default: raw on cold splits (measured best), else normalised.
+    /// `raw` (the default, measured best on warm and cold data) uses them as given.
     #[arg(long, value_parser = named::<FeatureWeighting>("feature weighting"))]
     pub(crate) feature_weighting: Option<FeatureWeighting>,
     /// The same as --feature-weighting raw.
     #[arg(long, conflicts_with = "feature_weighting")]
     pub(crate) raw_feature_weights: bool,
     /// With features: a factor on the named features' weights (the id's stays 1), applied
-    /// before rows are normalised [default: 1]. With ids on warm data, a small weight (0.05
-    /// with raw weights) lets the id embedding lead.
+    /// before rows are normalised. Default: 0.05 for factorization on warm data (the id
+    /// embedding leads, features nudge it), 1 on cold splits and for sequence models.
     #[arg(long, value_name = "W")]
     pub(crate) feature_weight: Option<f32>,
     /// Keep the tables and a dense optimizer on the device for the whole fit (the default

@@ -96,7 +96,7 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     if a.raw_feature_weights {
         f.weighting = Some(FeatureWeighting::Raw);
     }
-    set(&mut f.feature_weight, &a.feature_weight);
+    set_some(&mut f.feature_weight, &a.feature_weight);
     plan.split.sample_cold_items |= a.sample_cold_items;
     let s = &mut plan.stopping;
     set_some(&mut s.max_epochs, &a.max_epochs);

@@ -37,7 +37,7 @@ pub mod synthetic;
 
 pub use dataset::{Dataset, LoadReport};
 pub use error::{DataError, Result};
-pub use features::{read_feature_file, Features, FeaturesBuilder};
+pub use features::{read_feature_file, Features, FeaturesBuilder, MAX_WEIGHT};
 pub use ids::{IdMap, RawId};
 pub use interactions::{Interactions, PerUser};
 #[cfg(feature = "testing")]

@@ -150,8 +150,9 @@ impl RunPlan {
                 "keeps id embeddings beside features: give --item-features or --user-features",
             );
         }
-        if !(f.feature_weight.is_finite() && f.feature_weight > 0.0) {
-            return invalid("features.feature_weight", "must be finite and above 0");
+        let weight = self.feature_weight();
+        if !(weight.is_finite() && weight > 0.0 && weight <= netrex_data::MAX_WEIGHT) {
+            return invalid("features.feature_weight", "must be in (0, 1e6]");
         }
         match (next_item, kind) {
             (true, ModelName::Factorization) => invalid(

@@ -196,11 +196,13 @@ pub struct FeaturePlan {
     /// data, as LightFM's identity features; none on cold-start splits, whose held-out ids
     /// have no trained row).
     pub with_ids: Option<IdSides>,
-    /// How feature weights are used (resolved: raw on cold-start splits, where it measured
-    /// best; normalised otherwise).
+    /// How feature weights are used (resolved: raw, which measured best on warm and cold data
+    /// alike; LightFM normalises).
     pub weighting: Option<FeatureWeighting>,
-    /// A factor on the named features' weights (the id's stays 1), before normalising.
-    pub feature_weight: f32,
+    /// A factor on the named features' weights (the id's stays 1), before normalising
+    /// (resolved: 0.05 for a factorization model on warm data, where the id embedding should
+    /// lead and features only nudge it; 1 otherwise).
+    pub feature_weight: Option<f32>,
 }
 
 impl Default for FeaturePlan {
@@ -210,7 +212,7 @@ impl Default for FeaturePlan {
             user: None,
             with_ids: None,
             weighting: None,
-            feature_weight: 1.0,
+            feature_weight: None,
         }
     }
 }
