@@ -2,49 +2,15 @@
 //! split.
 
 use netrex::evaluation::evaluate;
-use netrex::losses::BuiltinLoss;
 use netrex::prelude::*;
 
 use netrex::plan::{ModelName, RunPlan, SplitName};
 
 use crate::args::EvaluateArgs;
 use crate::load::{drop_unseen, load, Split};
-use crate::resume::check_same_ids;
+use crate::saved::{check_same_ids, load_factorization, load_sequence};
 use crate::train::{factorization_scores, sequence_scores, Scores, TestSettings};
 use crate::Failure;
-
-/// The built-in loss a saved model was trained with (the model files name it).
-pub(crate) fn saved_loss(dir: &std::path::Path, sequence: bool) -> Result<BuiltinLoss, Failure> {
-    let name = if sequence {
-        netrex::sequence_persist::saved_sequence_loss_name(dir)?
-    } else {
-        netrex::persist::saved_loss_name(dir)?
-    };
-    BuiltinLoss::from_name(&name, None).ok_or_else(|| {
-        format!(
-            "{}: trained with loss {name:?}, which this netrex does not know",
-            dir.display()
-        )
-        .into()
-    })
-}
-
-/// Loads the saved factorization model in `dir`.
-pub(crate) fn load_factorization(
-    dir: &std::path::Path,
-) -> Result<(ImplicitFactorizationModel<Hybrid, BuiltinLoss>, Catalog), Failure> {
-    Ok(ImplicitFactorizationModel::load(
-        dir,
-        saved_loss(dir, false)?,
-    )?)
-}
-
-/// Loads the saved sequence model in `dir`.
-pub(crate) fn load_sequence(
-    dir: &std::path::Path,
-) -> Result<(ImplicitSequenceModel<AnySequence, BuiltinLoss>, Catalog), Failure> {
-    Ok(ImplicitSequenceModel::load(dir, saved_loss(dir, true)?)?)
-}
 
 /// The plan `evaluate` scores with: the model's own (so its split is the default), with the
 /// data options given over it; a model saved without a plan gets the defaults of its kind.
@@ -112,7 +78,7 @@ fn check_no_leak(plan: &RunPlan, saved: Option<&RunPlan>, test: &Split) -> Resul
 
 /// Runs `netrex evaluate`.
 pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
-    let sequence = netrex::sequence_persist::is_sequence_model(&args.model);
+    let sequence = netrex::is_sequence_model(&args.model);
     crate::guard::model_fits(&args.model)?;
     if sequence && args.plot.is_some() {
         return Err(

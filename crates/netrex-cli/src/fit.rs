@@ -7,11 +7,9 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use serde_json::json;
 
-use netrex::data::cold::Side;
 use netrex::data::Features;
 use netrex::evaluation::{evaluate, Popularity};
 use netrex::folder::FolderLock;
-use netrex::plan::memory::{available_memory, DataSize};
 use netrex::plan::{ModelName, RunPlan};
 use netrex::prelude::*;
 use netrex::representations::HybridSide;
@@ -19,7 +17,7 @@ use netrex::{feature_map, feature_side};
 
 use crate::args::FitArgs;
 use crate::device::on_device;
-use crate::load::{describe, drop_unseen, load, Split};
+use crate::load::{load_checked, negative_items};
 use crate::report::{metrics_json, metrics_text};
 use crate::train::train_and_report;
 use crate::Failure;
@@ -54,38 +52,6 @@ pub(crate) fn fit(args: FitArgs) -> Result<(), Failure> {
     }
 }
 
-/// The data of a plan, with what it says about itself checked: its size against the memory
-/// training needs, and test interactions no model can score left out (and reported).
-pub(crate) fn load_checked(plan: &RunPlan) -> Result<Split, Failure> {
-    let split = load(plan)?;
-    let features = |f: &Option<Features>| f.as_ref().map_or(0, |f| f.names().len());
-    let size = DataSize {
-        users: split.data.users.len(),
-        items: split.data.items.len(),
-        interactions: split.parts.train.len(),
-        features: features(&split.item_features) + features(&split.user_features),
-    };
-    plan.training_estimate(size).fits(available_memory())?;
-    // a sequence model reads histories, not user rows; users with features (the cold ones of a
-    // cold-users split among them) are scored from their features
-    let users = !plan.model.kind.is_trained()
-        || plan.model.kind.is_sequence()
-        || split.user_features.is_some();
-    let split = drop_unseen(split, users);
-    if split.parts.test.is_empty() && split.unseen.interactions > 0 {
-        return Err(format!(
-            "every test user is new to training ({} users), and a factorization model has no row              for a user it never saw: use a sequence model, popularity, user features or a split              that keeps users in training",
-            split.unseen.users
-        )
-        .into());
-    }
-    if !plan.output.json {
-        describe(&split.data, &split.parts);
-        split.unseen.warn();
-    }
-    Ok(split)
-}
-
 fn fit_factorization(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), Failure> {
     let loss = plan.loss()?;
     let config = plan.training_config().check()?;
@@ -106,26 +72,6 @@ fn fit_factorization(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), 
         }
         train_and_report(model, plan, &split, folder, false)
     })
-}
-
-/// A cold-items split's training items, which negatives are drawn from (unless
-/// `sample_cold_items`): the cold items stay unseen in training, as new items are.
-pub(crate) fn negative_items(plan: &RunPlan, split: &Split) -> Option<Vec<u32>> {
-    if plan.split.sample_cold_items || !matches!(split.cold, Some((Side::Items, _))) {
-        return None;
-    }
-    let mut seen = vec![false; split.data.items.len()];
-    split
-        .parts
-        .train
-        .items()
-        .iter()
-        .for_each(|&i| seen[i as usize] = true);
-    Some(
-        (0..seen.len() as u32)
-            .filter(|&i| seen[i as usize])
-            .collect(),
-    )
 }
 
 fn fit_sequence(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), Failure> {

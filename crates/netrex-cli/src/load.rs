@@ -11,6 +11,7 @@ use netrex::data::{
     movielens_item_features, movielens_user_features, read_feature_file, read_sequence_file,
     Dataset, Features, IdMap, RawId, TrainTest,
 };
+use netrex::plan::memory::{available_memory, DataSize};
 use netrex::plan::{name_of, DatasetName, RunPlan, SplitName};
 use netrex::prelude::EvalConfig;
 use std::path::Path;
@@ -348,6 +349,58 @@ fn synthetic(plan: &RunPlan, name: DatasetName) -> Result<Dataset, Failure> {
         report: Default::default(),
         interactions,
     })
+}
+
+/// The data of a plan, with what it says about itself checked: its size against the memory
+/// training needs, and test interactions no model can score left out (and reported).
+pub(crate) fn load_checked(plan: &RunPlan) -> Result<Split, Failure> {
+    let split = load(plan)?;
+    let features = |f: &Option<Features>| f.as_ref().map_or(0, |f| f.names().len());
+    let size = DataSize {
+        users: split.data.users.len(),
+        items: split.data.items.len(),
+        interactions: split.parts.train.len(),
+        features: features(&split.item_features) + features(&split.user_features),
+    };
+    plan.training_estimate(size).fits(available_memory())?;
+    // a sequence model reads histories, not user rows; users with features (the cold ones of a
+    // cold-users split among them) are scored from their features
+    let users = !plan.model.kind.is_trained()
+        || plan.model.kind.is_sequence()
+        || split.user_features.is_some();
+    let split = drop_unseen(split, users);
+    if split.parts.test.is_empty() && split.unseen.interactions > 0 {
+        return Err(format!(
+            "every test user is new to training ({} users), and a factorization model has no row              for a user it never saw: use a sequence model, popularity, user features or a split              that keeps users in training",
+            split.unseen.users
+        )
+        .into());
+    }
+    if !plan.output.json {
+        describe(&split.data, &split.parts);
+        split.unseen.warn();
+    }
+    Ok(split)
+}
+
+/// A cold-items split's training items, which negatives are drawn from (unless
+/// `sample_cold_items`): the cold items stay unseen in training, as new items are.
+pub(crate) fn negative_items(plan: &RunPlan, split: &Split) -> Option<Vec<u32>> {
+    if plan.split.sample_cold_items || !matches!(split.cold, Some((Side::Items, _))) {
+        return None;
+    }
+    let mut seen = vec![false; split.data.items.len()];
+    split
+        .parts
+        .train
+        .items()
+        .iter()
+        .for_each(|&i| seen[i as usize] = true);
+    Some(
+        (0..seen.len() as u32)
+            .filter(|&i| seen[i as usize])
+            .collect(),
+    )
 }
 
 /// One line on stderr: the data's size and split.

@@ -16,6 +16,7 @@ mod plan;
 mod recommend;
 mod report;
 mod resume;
+mod saved;
 mod train;
 
 use args::{EvaluateArgs, FitArgs, RecommendArgs};

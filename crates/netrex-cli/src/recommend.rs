@@ -13,14 +13,14 @@ use netrex::{FeatureNames, FoldIn};
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
 use crate::args::RecommendArgs;
-use crate::evaluate::{load_factorization, load_sequence};
 use crate::report::print_recommendations;
+use crate::saved::{load_factorization, load_sequence};
 use crate::Failure;
 
 /// Runs `netrex recommend`.
 pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     crate::guard::model_fits(&args.model)?;
-    if netrex::sequence_persist::is_sequence_model(&args.model) {
+    if netrex::is_sequence_model(&args.model) {
         return recommend_sequence(args);
     }
     let (mut model, mut catalog) = load_factorization(&args.model)?;

@@ -4,23 +4,23 @@
 
 use std::path::Path;
 
-use netrex::data::Dataset;
 use netrex::folder::FolderLock;
 use netrex::losses::BuiltinLoss;
 use netrex::plan::{flag_of, RunPlan};
 use netrex::prelude::*;
 
 use crate::args::FitArgs;
-use crate::fit::{load_checked, negative_items};
+use crate::load::{load_checked, negative_items};
+use crate::saved::{check_same_ids, saved_loss};
 use crate::train::train_and_report;
 use crate::Failure;
 
 /// Runs `fit --resume dir`.
 pub(crate) fn resume(args: &FitArgs, dir: &Path) -> Result<(), Failure> {
-    let found = netrex::checkpoint::find_checkpoint(dir)?;
+    let found = netrex::find_checkpoint(dir)?;
     let folder = FolderLock::claim(dir)?;
-    let sequence = netrex::sequence_persist::is_sequence_model(&found);
-    let loss = crate::evaluate::saved_loss(&found, sequence)?;
+    let sequence = netrex::is_sequence_model(&found);
+    let loss = saved_loss(&found, sequence)?;
     if sequence {
         let (model, catalog) =
             ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load_checkpoint(dir, loss)?;
@@ -121,21 +121,4 @@ fn saved_model(dir: &Path) -> Result<Option<(RunPlan, usize)>, Failure> {
         serde_json::from_value(plan).map_err(|e| format!("{}: its plan: {e}", path.display()))?;
     let epochs = json["epochs_trained"].as_u64().unwrap_or(0) as usize;
     Ok(Some((plan, epochs)))
-}
-
-/// The data must map ids the way the model was trained, or its scores mean nothing.
-pub(crate) fn check_same_ids(catalog: &Catalog, data: &Dataset) -> Result<(), Failure> {
-    if let (Some(users), Some(items)) = (&catalog.users, &catalog.items) {
-        let sizes = |u: usize, i: usize| format!("{u} users x {i} items");
-        if users != &data.users || items != &data.items {
-            return Err(format!(
-                "the data's ids do not match the model's (the data has {}, the model {}): use \
-                 the dataset and split it was trained on",
-                sizes(data.users.len(), data.items.len()),
-                sizes(users.len(), items.len())
-            )
-            .into());
-        }
-    }
-    Ok(())
 }

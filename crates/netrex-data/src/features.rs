@@ -258,8 +258,10 @@ mod tests {
         let mut ids = IdMap::new();
         for (text, line, what) in [
             ("1,a\n2\n", 2, "expected"),
-            ("1,a,x\n", 1, "not a finite number"),
-            ("1,a\n1,b,NaN\n", 2, "not a finite number"),
+            ("1,a,x\n", 1, "not a number in [0, 1e6]"),
+            ("1,a\n1,b,NaN\n", 2, "not a number in [0, 1e6]"),
+            ("1,a\n1,b,-0.5\n", 2, "flips a feature's sign"),
+            ("1,a,1e38\n", 1, "overflows"),
             ("1,a\n1,a\n", 2, "twice"),
             ("1,a,1,2\n", 1, "expected"),
         ] {
@@ -268,6 +270,12 @@ mod tests {
             assert!(err.contains(what), "{text:?}: {err}");
         }
         assert!(parse("# nothing\n", &mut ids).is_err());
+        let zero = parse("1,a,0\n1,b,0\n2,a\n", &mut ids)
+            .unwrap_err()
+            .to_string();
+        assert!(zero.contains("item 1: every weight is 0"), "{zero}");
+        // a zero beside a positive weight is fine, and so is a byte-order mark
+        assert!(parse("\u{feff}1,a,0\n1,b,2\n", &mut ids).is_ok());
     }
 
     #[test]

@@ -163,6 +163,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// `out += factor * x` (the kernels' row update).
+#[inline(always)]
+pub fn add_scaled(out: &mut [f32], factor: f32, x: &[f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += factor * v;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

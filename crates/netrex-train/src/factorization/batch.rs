@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use netrex_data::Interactions;
 
 use crate::error::NetrexError;
-use crate::fused;
+use crate::factorization::fused;
 use crate::optim::prefetch_lines;
 
 /// Positives per unit of sampling and work when training one positive at a time.

@@ -15,7 +15,7 @@ use netrex_representations::FactorizationRepresentation;
 use super::ImplicitFactorizationModel;
 use crate::config::ParamGuard;
 use crate::error::NetrexError;
-use crate::fused::{add_scaled, dot};
+use netrex_representations::kernel::{add_scaled, dot};
 
 /// Options of [`ImplicitFactorizationModel::fold_in`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +162,7 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
     ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let mut scores = vec![0.0f32; self.representation.num_items()];
         self.score_folded(user, &mut scores)?;
-        Ok(crate::training::top_k(scores, exclude, k))
+        Ok(crate::engine::training::top_k(scores, exclude, k))
     }
 }
 

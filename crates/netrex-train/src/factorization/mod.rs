@@ -15,19 +15,20 @@ use netrex_representations::{
     Bilinear, FactorizationRepresentation, Gathered, IndexedBy, Rows, SparseGrad,
 };
 
+use crate::engine::resident::{ResidentTables, Touched};
 use crate::optim::{RowStore, RowTraining};
-use crate::resident::{ResidentTables, Touched};
 
 use crate::config::{Checked, IntoChecked, TrainingConfig};
 use crate::device::ComputeDevice;
+use crate::engine::progress::Progress;
+use crate::engine::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 use crate::error::NetrexError;
-use crate::fused;
-use crate::progress::Progress;
-use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 
 mod batch;
 mod epochs;
+pub mod file;
 mod fold_in;
+pub(crate) mod fused;
 mod gradients;
 mod hybrid;
 mod strata;
@@ -193,7 +194,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         &self.config
     }
 
-    crate::training::model_accessors!();
+    crate::engine::training::model_accessors!();
 
     /// Draws training negatives from `items` only (dense ids, each at most once), not from
     /// every item: for a cold-start split, the items with training interactions, so that the
@@ -255,7 +256,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
                 self.representation.num_items()
             )));
         }
-        crate::training::check_negatives(
+        crate::engine::training::check_negatives(
             &self.loss.name(),
             self.negatives(),
             self.representation.num_items(),
@@ -434,11 +435,11 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         exclude: &[u32],
     ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let scores = self.predict(user, &self.all_items)?;
-        Ok(crate::training::top_k(scores, exclude, k))
+        Ok(crate::engine::training::top_k(scores, exclude, k))
     }
 }
 
-crate::training::fit_impls!(
+crate::engine::training::fit_impls!(
     ImplicitFactorizationModel,
     FactorizationRepresentation,
     config.threads
@@ -453,9 +454,10 @@ impl<R: FactorizationRepresentation, L: Loss> ImplicitFactorizationModel<R, L> {
         train: Option<&Interactions>,
         config: &EvalConfig,
     ) -> Result<Report, NetrexError> {
-        Ok(crate::training::in_pool(self.config.threads, || {
-            evaluate(self, test, train, config)
-        })??)
+        Ok(crate::engine::training::in_pool(
+            self.config.threads,
+            || evaluate(self, test, train, config),
+        )??)
     }
 }
 

@@ -122,7 +122,7 @@ impl ItemFeatures {
                 };
                 let (features, weights) = self.map.row(item);
                 for (&f, &w) in features.iter().zip(weights) {
-                    crate::fused::add_scaled(out.row_mut(f), w, g);
+                    netrex_representations::kernel::add_scaled(out.row_mut(f), w, g);
                 }
             }
             grad.clear();

@@ -4,9 +4,8 @@
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-use crate::resident::{ResidentTables, Touched};
+use crate::engine::resident::{ResidentTables, Touched};
 use netrex_data::sequence::chunked;
 use netrex_data::{Interactions, Sequences};
 use netrex_evaluation::SequenceScorer;
@@ -15,61 +14,21 @@ use netrex_representations::host::{matmul, View};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
-use crate::config::{Checked, IntoChecked, ParamGuard, TrainingConfig};
+use crate::config::{Checked, IntoChecked, ParamGuard};
 use crate::device::ComputeDevice;
+use crate::engine::progress::Progress;
+use crate::engine::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
 use crate::error::NetrexError;
-use crate::progress::Progress;
-use crate::sequence_kernel::{sequence_batch, SequenceBatch};
-use crate::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
+use crate::sequence::kernel::{sequence_batch, SequenceBatch};
 
+pub(crate) mod catalog;
+mod config;
 mod features;
+pub mod file;
+pub(crate) mod kernel;
 mod steps;
 
-/// Hyperparameters of [`ImplicitSequenceModel`]: the training settings shared with
-/// factorization models, plus the sequence length.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SequenceConfig {
-    /// Embedding dimension, epochs, batch size (in sequences), learning rate, optimizer...
-    pub training: TrainingConfig,
-    /// Length of the padded training rows; longer histories are cut into chunks.
-    pub max_len: usize,
-    /// Which items each position is trained against.
-    #[serde(default)]
-    pub negatives: NegativeSampling,
-}
-
-/// The negatives of a sequence model's training positions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NegativeSampling {
-    /// `N` uniform draws at every position (the loss's `num_negatives`).
-    #[default]
-    PerPosition,
-    /// `N` uniform draws per training row, shared by its positions (correlated within a
-    /// row). The CPU kernel scores and updates them with dense products per row: several
-    /// times faster than [`PerPosition`](Self::PerPosition) with a softmax-family loss.
-    PerRow,
-    /// Every item of the catalog is a negative at every position, except the position's own
-    /// target (scored [`MASKED_SCORE`]): with `SampledSoftmax` this is the full softmax
-    /// cross-entropy. Costs `O(positions x items x dim)` per batch, as three large matrix
-    /// products on the CPU kernel; the dfdx path holds a `(B * T, items)` score matrix.
-    FullCatalog,
-}
-
-/// The score a [`NegativeSampling::FullCatalog`] negative gets where it is the position's
-/// target: low enough that every built-in loss gives it no weight and no gradient, finite so
-/// that a custom loss's arithmetic stays finite.
-pub const MASKED_SCORE: f32 = -1.0e9;
-
-impl ParamGuard for SequenceConfig {
-    fn check_ref(&self) -> Result<(), NetrexError> {
-        self.training.check_ref()?;
-        if self.max_len == 0 {
-            return Err(NetrexError::config("max_len", "must be at least 1"));
-        }
-        Ok(())
-    }
-}
+pub use config::{NegativeSampling, SequenceConfig, MASKED_SCORE};
 
 /// A next-item model trained on users' histories (the talk's padded form: input
 /// `[0, a, b, c]`, targets `[a, b, c, d]`), a prediction and a loss at every position, padding
@@ -220,7 +179,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         Ok(())
     }
 
-    crate::training::model_accessors!();
+    crate::engine::training::model_accessors!();
 
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
     /// first; may be empty).
@@ -248,7 +207,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     ) -> Result<Vec<(u32, f32)>, NetrexError> {
         let scores = self.predict(history)?;
         let exclude: &[u32] = if exclude_seen { history } else { &[] };
-        Ok(crate::training::top_k(scores, exclude, k))
+        Ok(crate::engine::training::top_k(scores, exclude, k))
     }
 
     fn negatives(&self) -> usize {
@@ -275,7 +234,11 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             )));
         }
         if self.config.negatives != NegativeSampling::FullCatalog {
-            crate::training::check_negatives(&self.loss.name(), self.negatives(), num_items)?;
+            crate::engine::training::check_negatives(
+                &self.loss.name(),
+                self.negatives(),
+                num_items,
+            )?;
         }
         let sequences = chunked(&train.histories(), num_items, self.config.max_len)?;
         if !resume {
@@ -418,11 +381,11 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     fn score(&self, state: &[f32], item: u32) -> f32 {
         let tables = self.representation.tables();
         let e = tables[0].row(item as usize + 1);
-        crate::fused::dot(state, e) + tables[1].row(item as usize + 1)[0]
+        crate::factorization::fused::dot(state, e) + tables[1].row(item as usize + 1)[0]
     }
 }
 
-crate::training::fit_impls!(
+crate::engine::training::fit_impls!(
     ImplicitSequenceModel,
     SequenceRepresentation,
     config.training.threads
@@ -444,7 +407,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
         let embeddings = tables[0].data()[d..].chunks_exact(d);
         let biases = &tables[1].data()[1..];
         for ((s, e), b) in scores.iter_mut().zip(embeddings).zip(biases) {
-            *s = crate::fused::dot(last, e) + b;
+            *s = crate::factorization::fused::dot(last, e) + b;
         }
     }
 

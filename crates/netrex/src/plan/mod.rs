@@ -184,7 +184,7 @@ impl Default for SplitPlan {
 }
 
 /// Side features of users and items.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturePlan {
     /// Item features: a file of `raw item id, feature[, weight]` rows, or `movielens` for the
@@ -203,18 +203,6 @@ pub struct FeaturePlan {
     /// (resolved: 0.05 for a factorization model on warm data, where the id embedding should
     /// lead and features only nudge it; 1 otherwise).
     pub feature_weight: Option<f32>,
-}
-
-impl Default for FeaturePlan {
-    fn default() -> Self {
-        FeaturePlan {
-            item: None,
-            user: None,
-            with_ids: None,
-            weighting: None,
-            feature_weight: None,
-        }
-    }
 }
 
 /// The model and its layout.

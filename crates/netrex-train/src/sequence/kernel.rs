@@ -13,9 +13,9 @@ use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
 use netrex_representations::host::{matmul, View};
 use netrex_representations::{HostEncoder, SparseGrad, Table};
 
-use crate::catalog_kernel::full_catalog;
-use crate::fused::{add_scaled, dot};
-use crate::sequence::NegativeSampling;
+use super::config::NegativeSampling;
+use crate::sequence::catalog::full_catalog;
+use netrex_representations::kernel::{add_scaled, dot};
 
 /// One batch of `B` padded rows: `inputs` and `targets` `(B, T)` (shifted ids, 0 = padding),
 /// `negatives` `(B, T, N)` (or `(B, N)`, shared by each row's positions).

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use netrex_data::Interactions;
 
 use crate::config::ParamGuard;
+use crate::engine::training::Fit;
 use crate::error::NetrexError;
-use crate::training::Fit;
 
 /// When to stop. Each round is one [`Fit::fit`] call, i.e. the model's configured epochs
 /// (one, for a score after every epoch); a learning-rate schedule restarts every round.
@@ -180,7 +180,7 @@ pub fn fit_early_stopping<M: Fit, S>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::{FitReport, OnEpoch};
+    use crate::engine::training::{FitReport, OnEpoch};
 
     /// A "model" whose validation score after epoch e is `curve[e - 1]`.
     struct Scripted {

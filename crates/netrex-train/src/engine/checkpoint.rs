@@ -19,8 +19,8 @@ use netrex_representations::{FactorizationRepresentation, Record, SequenceRepres
 #[cfg(feature = "cuda")]
 use dfdx::prelude::Cuda;
 
+use crate::engine::files::{corrupt, io, write_atomically, Catalog};
 use crate::error::NetrexError;
-use crate::persist::{corrupt, io, write_atomically, Catalog};
 use crate::{ImplicitFactorizationModel, ImplicitSequenceModel};
 
 const STATE_FILE: &str = "optimizer.safetensors";

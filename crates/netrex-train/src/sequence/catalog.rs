@@ -25,7 +25,7 @@ use netrex_losses::{
 use netrex_representations::host::{matmul, View};
 use netrex_representations::{SparseGrad, Table};
 
-use crate::sequence::MASKED_SCORE;
+use super::config::MASKED_SCORE;
 
 /// The fewest real positions per parallel task: each product repacks the whole item table, so
 /// a task must be long enough to amortise that.

@@ -269,7 +269,7 @@ macro_rules! fit_impls {
                 on_epoch: &mut OnEpoch<'_, Self>,
             ) -> Result<FitReport, NetrexError> {
                 let threads = self.$($threads).+;
-                crate::training::in_pool(threads, || self.run(train, false, on_epoch))?
+                crate::engine::training::in_pool(threads, || self.run(train, false, on_epoch))?
             }
 
             /// Continues the run a checkpoint was taken in (see `load_checkpoint`) up to its
@@ -281,7 +281,7 @@ macro_rules! fit_impls {
                 on_epoch: &mut OnEpoch<'_, Self>,
             ) -> Result<FitReport, NetrexError> {
                 let threads = self.$($threads).+;
-                crate::training::in_pool(threads, || self.run(train, true, on_epoch))?
+                crate::engine::training::in_pool(threads, || self.run(train, true, on_epoch))?
             }
         }
 
@@ -364,15 +364,15 @@ macro_rules! model_accessors {
         }
 
         /// Where training stands, to save with the model.
-        pub(crate) fn run_history(&self) -> crate::persist::RunHistory {
-            crate::persist::RunHistory {
+        pub(crate) fn run_history(&self) -> crate::engine::files::RunHistory {
+            crate::engine::files::RunHistory {
                 epochs_trained: self.trainer.epochs_trained,
                 run_start: self.trainer.run_start,
                 loss_history: self.trainer.loss_history.clone(),
             }
         }
 
-        pub(crate) fn restore_history(&mut self, history: crate::persist::RunHistory) {
+        pub(crate) fn restore_history(&mut self, history: crate::engine::files::RunHistory) {
             self.trainer.restore(
                 history.epochs_trained,
                 history.run_start,

@@ -14,12 +14,12 @@ use netrex_representations::{HybridSide, HybridSideSpec, Record, SequenceReprese
 
 use crate::config::Checked;
 use crate::device::ComputeDevice;
-use crate::error::NetrexError;
-use crate::persist::RunHistory;
-use crate::persist::{
+use crate::engine::files::RunHistory;
+use crate::engine::files::{
     corrupt, io, read_json, read_tensors, restore, spec_json, write_json, write_tensors, Catalog,
     TableInfo,
 };
+use crate::error::NetrexError;
 use crate::sequence::{ImplicitSequenceModel, SequenceConfig};
 
 const KIND: &str = "netrex-sequence";
