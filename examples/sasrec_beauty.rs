@@ -8,10 +8,9 @@
 
 use netrex::data::split::leave_one_out;
 use netrex::data::AmazonS3Rec;
-use netrex::evaluation::{next_item_metrics, NextItemConfig};
+use netrex::evaluation::next_item_metrics;
 use netrex::plan::RunPlan;
 use netrex::prelude::*;
-use rand::SeedableRng;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut plan =
@@ -25,22 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let data = AmazonS3Rec::Beauty.load(None)?;
     let split = leave_one_out(&data.interactions)?;
-    let (before_validation, before_test) = (
-        split.train.histories(),
-        split.train.concat(&split.validation)?.histories(),
-    );
-    let config = plan.sequence_config().check()?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(plan.training.seed);
-    let sasrec =
-        plan.sequence_spec()
-            .build(data.items.len(), config.training.embedding_dim, &mut rng)?;
-    let mut model = ImplicitSequenceModel::new(config, sasrec, plan.loss()?)?;
-
-    let eval = NextItemConfig {
-        k: 10,
-        max_len: Some(plan.max_len()),
-        exclude_seen: true,
-    };
+    let before_validation = split.train.histories();
+    let before_test = split.train.concat(&split.validation)?.histories();
+    let mut model = plan.sequence_model(data.items.len())?;
+    let eval = plan.next_item_config();
     let rank = |m: &ImplicitSequenceModel<_, _>, histories, targets| {
         netrex::in_pool(2, || next_item_metrics(m, histories, targets, &eval))
     };
@@ -51,17 +38,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |m| Ok(rank(m, &before_validation, &split.validation)??.ndcg_at_k),
         |m| m.representation().clone(),
         |m, best| *m.representation_mut() = best,
-        |_, end| {
-            eprintln!(
-                "epoch {:>3}: loss {:.4}, validation NDCG@10 {:.4}",
-                end.epoch, end.loss, end.score
-            )
-        },
+        |_, end| eprintln!("epoch {}: validation NDCG@10 {:.4}", end.epoch, end.score),
     )?;
     let test = rank(&model, &before_test, &split.test)??;
+    let (hr, ndcg) = (test.hr_at_k, test.ndcg_at_k);
     println!(
-        "best epoch {}: test HR@10 {:.4}  NDCG@10 {:.4}",
-        report.best_epoch, test.hr_at_k, test.ndcg_at_k
+        "best epoch {}: test HR@10 {hr:.4}  NDCG@10 {ndcg:.4}",
+        report.best_epoch
     );
     Ok(())
 }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use rand::SeedableRng;
 use serde_json::json;
 
 use netrex::data::Features;
@@ -75,16 +74,7 @@ fn fit_factorization(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), 
 }
 
 fn fit_sequence(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), Failure> {
-    let config = plan.sequence_config().check()?;
-    let spec = plan.sequence_spec();
     let split = load_checked(plan)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(plan.training.seed);
-    let representation = spec.build(
-        split.data.items.len(),
-        config.training.embedding_dim,
-        &mut rng,
-    )?;
-    let loss = plan.loss()?;
     let items = split
         .item_features
         .as_ref()
@@ -92,9 +82,9 @@ fn fit_sequence(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), Failu
         .transpose()?
         .map(Arc::new);
     on_device!(plan.training.device, device => {
-        let mut model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
-            .with_progress(!plan.output.json)
-            .with_resident_tables(plan.resident());
+        let mut model = plan
+            .sequence_model_on(device, split.data.items.len())?
+            .with_progress(!plan.output.json);
         if let Some(map) = items.clone() {
             model = model.with_item_features(map)?;
         }

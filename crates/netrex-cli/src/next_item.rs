@@ -7,7 +7,6 @@
 use std::any::Any;
 use std::time::Instant;
 
-use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use netrex::data::split::{leave_one_out, LeaveOneOut};
@@ -72,19 +71,13 @@ fn metrics(report: &NextItemReport) -> Value {
 /// popularity).
 pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     let max_len = plan.max_len();
-    let eval = NextItemConfig {
-        k: 10,
-        max_len: Some(max_len),
-        exclude_seen: true,
-    };
+    let eval = plan.next_item_config();
     let rules = plan.early_stopping().check()?;
     let s = &plan.stopping;
     let decay = s
         .lr_decay_patience
         .map(|n| PlateauDecay::new(n, s.lr_decay_factor))
         .transpose()?;
-    let config = plan.sequence_config().check()?;
-    let loss = plan.loss()?;
     let data = load_unsplit(plan)?;
     let split = leave_one_out(&data.interactions)?;
     let size = DataSize {
@@ -116,17 +109,10 @@ pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     let (out, text) = match plan.model.kind {
         ModelName::Popularity => baseline(&Popularity::fit(&passes.split.train), &passes)?,
         ModelName::Cooc => baseline(&Cooccurrence::fit(&passes.train, n), &passes)?,
-        _ => {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(plan.training.seed);
-            let representation =
-                plan.sequence_spec()
-                    .build(n, config.training.embedding_dim, &mut rng)?;
-            on_device!(plan.training.device, device => {
-                let model = ImplicitSequenceModel::new_on(device, config, representation, loss)?
-                    .with_resident_tables(plan.resident());
-                train(model, plan, (&rules, decay.clone()), &passes, &data)
-            })?
-        }
+        _ => on_device!(plan.training.device, device => {
+            let model = plan.sequence_model_on(device, n)?;
+            train(model, plan, (&rules, decay.clone()), &passes, &data)
+        })?,
     };
     let mut out = out;
     out["model"] = json!(plan.model.kind.name());

@@ -21,6 +21,9 @@ pub enum PlanError {
     /// A config file that is not a valid plan.
     #[error("config: {0}")]
     Toml(String),
+    /// A model the plan describes could not be built.
+    #[error(transparent)]
+    Model(#[from] netrex_train::NetrexError),
     /// A file that could not be read or written.
     #[error("{}: {message}", path.display())]
     Io {

@@ -20,6 +20,7 @@
 //! # Ok::<(), netrex::plan::PlanError>(())
 //! ```
 
+mod build;
 mod check;
 mod defaults;
 mod error;

@@ -1,0 +1,48 @@
+//! The models a plan describes, built as the command line builds them: a program that holds a
+//! plan gets the same model, the same seed's initialisation and the same loss.
+
+use rand::SeedableRng;
+
+use netrex_evaluation::NextItemConfig;
+use netrex_losses::dfdx::prelude::Cpu;
+use netrex_losses::BuiltinLoss;
+use netrex_representations::AnySequence;
+use netrex_train::{ComputeDevice, ImplicitSequenceModel, NetrexError, ParamGuard};
+
+use super::{PlanError, RunPlan};
+
+impl RunPlan {
+    /// The plan's sequence model for a catalog of `num_items`, on `device`: its checked
+    /// configuration, the representation initialised from the plan's seed, and its loss.
+    pub fn sequence_model_on<D: ComputeDevice>(
+        &self,
+        device: D,
+        num_items: usize,
+    ) -> Result<ImplicitSequenceModel<AnySequence, BuiltinLoss, D>, PlanError> {
+        let config = self.sequence_config().check()?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.training.seed);
+        let dim = config.training.embedding_dim;
+        let representation =
+            (self.sequence_spec().build(num_items, dim, &mut rng)).map_err(NetrexError::from)?;
+        let model = ImplicitSequenceModel::new_on(device, config, representation, self.loss()?)?;
+        Ok(model.with_resident_tables(self.resident()))
+    }
+
+    /// [`sequence_model_on`](Self::sequence_model_on) the CPU.
+    pub fn sequence_model(
+        &self,
+        num_items: usize,
+    ) -> Result<ImplicitSequenceModel<AnySequence, BuiltinLoss>, PlanError> {
+        self.sequence_model_on(Cpu::open()?, num_items)
+    }
+
+    /// How the next-item protocol ranks a target: among every item, seen items removed,
+    /// reading the last `max_len` items before it, scored at 10.
+    pub fn next_item_config(&self) -> NextItemConfig {
+        NextItemConfig {
+            k: 10,
+            max_len: Some(self.max_len()),
+            exclude_seen: true,
+        }
+    }
+}
