@@ -36,10 +36,9 @@ pub use engine::files::Catalog;
 pub use engine::training::{in_pool, EpochEnd, Fit, FitReport, OnEpoch};
 pub use error::NetrexError;
 pub use factorization::file::saved_loss_name;
-pub use factorization::{
-    feature_map, feature_side, FeatureNames, FoldIn, FoldedUser, FoldedUsers,
-    ImplicitFactorizationModel, SideFeatures,
-};
+pub use factorization::fold_in::{FoldIn, FoldedUser, FoldedUsers};
+pub use factorization::hybrid::{feature_map, feature_side, FeatureNames, SideFeatures};
+pub use factorization::ImplicitFactorizationModel;
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 pub use sequence::file::{is_sequence_model, saved_sequence_loss_name};
 pub use sequence::{ImplicitSequenceModel, NegativeSampling, SequenceConfig, MASKED_SCORE};

@@ -2,7 +2,7 @@
 //! its backward pass, and `D x D` projections with their gradients.
 
 use super::{matmul, View};
-use crate::sequence::sasrec::EPSILON;
+use crate::sequence::sasrec_parts::EPSILON;
 
 pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {

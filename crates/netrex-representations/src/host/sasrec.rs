@@ -11,7 +11,7 @@ use super::dense::{
     add_bias, column_sums, input_grad, layer_norm, layer_norm_back, project, weight_grad,
 };
 use super::{add_in_chunk_order, EncoderTrace, HostEncoder, CHUNK};
-use crate::sequence::sasrec::{dropout_factor, position_row, row_start, BLOCK_TABLES};
+use crate::sequence::sasrec_parts::{dropout_factor, position_row, row_start, BLOCK_TABLES};
 use crate::table::Table;
 
 /// [`crate::Sasrec`] by hand.

@@ -1,6 +1,6 @@
 //! A causal convolutional network in dfdx ops.
 
-use super::*;
+use super::contract::*;
 
 /// A causal convolutional network, as Spotlight's CNNNet: layers of causal convolutions over
 /// time (output `t` sees inputs `t - j * dilation` for taps `j < kernel_width`, zero before the

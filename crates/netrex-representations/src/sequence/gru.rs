@@ -1,6 +1,6 @@
 //! A one-layer GRU (GRU4Rec's recurrent unit) in dfdx ops.
 
-use super::*;
+use super::contract::*;
 
 /// A one-layer GRU, written out in dfdx (which has none), PyTorch's formulation: with
 /// `a = x W_i + b_i` and `c = h W_h + b_h` (gates in the order reset, update, new),

@@ -1,6 +1,6 @@
 //! A one-layer LSTM in dfdx ops.
 
-use super::*;
+use super::contract::*;
 
 /// A one-layer LSTM, written out in dfdx (which has none): all four gates from one fused
 /// matmul per input and per hidden state.

@@ -1,6 +1,6 @@
 //! Pooling: the running sum or mean of the history's embeddings.
 
-use super::*;
+use super::contract::*;
 
 /// Pooling over the items seen so far: the talk's running sum, or Spotlight's running mean.
 #[derive(Clone, Debug, PartialEq)]

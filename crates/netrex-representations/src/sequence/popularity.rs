@@ -1,6 +1,6 @@
 //! Popularity as a sequence model: every item scored by its learned bias.
 
-use super::*;
+use super::contract::*;
 
 /// Scores every item by its bias alone: the popularity baseline trained as a model. Its
 /// representation is zero everywhere (dimension 1).

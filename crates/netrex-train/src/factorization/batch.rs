@@ -5,6 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use netrex_data::Interactions;
 
+use crate::engine::progress::Progress;
 use crate::error::NetrexError;
 use crate::factorization::fused;
 use crate::optim::prefetch_lines;
@@ -230,6 +231,18 @@ impl Outcome {
             None => Ok((self.total, self.count)),
         }
     }
+}
+
+/// What an epoch trains on, shared by its three paths.
+#[derive(Clone, Copy)]
+pub(super) struct EpochPlan<'a> {
+    /// The shuffled training examples, cut into batches (units of per-example SGD).
+    pub(super) batches: &'a [Rows<'a>],
+    pub(super) sampler: &'a Sampler,
+    pub(super) progress: &'a Progress,
+    /// The items per-example SGD copies per worker on two or more threads (see
+    /// [`fused::hot_items::HotItems`]); empty otherwise.
+    pub(super) hot_items: &'a [u32],
 }
 
 #[cfg(test)]

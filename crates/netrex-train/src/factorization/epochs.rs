@@ -2,19 +2,7 @@
 //! device with resident tables, or with the fused kernel on Hogwild workers.
 
 use super::*;
-use batch::Outcome;
-
-/// What an epoch trains on, shared by its three paths.
-#[derive(Clone, Copy)]
-pub(super) struct EpochPlan<'a> {
-    /// The shuffled training examples, cut into batches (units of per-example SGD).
-    pub(super) batches: &'a [batch::Rows<'a>],
-    pub(super) sampler: &'a Sampler,
-    pub(super) progress: &'a Progress,
-    /// The items per-example SGD copies per worker on two or more threads (see
-    /// [`fused::HotItems`]); empty otherwise.
-    pub(super) hot_items: &'a [u32],
-}
+use batch::{EpochPlan, Outcome};
 
 impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     ImplicitFactorizationModel<R, L, D>
@@ -152,7 +140,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         }
         let training = self.trainer.optimizer.share(tables);
         let slots = if per_example.is_some() && !plan.hot_items.is_empty() {
-            fused::hot_item_slots(plan.hot_items, num_items)
+            fused::hot_items::hot_item_slots(plan.hot_items, num_items)
         } else {
             Vec::new()
         };
@@ -214,7 +202,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
                         .iter()
                         .map(|t| unsafe { t.as_cells() })
                         .collect();
-                    let model = fused::Trained {
+                    let model = fused::per_example::Trained {
                         tables: &tables,
                         kernel: &kernel,
                         loss: example,
@@ -228,8 +216,13 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
                         }
                         let draws = rows.len() * negatives;
                         buffer.fill_with(rows, |n| cell.draw_negatives(seed, u, draws, n));
-                        let result =
-                            fused::sgd_examples(&model, &buffer.batch(), rule, &mut scratch, None);
+                        let result = fused::per_example::sgd_examples(
+                            &model,
+                            &buffer.batch(),
+                            rule,
+                            &mut scratch,
+                            None,
+                        );
                         // every positive is a batch of its own, counted over the epoch
                         let first = cell.offset + u * PER_EXAMPLE_UNIT;
                         let ok = match result {
@@ -294,7 +287,7 @@ impl<L: Loss> FusedWork<'_, L> {
         let at = self.kernel.at;
         let (item, item_bias) = (&tables[at.item].weights, &tables[at.item_bias].weights);
         let mut hot = (!slots.is_empty())
-            .then(|| fused::HotItems::new(slots, self.plan.hot_items, item, item_bias));
+            .then(|| fused::hot_items::HotItems::new(slots, self.plan.hot_items, item, item_bias));
         let mut units = 0;
         for b in (worker..self.plan.batches.len()).step_by(self.workers) {
             if self.stop.load(Ordering::Relaxed) {
@@ -303,16 +296,24 @@ impl<L: Loss> FusedWork<'_, L> {
             let rows = self.plan.batches[b];
             buffer.fill(rows, self.plan.sampler, b);
             if let (Some(rule), Some(example)) = (self.per_example, self.loss.example_gradient()) {
-                let model = fused::Trained {
+                let model = fused::per_example::Trained {
                     tables,
                     kernel: &self.kernel,
                     loss: example,
                     context: &self.context,
                 };
-                let result =
-                    fused::sgd_examples(&model, &buffer.batch(), rule, &mut scratch, hot.as_mut());
+                let result = fused::per_example::sgd_examples(
+                    &model,
+                    &buffer.batch(),
+                    rule,
+                    &mut scratch,
+                    hot.as_mut(),
+                );
                 units += 1;
-                if let Some(hot) = hot.as_mut().filter(|_| units % fused::MERGE_EVERY == 0) {
+                if let Some(hot) = hot
+                    .as_mut()
+                    .filter(|_| units % fused::hot_items::MERGE_EVERY == 0)
+                {
                     hot.merge(item, item_bias);
                 }
                 // every positive is a batch of its own
@@ -327,7 +328,7 @@ impl<L: Loss> FusedWork<'_, L> {
                 self.plan.progress.advance(rows.len(), outcome.mean());
                 continue;
             }
-            let value = fused::bilinear_any(
+            let value = fused::passes::bilinear_any(
                 tables,
                 &self.kernel,
                 self.loss,

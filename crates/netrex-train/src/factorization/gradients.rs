@@ -32,7 +32,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             weights,
         };
         let scratch = &mut fused::Scratch::default();
-        let value = fused::bilinear_any(
+        let value = fused::passes::bilinear_any(
             tables, kernel, &self.loss, &context, &batch, &mut grads, scratch,
         );
         Some((value, grads))

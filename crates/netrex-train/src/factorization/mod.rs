@@ -27,14 +27,11 @@ use crate::error::NetrexError;
 mod batch;
 mod epochs;
 pub mod file;
-mod fold_in;
+pub mod fold_in;
 pub(crate) mod fused;
 mod gradients;
-mod hybrid;
+pub mod hybrid;
 mod strata;
-
-pub use fold_in::{FoldIn, FoldedUser, FoldedUsers};
-pub use hybrid::{feature_map, feature_side, FeatureNames, SideFeatures};
 
 use batch::{BatchBuffer, Sampler, PER_EXAMPLE_UNIT};
 
@@ -348,7 +345,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let batches = order.batches(unit);
         let progress = Progress::new(self.trainer.progress, order.len(), epoch);
         let hot_items = if self.uses_per_example_sgd() && self.config.threads > 1 {
-            fused::hot_item_ids(
+            fused::hot_items::hot_item_ids(
                 train.items(),
                 self.representation.num_items(),
                 self.kernel.as_ref().map_or(1, |k| k.dim),
@@ -356,7 +353,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         } else {
             Vec::new()
         };
-        let plan = epochs::EpochPlan {
+        let plan = batch::EpochPlan {
             batches: &batches,
             sampler: &sampler,
             progress: &progress,

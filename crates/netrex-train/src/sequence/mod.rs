@@ -25,6 +25,7 @@ pub(crate) mod catalog;
 mod config;
 mod features;
 pub mod file;
+mod item_features;
 pub(crate) mod kernel;
 mod steps;
 
@@ -45,7 +46,7 @@ pub struct ImplicitSequenceModel<R: SequenceRepresentation, L: Loss, D: ComputeD
     resident: bool,
     resident_tables: Option<ResidentTables<D>>,
     /// Items made of side features, if they are (see `with_item_features`).
-    item_features: Option<features::ItemFeatures>,
+    item_features: Option<item_features::ItemFeatures>,
 }
 
 /// `(B, N)` negatives as `(B, T, N)`: each row's set at each of its `t` positions.

@@ -397,17 +397,9 @@ impl Scratch {
 /// How many positives ahead the kernel asks for their rows to be fetched.
 const PREFETCH_AHEAD: usize = 6;
 
-mod passes;
-pub(crate) use passes::bilinear_any;
-#[cfg(test)]
-use passes::bilinear_batch;
+pub(crate) mod passes;
 
-mod hot_items;
-mod per_example;
-pub(crate) use hot_items::{hot_item_ids, hot_item_slots, HotItems, MERGE_EVERY};
-pub(crate) use per_example::{sgd_examples, Trained};
-
-#[cfg(test)]
-use per_example::{sgd_examples_each, sgd_pairs};
+pub(crate) mod hot_items;
+pub(crate) mod per_example;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Per-example SGD: one positive at a time, updates written straight into the tables.
 
+use super::hot_items::HotItems;
 use super::*;
 use crate::optim::{prefetch_lines, sgd_values, step_values};
 

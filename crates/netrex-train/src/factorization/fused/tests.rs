@@ -1,3 +1,6 @@
+use super::hot_items::*;
+use super::passes::*;
+use super::per_example::*;
 use super::*;
 use crate::optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 use netrex_losses::{BuiltinLoss, Loss};
