@@ -90,6 +90,10 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
         let (model, catalog) = load_sequence(&args.model)?;
         let saved = RunPlan::of_catalog(&catalog)?;
         let plan = evaluation_plan(&args, saved.as_ref(), true)?;
+        if plan.is_next_item() {
+            let (json, text) = crate::next_item::evaluate_saved(&plan, &model)?;
+            return print(&args, &json, &text);
+        }
         let split = load(&plan)?;
         check_same_ids(&catalog, &split.data)?;
         check_no_leak(&plan, saved.as_ref(), &split)?;
@@ -101,10 +105,14 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
     } else {
         evaluate_factorization(&args)?
     };
+    print(&args, &scores.json, &scores.text)
+}
+
+fn print(args: &EvaluateArgs, json: &serde_json::Value, text: &str) -> Result<(), Failure> {
     if args.json {
-        println!("{}", scores.json);
+        println!("{json}");
     } else {
-        println!("{}", scores.text);
+        println!("{text}");
         if let Some(file) = &args.plot {
             println!("chart written to {}", file.display());
         }

@@ -67,19 +67,46 @@ fn metrics(report: &NextItemReport) -> Value {
     })
 }
 
+/// The plan's data split leave-one-out, and the passes that rank its targets.
+fn passes_of(plan: &RunPlan) -> Result<(Dataset, Passes), Failure> {
+    let data = load_unsplit(plan)?;
+    let split = leave_one_out(&data.interactions)?;
+    let passes = Passes {
+        train: split.train.histories(),
+        train_and_validation: split.train.concat(&split.validation)?.histories(),
+        split,
+        eval: plan.next_item_config(),
+        threads: plan.training.threads,
+    };
+    Ok((data, passes))
+}
+
+/// `netrex evaluate` of a model trained on this protocol: its test targets ranked again.
+pub(crate) fn evaluate_saved(
+    plan: &RunPlan,
+    model: &ImplicitSequenceModel<AnySequence, BuiltinLoss>,
+) -> Result<(Value, String), Failure> {
+    let (_, passes) = passes_of(plan)?;
+    let test = passes.test(model)?;
+    let text = format!(
+        "test: HR@10 {:.4}  NDCG@10 {:.4}  MRR {:.4}",
+        test.hr_at_k, test.ndcg_at_k, test.mrr
+    );
+    Ok((metrics(&test), text))
+}
+
 /// Runs the protocol for the plan's model (the plan is checked: a sequence model, cooc or
 /// popularity).
 pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     let max_len = plan.max_len();
-    let eval = plan.next_item_config();
     let rules = plan.early_stopping().check()?;
     let s = &plan.stopping;
     let decay = s
         .lr_decay_patience
         .map(|n| PlateauDecay::new(n, s.lr_decay_factor))
         .transpose()?;
-    let data = load_unsplit(plan)?;
-    let split = leave_one_out(&data.interactions)?;
+    let (data, passes) = passes_of(plan)?;
+    let split = &passes.split;
     let size = DataSize {
         users: data.users.len(),
         items: data.items.len(),
@@ -97,13 +124,6 @@ pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
             split.test.len()
         );
     }
-    let passes = Passes {
-        train: split.train.histories(),
-        train_and_validation: split.train.concat(&split.validation)?.histories(),
-        split,
-        eval,
-        threads: plan.training.threads,
-    };
     let n = data.items.len();
     let start = Instant::now();
     let (out, text) = match plan.model.kind {

@@ -286,3 +286,16 @@ fn an_edited_max_len_is_an_error_in_recommend_and_evaluate() {
         .fails_with("the encoder's buffers for one history need");
     synthetic(&format!("evaluate --model {dir}")).fails_with("the encoder's buffers");
 }
+
+#[test]
+fn evaluate_reranks_a_leave_one_out_model_on_its_own_protocol() {
+    let dir = temp("plan", "loo").display().to_string();
+    let fitted = synthetic(&format!(
+        "fit {MARKOV} --model pool --split leave-one-out --max-epochs 2 --dim 8 --json --save {dir}"
+    ))
+    .json();
+    let evaluated = synthetic(&format!("evaluate --model {dir} --json")).json();
+    for key in ["hr_at_10", "ndcg_at_10", "mrr", "targets"] {
+        assert_eq!(evaluated[key], fitted[key], "{key}: {evaluated}");
+    }
+}
