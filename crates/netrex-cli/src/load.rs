@@ -78,6 +78,18 @@ impl Unseen {
 }
 
 impl Split {
+    /// A split with no cold ids and no features (yet).
+    fn warm(data: Dataset, parts: TrainTest) -> Split {
+        Split {
+            data,
+            parts,
+            cold: None,
+            user_features: None,
+            item_features: None,
+            unseen: Unseen::default(),
+        }
+    }
+
     /// The items a test user ranks: the cold ones of a cold-items split, else all.
     pub(crate) fn candidates(&self) -> Option<Vec<u32>> {
         match &self.cold {
@@ -185,14 +197,7 @@ fn read_features(
 }
 
 fn load_split(plan: &RunPlan) -> Result<Split, Failure> {
-    let warm = |(data, parts)| Split {
-        data,
-        parts,
-        cold: None,
-        user_features: None,
-        item_features: None,
-        unseen: Unseen::default(),
-    };
+    let warm = |(data, parts)| Split::warm(data, parts);
     let (args, split) = (&plan.data, plan.split_method());
     if let Some(csv) = &args.csv {
         let format = csv_format(&args.separator)?;
@@ -298,12 +303,8 @@ fn split_of(plan: &RunPlan, data: Dataset, split: SplitName) -> Result<Split, Fa
             None => random_cold_split(x, side, args.test_fraction, seed)?,
         };
         return Ok(Split {
-            data,
-            parts,
             cold: Some((side, cold)),
-            user_features: None,
-            item_features: None,
-            unseen: Unseen::default(),
+            ..Split::warm(data, parts)
         });
     }
     let parts = match split {
@@ -317,14 +318,7 @@ fn split_of(plan: &RunPlan, data: Dataset, split: SplitName) -> Result<Split, Fa
             return Err(format!("the split {name} does not apply to this data").into());
         }
     };
-    Ok(Split {
-        data,
-        parts,
-        cold: None,
-        user_features: None,
-        item_features: None,
-        unseen: Unseen::default(),
-    })
+    Ok(Split::warm(data, parts))
 }
 
 /// A synthetic dataset wrapped as a `Dataset` (ids are their own raw ids).
