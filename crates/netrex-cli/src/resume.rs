@@ -25,6 +25,10 @@ pub(crate) fn resume(args: &FitArgs, dir: &Path) -> Result<(), Failure> {
         let (model, catalog) =
             ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load_checkpoint(dir, loss)?;
         let plan = resumed_plan(args, dir, &catalog, model.epochs_trained())?;
+        if args.print_config {
+            print!("{}", plan.to_toml()?);
+            return Ok(());
+        }
         let split = load_checked(&plan)?;
         check_same_ids(&catalog, &split.data)?;
         let model = model.with_progress(!plan.output.json);
@@ -33,6 +37,10 @@ pub(crate) fn resume(args: &FitArgs, dir: &Path) -> Result<(), Failure> {
         let (model, catalog) =
             ImplicitFactorizationModel::<Hybrid, BuiltinLoss>::load_checkpoint(dir, loss)?;
         let plan = resumed_plan(args, dir, &catalog, model.epochs_trained())?;
+        if args.print_config {
+            print!("{}", plan.to_toml()?);
+            return Ok(());
+        }
         let split = load_checked(&plan)?;
         check_same_ids(&catalog, &split.data)?;
         let mut model = model.with_progress(!plan.output.json);
