@@ -24,7 +24,7 @@ pub enum EvalError {
         num_users: usize,
     },
     /// The model gave a NaN or infinite score.
-    #[error("the model scored item {item} for {context} as {value}: scores must be finite")]
+    #[error("the model scored item {item} for {context} as {value} (dense ids): scores must be finite; a model whose weights went to NaN or infinity diverged in training (lower the learning rate) or was read from a corrupt file")]
     NonFiniteScore {
         /// Which user or sequence.
         context: String,
