@@ -10,9 +10,9 @@ use netrex::plan::{flag_of, RunPlan};
 use netrex::prelude::*;
 
 use crate::args::FitArgs;
-use crate::load::{load_checked, negative_items};
+use crate::load::{load_checked, negative_items, Split};
 use crate::saved::{check_same_ids, saved_loss};
-use crate::train::train_and_report;
+use crate::train::{train_and_report, Trainable};
 use crate::Failure;
 
 /// Runs `fit --resume dir`.
@@ -24,31 +24,40 @@ pub(crate) fn resume(args: &FitArgs, dir: &Path) -> Result<(), Failure> {
     if sequence {
         let (model, catalog) =
             ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load_checkpoint(dir, loss)?;
-        let plan = resumed_plan(args, dir, &catalog, model.epochs_trained())?;
-        if args.print_config {
-            print!("{}", plan.to_toml()?);
-            return Ok(());
-        }
-        let split = load_checked(&plan)?;
-        check_same_ids(&catalog, &split.data)?;
-        let model = model.with_progress(!plan.output.json);
-        train_and_report(model, &plan, &split, Some(&folder), true)
+        finish(args, &folder, model, &catalog, |m, plan, _| {
+            Ok(m.with_progress(!plan.output.json))
+        })
     } else {
         let (model, catalog) =
             ImplicitFactorizationModel::<Hybrid, BuiltinLoss>::load_checkpoint(dir, loss)?;
-        let plan = resumed_plan(args, dir, &catalog, model.epochs_trained())?;
-        if args.print_config {
-            print!("{}", plan.to_toml()?);
-            return Ok(());
-        }
-        let split = load_checked(&plan)?;
-        check_same_ids(&catalog, &split.data)?;
-        let mut model = model.with_progress(!plan.output.json);
-        if let Some(pool) = negative_items(&plan, &split) {
-            model = model.with_negative_items(pool)?;
-        }
-        train_and_report(model, &plan, &split, Some(&folder), true)
+        finish(args, &folder, model, &catalog, |m, plan, split| {
+            let m = m.with_progress(!plan.output.json);
+            Ok(match negative_items(plan, split) {
+                Some(pool) => m.with_negative_items(pool)?,
+                None => m,
+            })
+        })
     }
+}
+
+/// Finishes the checkpointed `model` with its plan (`prepare` sets what is not saved with it),
+/// or prints that plan with `--print-config`.
+fn finish<M: Trainable>(
+    args: &FitArgs,
+    folder: &FolderLock,
+    model: M,
+    catalog: &Catalog,
+    prepare: impl FnOnce(M, &RunPlan, &Split) -> Result<M, Failure>,
+) -> Result<(), Failure> {
+    let plan = resumed_plan(args, folder.path(), catalog, model.epochs())?;
+    if args.print_config {
+        print!("{}", plan.to_toml()?);
+        return Ok(());
+    }
+    let split = load_checked(&plan)?;
+    check_same_ids(catalog, &split.data)?;
+    let model = prepare(model, &plan, &split)?;
+    train_and_report(model, &plan, &split, Some(folder), true)
 }
 
 /// The plan of the checkpoint under `dir` (with `--json` and `--plot` as given now), after
