@@ -8,6 +8,7 @@ use crate::feature_map::FeatureMaps;
 use crate::gather::Rows;
 use crate::kernel::BilinearKernel;
 use crate::table::{IndexedBy, Table};
+use crate::tape::Taped;
 
 /// A representation of users and items whose parameters are row tables.
 ///
@@ -38,7 +39,7 @@ pub trait FactorizationRepresentation: Send + Sync {
     ///
     /// Shapes: `rows.user[k]` is `(B, cols_k)`, `rows.item[k]` is `(B, M, cols_k)`; the
     /// result is `(B, M)`.
-    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    fn forward<D: Device<f32>, T: Taped<D>>(
         &self,
         rows: Rows<D, T>,
     ) -> Tensor<(usize, usize), f32, D, T>;
@@ -72,7 +73,7 @@ fn rows_of(tables: &[Table], by: IndexedBy) -> usize {
 /// `<p_b, q_bm>` for every user row `b` and each of its `M` item rows: `user` `(B, D)` and
 /// `items` `(B, M, D)` in, `(B, M)` out. The inner product of bilinear scores, for
 /// representations of your own.
-pub fn dot_scores<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+pub fn dot_scores<D: Device<f32>, T: Taped<D>>(
     user: Tensor<(usize, usize), f32, D, T>,
     items: Tensor<(usize, usize, usize), f32, D, T>,
 ) -> Tensor<(usize, usize), f32, D, T> {
@@ -82,7 +83,7 @@ pub fn dot_scores<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
 
 /// `<p_u, q_i> + b_u + b_i` from gathered rows: `user` `(B, D)`, `user_bias` `(B, 1)`, `items`
 /// `(B, M, D)`, `item_bias` `(B, M, 1)` in, `(B, M)` out.
-pub fn bilinear_scores<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+pub fn bilinear_scores<D: Device<f32>, T: Taped<D>>(
     user: Tensor<(usize, usize), f32, D, T>,
     user_bias: Tensor<(usize, usize), f32, D, T>,
     items: Tensor<(usize, usize, usize), f32, D, T>,
@@ -192,7 +193,7 @@ impl FactorizationRepresentation for Bilinear {
         &mut self.tables
     }
 
-    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    fn forward<D: Device<f32>, T: Taped<D>>(
         &self,
         rows: Rows<D, T>,
     ) -> Tensor<(usize, usize), f32, D, T> {

@@ -12,6 +12,7 @@ use crate::feature_map::{FeatureMap, FeatureMaps};
 use crate::gather::Rows;
 use crate::kernel::BilinearKernel;
 use crate::table::{IndexedBy, Table};
+use crate::tape::Taped;
 
 /// What one side (users or items) of a [`Hybrid`] is made of.
 #[derive(Clone, Debug, PartialEq)]
@@ -220,7 +221,7 @@ impl FactorizationRepresentation for Hybrid {
     /// Shapes: `(B, M)` scores from the `B` users and `B x M` items of `rows`; a side made of
     /// features gathers `(B, K, D)` feature rows (`K` the longest feature list in the batch)
     /// from its whole tables and sums them with their weights.
-    fn forward<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    fn forward<D: Device<f32>, T: Taped<D>>(
         &self,
         rows: Rows<D, T>,
     ) -> Tensor<(usize, usize), f32, D, T> {

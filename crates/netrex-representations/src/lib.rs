@@ -23,13 +23,15 @@ pub mod memory;
 pub mod record;
 pub mod sequence;
 pub mod table;
+pub mod tape;
 
 pub use error::RepresentationError;
 pub use factorization::{bilinear_scores, dot_scores, Bilinear, FactorizationRepresentation};
 pub use feature_map::{FeatureMap, FeatureMaps};
 pub use gather::{accumulate_rows, gather_rows, Gathered, ItemRows, Rows, UserRows};
 pub use host::{
-    CnnKernel, EncoderTrace, GruKernel, HostEncoder, LstmKernel, PoolingKernel, SasrecKernel,
+    BackwardPass, CnnKernel, EncoderTrace, GruKernel, HostEncoder, LstmKernel, PoolingKernel,
+    SasrecKernel,
 };
 pub use hybrid::{Hybrid, HybridSide};
 pub use kernel::BilinearKernel;
@@ -39,3 +41,4 @@ pub use sequence::{
     SequencePopularity, SequenceRepresentation, SequenceRows,
 };
 pub use table::{IndexedBy, SparseGrad, Table};
+pub use tape::Taped;

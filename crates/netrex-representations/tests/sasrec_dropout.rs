@@ -2,7 +2,9 @@
 //! same seed, so the two agree while training too: outputs and every gradient.
 
 use dfdx::prelude::*;
-use netrex_representations::{Sasrec, SasrecSpec, SequenceRepresentation, SequenceRows};
+use netrex_representations::{
+    BackwardPass, Sasrec, SasrecSpec, SequenceRepresentation, SequenceRows,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -62,7 +64,13 @@ fn host_and_dfdx_agree_under_dropout() {
     let grads = loss.backward();
     let mut d_inputs = vec![0.0f32; x.len()];
     let mut d_whole: Vec<Vec<f32>> = whole.iter().map(|w| vec![0.0; w.as_vec().len()]).collect();
-    encoder.backward(&x, &ids, &trace, &r, &mut d_inputs, &mut d_whole);
+    let pass = BackwardPass {
+        inputs: &x,
+        ids: &ids,
+        trace: &trace,
+        d_outputs: &r,
+    };
+    encoder.backward(pass, &mut d_inputs, &mut d_whole);
     let close = |what: String, a: &[f32], e: &[f32]| {
         for (k, (x, y)) in a.iter().zip(e).enumerate() {
             assert!(

@@ -5,24 +5,16 @@
 
 mod common;
 
-use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use common::{assert_kernel_matches_dfdx, Hidden, SquaredGap};
+use common::{assert_kernel_matches_dfdx, custom_losses, zipf_data, Custom};
 
 fn data() -> Interactions {
-    zipf(&ZipfConfig {
-        num_users: 60,
-        num_items: 40,
-        num_interactions: 3000,
-        exponent: 1.0,
-        seed: 3,
-    })
-    .unwrap()
+    zipf_data(60, 40, 3000, 3)
 }
 
 fn config(fused: bool, threads: usize) -> TrainingConfig {
@@ -119,12 +111,8 @@ fn check_against_dfdx<L: Loss>(loss: L, rng: &mut StdRng) {
 #[test]
 fn custom_losses_get_dfdx_gradients_through_the_scored_kernel() {
     let mut rng = StdRng::seed_from_u64(2);
-    check_against_dfdx(SquaredGap { negatives: 1 }, &mut rng);
-    for name in BuiltinLoss::NAMES {
-        check_against_dfdx(
-            Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()),
-            &mut rng,
-        );
+    for loss in custom_losses(1) {
+        check_against_dfdx(loss, &mut rng);
     }
 }
 
@@ -136,7 +124,7 @@ fn a_custom_loss_trains_through_the_kernel_and_through_dfdx() {
             config(fused, 2),
             60,
             40,
-            SquaredGap { negatives: 1 },
+            Custom::SquaredGap { negatives: 1 },
         )
         .unwrap();
         assert_eq!(m.uses_fused_kernel(), fused);

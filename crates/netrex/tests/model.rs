@@ -1,21 +1,16 @@
 //! Behaviour of the factorization model on small synthetic data: determinism, continued
 //! training, save/load, a custom loss, and typed errors for bad input.
 
+mod common;
+
+use common::zipf_data;
 use dfdx::prelude::*;
-use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
 use netrex::prelude::Bilinear;
 use netrex::prelude::*;
 
 fn data() -> Interactions {
-    zipf(&ZipfConfig {
-        num_users: 60,
-        num_items: 40,
-        num_interactions: 3000,
-        exponent: 1.0,
-        seed: 3,
-    })
-    .unwrap()
+    zipf_data(60, 40, 3000, 3)
 }
 
 fn config() -> TrainingConfig {

@@ -2,7 +2,9 @@
 //! them follows the row-wise host path (SGD: the same updates up to rounding; Adam: the same
 //! lazy rule), for factorization and for every sequence representation.
 
-use netrex::data::synthetic::{markov, zipf, MarkovConfig, ZipfConfig};
+mod common;
+
+use common::{markov_data, zipf_data};
 use netrex::prelude::*;
 use netrex::representations::Table;
 use rand::rngs::StdRng;
@@ -29,14 +31,7 @@ fn training(optimizer: OptimizerKind, lr: f32) -> TrainingConfig {
 
 #[test]
 fn resident_factorization_follows_the_host_path() {
-    let x = zipf(&ZipfConfig {
-        num_users: 40,
-        num_items: 30,
-        num_interactions: 1500,
-        exponent: 1.0,
-        seed: 2,
-    })
-    .unwrap();
+    let x = zipf_data(40, 30, 1500, 2);
     for (optimizer, lr, tolerance) in [
         (OptimizerKind::Sgd, 0.05, 1e-4),
         (OptimizerKind::Adagrad, 0.05, 1e-2),
@@ -73,15 +68,7 @@ fn resident_factorization_follows_the_host_path() {
 
 #[test]
 fn resident_sequence_models_follow_the_host_path() {
-    let x = markov(&MarkovConfig {
-        num_users: 20,
-        num_items: 15,
-        num_interactions: 600,
-        concentration: 0.01,
-        order: 1,
-        seed: 1,
-    })
-    .unwrap();
+    let x = markov_data();
     let config = SequenceConfig {
         training: training(OptimizerKind::Sgd, 0.05),
         max_len: 8,

@@ -12,7 +12,7 @@ use netrex::representations::{Gru, Sasrec, SasrecSpec, SparseGrad};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{randomize_sequence_tables, Hidden, SquaredGap};
+use common::{randomize_sequence_tables, Custom};
 
 const ITEMS: usize = 9;
 const DIM: usize = 5;
@@ -153,9 +153,9 @@ fn full_catalog_scores_every_item_with_the_same_gradients() {
         check_full_catalog(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
     }
     // custom losses take dfdx's tape over the whole batch's scores, masked columns included
-    check_full_catalog(SquaredGap { negatives: 4 }, &mut rng);
+    check_full_catalog(Custom::SquaredGap { negatives: 4 }, &mut rng);
     let softmax = BuiltinLoss::from_name("sampled-softmax", None).unwrap();
-    check_full_catalog(Hidden(softmax), &mut rng);
+    check_full_catalog(Custom::Hidden(softmax), &mut rng);
 }
 
 fn check_full_catalog<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
@@ -202,7 +202,10 @@ fn assert_kernel_matches_dfdx<L: Loss>(
 
 #[test]
 fn kernel_gradients_equal_dfdx_gradients_for_a_custom_loss() {
-    check_loss(SquaredGap { negatives: 3 }, &mut StdRng::seed_from_u64(12));
+    check_loss(
+        Custom::SquaredGap { negatives: 3 },
+        &mut StdRng::seed_from_u64(12),
+    );
 }
 
 fn histories() -> Interactions {

@@ -1,22 +1,16 @@
 //! Sequence models: save -> load gives identical predictions for every kind; mismatched or
 //! corrupt files are errors; recommend validates ids and leaves out the history.
 
-use netrex::data::synthetic::{markov, MarkovConfig};
+mod common;
+
+use common::markov_data;
 use netrex::evaluation::SequenceScorer;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn data() -> Interactions {
-    markov(&MarkovConfig {
-        num_users: 20,
-        num_items: 15,
-        num_interactions: 600,
-        concentration: 0.01,
-        order: 1,
-        seed: 1,
-    })
-    .unwrap()
+    markov_data()
 }
 
 fn config() -> SequenceConfig {
@@ -78,15 +72,17 @@ fn save_load_gives_identical_predictions() {
     }
 }
 
+/// The LSTM of [`kinds`] trained with BPR.
+fn fitted_lstm() -> ImplicitSequenceModel<AnySequence, BuiltinLoss> {
+    let bpr = BuiltinLoss::from_name("bpr", None).unwrap();
+    let mut model = ImplicitSequenceModel::new(config(), kinds().remove(3), bpr).unwrap();
+    model.fit(&data()).unwrap();
+    model
+}
+
 #[test]
 fn mismatched_or_corrupt_files_are_errors() {
-    let mut model = ImplicitSequenceModel::new(
-        config(),
-        kinds().remove(3),
-        BuiltinLoss::from_name("bpr", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&data()).unwrap();
+    let model = fitted_lstm();
     let dir = temp("corrupt");
     model.save(&dir, &Catalog::default()).unwrap();
     let load = || {
@@ -116,13 +112,7 @@ fn mismatched_or_corrupt_files_are_errors() {
 
 #[test]
 fn recommend_validates_and_excludes_the_history() {
-    let mut model = ImplicitSequenceModel::new(
-        config(),
-        kinds().remove(3),
-        BuiltinLoss::from_name("bpr", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&data()).unwrap();
+    let model = fitted_lstm();
     let recs = model.recommend(&[1, 2, 3], 5, true).unwrap();
     assert_eq!(recs.len(), 5);
     assert!(recs.iter().all(|(i, _)| ![1, 2, 3].contains(i)));

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::activation::tanh_in_place;
-use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{add_in_chunk_order, matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
 
 /// The causal CNN of [`crate::CausalCnn`] by hand: per layer, `y[t] = tanh(b + sum_j
 /// x[t - j dilation] W_j)` (zero before the start), plus `x` when residual.
@@ -177,23 +177,16 @@ impl HostEncoder for CnnKernel<'_> {
             saved.extend(chunk.ys);
             saved.extend(chunk.inputs);
         }
-        EncoderTrace {
-            batch,
-            steps: t,
-            outputs,
-            saved,
-        }
+        EncoderTrace::new(batch, t, outputs, saved)
     }
 
-    fn backward(
-        &self,
-        inputs: &[f32],
-        _ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        d_whole: &mut [Vec<f32>],
-    ) {
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
+        let BackwardPass {
+            inputs,
+            trace,
+            d_outputs,
+            ..
+        } = pass;
         let (d, t) = (self.dim, trace.steps);
         let layers = self.weights.len();
         let per_chunk = 2 * layers - 1;

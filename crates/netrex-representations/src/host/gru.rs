@@ -3,7 +3,10 @@
 use rayon::prelude::*;
 
 use super::activation::{sigmoid_in_place, tanh_in_place};
-use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
+use super::recurrent::{
+    backward_by_chunks, project_inputs, to_previous_state, Acc, Gated, WeightGradients,
+};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
 
 /// One position's gates and hidden state: `gate` `(3D)` input pre-activations in, activated
 /// gates `r, z, n` out; `c` `(3D)` the hidden state's projection, `previous` `(D)` the last
@@ -65,21 +68,8 @@ impl GruKernel<'_> {
     ) {
         let d = self.dim;
         let g3 = 3 * d;
-        matmul(
-            b * t,
-            g3,
-            d,
-            gates,
-            g3,
-            false,
-            View::rows(x, d),
-            View::rows(self.input, g3),
-        );
-        for row in gates.chunks_exact_mut(g3) {
-            row.iter_mut()
-                .zip(self.input_bias)
-                .for_each(|(a, w)| *a += w);
-        }
+        let shape = Gated { b, t, d, g: g3 };
+        project_inputs(shape, x, self.input, self.input_bias, gates);
         let mut c = vec![0.0f32; b * g3];
         let zeros = vec![0.0f32; d];
         for step in 0..t {
@@ -128,11 +118,12 @@ impl GruKernel<'_> {
         out: &[f32],
         d_out: &[f32],
         dx: &mut [f32],
-        dw: &mut [Vec<f32>; 4],
+        dw: &mut [Vec<f32>],
     ) {
         let d = self.dim;
         let g3 = 3 * d;
         let [gates, hidden_new] = saved;
+        let shape = Gated { b, t, d, g: g3 };
         let mut da = vec![0.0f32; b * t * g3];
         let mut dc = vec![0.0f32; b * t * g3];
         let mut dh_next = vec![0.0f32; b * d];
@@ -157,60 +148,12 @@ impl GruKernel<'_> {
                 }
             }
             if step > 0 {
-                // dh_prev += dc[step] W_h^T for every sequence at once
-                matmul(
-                    b,
-                    d,
-                    g3,
-                    &mut dh_next,
-                    d,
-                    true,
-                    View::rows(&dc[step * g3..], t * g3),
-                    View::transposed(self.hidden, g3),
-                );
+                // every sequence's previous state at once
+                to_previous_state(shape, step, &dc, self.hidden, Acc::Add(&mut dh_next));
             }
         }
-        matmul(
-            b * t,
-            d,
-            g3,
-            dx,
-            d,
-            true,
-            View::rows(&da, g3),
-            View::transposed(self.input, g3),
-        );
-        matmul(
-            d,
-            g3,
-            b * t,
-            &mut dw[0],
-            g3,
-            false,
-            View::transposed(x, d),
-            View::rows(&da, g3),
-        );
-        dw[1].fill(0.0);
-        if t > 1 {
-            for r in 0..b {
-                matmul(
-                    d,
-                    g3,
-                    t - 1,
-                    &mut dw[1],
-                    g3,
-                    true,
-                    View::transposed(&out[r * t * d..], d),
-                    View::rows(&dc[(r * t + 1) * g3..], g3),
-                );
-            }
-        }
-        for (k, grads) in [(2, &da), (3, &dc)] {
-            dw[k].fill(0.0);
-            for row in grads.chunks_exact(g3) {
-                dw[k].iter_mut().zip(row).for_each(|(w, g)| *w += g);
-            }
-        }
+        let grads = WeightGradients::new(x, out, self.input, &da, &dc);
+        grads.write(shape, dx, dw, &[&da, &dc]);
     }
 }
 
@@ -233,55 +176,29 @@ impl HostEncoder for GruKernel<'_> {
                 let b = x.len() / (t * d).max(1);
                 self.forward_chunk(x, b, t, gates, hidden_new, out);
             });
-        EncoderTrace {
-            batch,
-            steps: t,
-            outputs,
-            saved: vec![gates, hidden_new],
-        }
+        EncoderTrace::new(batch, t, outputs, vec![gates, hidden_new])
     }
 
-    fn backward(
-        &self,
-        inputs: &[f32],
-        _ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        d_whole: &mut [Vec<f32>],
-    ) {
-        let (d, t) = (self.dim, trace.steps);
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
+        let (d, t) = (self.dim, pass.trace.steps);
         let g3 = 3 * d;
-        let per = CHUNK * t;
-        let saved = &trace.saved;
-        let partial: Vec<[Vec<f32>; 4]> = d_inputs
-            .par_chunks_mut(per * d)
-            .enumerate()
-            .map(|(chunk, dx)| {
-                let rows = chunk * per..chunk * per + dx.len() / d;
-                let b = dx.len() / (t * d).max(1);
-                let mut dw = [
-                    vec![0.0; d * g3],
-                    vec![0.0; d * g3],
-                    vec![0.0; g3],
-                    vec![0.0; g3],
-                ];
-                self.backward_chunk(
-                    &inputs[rows.start * d..rows.end * d],
-                    b,
-                    t,
-                    [
-                        &saved[GATES][rows.start * g3..rows.end * g3],
-                        &saved[HIDDEN_NEW][rows.start * d..rows.end * d],
-                    ],
-                    &trace.outputs[rows.start * d..rows.end * d],
-                    &d_outputs[rows.start * d..rows.end * d],
-                    dx,
-                    &mut dw,
-                );
-                dw
-            })
-            .collect();
-        add_in_chunk_order(d_whole, &partial);
+        let sizes = [d * g3, d * g3, g3, g3];
+        let saved = &pass.trace.saved;
+        backward_by_chunks(&pass, d, &sizes, d_inputs, d_whole, |c| {
+            let (rows, wide) = (
+                c.rows.start * d..c.rows.end * d,
+                c.rows.start * g3..c.rows.end * g3,
+            );
+            self.backward_chunk(
+                &pass.inputs[rows.clone()],
+                c.b,
+                t,
+                [&saved[GATES][wide], &saved[HIDDEN_NEW][rows.clone()]],
+                &pass.trace.outputs[rows.clone()],
+                &pass.d_outputs[rows],
+                c.dx,
+                c.dw,
+            );
+        });
     }
 }

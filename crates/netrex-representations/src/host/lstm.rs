@@ -3,7 +3,10 @@
 use rayon::prelude::*;
 
 use super::activation::{sigmoid_in_place, tanh_in_place};
-use super::{add_in_chunk_order, matmul, EncoderTrace, HostEncoder, View, CHUNK};
+use super::recurrent::{
+    backward_by_chunks, project_inputs, to_previous_state, Acc, Gated, WeightGradients,
+};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
 
 /// One position's gates and cell: `z` `(4D)` pre-activations in, activated gates out; the
 /// previous cell (zeros at the first position), and the cell, its tanh and the output `(D)`
@@ -75,19 +78,7 @@ impl LstmKernel<'_> {
     ) {
         let d = self.dim;
         let g4 = 4 * d;
-        matmul(
-            b * t,
-            g4,
-            d,
-            gates,
-            g4,
-            false,
-            View::rows(x, d),
-            View::rows(self.input, g4),
-        );
-        for row in gates.chunks_exact_mut(g4) {
-            row.iter_mut().zip(self.bias).for_each(|(z, w)| *z += w);
-        }
+        project_inputs(Gated { b, t, d, g: g4 }, x, self.input, self.bias, gates);
         let zeros = vec![0.0f32; d];
         for step in 0..t {
             if step > 0 {
@@ -134,7 +125,7 @@ impl LstmKernel<'_> {
         out: &[f32],
         d_out: &[f32],
         dx: &mut [f32],
-        dw: &mut [Vec<f32>; 3],
+        dw: &mut [Vec<f32>],
     ) {
         let d = self.dim;
         let g4 = 4 * d;
@@ -166,61 +157,12 @@ impl LstmKernel<'_> {
                 }
             }
             if step > 0 {
-                // dh[r, step - 1] = dz[r, step] W_h^T
-                matmul(
-                    b,
-                    d,
-                    g4,
-                    &mut dh_next,
-                    d,
-                    false,
-                    View::rows(&dz[step * g4..], t * g4),
-                    View::transposed(self.hidden, g4),
-                );
+                let shape = Gated { b, t, d, g: g4 };
+                to_previous_state(shape, step, &dz, self.hidden, Acc::Write(&mut dh_next));
             }
         }
-        // dx += dZ W_i^T
-        matmul(
-            b * t,
-            d,
-            g4,
-            dx,
-            d,
-            true,
-            View::rows(&dz, g4),
-            View::transposed(self.input, g4),
-        );
-        // d W_i = X^T dZ
-        matmul(
-            d,
-            g4,
-            b * t,
-            &mut dw[0],
-            g4,
-            false,
-            View::transposed(x, d),
-            View::rows(&dz, g4),
-        );
-        // d W_h = sum over sequences of H[.., 0..T-1]^T dZ[.., 1..T]
-        dw[1].fill(0.0);
-        if t > 1 {
-            for r in 0..b {
-                matmul(
-                    d,
-                    g4,
-                    t - 1,
-                    &mut dw[1],
-                    g4,
-                    true,
-                    View::transposed(&out[r * t * d..], d),
-                    View::rows(&dz[(r * t + 1) * g4..], g4),
-                );
-            }
-        }
-        dw[2].fill(0.0);
-        for row in dz.chunks_exact(g4) {
-            dw[2].iter_mut().zip(row).for_each(|(w, z)| *w += z);
-        }
+        let grads = WeightGradients::new(x, out, self.input, &dz, &dz);
+        grads.write(Gated { b, t, d, g: g4 }, dx, dw, &[&dz]);
     }
 }
 
@@ -245,51 +187,33 @@ impl HostEncoder for LstmKernel<'_> {
                 let b = x.len() / (t * d).max(1);
                 self.forward_chunk(x, b, t, gates, cells, cell_tanh, out);
             });
-        EncoderTrace {
-            batch,
-            steps: t,
-            outputs,
-            saved: vec![gates, cells, cell_tanh],
-        }
+        EncoderTrace::new(batch, t, outputs, vec![gates, cells, cell_tanh])
     }
 
-    fn backward(
-        &self,
-        inputs: &[f32],
-        _ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        d_whole: &mut [Vec<f32>],
-    ) {
-        let (d, t) = (self.dim, trace.steps);
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
+        let (d, t) = (self.dim, pass.trace.steps);
         let g4 = 4 * d;
-        let per = CHUNK * t;
-        let saved = &trace.saved;
-        let partial: Vec<[Vec<f32>; 3]> = d_inputs
-            .par_chunks_mut(per * d)
-            .enumerate()
-            .map(|(chunk, dx)| {
-                let rows = chunk * per..chunk * per + dx.len() / d;
-                let b = dx.len() / (t * d).max(1);
-                let mut dw = [vec![0.0; d * g4], vec![0.0; d * g4], vec![0.0; g4]];
-                self.backward_chunk(
-                    &inputs[rows.start * d..rows.end * d],
-                    b,
-                    t,
-                    [
-                        &saved[GATES][rows.start * g4..rows.end * g4],
-                        &saved[CELLS][rows.start * d..rows.end * d],
-                        &saved[CELL_TANH][rows.start * d..rows.end * d],
-                    ],
-                    &trace.outputs[rows.start * d..rows.end * d],
-                    &d_outputs[rows.start * d..rows.end * d],
-                    dx,
-                    &mut dw,
-                );
-                dw
-            })
-            .collect();
-        add_in_chunk_order(d_whole, &partial);
+        let sizes = [d * g4, d * g4, g4];
+        let saved = &pass.trace.saved;
+        backward_by_chunks(&pass, d, &sizes, d_inputs, d_whole, |c| {
+            let (rows, wide) = (
+                c.rows.start * d..c.rows.end * d,
+                c.rows.start * g4..c.rows.end * g4,
+            );
+            self.backward_chunk(
+                &pass.inputs[rows.clone()],
+                c.b,
+                t,
+                [
+                    &saved[GATES][wide],
+                    &saved[CELLS][rows.clone()],
+                    &saved[CELL_TANH][rows.clone()],
+                ],
+                &pass.trace.outputs[rows.clone()],
+                &pass.d_outputs[rows],
+                c.dx,
+                c.dw,
+            );
+        });
     }
 }

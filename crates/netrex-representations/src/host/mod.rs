@@ -16,6 +16,7 @@ mod dense;
 mod gru;
 mod lstm;
 mod pooling;
+mod recurrent;
 mod sasrec;
 
 pub use cnn::CnnKernel;
@@ -40,6 +41,32 @@ pub struct EncoderTrace {
     pub saved: Vec<Vec<f32>>,
 }
 
+impl EncoderTrace {
+    /// The trace of `batch` sequences of `steps` positions.
+    pub fn new(batch: usize, steps: usize, outputs: Vec<f32>, saved: Vec<Vec<f32>>) -> Self {
+        Self {
+            batch,
+            steps,
+            outputs,
+            saved,
+        }
+    }
+}
+
+/// What a backward pass reads: the forward pass's arguments and trace, and the gradient of
+/// the loss with respect to its outputs.
+#[derive(Clone, Copy)]
+pub struct BackwardPass<'a> {
+    /// The forward pass's `inputs`, `(B, T, D)`.
+    pub inputs: &'a [f32],
+    /// The forward pass's `ids`, `(B, T)`.
+    pub ids: &'a [u32],
+    /// What the forward pass kept.
+    pub trace: &'a EncoderTrace,
+    /// `d loss / d outputs`, `(B, T, D)`.
+    pub d_outputs: &'a [f32],
+}
+
 /// A sequence representation's function written out by hand (see the module docs).
 pub trait HostEncoder: Sync {
     /// Runs over `inputs` `(B, T, D)` row-major (the input items' embeddings; `ids` their
@@ -61,17 +88,9 @@ pub trait HostEncoder: Sync {
         self.forward(inputs, ids, batch)
     }
 
-    /// Given `d_outputs` `(B, T, D)`, adds `d loss / d inputs` into `d_inputs` `(B, T, D)` and
-    /// the gradient of each dense table (in table order) into `d_whole`.
-    fn backward(
-        &self,
-        inputs: &[f32],
-        ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        d_whole: &mut [Vec<f32>],
-    );
+    /// Adds `d loss / d inputs` into `d_inputs` `(B, T, D)` and the gradient of each dense
+    /// table (in table order) into `d_whole`.
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]);
 }
 
 /// Adds each chunk's dense-table gradients into `d_whole`, chunk after chunk, so the sum does

@@ -1,6 +1,6 @@
 //! Pooling and popularity by hand.
 
-use super::{EncoderTrace, HostEncoder};
+use super::{BackwardPass, EncoderTrace, HostEncoder};
 
 /// Pooling by hand: running sums over positions, or running means over the real
 /// (non-padding) items seen so far (at least 1), as [`crate::Pooling`].
@@ -41,24 +41,12 @@ impl HostEncoder for PoolingKernel {
                     .for_each(|(o, s)| *o = s * scale);
             }
         }
-        EncoderTrace {
-            batch,
-            steps: t,
-            outputs,
-            saved: Vec::new(),
-        }
+        EncoderTrace::new(batch, t, outputs, Vec::new())
     }
 
-    fn backward(
-        &self,
-        _inputs: &[f32],
-        ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        _d_whole: &mut [Vec<f32>],
-    ) {
-        let (d, t) = (self.dim, trace.steps);
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], _: &mut [Vec<f32>]) {
+        let (d, t) = (self.dim, pass.trace.steps);
+        let (ids, d_outputs) = (pass.ids, pass.d_outputs);
         let mut suffix = vec![0.0f32; d];
         let mut scales = Vec::with_capacity(t);
         for (r, row_ids) in ids.chunks(t.max(1)).enumerate() {
@@ -86,22 +74,9 @@ pub struct ZeroKernel;
 
 impl HostEncoder for ZeroKernel {
     fn forward(&self, inputs: &[f32], ids: &[u32], batch: usize) -> EncoderTrace {
-        EncoderTrace {
-            batch,
-            steps: ids.len() / batch.max(1),
-            outputs: vec![0.0; inputs.len()],
-            saved: Vec::new(),
-        }
+        let steps = ids.len() / batch.max(1);
+        EncoderTrace::new(batch, steps, vec![0.0; inputs.len()], Vec::new())
     }
 
-    fn backward(
-        &self,
-        _: &[f32],
-        _: &[u32],
-        _: &EncoderTrace,
-        _: &[f32],
-        _: &mut [f32],
-        _: &mut [Vec<f32>],
-    ) {
-    }
+    fn backward(&self, _: BackwardPass<'_>, _: &mut [f32], _: &mut [Vec<f32>]) {}
 }

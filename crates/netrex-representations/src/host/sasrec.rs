@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::dense::{
     add_bias, column_sums, input_grad, layer_norm, layer_norm_back, project, weight_grad,
 };
-use super::{add_in_chunk_order, EncoderTrace, HostEncoder, CHUNK};
+use super::{add_in_chunk_order, BackwardPass, EncoderTrace, HostEncoder, CHUNK};
 use crate::sequence::sasrec_parts::{dropout_factor, position_row, row_start, BLOCK_TABLES};
 use crate::table::Table;
 
@@ -436,12 +436,8 @@ impl<'a> SasrecKernel<'a> {
             .enumerate()
             .map(|(chunk, ((out, x), ids))| self.forward_chunk(x, ids, t, chunk * CHUNK, seed, out))
             .collect();
-        EncoderTrace {
-            batch,
-            steps: t,
-            outputs,
-            saved: saved.into_iter().flatten().collect(),
-        }
+        let saved = saved.into_iter().flatten().collect();
+        EncoderTrace::new(batch, t, outputs, saved)
     }
 }
 
@@ -460,22 +456,15 @@ impl HostEncoder for SasrecKernel<'_> {
         self.run_forward(inputs, ids, batch, Some(seed))
     }
 
-    fn backward(
-        &self,
-        _inputs: &[f32],
-        ids: &[u32],
-        trace: &EncoderTrace,
-        d_outputs: &[f32],
-        d_inputs: &mut [f32],
-        d_whole: &mut [Vec<f32>],
-    ) {
+    fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
+        let (ids, trace) = (pass.ids, pass.trace);
         let (d, t) = (self.dim, trace.steps);
         let per = CHUNK * t;
         let size = self.blocks * PER_BLOCK + GLOBAL;
         let partial: Vec<Vec<Vec<f32>>> = d_inputs
             .par_chunks_mut(per * d)
             .zip(ids.par_chunks(per))
-            .zip(d_outputs.par_chunks(per * d))
+            .zip(pass.d_outputs.par_chunks(per * d))
             .enumerate()
             .map(|(chunk, ((dx, ids), dy))| {
                 let saved = &trace.saved[chunk * size..(chunk + 1) * size];

@@ -64,10 +64,7 @@ impl CausalCnn {
 
 /// `x` shifted `s` steps later in time (`out[t] = x[t - s]`, zero before the start):
 /// `(B, T, D)` through `(B, D, T) x S (T, T)` with `S[t - s][t] = 1`.
-fn shift_later<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-    x: Steps<D, T>,
-    s: usize,
-) -> Steps<D, T> {
+fn shift_later<D: Device<f32>, T: Taped<D>>(x: Steps<D, T>, s: usize) -> Steps<D, T> {
     let (_, t, _) = *x.shape();
     let mut m = vec![0.0f32; t * t];
     for col in s..t {
@@ -80,15 +77,7 @@ fn shift_later<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
 }
 
 impl SequenceRepresentation for CausalCnn {
-    fn name(&self) -> String {
-        "cnn".into()
-    }
-    table_accessors!();
-
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         let (b, t, d) = *rows.inputs.shape();
         let mut x = rows.inputs;
         let mut whole = rows.whole.into_iter();
@@ -123,6 +112,11 @@ impl SequenceRepresentation for CausalCnn {
             dim: self.dim(),
         }))
     }
+
+    fn name(&self) -> String {
+        "cnn".into()
+    }
+    table_accessors!();
 }
 
 impl CausalCnn {

@@ -2,6 +2,7 @@
 //! `SequenceRepresentation` trait, and the checks of the item tables every one starts with.
 //! Each representation's module reads it from here (and its imports, as a prelude).
 
+pub(super) use crate::tape::Taped;
 pub(super) use dfdx::prelude::*;
 pub(super) use rand::Rng;
 
@@ -53,10 +54,7 @@ pub trait SequenceRepresentation: Send + Sync {
 
     /// The representation at every position: `(B, T, D)` from inputs `(B, T, D)`. Position
     /// `t` may depend only on inputs `0..=t`, which are the items before target `t`.
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T>;
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T>;
 
     /// The same function as [`encode`](Self::encode) written by hand on host memory, if the
     /// representation has one (every built-in does): the CPU trains and scores
@@ -130,6 +128,29 @@ pub(super) fn item_tables(num_items: usize, dim: usize, rng: &mut impl Rng) -> V
         embedding,
         Table::zeros("item_bias", IndexedBy::Item, num_items + 1, 1),
     ]
+}
+
+/// A dense table of `rows x cols` drawn uniformly from `(-1/sqrt(dim), 1/sqrt(dim))`, as
+/// PyTorch initialises its recurrent layers.
+pub(super) fn recurrent_table(
+    name: &str,
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    rng: &mut impl Rng,
+) -> Result<Table, RepresentationError> {
+    let bound = 1.0 / (dim as f32).sqrt();
+    let data = (0..rows * cols)
+        .map(|_| rng.gen_range(-bound..bound))
+        .collect();
+    Table::from_data(name, IndexedBy::Whole, rows, cols, data)
+}
+
+/// A recurrence's outputs, one `(B, D)` per step, as `(B, T, D)`.
+pub(super) fn batch_major<D: Device<f32>, T: Taped<D>>(outputs: Vec<Matrix<D, T>>) -> Steps<D, T> {
+    outputs
+        .stack()
+        .permute::<(usize, usize, usize), Axes3<1, 0, 2>>()
 }
 
 pub(super) fn shape_error(message: String) -> RepresentationError {

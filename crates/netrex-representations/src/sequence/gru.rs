@@ -23,24 +23,13 @@ impl Gru {
     ) -> Result<Self, RepresentationError> {
         check(num_items, dim)?;
         let mut tables = item_tables(num_items, dim, rng);
-        // uniform(-1/sqrt(dim), 1/sqrt(dim)), as PyTorch initialises its GRU
-        let bound = 1.0 / (dim as f32).sqrt();
         for (name, rows) in [
             ("w_input", dim),
             ("w_hidden", dim),
             ("b_input", 1),
             ("b_hidden", 1),
         ] {
-            let data = (0..rows * 3 * dim)
-                .map(|_| rng.gen_range(-bound..bound))
-                .collect();
-            tables.push(Table::from_data(
-                name,
-                IndexedBy::Whole,
-                rows,
-                3 * dim,
-                data,
-            )?);
+            tables.push(recurrent_table(name, rows, 3 * dim, dim, rng)?);
         }
         Ok(Gru { tables })
     }
@@ -62,15 +51,7 @@ impl Gru {
 }
 
 impl SequenceRepresentation for Gru {
-    fn name(&self) -> String {
-        "gru".into()
-    }
-    table_accessors!();
-
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         let (b, steps, d) = *rows.inputs.shape();
         let x = rows.inputs;
         let w = |k: usize| rows.whole[k].retaped::<T>();
@@ -108,10 +89,7 @@ impl SequenceRepresentation for Gru {
             h_prev = Some(h.retaped::<T>());
             outputs.push(h);
         }
-        // (T, B, D) -> (B, T, D)
-        outputs
-            .stack()
-            .permute::<(usize, usize, usize), Axes3<1, 0, 2>>()
+        batch_major(outputs)
     }
 
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
@@ -123,4 +101,9 @@ impl SequenceRepresentation for Gru {
             dim: self.dim(),
         }))
     }
+
+    fn name(&self) -> String {
+        "gru".into()
+    }
+    table_accessors!();
 }

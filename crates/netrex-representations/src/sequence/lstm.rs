@@ -21,19 +21,8 @@ impl Lstm {
     ) -> Result<Self, RepresentationError> {
         check(num_items, dim)?;
         let mut tables = item_tables(num_items, dim, rng);
-        // uniform(-1/sqrt(dim), 1/sqrt(dim)), as PyTorch initialises its LSTM
-        let bound = 1.0 / (dim as f32).sqrt();
         for name in ["w_input", "w_hidden"] {
-            let data = (0..dim * 4 * dim)
-                .map(|_| rng.gen_range(-bound..bound))
-                .collect();
-            tables.push(Table::from_data(
-                name,
-                IndexedBy::Whole,
-                dim,
-                4 * dim,
-                data,
-            )?);
+            tables.push(recurrent_table(name, dim, 4 * dim, dim, rng)?);
         }
         let mut bias = vec![0.0f32; 4 * dim];
         bias[dim..2 * dim].iter_mut().for_each(|v| *v = 1.0);
@@ -49,15 +38,7 @@ impl Lstm {
 }
 
 impl SequenceRepresentation for Lstm {
-    fn name(&self) -> String {
-        "lstm".into()
-    }
-    table_accessors!();
-
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         let (b, steps, d) = *rows.inputs.shape();
         let x = rows.inputs;
         let mut whole = rows.whole.into_iter();
@@ -111,10 +92,7 @@ impl SequenceRepresentation for Lstm {
             }
             outputs.push(h);
         }
-        // (T, B, D) -> (B, T, D)
-        outputs
-            .stack()
-            .permute::<(usize, usize, usize), Axes3<1, 0, 2>>()
+        batch_major(outputs)
     }
 
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
@@ -125,6 +103,11 @@ impl SequenceRepresentation for Lstm {
             dim: self.dim(),
         }))
     }
+
+    fn name(&self) -> String {
+        "lstm".into()
+    }
+    table_accessors!();
 }
 
 impl Lstm {

@@ -76,10 +76,7 @@ impl SequenceRepresentation for AnySequence {
     fn tables_mut(&mut self) -> &mut [Table] {
         any_dispatch!(self, r => r.tables_mut())
     }
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         any_dispatch!(self, r => r.encode(rows))
     }
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {

@@ -31,14 +31,7 @@ impl Pooling {
 }
 
 impl SequenceRepresentation for Pooling {
-    fn name(&self) -> String {
-        if self.mean { "pool-mean" } else { "pool-sum" }.into()
-    }
-    table_accessors!();
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         let (b, t, d) = *rows.inputs.shape();
         let device = rows.inputs.device().clone();
         // prefix sums over time: (B, D, T) x upper-triangular (T, T), back to (B, T, D)
@@ -71,6 +64,11 @@ impl SequenceRepresentation for Pooling {
             mean: self.mean,
         }))
     }
+
+    fn name(&self) -> String {
+        if self.mean { "pool-mean" } else { "pool-sum" }.into()
+    }
+    table_accessors!();
 }
 
 impl Pooling {

@@ -20,19 +20,17 @@ impl SequencePopularity {
 }
 
 impl SequenceRepresentation for SequencePopularity {
-    fn name(&self) -> String {
-        "popularity".into()
-    }
-    table_accessors!();
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         rows.inputs * 0.0
     }
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
         Some(Box::new(ZeroKernel))
     }
+
+    fn name(&self) -> String {
+        "popularity".into()
+    }
+    table_accessors!();
 }
 
 impl SequencePopularity {

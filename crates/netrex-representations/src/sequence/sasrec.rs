@@ -149,7 +149,7 @@ impl SasrecSpec {
 }
 
 /// `x W + b` over `(B, T, D)` with `W (D, D)`, `b (1, D)`.
-fn linear<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+fn linear<D: Device<f32>, T: Taped<D>>(
     x: Steps<D, T>,
     w: Matrix<D, T>,
     b: Matrix<D, T>,
@@ -162,7 +162,7 @@ fn linear<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
 }
 
 /// Layer norm over the last axis, with gain and bias `(1, D)`.
-fn layer_norm<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+fn layer_norm<D: Device<f32>, T: Taped<D>>(
     x: Steps<D, T>,
     gain: Matrix<D, T>,
     bias: Matrix<D, T>,
@@ -210,15 +210,7 @@ impl Sasrec {
 }
 
 impl SequenceRepresentation for Sasrec {
-    fn name(&self) -> String {
-        "sasrec".into()
-    }
-    table_accessors!();
-
-    fn encode<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        rows: SequenceRows<D, T>,
-    ) -> Steps<D, T> {
+    fn encode<D: Device<f32>, T: Taped<D>>(&self, rows: SequenceRows<D, T>) -> Steps<D, T> {
         let (b, t, d) = *rows.inputs.shape();
         let shape = (b, t, d);
         let dev = rows.inputs.device().clone();
@@ -315,4 +307,9 @@ impl SequenceRepresentation for Sasrec {
             self.dropout,
         )))
     }
+
+    fn name(&self) -> String {
+        "sasrec".into()
+    }
+    table_accessors!();
 }

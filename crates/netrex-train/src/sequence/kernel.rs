@@ -11,7 +11,7 @@
 
 use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
 use netrex_representations::host::{matmul, View};
-use netrex_representations::{HostEncoder, SparseGrad, Table};
+use netrex_representations::{BackwardPass, HostEncoder, SparseGrad, Table};
 
 use super::config::NegativeSampling;
 use crate::sequence::catalog::full_catalog;
@@ -80,14 +80,13 @@ pub(crate) fn sequence_batch<L: Loss>(
         .iter()
         .map(|t| vec![0.0; t.data().len()])
         .collect();
-    encoder.backward(
-        &x,
-        batch.inputs,
-        &trace,
-        &d_states,
-        &mut d_inputs,
-        &mut d_whole,
-    );
+    let pass = BackwardPass {
+        inputs: &x,
+        ids: batch.inputs,
+        trace: &trace,
+        d_outputs: &d_states,
+    };
+    encoder.backward(pass, &mut d_inputs, &mut d_whole);
     for (row, &id) in d_inputs.chunks_exact(d).zip(batch.inputs) {
         if id != 0 {
             grads[0].add_row(id, row);

@@ -1,11 +1,38 @@
 //! Losses shared by the integration tests (each test file uses some of them).
 #![allow(dead_code)]
 
+use netrex::data::synthetic::{markov, zipf, MarkovConfig, ZipfConfig};
+use netrex::data::Interactions;
 use netrex::losses::dfdx::prelude::*;
 use netrex::losses::{BuiltinLoss, Loss, LossContext};
 use netrex::representations::{FactorizationRepresentation, Table};
 use netrex::ImplicitFactorizationModel;
 use rand::Rng;
+
+/// Zipf-distributed interactions of `users x items`, with `n` interactions.
+pub fn zipf_data(users: usize, items: usize, n: usize, seed: u64) -> Interactions {
+    zipf(&ZipfConfig {
+        num_users: users,
+        num_items: items,
+        num_interactions: n,
+        exponent: 1.0,
+        seed,
+    })
+    .unwrap()
+}
+
+/// 600 first-order Markov interactions of 20 users over 15 items: a small sequence set.
+pub fn markov_data() -> Interactions {
+    markov(&MarkovConfig {
+        num_users: 20,
+        num_items: 15,
+        num_interactions: 600,
+        concentration: 0.01,
+        order: 1,
+        seed: 1,
+    })
+    .unwrap()
+}
 
 /// Fills `m`'s tables with values of order 1, draws a batch of `b` positives (ids below
 /// `users` and `items`) and checks that the fused kernel's loss and row gradients equal
@@ -63,44 +90,41 @@ pub fn randomize_sequence_tables(tables: &mut [Table], rng: &mut impl Rng) {
     }
 }
 
-/// A loss defined outside netrex-losses, with no hand-written gradient:
-/// `sum_j relu(1 + neg_j - pos)^2`.
-#[derive(Clone, Copy)]
-pub struct SquaredGap {
-    pub negatives: usize,
+/// The losses a kernel must take through the score tape: [`Custom::SquaredGap`] and every
+/// built-in loss behind [`Custom::Hidden`] (with 3 negatives), in that order.
+pub fn custom_losses(squared_negatives: usize) -> Vec<Custom> {
+    let hidden = BuiltinLoss::NAMES
+        .iter()
+        .map(|name| Custom::Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()));
+    std::iter::once(Custom::SquaredGap {
+        negatives: squared_negatives,
+    })
+    .chain(hidden)
+    .collect()
 }
 
-impl Loss for SquaredGap {
-    fn name(&self) -> String {
-        "squared-gap".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        let shape = *negative.shape();
-        (negative - positive.broadcast_like::<_, Axis<1>>(&shape) + 1.0)
-            .relu()
-            .square()
-            .sum::<(usize,), Axis<1>>()
-    }
+/// Losses defined outside netrex-losses, with no hand-written gradient: the path a custom
+/// loss takes.
+#[derive(Clone, Copy)]
+pub enum Custom {
+    /// `sum_j relu(1 + neg_j - pos)^2`.
+    SquaredGap { negatives: usize },
+    /// A built-in loss with its hand-written gradient hidden.
+    Hidden(BuiltinLoss),
 }
 
-/// A built-in loss with its hand-written gradient hidden: the path a custom loss takes.
-#[derive(Clone, Copy)]
-pub struct Hidden(pub BuiltinLoss);
-
-impl Loss for Hidden {
+impl Loss for Custom {
     fn name(&self) -> String {
-        format!("hidden-{}", self.0.name())
+        match self {
+            Custom::SquaredGap { .. } => "squared-gap".into(),
+            Custom::Hidden(loss) => format!("hidden-{}", loss.name()),
+        }
     }
     fn num_negatives(&self) -> usize {
-        self.0.num_negatives()
+        match self {
+            Custom::SquaredGap { negatives } => *negatives,
+            Custom::Hidden(loss) => loss.num_negatives(),
+        }
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         &self,
@@ -108,6 +132,14 @@ impl Loss for Hidden {
         negative: Tensor<(usize, usize), f32, D, T>,
         context: &LossContext,
     ) -> Tensor<(usize,), f32, D, T> {
-        self.0.per_example(positive, negative, context)
+        let shape = *negative.shape();
+        match self {
+            Custom::SquaredGap { .. } => (negative - positive.broadcast_like::<_, Axis<1>>(&shape)
+                + 1.0)
+                .relu()
+                .square()
+                .sum::<(usize,), Axis<1>>(),
+            Custom::Hidden(loss) => loss.per_example(positive, negative, context),
+        }
     }
 }
