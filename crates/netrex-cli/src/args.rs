@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use netrex::plan::{
     DatasetName, DeviceName, FeatureWeighting, IdSides, LossName, ModelName, OptimizerName,
-    SamplingName, ScheduleName, SplitName,
+    PrecisionName, SamplingName, ScheduleName, SplitName, TuneMetric,
 };
 
 /// A value parser for a `ValueEnum` whose error names the option's kind ("unknown loss
@@ -215,6 +215,34 @@ pub(crate) struct FitArgs {
     /// [default: 0.5].
     #[arg(long)]
     pub(crate) dropout: Option<f32>,
+    /// Tune on validation data before the run: `KEY=V1,V2,...` (repeat for more axes; KEY is a
+    /// config key such as l2, dim, alpha, learning_rate or training.epochs). Each point trains
+    /// on the training data less a held-out share and is scored there; the best then trains
+    /// on all of it and is tested once. The test set never chooses.
+    #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
+    pub(crate) grid: Vec<String>,
+    /// The metric the grid chooses by [default: mrr].
+    #[arg(long, value_parser = named::<TuneMetric>("metric"))]
+    pub(crate) tune_metric: Option<TuneMetric>,
+    /// The share of the training interactions the grid is scored on [default: 0.1].
+    #[arg(long)]
+    pub(crate) validation_fraction: Option<f64>,
+    /// Held-out shares each grid point is scored on (their mean chooses) [default: 3].
+    #[arg(long)]
+    pub(crate) folds: Option<usize>,
+    /// ials: an observed pair weighs 1 + alpha [default: 10].
+    #[arg(long)]
+    pub(crate) alpha: Option<f32>,
+    /// ials: conjugate-gradient steps per row and half-sweep [default: 3].
+    #[arg(long)]
+    pub(crate) cg_steps: Option<usize>,
+    /// ease: EDLAE's dropout probability; item i's penalty becomes l2 + p / (1 - p) times
+    /// its count [default: 0, plain EASE].
+    #[arg(long)]
+    pub(crate) ease_dropout: Option<f32>,
+    /// ease: the precision of the solve [default: f32].
+    #[arg(long, value_parser = named::<PrecisionName>("precision"))]
+    pub(crate) precision: Option<PrecisionName>,
     /// Epochs [default: 10]. Leave-one-out trains up to --max-epochs instead.
     #[arg(long)]
     pub(crate) epochs: Option<usize>,
@@ -224,7 +252,7 @@ pub(crate) struct FitArgs {
     /// Learning-rate schedule (default: tuned per loss).
     #[arg(long, value_parser = named::<ScheduleName>("learning-rate schedule"))]
     pub(crate) lr_schedule: Option<ScheduleName>,
-    /// L2 penalty [default: 0].
+    /// L2 penalty [default: 0; ease: its lambda, 500; ials: 1].
     #[arg(long)]
     pub(crate) l2: Option<f32>,
     /// The update rule [default: adam].

@@ -102,8 +102,12 @@ pub(crate) fn evaluate_saved(args: EvaluateArgs) -> Result<(), Failure> {
         let mut scores = sequence_scores(&model, &split.parts, &settings(&plan, &split), false)?;
         crate::report::merge(&mut scores.json, split.unseen.json());
         scores
+    } else if netrex::linear::is_linear_model(&args.model) {
+        let (model, catalog) = crate::linear::load_linear(&args.model)?;
+        evaluate_scorer(&args, &model, &catalog)?
     } else {
-        evaluate_factorization(&args)?
+        let (model, catalog) = load_factorization(&args.model)?;
+        evaluate_scorer(&args, &model, &catalog)?
     };
     print(&args, &scores.json, &scores.text)
 }
@@ -128,12 +132,16 @@ fn settings(plan: &RunPlan, split: &Split) -> TestSettings {
     }
 }
 
-fn evaluate_factorization(args: &EvaluateArgs) -> Result<Scores, Failure> {
-    let (model, catalog) = load_factorization(&args.model)?;
-    let saved = RunPlan::of_catalog(&catalog)?;
+/// Scores a saved model that ranks items for users (factorization, EASE, iALS).
+fn evaluate_scorer<S: ItemScorer + Sync>(
+    args: &EvaluateArgs,
+    model: &S,
+    catalog: &Catalog,
+) -> Result<Scores, Failure> {
+    let saved = RunPlan::of_catalog(catalog)?;
     let plan = evaluation_plan(args, saved.as_ref(), false)?;
     let split = load(&plan)?;
-    check_same_ids(&catalog, &split.data)?;
+    check_same_ids(catalog, &split.data)?;
     check_no_leak(&plan, saved.as_ref(), &split)?;
     let users = split.user_features.is_some() || catalog.user_features.is_some();
     let split = drop_unseen(split, users);
@@ -146,7 +154,7 @@ fn evaluate_factorization(args: &EvaluateArgs) -> Result<Scores, Failure> {
         EvalConfig::default()
     });
     let report = netrex::in_pool(settings.threads, || {
-        evaluate(&model, &parts.test, Some(&parts.train), &config)
+        evaluate(model, &parts.test, Some(&parts.train), &config)
     })??;
     if let Some(file) = &args.plot {
         let title = format!(

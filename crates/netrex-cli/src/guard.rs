@@ -35,9 +35,30 @@ fn estimate(json: &Value) -> Estimate {
         config
     };
     let dim = count(&training["embedding_dim"]);
-    let items = json["catalog"]["items"].as_array().map_or(0, Vec::len);
-    let threads = count(&training["threads"]).max(1);
+    let mut items = json["catalog"]["items"].as_array().map_or(0, Vec::len);
     let mut e = Estimate::default();
+    if json["format"] == netrex::linear::file::FORMAT {
+        // the file's own sizes decide what loading allocates, so they are checked first
+        items = count(&json["num_items"]);
+        let (users, factors) = (count(&json["num_users"]), count(&json["factors"]));
+        match json["kind"].as_str() {
+            Some("ease") => e.add(
+                "EASE's item-item weights",
+                &[(items, "items"), (items, "items"), (4, "bytes")],
+                "a model file with its own num_items (it was edited or is corrupt)",
+            ),
+            _ => e.add(
+                "iALS's factor tables",
+                &[
+                    (users.saturating_add(items), "rows"),
+                    (factors, "columns"),
+                    (4, "bytes"),
+                ],
+                "a model file with its own sizes (it was edited or is corrupt)",
+            ),
+        }
+    }
+    let threads = count(&training["threads"]).max(1);
     e.add(
         "the scores of a query",
         &[(items, "items"), (threads, "threads"), (8, "bytes")],

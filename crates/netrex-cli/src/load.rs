@@ -19,6 +19,7 @@ use std::path::Path;
 use crate::Failure;
 
 /// A dataset and its split.
+#[derive(Clone)]
 pub(crate) struct Split {
     /// The data and its id maps.
     pub(crate) data: Dataset,

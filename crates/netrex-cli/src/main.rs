@@ -10,6 +10,7 @@ mod device;
 mod evaluate;
 mod fit;
 mod guard;
+mod linear;
 mod load;
 mod next_item;
 mod plan;
@@ -18,6 +19,7 @@ mod report;
 mod resume;
 mod saved;
 mod train;
+mod tune;
 
 use args::{EvaluateArgs, FitArgs, RecommendArgs};
 

@@ -71,6 +71,17 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut m.blocks, &a.blocks);
     set(&mut m.heads, &a.heads);
     set(&mut m.dropout, &a.dropout);
+    if !a.grid.is_empty() {
+        plan.tune.grid = a.grid.clone();
+    }
+    set(&mut plan.tune.metric, &a.tune_metric);
+    set(&mut plan.tune.validation_fraction, &a.validation_fraction);
+    set(&mut plan.tune.folds, &a.folds);
+    let m = &mut plan.model;
+    set(&mut m.alpha, &a.alpha);
+    set(&mut m.cg_steps, &a.cg_steps);
+    set(&mut m.precision, &a.precision);
+    set(&mut m.ease_dropout, &a.ease_dropout);
     let t = &mut plan.training;
     set_some(&mut t.loss, &a.loss);
     set_some(&mut t.negatives, &a.negatives);
@@ -81,7 +92,7 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut t.epochs, &a.epochs);
     set_some(&mut t.learning_rate, &a.learning_rate);
     set_some(&mut t.lr_schedule, &a.lr_schedule);
-    set(&mut t.l2, &a.l2);
+    set_some(&mut t.l2, &a.l2);
     set(&mut t.optimizer, &a.optimizer);
     set(&mut t.seed, &a.seed);
     set(&mut t.threads, &a.threads);

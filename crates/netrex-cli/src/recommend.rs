@@ -23,6 +23,9 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     if netrex::is_sequence_model(&args.model) {
         return recommend_sequence(args);
     }
+    if netrex::linear::is_linear_model(&args.model) {
+        return recommend_linear(args);
+    }
     let (mut model, mut catalog) = load_factorization(&args.model)?;
     let known = model.representation().num_items() as u32;
     if let Some(file) = &args.item_features {
@@ -170,4 +173,60 @@ fn item_indices(items: &IdMap<RawId>, text: &str) -> Result<Vec<u32>, Failure> {
         .filter(|t| !t.trim().is_empty())
         .map(|t| items.index_of(&RawId::parse(t.trim()), "item"))
         .collect::<Result<_, _>>()?)
+}
+
+/// `recommend` from an EASE or iALS model: for a training user, or for a new user's items
+/// (EASE scores them directly; iALS folds them in).
+fn recommend_linear(args: RecommendArgs) -> Result<(), Failure> {
+    use netrex::evaluation::rank::top_k;
+    if args.item_features.is_some() || args.user_features.is_some() || args.new_only {
+        return Err(
+            "EASE and iALS know no features: they recommend among the items they \
+                    were trained on"
+                .into(),
+        );
+    }
+    let (model, catalog) = crate::linear::load_linear(&args.model)?;
+    let n = model.num_items();
+    let mut scores = vec![0.0f32; n];
+    let (header, exclude) = match (&args.user, &args.items) {
+        (None, Some(text)) => {
+            let items = catalog.items.as_ref().ok_or("the model has no item ids")?;
+            let chosen = item_indices(items, text)?;
+            model.score_new(&chosen, &mut scores)?;
+            let exclude = if args.include_seen {
+                Vec::new()
+            } else {
+                chosen
+            };
+            (json!({"items": text}), exclude)
+        }
+        (Some(user), _) => {
+            let raw = RawId::parse(user);
+            let u = catalog.user_index(&raw)?;
+            model.score_items(u, &mut scores);
+            let exclude = match args.include_seen {
+                true => Vec::new(),
+                false => model.train().get(u as usize).to_vec(),
+            };
+            (json!({"user": raw.to_string()}), exclude)
+        }
+        (None, None) => {
+            return Err(
+                "recommend for a user (--user ID) or for a new user's items (--items a,b,c)".into(),
+            )
+        }
+    };
+    let mut candidates: Vec<(f32, u32)> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, i as u32))
+        .filter(|(_, i)| !exclude.contains(i))
+        .collect();
+    let recs: Vec<(u32, f32)> = top_k(&mut candidates, args.k)
+        .iter()
+        .map(|&(s, i)| (i, s))
+        .collect();
+    print_recommendations(&recs, &catalog, header, args.json);
+    Ok(())
 }

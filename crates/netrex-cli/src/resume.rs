@@ -57,7 +57,7 @@ fn finish<M: Trainable>(
     let split = load_checked(&plan)?;
     check_same_ids(catalog, &split.data)?;
     let model = prepare(model, &plan, &split)?;
-    train_and_report(model, &plan, &split, Some(folder), true)
+    train_and_report(model, &plan, &split, Some(folder), true).map(|_| ())
 }
 
 /// The plan of the checkpoint under `dir` (with `--json` and `--plot` as given now), after

@@ -272,7 +272,7 @@ pub(crate) fn train_and_report<M: Trainable>(
     split: &Split,
     folder: Option<&FolderLock>,
     resume: bool,
-) -> Result<(), Failure> {
+) -> Result<Value, Failure> {
     let (data, parts) = (&split.data, &split.parts);
     let mut catalog = M::catalog(data, parts);
     // the names let the saved model score ids it never saw from their features
@@ -328,16 +328,19 @@ pub(crate) fn train_and_report<M: Trainable>(
         let title = format!("{}, {} loss", model.kind(), model.loss_name());
         netrex::plot::training_curve(file, &title, model.history(), &curve)?;
     }
+    let mut out = scores.json;
+    out["model"] = json!(model.kind());
+    out["loss"] = json!(model.loss_name());
+    out["fit_seconds"] = json!(fitted.seconds);
+    out["epochs"] = json!(model.epochs());
+    out["loss_history"] = json!(fitted.loss_history);
+    out["eval_curve"] = json!(curve);
+    merge(&mut out, model.training_json()?);
+    merge(&mut out, split.unseen.json());
+    if output.quiet {
+        return Ok(out);
+    }
     if output.json {
-        let mut out = scores.json;
-        out["model"] = json!(model.kind());
-        out["loss"] = json!(model.loss_name());
-        out["fit_seconds"] = json!(fitted.seconds);
-        out["epochs"] = json!(model.epochs());
-        out["loss_history"] = json!(fitted.loss_history);
-        out["eval_curve"] = json!(curve);
-        merge(&mut out, model.training_json()?);
-        merge(&mut out, split.unseen.json());
         println!("{out}");
     } else {
         let first = model.epochs() + 1 - fitted.loss_history.len();
@@ -353,5 +356,5 @@ pub(crate) fn train_and_report<M: Trainable>(
             println!("saved to {}", dir.display());
         }
     }
-    Ok(())
+    Ok(out)
 }

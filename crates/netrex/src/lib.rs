@@ -41,6 +41,8 @@ pub use netrex_train::*;
 pub use netrex_data as data;
 /// Metrics.
 pub use netrex_evaluation as evaluation;
+/// EASE and iALS: netrex-linear (no dfdx).
+pub use netrex_linear as linear;
 /// Losses.
 pub use netrex_losses as losses;
 /// Representations: parameter tables, bilinear and sequence models, host encoders.

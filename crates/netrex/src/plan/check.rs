@@ -40,7 +40,40 @@ impl RunPlan {
         self.check_model()?;
         self.check_outputs()?;
         self.check_training()?;
+        self.check_tuning()?;
         self.data_estimate().fits(available_memory())
+    }
+
+    fn check_tuning(&self) -> Result<(), PlanError> {
+        if self.tune.grid.is_empty() {
+            return Ok(());
+        }
+        let fraction = self.tune.validation_fraction;
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return invalid(
+                "tune.validation_fraction",
+                format!("{fraction} is not in (0, 1)"),
+            );
+        }
+        if !(1..=20).contains(&self.tune.folds) {
+            return invalid(
+                "tune.folds",
+                format!("{} is not in 1..=20", self.tune.folds),
+            );
+        }
+        if self.is_next_item() {
+            return invalid(
+                "tune.grid",
+                "leave-one-out already chooses on its validation targets (early stopping); \
+                 the grid tunes the other protocols",
+            );
+        }
+        for point in self.grid_points()? {
+            let plan = self.with_point(&point)?;
+            plan.check_model()?;
+            plan.check_training()?;
+        }
+        Ok(())
     }
 
     fn check_data(&self) -> Result<(), PlanError> {
@@ -247,6 +280,9 @@ impl RunPlan {
         if !self.model.kind.is_trained() {
             return Ok(());
         }
+        if self.model.kind.is_linear() {
+            return self.check_linear();
+        }
         let config = match self.model.kind.is_sequence() {
             true => self.sequence_config().check().map(|_| ()),
             false => self.training_config().check().map(|_| ()),
@@ -282,5 +318,29 @@ impl RunPlan {
             _ => {}
         }
         e
+    }
+}
+
+impl RunPlan {
+    /// EASE and iALS: their own settings, on the protocols they serve.
+    fn check_linear(&self) -> Result<(), PlanError> {
+        let kind = self.model.kind.name();
+        if self.is_next_item() {
+            return Err(PlanError::invalid(
+                "model.kind",
+                format!("{kind} ranks items for users, not the next item of a sequence: use it on a user split (ua, random, ...), not leave-one-out"),
+            ));
+        }
+        if self.features.item.is_some() || self.features.user.is_some() {
+            return Err(PlanError::invalid(
+                "features",
+                format!("{kind} learns from interactions only: drop the feature options or use --model factorization"),
+            ));
+        }
+        let checked = match self.model.kind {
+            ModelName::Ease => self.ease_config().check(),
+            _ => self.ials_config().check(),
+        };
+        checked.map_err(|e| PlanError::invalid("training", e.to_string()))
     }
 }

@@ -94,12 +94,49 @@ impl RunPlan {
             lr_schedule: t
                 .lr_schedule
                 .map_or(defaults.lr_schedule, LearningRateSchedule::from),
-            l2: t.l2,
+            l2: self.l2(),
             optimizer: t.optimizer.into(),
             negatives: t.negatives.or(defaults.negatives),
             seed: t.seed,
             threads: t.threads,
             fused: !t.generic,
+        }
+    }
+
+    /// The L2 penalty: as given, else EASE's lambda (500, Steck's value for data of
+    /// ML-100K's density; `--grid l2=...` tunes it), iALS's 1, and none for the neural models.
+    pub fn l2(&self) -> f32 {
+        self.training.l2.unwrap_or(match self.model.kind {
+            ModelName::Ease => 500.0,
+            ModelName::Ials => 1.0,
+            _ => TrainingConfig::default().l2,
+        })
+    }
+
+    /// EASE's settings.
+    pub fn ease_config(&self) -> netrex_linear::EaseConfig {
+        netrex_linear::EaseConfig {
+            l2: self.l2(),
+            precision: self.model.precision.into(),
+            dropout: self.dropout_of_ease(),
+        }
+    }
+
+    /// EASE's EDLAE dropout: `model.ease_dropout` (0, plain EASE, by default).
+    fn dropout_of_ease(&self) -> f32 {
+        self.model.ease_dropout
+    }
+
+    /// iALS's settings: `dim` factors, `epochs` sweeps.
+    pub fn ials_config(&self) -> netrex_linear::IalsConfig {
+        let config = self.training_config();
+        netrex_linear::IalsConfig {
+            factors: config.embedding_dim,
+            l2: self.l2(),
+            alpha: self.model.alpha,
+            iterations: self.training.epochs,
+            cg_steps: self.model.cg_steps,
+            seed: self.training.seed,
         }
     }
 
@@ -232,6 +269,7 @@ impl RunPlan {
         self.split.method = Some(self.split_method());
         let next_item = self.is_next_item();
         self.training.loss = Some(self.loss_name());
+        self.training.l2 = Some(self.l2());
         let config = self.training_config();
         self.training.dim = Some(config.embedding_dim);
         self.training.batch_size = Some(config.batch_size);

@@ -169,6 +169,10 @@ impl RunPlan {
         if !self.model.kind.is_trained() {
             return e;
         }
+        if self.model.kind.is_linear() {
+            self.linear_terms(&mut e, size);
+            return e;
+        }
         let config = self.training_config();
         let dim = config.embedding_dim;
         let state = match self.training.optimizer {
@@ -205,6 +209,45 @@ impl RunPlan {
             self.sequence_terms(&mut e, size, dim, config.batch_size);
         }
         e
+    }
+
+    fn linear_terms(&self, e: &mut Estimate, size: DataSize) {
+        if self.model.kind == ModelName::Ease {
+            let width = match self.model.precision {
+                super::PrecisionName::F32 => 4,
+                super::PrecisionName::F64 => 8,
+            };
+            // the Gram matrix, its Cholesky factor and the inverse, then the f32 weights
+            e.add(
+                "EASE's dense item-item matrices",
+                &[
+                    (size.items, "items"),
+                    (size.items, "items"),
+                    (3 * width + 4, "bytes"),
+                ],
+                "--model ials (memory linear in the catalog) or fewer items \
+                 (--min-item-interactions)",
+            );
+        } else {
+            e.add(
+                "iALS's factor tables",
+                &[
+                    (size.users + size.items, "rows"),
+                    (self.training_config().embedding_dim, "columns"),
+                    (4, "bytes"),
+                ],
+                "a smaller --dim",
+            );
+        }
+        e.add(
+            "the evaluation scores",
+            &[
+                (size.items, "items"),
+                (self.training.threads, "threads"),
+                (8, "bytes"),
+            ],
+            "fewer --threads",
+        );
     }
 
     fn sequence_terms(&self, e: &mut Estimate, size: DataSize, dim: usize, batch: usize) {

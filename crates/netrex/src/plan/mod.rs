@@ -26,6 +26,7 @@ mod defaults;
 mod error;
 pub mod memory;
 mod names;
+pub mod tune;
 
 use std::path::{Path, PathBuf};
 
@@ -34,8 +35,9 @@ use serde::{Deserialize, Serialize};
 pub use error::{flag_of, PlanError};
 pub use names::{
     name_of, DatasetName, DeviceName, FeatureWeighting, IdSides, LossName, ModelName,
-    OptimizerName, SamplingName, ScheduleName, SplitName,
+    OptimizerName, PrecisionName, SamplingName, ScheduleName, SplitName,
 };
+pub use tune::{Point, TuneMetric, TunePlan};
 
 /// The file a model folder keeps its resolved plan in.
 pub const PLAN_FILE: &str = "plan.toml";
@@ -58,6 +60,9 @@ pub struct RunPlan {
     pub stopping: StoppingPlan,
     /// What the run writes.
     pub output: OutputPlan,
+    /// Hyperparameters chosen on validation data before the run (none by default).
+    #[serde(skip_serializing_if = "TunePlan::is_off")]
+    pub tune: TunePlan,
 }
 
 /// Where the interactions come from: one of `dataset`, `sequences` or `csv`.
@@ -227,6 +232,15 @@ pub struct ModelPlan {
     pub heads: usize,
     /// sasrec: dropout probability while training.
     pub dropout: f32,
+    /// ials: an observed pair weighs `1 + alpha`.
+    pub alpha: f32,
+    /// ials: conjugate-gradient steps per row and half-sweep.
+    pub cg_steps: usize,
+    /// ease: the precision of the solve.
+    pub precision: PrecisionName,
+    /// ease: EDLAE's dropout probability (0: plain EASE); item i's penalty is
+    /// `l2 + p / (1 - p) * count_i`.
+    pub ease_dropout: f32,
 }
 
 impl Default for ModelPlan {
@@ -240,6 +254,10 @@ impl Default for ModelPlan {
             blocks: 2,
             heads: 1,
             dropout: 0.5,
+            alpha: 10.0,
+            cg_steps: 3,
+            precision: PrecisionName::F32,
+            ease_dropout: 0.0,
         }
     }
 }
@@ -269,8 +287,8 @@ pub struct TrainingPlan {
     pub learning_rate: Option<f32>,
     /// Learning-rate schedule (resolved likewise).
     pub lr_schedule: Option<ScheduleName>,
-    /// L2 penalty.
-    pub l2: f32,
+    /// L2 penalty (resolved: EASE's lambda 500, iALS's 1, 0 for every other model).
+    pub l2: Option<f32>,
     /// The update rule.
     pub optimizer: OptimizerName,
     /// Seed of the split, initialisation, shuffling and negative sampling.
@@ -299,7 +317,7 @@ impl Default for TrainingPlan {
             epochs: t.epochs,
             learning_rate: None,
             lr_schedule: None,
-            l2: t.l2,
+            l2: None,
             optimizer: OptimizerName::Adam,
             seed: 0,
             threads: 1,
@@ -351,6 +369,9 @@ pub struct OutputPlan {
     pub plot: Option<PathBuf>,
     /// Print one JSON object on stdout instead of text.
     pub json: bool,
+    /// Print nothing (a tuner's grid points); never in a config file.
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl RunPlan {

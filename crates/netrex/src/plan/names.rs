@@ -169,6 +169,11 @@ pub enum ModelName {
     Sasrec,
     /// A sequence model: a GRU over the history (GRU4Rec's unit).
     Gru,
+    /// EASE: closed-form item-item weights (Steck 2019); `training.l2` is its lambda.
+    Ease,
+    /// Implicit alternating least squares (Hu et al. 2008): `training.dim` factors,
+    /// `training.epochs` sweeps, `training.l2` and `model.alpha`.
+    Ials,
 }
 
 impl ModelName {
@@ -176,8 +181,17 @@ impl ModelName {
     pub fn is_sequence(self) -> bool {
         !matches!(
             self,
-            ModelName::Factorization | ModelName::Popularity | ModelName::Cooc
+            ModelName::Factorization
+                | ModelName::Popularity
+                | ModelName::Cooc
+                | ModelName::Ease
+                | ModelName::Ials
         )
+    }
+
+    /// Whether the model is one of netrex-linear's (fitted by linear algebra, not by dfdx).
+    pub fn is_linear(self) -> bool {
+        matches!(self, ModelName::Ease | ModelName::Ials)
     }
 
     /// Whether the model has parameters to train.
@@ -345,4 +359,25 @@ pub enum DeviceName {
     Cpu,
     /// An NVIDIA GPU, in a build with the `cuda` feature.
     Cuda,
+}
+
+/// The floating-point type EASE factorises its Gram matrix in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum PrecisionName {
+    /// Single precision (the default: as accurate on ML-100K, faster; docs/results.md).
+    #[default]
+    F32,
+    /// Double precision.
+    F64,
+}
+
+impl From<PrecisionName> for netrex_linear::Precision {
+    fn from(p: PrecisionName) -> Self {
+        match p {
+            PrecisionName::F32 => netrex_linear::Precision::F32,
+            PrecisionName::F64 => netrex_linear::Precision::F64,
+        }
+    }
 }
