@@ -230,7 +230,7 @@ pub(crate) struct FitArgs {
     /// Held-out shares each grid point is scored on (their mean chooses) [default: 3].
     #[arg(long)]
     pub(crate) folds: Option<usize>,
-    /// ials: an observed pair weighs 1 + alpha [default: 10].
+    /// ials: an observed pair weighs 1 + alpha [default: 2].
     #[arg(long)]
     pub(crate) alpha: Option<f32>,
     /// ials: conjugate-gradient steps per row and half-sweep [default: 3].
@@ -252,7 +252,7 @@ pub(crate) struct FitArgs {
     /// Learning-rate schedule (default: tuned per loss).
     #[arg(long, value_parser = named::<ScheduleName>("learning-rate schedule"))]
     pub(crate) lr_schedule: Option<ScheduleName>,
-    /// L2 penalty [default: 0; ease: its lambda, 500; ials: 1].
+    /// L2 penalty [default: 0; ease: its lambda, 500; ials: 25].
     #[arg(long)]
     pub(crate) l2: Option<f32>,
     /// The update rule [default: adam].

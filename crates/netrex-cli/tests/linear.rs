@@ -92,41 +92,22 @@ fn the_tuner_never_reads_the_test_set() {
 #[test]
 fn a_saved_linear_model_evaluates_and_recommends_like_the_fit() {
     let dir = temp("linear", "saved");
+    let none = Path::new("/nonexistent-netrex-data");
+    let run = |line: String| netrex_in(none, &line).json();
     for model in ["ease", "ials"] {
-        let folder = dir.join(model);
-        let fit = netrex_in(
-            Path::new("/nonexistent-netrex-data"),
-            &format!(
-                "fit {MARKOV} --split random --model {model} --dim 8 --epochs 3 --save {} --json",
-                folder.display()
-            ),
-        )
-        .json();
-        let again = netrex_in(
-            Path::new("/nonexistent-netrex-data"),
-            &format!("evaluate --model {} --json", folder.display()),
-        )
-        .json();
+        let folder = dir.join(model).display().to_string();
+        let fit = run(format!(
+            "fit {MARKOV} --split random --model {model} --dim 8 --epochs 3 --save {folder} --json"
+        ));
+        let again = run(format!("evaluate --model {folder} --json"));
         for key in ["mrr", "auc", "ndcg_at_10"] {
             assert_eq!(fit[key], again[key], "{model} {key}");
         }
-        let recs = netrex_in(
-            Path::new("/nonexistent-netrex-data"),
-            &format!(
-                "recommend --model {} --user 3 -k 4 --json",
-                folder.display()
-            ),
-        )
-        .json();
+        let recs = run(format!("recommend --model {folder} --user 3 -k 4 --json"));
         assert_eq!(recs["items"].as_array().unwrap().len(), 4, "{recs}");
-        let new_user = netrex_in(
-            Path::new("/nonexistent-netrex-data"),
-            &format!(
-                "recommend --model {} --items 1,2,5 -k 3 --json",
-                folder.display()
-            ),
-        )
-        .json();
+        let new_user = run(format!(
+            "recommend --model {folder} --items 1,2,5 -k 3 --json"
+        ));
         let ids: Vec<&str> = new_user["items"]
             .as_array()
             .unwrap()

@@ -104,11 +104,13 @@ impl RunPlan {
     }
 
     /// The L2 penalty: as given, else EASE's lambda (500, Steck's value for data of
-    /// ML-100K's density; `--grid l2=...` tunes it), iALS's 1, and none for the neural models.
+    /// ML-100K's density), iALS's 25 (chosen with alpha 2 by the tuner on ML-100K `ua`'s
+    /// training data, docs/results.md), and none for the neural models. `--grid l2=...`
+    /// tunes it for other data.
     pub fn l2(&self) -> f32 {
         self.training.l2.unwrap_or(match self.model.kind {
             ModelName::Ease => 500.0,
-            ModelName::Ials => 1.0,
+            ModelName::Ials => 25.0,
             _ => TrainingConfig::default().l2,
         })
     }

@@ -232,7 +232,7 @@ pub struct ModelPlan {
     pub heads: usize,
     /// sasrec: dropout probability while training.
     pub dropout: f32,
-    /// ials: an observed pair weighs `1 + alpha`.
+    /// ials: an observed pair weighs `1 + alpha` (2: the tuner's choice on ML-100K `ua`).
     pub alpha: f32,
     /// ials: conjugate-gradient steps per row and half-sweep.
     pub cg_steps: usize,
@@ -254,7 +254,7 @@ impl Default for ModelPlan {
             blocks: 2,
             heads: 1,
             dropout: 0.5,
-            alpha: 10.0,
+            alpha: 2.0,
             cg_steps: 3,
             precision: PrecisionName::F32,
             ease_dropout: 0.0,
