@@ -240,6 +240,9 @@ pub(crate) struct FitArgs {
     /// its count [default: 0, plain EASE].
     #[arg(long)]
     pub(crate) ease_dropout: Option<f32>,
+    /// local-ease: items each item's weights may come from [default: 100].
+    #[arg(long)]
+    pub(crate) neighbours: Option<usize>,
     /// ease: the precision of the solve [default: f32].
     #[arg(long, value_parser = named::<PrecisionName>("precision"))]
     pub(crate) precision: Option<PrecisionName>,

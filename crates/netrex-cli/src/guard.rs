@@ -42,6 +42,15 @@ fn estimate(json: &Value) -> Estimate {
         items = count(&json["num_items"]);
         let (users, factors) = (count(&json["num_users"]), count(&json["factors"]));
         match json["kind"].as_str() {
+            Some("local-ease") => e.add(
+                "the scalable EASE's weights",
+                &[
+                    (items, "items"),
+                    (count(&json["neighbours"]), "neighbours"),
+                    (16, "bytes"),
+                ],
+                "a model file with its own sizes (it was edited or is corrupt)",
+            ),
             Some("ease") => e.add(
                 "EASE's item-item weights",
                 &[(items, "items"), (items, "items"), (4, "bytes")],

@@ -8,7 +8,7 @@ use serde_json::json;
 use netrex::data::Interactions;
 use netrex::evaluation::{evaluate, Report};
 use netrex::folder::FolderLock;
-use netrex::linear::{Ease, Ials, LinearModel, UserItems};
+use netrex::linear::{Ease, Ials, LinearModel, LocalEase, UserItems};
 use netrex::plan::{ModelName, RunPlan};
 use netrex::prelude::*;
 
@@ -30,6 +30,9 @@ pub(crate) fn fit_linear_on(plan: &RunPlan, train: &Interactions) -> Result<Fitt
     let mut losses = Vec::new();
     let model = netrex::in_pool(plan.training.threads, || match plan.model.kind {
         ModelName::Ease => Ease::fit(&rows, &plan.ease_config()).map(LinearModel::Ease),
+        ModelName::LocalEase => {
+            LocalEase::fit(&rows, &plan.local_ease_config()).map(LinearModel::LocalEase)
+        }
         _ => Ials::fit(&rows, &plan.ials_config(), |_, loss| losses.push(loss))
             .map(LinearModel::Ials),
     })??;

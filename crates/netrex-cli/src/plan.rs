@@ -82,6 +82,7 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut m.cg_steps, &a.cg_steps);
     set(&mut m.precision, &a.precision);
     set(&mut m.ease_dropout, &a.ease_dropout);
+    set(&mut m.neighbours, &a.neighbours);
     let t = &mut plan.training;
     set_some(&mut t.loss, &a.loss);
     set_some(&mut t.negatives, &a.negatives);

@@ -94,7 +94,7 @@ fn a_saved_linear_model_evaluates_and_recommends_like_the_fit() {
     let dir = temp("linear", "saved");
     let none = Path::new("/nonexistent-netrex-data");
     let run = |line: String| netrex_in(none, &line).json();
-    for model in ["ease", "ials"] {
+    for model in ["ease", "ials", "local-ease"] {
         let folder = dir.join(model).display().to_string();
         let fit = run(format!(
             "fit {MARKOV} --split random --model {model} --dim 8 --epochs 3 --save {folder} --json"

@@ -10,7 +10,9 @@ use netrex_evaluation::ItemScorer;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::{Ease, EaseConfig, Ials, IalsConfig, LinearError, UserItems};
+use crate::{
+    Ease, EaseConfig, Ials, IalsConfig, LinearError, LocalEase, LocalEaseConfig, UserItems,
+};
 
 /// The `format` of a linear model's `model.json`.
 pub const FORMAT: &str = "netrex-linear";
@@ -22,6 +24,8 @@ pub enum LinearModel {
     Ease(Ease),
     /// [`Ials`].
     Ials(Ials),
+    /// [`LocalEase`].
+    LocalEase(LocalEase),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -29,6 +33,8 @@ pub enum LinearModel {
 enum Settings {
     Ease(EaseConfig),
     Ials(IalsConfig),
+    #[serde(rename = "local-ease")]
+    LocalEase(LocalEaseConfig),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,6 +81,7 @@ impl LinearModel {
         match self {
             LinearModel::Ease(_) => "ease",
             LinearModel::Ials(_) => "ials",
+            LinearModel::LocalEase(_) => "local-ease",
         }
     }
 
@@ -83,6 +90,7 @@ impl LinearModel {
         match self {
             LinearModel::Ease(m) => m.train(),
             LinearModel::Ials(m) => m.train(),
+            LinearModel::LocalEase(m) => m.train(),
         }
     }
 
@@ -98,6 +106,7 @@ impl LinearModel {
         match self {
             LinearModel::Ease(m) => m.score_items_of(items, scores),
             LinearModel::Ials(m) => m.score_with(&m.fold_in(items)?, scores),
+            LinearModel::LocalEase(m) => m.score_items_of(items, scores),
         }
         Ok(())
     }
@@ -112,6 +121,10 @@ impl LinearModel {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
         let train = self.train();
+        let sparse = match self {
+            LinearModel::LocalEase(m) => Some(m.to_csr()),
+            _ => None,
+        };
         let (settings, tables): (Settings, Vec<Table<'_>>) = match self {
             LinearModel::Ease(m) => {
                 let n = m.num_items();
@@ -130,6 +143,14 @@ impl LinearModel {
                     ],
                 )
             }
+            LinearModel::LocalEase(m) => {
+                let (_, _, weights) = sparse.as_ref().expect("built above");
+                let len = weights.len();
+                (
+                    Settings::LocalEase(*m.config()),
+                    vec![("weights", &weights[..], vec![len])],
+                )
+            }
         };
         let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tables
             .into_iter()
@@ -142,6 +163,21 @@ impl LinearModel {
                 )
             })
             .collect();
+        if let Some((offsets, targets, _)) = &sparse {
+            let offsets: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
+            buffers.push((
+                "weight_offsets".into(),
+                Dtype::U64,
+                vec![offsets.len()],
+                bytes_of(&offsets, u64::to_le_bytes),
+            ));
+            buffers.push((
+                "weight_targets".into(),
+                Dtype::U32,
+                vec![targets.len()],
+                bytes_of(targets, u32::to_le_bytes),
+            ));
+        }
         let offsets: Vec<u64> = train.offsets().iter().map(|&o| o as u64).collect();
         buffers.push((
             "train_offsets".into(),
@@ -231,6 +267,23 @@ impl LinearModel {
                 floats("weights", items.saturating_mul(items))?,
                 train,
             )?),
+            Settings::LocalEase(config) => {
+                config.check()?;
+                let offsets: Vec<usize> =
+                    read("weight_offsets", Dtype::U64, items.saturating_add(1))?
+                        .chunks_exact(8)
+                        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+                        .collect();
+                let len = offsets.last().copied().unwrap_or(0);
+                let targets: Vec<u32> = read("weight_targets", Dtype::U32, len)?
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                let weights = floats("weights", len)?;
+                LinearModel::LocalEase(LocalEase::from_csr(
+                    config, offsets, targets, weights, train,
+                )?)
+            }
             Settings::Ials(config) => {
                 config.check()?;
                 let k = config.factors;
@@ -254,6 +307,7 @@ impl ItemScorer for LinearModel {
         match self {
             LinearModel::Ease(m) => m.score_items(user, scores),
             LinearModel::Ials(m) => m.score_items(user, scores),
+            LinearModel::LocalEase(m) => m.score_items(user, scores),
         }
     }
 }

@@ -11,12 +11,14 @@
 pub mod ease;
 pub mod file;
 pub mod ials;
+pub mod local;
 pub mod rows;
 mod wide;
 
 pub use ease::{Ease, EaseConfig, Precision};
 pub use file::{is_linear_model, LinearModel};
 pub use ials::{Ials, IalsConfig};
+pub use local::{LocalEase, LocalEaseConfig};
 pub use rows::UserItems;
 
 use netrex_evaluation::ItemScorer;
@@ -52,6 +54,18 @@ impl ItemScorer for Ease {
     }
     fn num_items(&self) -> usize {
         Ease::num_items(self)
+    }
+    fn score_items(&self, user: u32, scores: &mut [f32]) {
+        self.score_items_of(self.train().get(user as usize), scores);
+    }
+}
+
+impl ItemScorer for LocalEase {
+    fn num_users(&self) -> usize {
+        self.train().num_users()
+    }
+    fn num_items(&self) -> usize {
+        LocalEase::num_items(self)
     }
     fn score_items(&self, user: u32, scores: &mut [f32]) {
         self.score_items_of(self.train().get(user as usize), scores);

@@ -3,7 +3,8 @@
 use netrex_data::synthetic::{zipf, ZipfConfig};
 use netrex_data::Interactions;
 use netrex_linear::{
-    Ease, EaseConfig, Ials, IalsConfig, LinearError, LinearModel, Precision, UserItems,
+    Ease, EaseConfig, Ials, IalsConfig, LinearError, LinearModel, LocalEase, LocalEaseConfig,
+    Precision, UserItems,
 };
 use proptest::prelude::*;
 
@@ -90,6 +91,47 @@ proptest! {
                 "B[{}, {}] = {got}, the direct solve gives {want}", k / 9, k % 9);
         }
     }
+}
+
+/// Where every pair of items co-occurs and the neighbourhood holds every item, the scalable
+/// EASE solves EASE's own problem: the same weights.
+#[test]
+fn the_scalable_ease_with_every_neighbour_is_ease() {
+    let pairs: Vec<(u32, u32)> = (0..14u32)
+        .flat_map(|u| {
+            (0..7u32)
+                .filter(move |i| (u + i) % 5 != 0)
+                .map(move |i| (u, i))
+        })
+        .collect();
+    let rows = UserItems::of(&interactions(&pairs, 14, 7));
+    let local = LocalEase::fit(
+        &rows,
+        &LocalEaseConfig {
+            l2: 3.0,
+            neighbours: 6,
+        },
+    )
+    .unwrap();
+    let expected = direct_ease(&pairs, 14, 7, 3.0, 0.0);
+    for (k, (&got, want)) in local.dense_weights().iter().zip(&expected).enumerate() {
+        assert!(
+            (f64::from(got) - want).abs() < 1e-5,
+            "B[{}, {}] = {got} vs {want}",
+            k / 7,
+            k % 7
+        );
+    }
+    // fewer neighbours: at most that many weights per item
+    let small = LocalEase::fit(
+        &rows,
+        &LocalEaseConfig {
+            l2: 3.0,
+            neighbours: 2,
+        },
+    )
+    .unwrap();
+    assert!(small.nnz() <= 7 * 2);
 }
 
 #[test]
@@ -224,7 +266,17 @@ fn models_save_and_load_to_the_same_scores_and_corrupt_files_are_errors() {
         )
         .unwrap(),
     );
-    for model in [ease, ials] {
+    let local = LinearModel::LocalEase(
+        LocalEase::fit(
+            &rows,
+            &LocalEaseConfig {
+                l2: 10.0,
+                neighbours: 5,
+            },
+        )
+        .unwrap(),
+    );
+    for model in [ease, ials, local] {
         model.save(&dir, catalog.clone()).unwrap();
         assert!(netrex_linear::is_linear_model(&dir));
         let (back, saved) = LinearModel::load(&dir).unwrap();

@@ -339,6 +339,7 @@ impl RunPlan {
         }
         let checked = match self.model.kind {
             ModelName::Ease => self.ease_config().check(),
+            ModelName::LocalEase => self.local_ease_config().check(),
             _ => self.ials_config().check(),
         };
         checked.map_err(|e| PlanError::invalid("training", e.to_string()))

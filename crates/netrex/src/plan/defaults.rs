@@ -109,7 +109,7 @@ impl RunPlan {
     /// tunes it for other data.
     pub fn l2(&self) -> f32 {
         self.training.l2.unwrap_or(match self.model.kind {
-            ModelName::Ease => 500.0,
+            ModelName::Ease | ModelName::LocalEase => 500.0,
             ModelName::Ials => 25.0,
             _ => TrainingConfig::default().l2,
         })
@@ -121,6 +121,14 @@ impl RunPlan {
             l2: self.l2(),
             precision: self.model.precision.into(),
             dropout: self.dropout_of_ease(),
+        }
+    }
+
+    /// The scalable EASE's settings.
+    pub fn local_ease_config(&self) -> netrex_linear::LocalEaseConfig {
+        netrex_linear::LocalEaseConfig {
+            l2: self.l2(),
+            neighbours: self.model.neighbours,
         }
     }
 

@@ -225,8 +225,18 @@ impl RunPlan {
                     (size.items, "items"),
                     (3 * width + 4, "bytes"),
                 ],
-                "--model ials (memory linear in the catalog) or fewer items \
-                 (--min-item-interactions)",
+                "--model local-ease or --model ials (memory linear in the catalog), or fewer \
+                 items (--min-item-interactions)",
+            );
+        } else if self.model.kind == ModelName::LocalEase {
+            e.add(
+                "the scalable EASE's weights",
+                &[
+                    (size.items, "items"),
+                    (self.model.neighbours, "neighbours"),
+                    (16, "bytes"),
+                ],
+                "fewer --neighbours",
             );
         } else {
             e.add(

@@ -241,6 +241,8 @@ pub struct ModelPlan {
     /// ease: EDLAE's dropout probability (0: plain EASE); item i's penalty is
     /// `l2 + p / (1 - p) * count_i`.
     pub ease_dropout: f32,
+    /// local-ease: items each item's weights may come from.
+    pub neighbours: usize,
 }
 
 impl Default for ModelPlan {
@@ -258,6 +260,7 @@ impl Default for ModelPlan {
             cg_steps: 3,
             precision: PrecisionName::F32,
             ease_dropout: 0.0,
+            neighbours: 100,
         }
     }
 }

@@ -174,6 +174,9 @@ pub enum ModelName {
     /// Implicit alternating least squares (Hu et al. 2008): `training.dim` factors,
     /// `training.epochs` sweeps, `training.l2` and `model.alpha`.
     Ials,
+    /// EASE for catalogs too large for a dense item-item matrix: each item's weights from its
+    /// `model.neighbours` most co-occurring items (fsSLIM's selection, EASE's ridge).
+    LocalEase,
 }
 
 impl ModelName {
@@ -186,12 +189,16 @@ impl ModelName {
                 | ModelName::Cooc
                 | ModelName::Ease
                 | ModelName::Ials
+                | ModelName::LocalEase
         )
     }
 
     /// Whether the model is one of netrex-linear's (fitted by linear algebra, not by dfdx).
     pub fn is_linear(self) -> bool {
-        matches!(self, ModelName::Ease | ModelName::Ials)
+        matches!(
+            self,
+            ModelName::Ease | ModelName::Ials | ModelName::LocalEase
+        )
     }
 
     /// Whether the model has parameters to train.
