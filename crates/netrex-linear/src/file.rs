@@ -304,10 +304,15 @@ impl ItemScorer for LinearModel {
         self.train().num_items()
     }
     fn score_items(&self, user: u32, scores: &mut [f32]) {
+        let seen = self.train().get(user as usize);
         match self {
-            LinearModel::Ease(m) => m.score_items(user, scores),
-            LinearModel::Ials(m) => m.score_items(user, scores),
-            LinearModel::LocalEase(m) => m.score_items(user, scores),
+            LinearModel::Ease(m) => m.score_items_of(seen, scores),
+            LinearModel::LocalEase(m) => m.score_items_of(seen, scores),
+            LinearModel::Ials(m) => {
+                let k = m.config().factors;
+                let u = user as usize;
+                m.score_with(&m.user_factors()[u * k..(u + 1) * k], scores);
+            }
         }
     }
 }

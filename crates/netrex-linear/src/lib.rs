@@ -1,10 +1,10 @@
 //! # netrex-linear
 //!
 //! The models a neural recommender must beat, with no dfdx: [`Ease`] (a closed-form item-item
-//! model, Steck 2019) and [`Ials`] (implicit alternating least squares, Hu et al. 2008). Both
-//! learn from a binary user x item matrix ([`UserItems`]) and score through
-//! `netrex-evaluation`'s [`ItemScorer`], so the metrics that rank every netrex model rank
-//! them too. [`LinearModel`] saves and loads either in a model folder.
+//! model, Steck 2019), [`LocalEase`] (EASE from each item's most co-occurring items, for large
+//! catalogs) and [`Ials`] (implicit alternating least squares, Hu et al. 2008). All learn from a binary user x item matrix ([`UserItems`]) and score through
+//! `netrex-evaluation`'s `ItemScorer` (through [`LinearModel`]), so the metrics that rank every
+//! netrex model rank them too. [`LinearModel`] saves and loads any of them in a model folder.
 
 #![warn(missing_docs)]
 
@@ -20,8 +20,6 @@ pub use file::{is_linear_model, LinearModel};
 pub use ials::{Ials, IalsConfig};
 pub use local::{LocalEase, LocalEaseConfig};
 pub use rows::UserItems;
-
-use netrex_evaluation::ItemScorer;
 
 /// What can go wrong fitting, using or reading a linear model.
 #[derive(Debug, thiserror::Error)]
@@ -46,42 +44,4 @@ pub enum LinearError {
         /// What is wrong with it.
         message: String,
     },
-}
-
-impl ItemScorer for Ease {
-    fn num_users(&self) -> usize {
-        self.train().num_users()
-    }
-    fn num_items(&self) -> usize {
-        Ease::num_items(self)
-    }
-    fn score_items(&self, user: u32, scores: &mut [f32]) {
-        self.score_items_of(self.train().get(user as usize), scores);
-    }
-}
-
-impl ItemScorer for LocalEase {
-    fn num_users(&self) -> usize {
-        self.train().num_users()
-    }
-    fn num_items(&self) -> usize {
-        LocalEase::num_items(self)
-    }
-    fn score_items(&self, user: u32, scores: &mut [f32]) {
-        self.score_items_of(self.train().get(user as usize), scores);
-    }
-}
-
-impl ItemScorer for Ials {
-    fn num_users(&self) -> usize {
-        self.train().num_users()
-    }
-    fn num_items(&self) -> usize {
-        Ials::num_items(self)
-    }
-    fn score_items(&self, user: u32, scores: &mut [f32]) {
-        let k = self.config().factors;
-        let u = user as usize;
-        self.score_with(&self.user_factors()[u * k..(u + 1) * k], scores);
-    }
 }
