@@ -39,9 +39,16 @@ unsafe fn run_avx2<W: Wide>(job: &mut W) {
     job.run()
 }
 
-/// `a · b` in sixteen partial sums, so the loop vectorises and its order is fixed.
+/// `a · b` in sixteen partial sums summed in a fixed tree, so its value does not depend on
+/// the vector width. On AVX-512 the sixteen sums are one register (the portable loop below
+/// does not reliably become one).
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above)
+        return unsafe { dot_avx512(a, b) };
+    }
     let mut lanes = [0.0f32; 16];
     let (chunks_a, chunks_b) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = chunks_a
@@ -55,7 +62,12 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
             *lane += x * y;
         }
     }
-    // a fixed tree: halves, then quarters, then pairs
+    reduce(lanes) + tail
+}
+
+/// The sixteen partial sums in a fixed tree: halves, then quarters, then pairs.
+#[inline(always)]
+fn reduce(lanes: [f32; 16]) -> f32 {
     let mut half = [0.0f32; 8];
     for l in 0..8 {
         half[l] = lanes[l] + lanes[l + 8];
@@ -64,7 +76,37 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     for l in 0..4 {
         quarter[l] = half[l] + half[l + 4];
     }
-    (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]) + tail
+    (quarter[0] + quarter[2]) + (quarter[1] + quarter[3])
+}
+
+/// [`dot`] with its sixteen sums in one AVX-512 register: the same products and sums in the
+/// same order (multiply, then add; no fused multiply-add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::{
+        _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
+    let n = a.len().min(b.len());
+    let full = n / 16 * 16;
+    let mut acc = _mm512_setzero_ps();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 16 <= full <= the length of both slices
+        let (x, y) = unsafe {
+            (
+                _mm512_loadu_ps(a.as_ptr().add(i)),
+                _mm512_loadu_ps(b.as_ptr().add(i)),
+            )
+        };
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(x, y));
+        i += 16;
+    }
+    let mut lanes = [0.0f32; 16];
+    // SAFETY: lanes holds sixteen floats
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
+    let tail: f32 = a[full..n].iter().zip(&b[full..n]).map(|(x, y)| x * y).sum();
+    reduce(lanes) + tail
 }
 
 /// `out += a x`.
