@@ -49,6 +49,12 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: the CPU has AVX-512F (checked just above)
         return unsafe { dot_avx512(a, b) };
     }
+    dot_portable(a, b)
+}
+
+/// [`dot`] in portable code.
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 16];
     let (chunks_a, chunks_b) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = chunks_a
@@ -113,4 +119,44 @@ unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 pub(crate) fn axpy(out: &mut [f32], a: f32, x: &[f32]) {
     out.iter_mut().zip(x).for_each(|(o, x)| *o += a * x);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_width_gives_the_same_dot_to_the_bit() {
+        let mut state = 12345u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for n in [0, 1, 15, 16, 17, 31, 64, 100, 128, 129] {
+            let a: Vec<f32> = (0..n).map(|_| next()).collect();
+            let b: Vec<f32> = (0..n).map(|_| next()).collect();
+            let portable = dot_portable(&a, &b);
+            assert_eq!(dot(&a, &b).to_bits(), portable.to_bits(), "n = {n}");
+            let mut job = Dot {
+                a: &a,
+                b: &b,
+                out: 0.0,
+            };
+            widest(&mut job);
+            assert_eq!(job.out.to_bits(), portable.to_bits(), "n = {n}");
+        }
+    }
+
+    struct Dot<'a> {
+        a: &'a [f32],
+        b: &'a [f32],
+        out: f32,
+    }
+
+    impl Wide for Dot<'_> {
+        #[inline(always)]
+        fn run(&mut self) {
+            self.out = dot(self.a, self.b);
+        }
+    }
 }
