@@ -152,6 +152,10 @@ fn bad_linear_and_grid_settings_are_errors_before_any_work() {
             "alpha",
         ),
         (
+            format!("fit {MARKOV} --split random --model ials --checkpoint-every 1 --save /tmp/x"),
+            "no epochs",
+        ),
+        (
             format!("fit {MARKOV} --split random --grid nope=1,2"),
             "no key",
         ),

@@ -337,6 +337,19 @@ impl RunPlan {
                 format!("{kind} learns from interactions only: drop the feature options or use --model factorization"),
             ));
         }
+        let o = &self.output;
+        if o.checkpoint_every.is_some() || o.eval_every.is_some() || o.plot.is_some() {
+            return Err(PlanError::invalid(
+                "output",
+                format!("{kind} is fitted in one piece: it has no epochs to checkpoint, evaluate or plot"),
+            ));
+        }
+        if self.training.device != super::DeviceName::Cpu {
+            return Err(PlanError::invalid(
+                "training.device",
+                format!("{kind} runs on the CPU (faer's kernels): leave out --device"),
+            ));
+        }
         let checked = match self.model.kind {
             ModelName::Ease => self.ease_config().check(),
             ModelName::LocalEase => self.local_ease_config().check(),
