@@ -26,7 +26,8 @@ pub(crate) fn fit(args: FitArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.resume {
         return crate::resume::resume(&args, dir);
     }
-    let plan = crate::plan::fit_plan(&args)?;
+    let given = crate::plan::given_plan(&args)?;
+    let plan = crate::plan::finish(given.clone())?;
     if args.print_config {
         print!("{}", plan.to_toml()?);
         return Ok(());
@@ -45,7 +46,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<(), Failure> {
         return crate::next_item::fit_next_item(&plan);
     }
     if !plan.tune.grid.is_empty() {
-        return crate::tune::fit_tuned(&plan, folder.as_ref());
+        return crate::tune::fit_tuned(&given, &plan, folder.as_ref());
     }
     let split = load_checked(&plan)?;
     run(&plan, &split, folder.as_ref()).map(|_| ())

@@ -128,15 +128,16 @@ pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The plan `fit` runs: the config file's (if any) with the options given over it, resolved,
-/// its threads capped at the machine's CPUs, and checked.
-pub(crate) fn fit_plan(a: &FitArgs) -> Result<RunPlan, Failure> {
+/// The plan as given (config file, then options over it), before its defaults are resolved:
+/// `fit` runs it through [`finish`]; a tuner's grid points are set on it, so that defaults that
+/// follow a tuned key (a loss's learning rate) follow it.
+pub(crate) fn given_plan(a: &FitArgs) -> Result<RunPlan, Failure> {
     let mut plan = match &a.config {
         Some(file) => RunPlan::read(file)?,
         None => RunPlan::default(),
     };
     apply_fit(a, &mut plan);
-    finish(plan)
+    Ok(plan)
 }
 
 /// `plan` resolved, fitted to this machine and checked.

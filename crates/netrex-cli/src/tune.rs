@@ -15,8 +15,13 @@ fn describe(point: &Point) -> Value {
     Value::Object(point.iter().cloned().collect::<Map<String, Value>>())
 }
 
-/// Chooses the plan's grid point on validation data, then runs it.
-pub(crate) fn fit_tuned(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(), Failure> {
+/// Chooses the plan's grid point on validation data, then runs it. Points are set on the plan
+/// as `given` (before its defaults were resolved) and each is resolved on its own.
+pub(crate) fn fit_tuned(
+    given: &RunPlan,
+    plan: &RunPlan,
+    folder: Option<&FolderLock>,
+) -> Result<(), Failure> {
     let split = load_checked(plan)?;
     let tune = &plan.tune;
     // held-out shares of the training data; the test set stays out of every grid point
@@ -39,8 +44,8 @@ pub(crate) fn fit_tuned(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(
     let name = metric.keys()[0];
     let mut rows = Vec::new();
     let mut best: Option<(f64, Point)> = None;
-    for point in plan.grid_points()? {
-        let mut trial = plan.with_point(&point)?;
+    for point in given.grid_points()? {
+        let mut trial = given.with_point(&point)?;
         trial.output = OutputPlan {
             json: true,
             quiet: true,
@@ -66,7 +71,7 @@ pub(crate) fn fit_tuned(plan: &RunPlan, folder: Option<&FolderLock>) -> Result<(
         }
     }
     let (score, point) = best.ok_or("the grid has no points")?;
-    let mut chosen = crate::plan::finish(plan.with_point(&point)?)?;
+    let mut chosen = crate::plan::finish(given.with_point(&point)?)?;
     let summary = json!({
         "metric": name,
         "validation_fraction": tune.validation_fraction,

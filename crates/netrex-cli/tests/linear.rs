@@ -174,3 +174,40 @@ fn bad_linear_and_grid_settings_are_errors_before_any_work() {
         assert!(run.stdout.is_empty(), "{line}: {}", run.stdout);
     }
 }
+
+/// A grid point is set on the plan as given, so defaults that follow the tuned key follow it:
+/// the chosen loss trains with its own tuned learning rate (BPR's 0.01, not the default WARP's
+/// 0.004).
+#[test]
+fn defaults_follow_a_tuned_key() {
+    let dir = temp("linear", "follow");
+    let none = Path::new("/nonexistent-netrex-data");
+    let base = format!("fit {MARKOV} --split random --dim 4 --epochs 1");
+    let folder = dir.join("m");
+    let v = netrex_in(
+        none,
+        &format!(
+            "{base} --grid loss=bpr --save {} --json",
+            folder.display()
+        ),
+    )
+    .json();
+    let loss = v["tuning"]["best"]["training.loss"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let own = netrex_in(none, &format!("{base} --loss {loss} --print-config"));
+    assert!(own.ok, "{}", own.stderr);
+    let rate = |toml: &str| -> String {
+        toml.lines()
+            .find(|l| l.starts_with("learning_rate"))
+            .unwrap()
+            .to_owned()
+    };
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("model.json")).unwrap()).unwrap();
+    let saved_rate = saved["catalog"]["plan"]["training"]["learning_rate"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(rate(&own.stdout), format!("learning_rate = {saved_rate}"));
+}
