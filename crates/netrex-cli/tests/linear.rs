@@ -156,6 +156,10 @@ fn bad_linear_and_grid_settings_are_errors_before_any_work() {
             "no epochs",
         ),
         (
+            format!("fit {MARKOV} --split random --grid split.method=ua,ub"),
+            "stay the run's",
+        ),
+        (
             format!("fit {MARKOV} --split random --grid nope=1,2"),
             "no key",
         ),
@@ -186,10 +190,7 @@ fn defaults_follow_a_tuned_key() {
     let folder = dir.join("m");
     let v = netrex_in(
         none,
-        &format!(
-            "{base} --grid loss=bpr --save {} --json",
-            folder.display()
-        ),
+        &format!("{base} --grid loss=bpr --save {} --json", folder.display()),
     )
     .json();
     let loss = v["tuning"]["best"]["training.loss"]

@@ -143,6 +143,16 @@ impl RunPlan {
                 PlanError::invalid("tune.grid", format!("{spec:?} is not key=v1,v2,..."))
             })?;
             let key = self.grid_key(key.trim())?;
+            let section = key.split('.').next().unwrap_or_default();
+            if ["data", "split", "output", "tune"].contains(&section) {
+                return Err(PlanError::invalid(
+                    "tune.grid",
+                    format!(
+                        "{key}: the grid tunes the model, its features and its training; the \
+                         data, split and outputs stay the run's"
+                    ),
+                ));
+            }
             let values: Vec<Value> = values.split(',').map(|v| value_of(v.trim())).collect();
             if values.iter().any(|v| v.as_str() == Some("")) {
                 return Err(PlanError::invalid(
