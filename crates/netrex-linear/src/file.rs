@@ -249,17 +249,25 @@ impl LinearModel {
             }
             Ok(values)
         };
+        // row offsets (u64) and the ids they delimit (u32), for the training rows and the
+        // scalable EASE's weights alike
+        let offsets = |name: &str, rows: usize| -> Result<Vec<usize>, LinearError> {
+            Ok(read(name, Dtype::U64, rows.saturating_add(1))?
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+                .collect())
+        };
+        let ids = |name: &str, len: usize| -> Result<Vec<u32>, LinearError> {
+            Ok(read(name, Dtype::U32, len)?
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
         let (users, items) = (info.num_users, info.num_items);
-        let offsets: Vec<usize> = read("train_offsets", Dtype::U64, users.saturating_add(1))?
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-            .collect();
-        let nnz = offsets.last().copied().unwrap_or(0);
-        let train_items: Vec<u32> = read("train_items", Dtype::U32, nnz)?
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let train = UserItems::from_parts(offsets, train_items, items)
+        let train_offsets = offsets("train_offsets", users)?;
+        let nnz = train_offsets.last().copied().unwrap_or(0);
+        let train_items = ids("train_items", nnz)?;
+        let train = UserItems::from_parts(train_offsets, train_items, items)
             .ok_or_else(|| fail(&path, "the training items are out of order or out of range"))?;
         let model = match info.settings {
             Settings::Ease(config) => LinearModel::Ease(Ease::from_parts(
@@ -269,16 +277,9 @@ impl LinearModel {
             )?),
             Settings::LocalEase(config) => {
                 config.check()?;
-                let offsets: Vec<usize> =
-                    read("weight_offsets", Dtype::U64, items.saturating_add(1))?
-                        .chunks_exact(8)
-                        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-                        .collect();
+                let offsets = offsets("weight_offsets", items)?;
                 let len = offsets.last().copied().unwrap_or(0);
-                let targets: Vec<u32> = read("weight_targets", Dtype::U32, len)?
-                    .chunks_exact(4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let targets = ids("weight_targets", len)?;
                 let weights = floats("weights", len)?;
                 LinearModel::LocalEase(LocalEase::from_csr(
                     config, offsets, targets, weights, train,
