@@ -18,7 +18,7 @@ use netrex_representations::{
 use crate::engine::resident::{ResidentTables, Touched};
 use crate::optim::{RowStore, RowTraining};
 
-use crate::config::{Checked, IntoChecked, TrainingConfig};
+use crate::config::{Checked, IntoChecked, ParamGuard, TrainingConfig};
 use crate::device::ComputeDevice;
 use crate::engine::progress::Progress;
 use crate::engine::training::{run_epochs, EpochEnd, FitReport, OnEpoch, Trainer};
@@ -189,6 +189,15 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     /// The hyperparameters.
     pub fn config(&self) -> &TrainingConfig {
         &self.config
+    }
+
+    /// Sets how many epochs the next `fit` trains (a run of that many more epochs; what
+    /// LightFM's `fit_partial(epochs=n)` does).
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<(), NetrexError> {
+        let mut config = self.config.clone().into_inner();
+        config.epochs = epochs;
+        self.config = config.check()?;
+        Ok(())
     }
 
     crate::engine::training::model_accessors!();

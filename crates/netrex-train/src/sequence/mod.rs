@@ -170,6 +170,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         &self.config
     }
 
+    /// Sets how many epochs the next `fit` trains (a run of that many more epochs).
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<(), NetrexError> {
+        let mut config = self.config.clone().into_inner();
+        config.training.epochs = epochs;
+        self.config = config.check()?;
+        Ok(())
+    }
+
     /// Sets the learning rate of the epochs to come (a schedule still scales it within each
     /// `fit`), e.g. to decay it between rounds of early stopping; checked as the configuration
     /// is.

@@ -44,6 +44,16 @@ impl RunPlan {
         self.data_estimate().fits(available_memory())
     }
 
+    /// [`check`](Self::check) of every setting but the data source and the memory estimate:
+    /// for data a program already holds in memory (the Python package's arrays and frames).
+    pub fn check_in_memory(&self) -> Result<(), PlanError> {
+        self.check_split()?;
+        self.check_model()?;
+        self.check_outputs()?;
+        self.check_training()?;
+        self.check_tuning()
+    }
+
     fn check_tuning(&self) -> Result<(), PlanError> {
         if self.tune.grid.is_empty() {
             return Ok(());

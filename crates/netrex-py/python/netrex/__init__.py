@@ -1,0 +1,32 @@
+"""netrex: neural recommender models in Rust, for Python.
+
+Factorization models trained with any ranking loss (WARP, adaptive hinge, BPR, ...), data in
+as you hold it (SciPy sparse matrices, pandas and polars DataFrames, NumPy id arrays), the
+command line's metrics and model files, and drop-in adapters for LightFM and implicit
+(:mod:`netrex.compat`).
+
+>>> import netrex
+>>> train, test = netrex.movielens_100k("ua")
+>>> model = netrex.FactorizationModel(loss="warp", dim=128, epochs=10, seed=0).fit(train)
+>>> netrex.evaluate(model, test, train=train)["mrr"]
+"""
+
+from ._netrex import Data, IdMapping, NetrexError, __version__
+from ._data import interactions, movielens_100k, read_sequences
+from ._models import FactorizationModel, evaluate, load
+
+Interactions = Data
+
+__all__ = [
+    "Data",
+    "FactorizationModel",
+    "IdMapping",
+    "Interactions",
+    "NetrexError",
+    "__version__",
+    "evaluate",
+    "interactions",
+    "load",
+    "movielens_100k",
+    "read_sequences",
+]

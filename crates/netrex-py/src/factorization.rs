@@ -1,0 +1,516 @@
+//! The factorization model of a run plan, trained, queried, evaluated and saved from Python.
+
+use std::path::PathBuf;
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rayon::prelude::*;
+
+use netrex::data::{Interactions, PerUser};
+use netrex::evaluation::EvalConfig;
+use netrex::losses::BuiltinLoss;
+use netrex::plan::{ModelName, RunPlan};
+use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
+use netrex::{Catalog, FoldIn, ImplicitFactorizationModel, ParamGuard};
+
+use crate::data::{Data, IdMapping};
+use crate::errors::{err, OrRaise};
+use crate::fitting::{train_released, Metrics};
+use crate::plans::{plan_from_json, resolved_for, saved_loss};
+
+type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
+
+/// A factorization model (embeddings and biases of users and items, scored by a dot product)
+/// trained with any built-in loss, as `netrex fit --model factorization` trains it.
+#[pyclass(module = "netrex._netrex")]
+pub struct Factorization {
+    /// The plan as given.
+    given: RunPlan,
+    /// The plan resolved against the data of the last fit from scratch.
+    plan: RunPlan,
+    model: Option<Model>,
+    users: Option<IdMapping>,
+    items: Option<IdMapping>,
+    /// Each user's training items, left out of recommendations.
+    seen: Option<PerUser<u32>>,
+}
+
+impl Factorization {
+    fn model(&self) -> PyResult<&Model> {
+        self.model
+            .as_ref()
+            .ok_or_else(|| err("the model is not fitted yet: call fit first"))
+    }
+
+    /// `ids` as dense ids of `count` (non-negative, in range).
+    fn checked(ids: &[i64], count: usize, kind: &str) -> PyResult<Vec<u32>> {
+        ids.iter()
+            .map(|&id| match u32::try_from(id) {
+                Ok(d) if (d as usize) < count => Ok(d),
+                _ => Err(err(format!(
+                    "unknown {kind} {id}: the model has {count} {kind}s (dense ids 0..{count})"
+                ))),
+            })
+            .collect()
+    }
+
+    /// The data must use the model's id space to continue training on it.
+    fn check_same_space(&self, model: &Model, data: &Data) -> PyResult<()> {
+        let r = model.representation();
+        let (u, i) = (r.num_users(), r.num_items());
+        let x = &data.interactions;
+        if (x.num_users(), x.num_items()) != (u, i) {
+            return Err(err(format!(
+                "fit_partial needs data in the model's id space ({u} users x {i} items), got {} x {}: build it with the model's id maps (netrex.Interactions.from_frame(..., like=model))",
+                x.num_users(),
+                x.num_items()
+            )));
+        }
+        let differs = |a: &Option<IdMapping>, b: &Option<IdMapping>| match (a, b) {
+            (Some(a), Some(b)) => a.map != b.map,
+            _ => false,
+        };
+        if differs(&self.users, &data.users) || differs(&self.items, &data.items) {
+            return Err(err(
+                "the data maps raw ids differently from the model: build it with the model's id maps",
+            ));
+        }
+        Ok(())
+    }
+
+    fn table(&self, name: &str) -> PyResult<Array2<f32>> {
+        let model = self.model()?;
+        let r = model.representation();
+        if !r.is_bilinear() {
+            return Err(err(
+                "embeddings of a hybrid (feature-built) model are not single rows",
+            ));
+        }
+        let t = r
+            .tables()
+            .iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| err(format!("the model has no {name} table")))?;
+        Array2::from_shape_vec((t.rows(), t.cols()), t.data().to_vec()).or_raise()
+    }
+
+    /// A catalog of raw ids, seen items and the resolved plan, saved beside the model.
+    fn catalog(&self) -> PyResult<Catalog> {
+        Ok(Catalog {
+            users: self.users.as_ref().map(|m| (*m.map).clone()),
+            items: self.items.as_ref().map(|m| (*m.map).clone()),
+            seen: self.seen.clone(),
+            plan: Some(serde_json::to_value(&self.plan).or_raise()?),
+            ..Catalog::default()
+        })
+    }
+}
+
+/// Each user's items of `a` and `b` together (repeats removed).
+fn merge_seen(a: Option<&PerUser<u32>>, b: &Interactions) -> PerUser<u32> {
+    let b = b.histories();
+    let users = a.map_or(0, PerUser::num_users).max(b.num_users());
+    PerUser::from_lists(
+        (0..users)
+            .map(|u| {
+                let mut items: Vec<u32> = a.map_or(&[][..], |a| a.get(u)).to_vec();
+                items.extend_from_slice(b.get(u));
+                items.sort_unstable();
+                items.dedup();
+                items
+            })
+            .collect(),
+    )
+}
+
+#[pymethods]
+impl Factorization {
+    /// A model of the run plan `plan_json` (JSON of the plan's sections, e.g.
+    /// `{"training": {"loss": "warp", "dim": 64}}`); checked now, resolved at the first fit.
+    #[new]
+    fn new(plan_json: &str) -> PyResult<Self> {
+        let mut given = plan_from_json(plan_json)?;
+        given.model.kind = ModelName::Factorization;
+        let plan = resolved_for(&given, None)?;
+        Ok(Factorization {
+            given,
+            plan,
+            model: None,
+            users: None,
+            items: None,
+            seen: None,
+        })
+    }
+
+    /// The plan (resolved once fitted) as JSON.
+    #[getter]
+    fn plan_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.plan).or_raise()
+    }
+
+    /// Whether the model has been fitted.
+    #[getter]
+    fn fitted(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Trains `epochs` epochs (default: the plan's) on `data`; `restart` starts from a new
+    /// initialisation, else training continues. `callback(epoch, loss, metrics)` runs after
+    /// every epoch, `metrics` holding the MRR and NDCG@10 on `validation` when given (train
+    /// items excluded). Returns each epoch's mean loss.
+    #[pyo3(signature = (data, epochs=None, restart=true, callback=None, validation=None))]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        data: &Data,
+        epochs: Option<usize>,
+        restart: bool,
+        callback: Option<Py<PyAny>>,
+        validation: Option<&Data>,
+    ) -> PyResult<Vec<f32>> {
+        let train = data.non_empty("training")?;
+        if restart || self.model.is_none() {
+            let plan = resolved_for(&self.given, Some(data))?;
+            let config = plan.training_config().check().or_raise()?;
+            let users = HybridSide::Ids(train.num_users());
+            let items = HybridSide::Ids(train.num_items());
+            let model = Model::hybrid(config, users, items, plan.loss().or_raise()?).or_raise()?;
+            (self.plan, self.model) = (plan, Some(model));
+            (self.users, self.items, self.seen) = (data.users.clone(), data.items.clone(), None);
+        } else {
+            self.check_same_space(self.model()?, data)?;
+        }
+        let model = self.model.as_mut().expect("built above");
+        if let Some(epochs) = epochs {
+            model.set_epochs(epochs).or_raise()?;
+        }
+        let validation = validation.map(|v| v.interactions.clone());
+        let measure = |m: &Model| -> Result<Metrics, netrex::NetrexError> {
+            let Some(v) = validation.as_ref() else {
+                return Ok(Vec::new());
+            };
+            let report = m.evaluate(v, Some(train), &EvalConfig::default())?;
+            let at10 = report.at(10).copied().unwrap_or_default();
+            Ok(vec![("mrr", report.mrr), ("ndcg_at_10", at10.ndcg)])
+        };
+        let report = train_released(py, model, callback.as_ref(), measure, |m, on_epoch| {
+            m.fit_with(train, on_epoch)
+        });
+        // the epochs that finished count, even when a signal stopped the rest
+        self.seen = Some(merge_seen(self.seen.as_ref(), train));
+        Ok(report?.loss_history)
+    }
+
+    /// Number of users and items the model has rows for.
+    #[getter]
+    fn shape(&self) -> PyResult<(usize, usize)> {
+        let r = self.model()?.representation();
+        Ok((r.num_users(), r.num_items()))
+    }
+
+    /// Epochs trained over every fit.
+    #[getter]
+    fn epochs_trained(&self) -> PyResult<usize> {
+        Ok(self.model()?.epochs_trained())
+    }
+
+    /// Mean loss of every epoch trained.
+    #[getter]
+    fn loss_history(&self) -> PyResult<Vec<f32>> {
+        Ok(self.model()?.loss_history().to_vec())
+    }
+
+    /// Raw user ids by dense index, when the model was trained on raw ids.
+    #[getter]
+    fn user_map(&self) -> Option<IdMapping> {
+        self.users.clone()
+    }
+
+    /// Raw item ids by dense index, when the model was trained on raw ids.
+    #[getter]
+    fn item_map(&self) -> Option<IdMapping> {
+        self.items.clone()
+    }
+
+    /// Scores of the pairs `(users[i], items[i])` (dense ids), float32.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        users: PyReadonlyArray1<'py, i64>,
+        items: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let model = self.model()?;
+        let (nu, ni) = self.shape()?;
+        let users = Self::checked(users.as_slice().or_raise()?, nu, "user")?;
+        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        if users.len() != items.len() {
+            return Err(err(format!(
+                "users and items must have one id per pair: {} users, {} items",
+                users.len(),
+                items.len()
+            )));
+        }
+        let threads = model.config().threads;
+        let scores = py.detach(|| {
+            // each user's items in one call, scattered back to the pairs' order
+            let mut order: Vec<usize> = (0..users.len()).collect();
+            order.sort_by_key(|&k| users[k]);
+            let groups: Vec<&[usize]> = order.chunk_by(|&a, &b| users[a] == users[b]).collect();
+            let scored = netrex::in_pool(threads, || {
+                groups
+                    .par_iter()
+                    .map(|g| {
+                        let its: Vec<u32> = g.iter().map(|&k| items[k]).collect();
+                        model.predict(users[g[0]], &its)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })??;
+            let mut scores = vec![0.0f32; users.len()];
+            for (g, s) in groups.iter().zip(scored) {
+                for (&k, v) in g.iter().zip(s) {
+                    scores[k] = v;
+                }
+            }
+            Ok::<_, netrex::NetrexError>(scores)
+        });
+        Ok(scores.or_raise()?.into_pyarray(py))
+    }
+
+    /// The `k` best items for each of `users` (dense ids), best first: (ids int64, scores
+    /// float32), each `len(users) x k`, padded with -1 / -inf where fewer items are left.
+    /// `exclude_seen` leaves out the items each user was trained on.
+    #[pyo3(signature = (users, k=10, exclude_seen=true))]
+    fn recommend<'py>(
+        &self,
+        py: Python<'py>,
+        users: PyReadonlyArray1<'py, i64>,
+        k: usize,
+        exclude_seen: bool,
+    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
+        let model = self.model()?;
+        let (nu, _) = self.shape()?;
+        let users = Self::checked(users.as_slice().or_raise()?, nu, "user")?;
+        let seen = self.seen.as_ref().filter(|_| exclude_seen);
+        let threads = model.config().threads;
+        let lists = py.detach(|| {
+            netrex::in_pool(threads, || {
+                users
+                    .par_iter()
+                    .map(|&u| model.recommend(u, k, seen.map_or(&[][..], |s| s.get(u as usize))))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        });
+        top_k_arrays(py, &lists.or_raise()?.or_raise()?, k)
+    }
+
+    /// An embedding for a user the model never saw, from the items they chose (dense ids):
+    /// the model's loss minimised over the user's vector, items fixed.
+    #[pyo3(signature = (items, epochs=None, learning_rate=None, seed=None))]
+    fn fold_in<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        epochs: Option<usize>,
+        learning_rate: Option<f32>,
+        seed: Option<u64>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let model = self.model()?;
+        let (_, ni) = self.shape()?;
+        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        let defaults = FoldIn::default();
+        let options = FoldIn {
+            epochs: epochs.unwrap_or(defaults.epochs),
+            learning_rate: learning_rate.unwrap_or(defaults.learning_rate),
+            seed: seed.unwrap_or(self.plan.training.seed),
+        };
+        let user = py.detach(|| model.fold_in(&items, &options)).or_raise()?;
+        Ok(user.embedding.into_pyarray(py))
+    }
+
+    /// The `k` best items for a new user who chose `items` (dense ids), those left out:
+    /// folded in, then ranked. Returns (ids int64, scores float32).
+    #[pyo3(signature = (items, k=10))]
+    fn recommend_new<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        k: usize,
+    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+        let model = self.model()?;
+        let (_, ni) = self.shape()?;
+        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        let options = FoldIn {
+            seed: self.plan.training.seed,
+            ..FoldIn::default()
+        };
+        let ranked = py
+            .detach(|| {
+                let user = model.fold_in(&items, &options)?;
+                model.recommend_folded(&user, k, &items)
+            })
+            .or_raise()?;
+        let ids: Vec<i64> = ranked.iter().map(|&(i, _)| i64::from(i)).collect();
+        let scores: Vec<f32> = ranked.iter().map(|&(_, s)| s).collect();
+        Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+    }
+
+    /// The user embeddings, `num_users x dim` float32 (a copy).
+    fn user_embeddings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        Ok(self.table("user_embedding")?.into_pyarray(py))
+    }
+
+    /// The item embeddings, `num_items x dim` float32 (a copy).
+    fn item_embeddings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        Ok(self.table("item_embedding")?.into_pyarray(py))
+    }
+
+    /// The user biases, float32.
+    fn user_biases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        Ok(self
+            .table("user_bias")?
+            .into_raw_vec_and_offset()
+            .0
+            .into_pyarray(py))
+    }
+
+    /// The item biases, float32.
+    fn item_biases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        Ok(self
+            .table("item_bias")?
+            .into_raw_vec_and_offset()
+            .0
+            .into_pyarray(py))
+    }
+
+    /// Full-ranking metrics on `test` (items of `train` excluded), as `netrex fit --json`
+    /// reports them: mrr, auc, precision_at_10, recall_at_10, ndcg_at_10, hit_rate_at_10,
+    /// test_users, and the test interactions left out because training never saw their user.
+    #[pyo3(signature = (test, train=None))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        test: &Data,
+        train: Option<&Data>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let model = self.model()?;
+        let test_x = test.non_empty("test")?;
+        let (nu, ni) = self.shape()?;
+        if test_x.num_users() > nu || test_x.num_items() > ni {
+            return Err(err(format!(
+                "the test data has {} users x {} items, more than the model's {nu} x {ni}: build it in the model's id space",
+                test_x.num_users(),
+                test_x.num_items()
+            )));
+        }
+        let train_x = train.map(|t| &t.interactions);
+        // a user training never saw has an untrained row: left out, and counted, as the CLI does
+        let seen_users: Vec<bool> = match train_x {
+            Some(t) => {
+                let mut seen = vec![false; nu];
+                t.users().iter().for_each(|&u| seen[u as usize] = true);
+                seen
+            }
+            None => vec![true; nu],
+        };
+        let kept = test_x.filter(|r| seen_users[test_x.users()[r] as usize]);
+        let excluded = test_x.len() - kept.len();
+        let grown = |x: &Interactions| x.clone().with_counts(nu, ni);
+        let kept = grown(&kept).or_raise()?;
+        let train_grown = train_x.map(grown).transpose().or_raise()?;
+        let report = py
+            .detach(|| model.evaluate(&kept, train_grown.as_ref(), &EvalConfig::default()))
+            .or_raise()?;
+        let at10 = report.at(10).copied().unwrap_or_default();
+        let out = PyDict::new(py);
+        out.set_item("mrr", report.mrr)?;
+        out.set_item("auc", report.auc)?;
+        out.set_item("precision_at_10", at10.precision)?;
+        out.set_item("recall_at_10", at10.recall)?;
+        out.set_item("ndcg_at_10", at10.ndcg)?;
+        out.set_item("hit_rate_at_10", at10.hit_rate)?;
+        out.set_item("test_users", report.per_user.len())?;
+        out.set_item("excluded_test_interactions", excluded)?;
+        Ok(out)
+    }
+
+    /// Saves the model into the folder `dir` in the command line's format (`model.json`,
+    /// `model.safetensors`): `netrex evaluate --model DIR` and `netrex recommend` read it.
+    fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
+        let model = self.model()?;
+        let catalog = self.catalog()?;
+        py.detach(|| model.save(&dir, &catalog)).or_raise()?;
+        std::fs::write(
+            dir.join(netrex::plan::PLAN_FILE),
+            self.plan.to_toml().or_raise()?,
+        )
+        .map_err(|e| err(format!("cannot write the plan into {}: {e}", dir.display())))
+    }
+
+    /// Loads a factorization model saved by `save` or by `netrex fit --save DIR`.
+    #[staticmethod]
+    fn load(py: Python<'_>, dir: PathBuf) -> PyResult<Self> {
+        let loss = saved_loss(&dir, false)?;
+        let (model, catalog) = py.detach(|| Model::load(&dir, loss)).or_raise()?;
+        let plan = RunPlan::of_catalog(&catalog)
+            .or_raise()?
+            .unwrap_or_else(|| {
+                let mut plan = RunPlan::default();
+                plan.training.seed = model.config().seed;
+                plan
+            });
+        let mapping = |m: Option<netrex::data::IdMap<netrex::data::RawId>>| {
+            m.map(|map| IdMapping {
+                map: std::sync::Arc::new(map),
+            })
+        };
+        Ok(Factorization {
+            given: plan.clone(),
+            plan,
+            users: mapping(catalog.users),
+            items: mapping(catalog.items),
+            seen: catalog.seen,
+            model: Some(model),
+        })
+    }
+}
+
+/// Ranked lists as `n x k` arrays of ids and scores, padded with -1 / -inf.
+pub(crate) fn top_k_arrays<'py>(
+    py: Python<'py>,
+    lists: &[Vec<(u32, f32)>],
+    k: usize,
+) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
+    let mut ids = Array2::from_elem((lists.len(), k), -1i64);
+    let mut scores = Array2::from_elem((lists.len(), k), f32::NEG_INFINITY);
+    for (row, list) in lists.iter().enumerate() {
+        for (col, &(item, score)) in list.iter().enumerate().take(k) {
+            ids[(row, col)] = i64::from(item);
+            scores[(row, col)] = score;
+        }
+    }
+    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+/// The kind of model saved in `dir`: "factorization", "sequence" or "linear".
+#[pyfunction]
+pub fn saved_kind(dir: PathBuf) -> PyResult<String> {
+    let text = std::fs::read_to_string(dir.join("model.json"))
+        .map_err(|e| err(format!("{}: no model here ({e})", dir.display())))?;
+    let info: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| err(format!("{}/model.json is corrupt: {e}", dir.display())))?;
+    let format = info["format"].as_str().unwrap_or_default();
+    Ok(match format {
+        "netrex-factorization" => "factorization",
+        "netrex-sequence" => "sequence",
+        "netrex-linear" => "linear",
+        other => {
+            return Err(err(format!(
+                "{}/model.json is not a netrex model (format {other:?})",
+                dir.display()
+            )))
+        }
+    }
+    .into())
+}

@@ -1,0 +1,58 @@
+//! Run plans from Python: the keyword arguments arrive as JSON of the plan's sections, and
+//! the data's origin (MovieLens' split, a sequence file) is written into the plan, so that a
+//! Python run and the command line's run of the same settings are one run.
+
+use std::path::Path;
+
+use pyo3::prelude::*;
+
+use netrex::losses::BuiltinLoss;
+use netrex::plan::{DatasetName, RunPlan};
+
+use crate::data::{Data, Origin};
+use crate::errors::{err, OrRaise};
+
+/// The plan of `json` (the sections of a config file, as a JSON object).
+pub(crate) fn plan_from_json(json: &str) -> PyResult<RunPlan> {
+    serde_json::from_str(json).map_err(|e| err(format!("bad settings: {e}")))
+}
+
+/// `given` with `data`'s origin written in, resolved and checked (every setting but the data
+/// source, which Python holds in memory).
+pub(crate) fn resolved_for(given: &RunPlan, data: Option<&Data>) -> PyResult<RunPlan> {
+    let mut plan = given.clone();
+    match data.and_then(|d| d.origin.as_ref()) {
+        Some(Origin::MovieLens(split)) => {
+            plan.data.dataset = Some(DatasetName::Ml100k);
+            plan.split.method.get_or_insert(*split);
+        }
+        Some(Origin::Sequences(path)) => plan.data.sequences = Some(path.clone()),
+        None => {}
+    }
+    let plan = plan.resolve().or_raise()?;
+    plan.check_in_memory().or_raise()?;
+    Ok(plan)
+}
+
+/// The built-in loss a saved model names.
+pub(crate) fn saved_loss(dir: &Path, sequence: bool) -> PyResult<BuiltinLoss> {
+    let name = if sequence {
+        netrex::saved_sequence_loss_name(dir)
+    } else {
+        netrex::saved_loss_name(dir)
+    }
+    .or_raise()?;
+    BuiltinLoss::from_name(&name, None).ok_or_else(|| {
+        err(format!(
+            "{}: trained with loss {name:?}, which this netrex does not know",
+            dir.display()
+        ))
+    })
+}
+
+/// The sections of a TOML config file (the command line's `--config`) as JSON.
+#[pyfunction]
+pub fn plan_toml_to_json(text: &str) -> PyResult<String> {
+    let plan = RunPlan::from_toml(text).or_raise()?;
+    serde_json::to_string(&plan).or_raise()
+}
