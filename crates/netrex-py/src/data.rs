@@ -132,6 +132,16 @@ pub(crate) enum Origin {
 }
 
 impl Data {
+    /// `interactions` (a part of this data) with this data's id maps and origin.
+    pub(crate) fn relabel(&self, interactions: Interactions) -> Data {
+        Data {
+            interactions,
+            users: self.users.clone(),
+            items: self.items.clone(),
+            origin: self.origin.clone(),
+        }
+    }
+
     /// The interactions, with an error naming what is empty.
     pub(crate) fn non_empty(&self, what: &str) -> PyResult<&Interactions> {
         if self.interactions.is_empty() {
@@ -190,6 +200,21 @@ impl Data {
     #[getter]
     fn item_map(&self) -> Option<IdMapping> {
         self.items.clone()
+    }
+
+    /// These interactions followed by `other`'s (one id space: e.g. train and validation).
+    fn concat(&self, other: &Data) -> PyResult<Data> {
+        let same = |a: &Option<IdMapping>, b: &Option<IdMapping>| match (a, b) {
+            (Some(a), Some(b)) => a.map == b.map,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same(&self.users, &other.users) || !same(&self.items, &other.items) {
+            return Err(err(
+                "the two data map raw ids differently: they cannot be joined",
+            ));
+        }
+        Ok(self.relabel(self.interactions.concat(&other.interactions).or_raise()?))
     }
 
     /// The same interactions labelled with raw-id maps (whose sizes must match the id spaces).

@@ -195,8 +195,10 @@ impl Factorization {
             let at10 = report.at(10).copied().unwrap_or_default();
             Ok(vec![("mrr", report.mrr), ("ndcg_at_10", at10.ndcg)])
         };
-        let report = train_released(py, model, callback.as_ref(), measure, |m, on_epoch| {
-            m.fit_with(train, on_epoch)
+        let report = train_released(py, model, callback.as_ref(), |m, hook| {
+            m.fit_with(train, &mut |m, end| {
+                hook(m, end.epoch, end.loss, measure(m)?)
+            })
         });
         // the epochs that finished count, even when a signal stopped the rest
         self.seen = Some(merge_seen(self.seen.as_ref(), train));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use netrex::{EpochEnd, FitReport, NetrexError, OnEpoch};
+use netrex::NetrexError;
 
 use crate::errors::err;
 
@@ -18,21 +18,24 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// Metrics of a model after an epoch, by name.
 pub(crate) type Metrics = Vec<(&'static str, f64)>;
 
-/// Runs `run(model, on_epoch)` on a worker thread with the GIL released. After every epoch
-/// `callback(epoch, loss, metrics)` is called (with the GIL) when given, `metrics` being what
-/// `measure` finds of the model then; a signal's exception (Ctrl-C's `KeyboardInterrupt`) or
-/// the callback's stops training after the epoch and is raised.
-pub(crate) fn train_released<M, F, G>(
+/// What training calls after each epoch (or early-stopping round): the model, the epoch, its
+/// mean loss and the metrics measured then. An error stops training.
+pub(crate) type Hook<'a, M> =
+    dyn FnMut(&M, usize, f32, Metrics) -> Result<(), NetrexError> + Send + 'a;
+
+/// Runs `run(model, hook)` on a worker thread with the GIL released. The hook calls
+/// `callback(epoch, loss, metrics)` (with the GIL) when given; a signal's exception (Ctrl-C's
+/// `KeyboardInterrupt`) or the callback's stops training at the next hook and is raised.
+pub(crate) fn train_released<M, R, F>(
     py: Python<'_>,
     model: &mut M,
     callback: Option<&Py<PyAny>>,
-    measure: G,
     run: F,
-) -> PyResult<FitReport>
+) -> PyResult<R>
 where
     M: Send,
-    F: FnOnce(&mut M, &mut OnEpoch<'_, M>) -> Result<FitReport, NetrexError> + Send,
-    G: Fn(&M) -> Result<Metrics, NetrexError> + Sync,
+    R: Send,
+    F: FnOnce(&mut M, &mut Hook<'_, M>) -> Result<R, NetrexError> + Send,
 {
     let stop = AtomicBool::new(false);
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
@@ -40,15 +43,14 @@ where
         let (done, finished) = mpsc::channel::<()>();
         std::thread::scope(|scope| {
             let worker = scope.spawn(|| {
-                let mut on_epoch = |m: &M, end: &EpochEnd| -> Result<(), NetrexError> {
+                let mut hook = |_: &M, epoch: usize, loss: f32, metrics: Metrics| {
                     if let Some(callback) = callback {
-                        let metrics = measure(m)?;
                         let called = Python::attach(|py| {
                             let dict = pyo3::types::PyDict::new(py);
                             for (name, value) in metrics {
                                 dict.set_item(name, value)?;
                             }
-                            callback.call1(py, (end.epoch, end.loss, dict)).map(|_| ())
+                            callback.call1(py, (epoch, loss, dict)).map(|_| ())
                         });
                         if let Err(e) = called {
                             *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -60,7 +62,7 @@ where
                     }
                     Ok(())
                 };
-                let outcome = run(model, &mut on_epoch);
+                let outcome = run(model, &mut hook);
                 let _ = done.send(());
                 outcome
             });

@@ -13,6 +13,7 @@ mod errors;
 mod factorization;
 mod fitting;
 mod plans;
+mod sequence;
 
 /// The module's classes and functions.
 #[pymodule]
@@ -21,6 +22,9 @@ fn _netrex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<data::Data>()?;
     m.add_class::<data::IdMapping>()?;
     m.add_class::<factorization::Factorization>()?;
+    m.add_class::<sequence::Sequence>()?;
+    m.add_function(wrap_pyfunction!(sequence::split_leave_one_out, m)?)?;
+    m.add_function(wrap_pyfunction!(sequence::split_leave_last, m)?)?;
     m.add_function(wrap_pyfunction!(data::from_dense, m)?)?;
     m.add_function(wrap_pyfunction!(data::from_raw, m)?)?;
     m.add_function(wrap_pyfunction!(data::movielens_100k, m)?)?;

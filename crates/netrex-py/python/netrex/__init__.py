@@ -14,6 +14,7 @@ command line's metrics and model files, and drop-in adapters for LightFM and imp
 from ._netrex import Data, IdMapping, NetrexError, __version__
 from ._data import interactions, movielens_100k, read_sequences
 from ._models import FactorizationModel, evaluate, load
+from ._sequence import SequenceModel, leave_last, leave_one_out
 
 Interactions = Data
 
@@ -23,9 +24,12 @@ __all__ = [
     "IdMapping",
     "Interactions",
     "NetrexError",
+    "SequenceModel",
     "__version__",
     "evaluate",
     "interactions",
+    "leave_last",
+    "leave_one_out",
     "load",
     "movielens_100k",
     "read_sequences",

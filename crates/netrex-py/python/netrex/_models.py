@@ -75,7 +75,83 @@ class _Progress:
             self.bar.close()
 
 
-class FactorizationModel:
+class _FileBacked:
+    """Saving, loading and pickling through the command line's model folder."""
+
+    _core: Any
+    _plan_sections: Dict[str, Any]
+
+    @staticmethod
+    def _core_type():
+        raise NotImplementedError
+
+    def save(self, path: Any) -> None:
+        """Saves the model into the folder ``path`` in the command line's format: ``netrex
+        evaluate --model PATH`` and ``netrex recommend --model PATH`` read it."""
+        self._core.save(str(path))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        if not self._core.fitted:
+            return {"plan": self._plan_sections, "files": None}
+        with tempfile.TemporaryDirectory() as tmp:
+            self._core.save(tmp)
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        return {"plan": self._plan_sections, "files": files}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._plan_sections = state["plan"]
+        if state["files"] is None:
+            self._core = self._core_type()(json.dumps(self._plan_sections))
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in state["files"].items():
+                (Path(tmp) / name).write_bytes(content)
+            self._core = self._core_type().load(tmp)
+
+    @property
+    def plan(self) -> Dict[str, Any]:
+        """The run plan (resolved at the first fit): what ``netrex fit --print-config`` shows."""
+        return json.loads(self._core.plan_json)
+
+    @property
+    def loss_history(self):
+        """Mean loss of every epoch trained."""
+        return self._core.loss_history
+
+    @property
+    def user_map(self):
+        """Raw user ids by dense id (None for a model trained on dense ids)."""
+        return self._core.user_map
+
+    @property
+    def item_map(self):
+        """Raw item ids by dense id (None for a model trained on dense ids)."""
+        return self._core.item_map
+
+    def _dense_to_raw(self, ids: np.ndarray) -> np.ndarray:
+        mapping = self.item_map
+        if mapping is None:
+            raise NetrexError("the model was trained on dense ids: it knows no raw ids")
+        flat = ids.ravel()
+        known = flat >= 0
+        values = np.full(flat.shape, None, dtype=object)
+        values[known] = mapping.raw(flat[known])
+        return values.reshape(ids.shape)
+
+    def _raw_to_dense(self, raw: Any, side: str) -> np.ndarray:
+        mapping = self.user_map if side == "user" else self.item_map
+        if mapping is None:
+            raise NetrexError("the model was trained on dense ids: it knows no raw ids")
+        from ._data import _id_column
+
+        values = np.atleast_1d(np.asarray(raw))
+        dense = mapping.lookup(_id_column(values, side))
+        if (dense < 0).any():
+            raise NetrexError(f"unknown {side} {values[dense < 0][0]!r}")
+        return dense
+
+
+class FactorizationModel(_FileBacked):
     """A factorization model: user and item embeddings and biases, scored by a dot product,
     trained on implicit feedback with a ranking loss (netrex's `--model factorization`).
 
@@ -259,75 +335,6 @@ class FactorizationModel:
     def item_biases(self) -> np.ndarray:
         """Item biases, float32."""
         return self._core.item_biases()
-
-    @property
-    def user_map(self):
-        """Raw user ids by dense id (None for a model trained on dense ids)."""
-        return self._core.user_map
-
-    @property
-    def item_map(self):
-        """Raw item ids by dense id (None for a model trained on dense ids)."""
-        return self._core.item_map
-
-    @property
-    def loss_history(self):
-        """Mean loss of every epoch trained."""
-        return self._core.loss_history
-
-    @property
-    def plan(self) -> Dict[str, Any]:
-        """The run plan (resolved at the first fit): what ``netrex fit --print-config`` shows."""
-        return json.loads(self._core.plan_json)
-
-    def _raw_to_dense(self, raw: Any, side: str) -> np.ndarray:
-        mapping = self.user_map if side == "user" else self.item_map
-        if mapping is None:
-            raise NetrexError("the model was trained on dense ids: it knows no raw ids")
-        from ._data import _id_column
-
-        dense = mapping.lookup(_id_column(np.atleast_1d(np.asarray(raw)), side))
-        if (dense < 0).any():
-            bad = np.atleast_1d(np.asarray(raw))[dense < 0][0]
-            raise NetrexError(f"unknown {side} {bad!r}")
-        return dense
-
-    def _dense_to_raw(self, ids: np.ndarray) -> np.ndarray:
-        mapping = self.item_map
-        if mapping is None:
-            raise NetrexError("the model was trained on dense ids: it knows no raw ids")
-        out = np.empty(ids.shape, dtype=object)
-        flat = ids.ravel()
-        known = flat >= 0
-        values = np.full(flat.shape, None, dtype=object)
-        values[known] = mapping.raw(flat[known])
-        out[...] = values.reshape(ids.shape)
-        return out
-
-    # ----- files ----------------------------------------------------------------------------
-
-    def save(self, path: Any) -> None:
-        """Saves the model into the folder ``path`` in the command line's format: ``netrex
-        evaluate --model PATH`` and ``netrex recommend --model PATH`` read it."""
-        self._core.save(str(path))
-
-    def __getstate__(self) -> Dict[str, Any]:
-        if not self._core.fitted:
-            return {"plan": self._plan_sections, "files": None}
-        with tempfile.TemporaryDirectory() as tmp:
-            self._core.save(tmp)
-            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-        return {"plan": self._plan_sections, "files": files}
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self._plan_sections = state["plan"]
-        if state["files"] is None:
-            self._core = type(self)._core_type()(json.dumps(self._plan_sections))
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, content in state["files"].items():
-                (Path(tmp) / name).write_bytes(content)
-            self._core = type(self)._core_type().load(tmp)
 
     @staticmethod
     def _core_type():
