@@ -22,6 +22,12 @@ use crate::plans::{plan_from_json, resolved_for, saved_loss};
 
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
+/// Ranked lists of many queries: ids (int64) and scores (float32), one row a query.
+pub(crate) type Ranked<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
+
+/// One ranked list: ids (int64) and scores (float32).
+type RankedOne<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
+
 /// A factorization model (embeddings and biases of users and items, scored by a dot product)
 /// trained with any built-in loss, as `netrex fit --model factorization` trains it.
 #[pyclass(module = "netrex._netrex")]
@@ -290,7 +296,7 @@ impl Factorization {
         users: PyReadonlyArray1<'py, i64>,
         k: usize,
         exclude_seen: bool,
-    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<Ranked<'py>> {
         let model = self.model()?;
         let (nu, _) = self.shape()?;
         let users = Self::checked(users.as_slice().or_raise()?, nu, "user")?;
@@ -339,7 +345,7 @@ impl Factorization {
         py: Python<'py>,
         items: PyReadonlyArray1<'py, i64>,
         k: usize,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<RankedOne<'py>> {
         let model = self.model()?;
         let (_, ni) = self.shape()?;
         let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
@@ -483,7 +489,7 @@ pub(crate) fn top_k_arrays<'py>(
     py: Python<'py>,
     lists: &[Vec<(u32, f32)>],
     k: usize,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
+) -> PyResult<Ranked<'py>> {
     let mut ids = Array2::from_elem((lists.len(), k), -1i64);
     let mut scores = Array2::from_elem((lists.len(), k), f32::NEG_INFINITY);
     for (row, list) in lists.iter().enumerate() {

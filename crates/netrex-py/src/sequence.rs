@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use numpy::{PyArray2, PyReadonlyArray1};
+use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -20,7 +20,7 @@ use netrex::{fit_early_stopping, Catalog, ImplicitSequenceModel, NetrexError, Pa
 
 use crate::data::{Data, IdMapping};
 use crate::errors::{err, OrRaise};
-use crate::factorization::top_k_arrays;
+use crate::factorization::{top_k_arrays, Ranked};
 use crate::fitting::train_released;
 use crate::plans::{plan_from_json, resolved_for, saved_loss};
 
@@ -220,7 +220,7 @@ impl Sequence {
         histories: Vec<PyReadonlyArray1<'py, i64>>,
         k: usize,
         exclude_seen: bool,
-    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<Ranked<'py>> {
         let model = self.model()?;
         let n = model.representation().num_items();
         let histories: Vec<Vec<u32>> = histories

@@ -129,3 +129,12 @@ def test_movielens_and_sequence_readers(tmp_path):
     (tmp_path / "bad.txt").write_text("1\n")
     with pytest.raises(NetrexError):
         netrex.read_sequences(tmp_path / "bad.txt")
+
+
+def test_the_readme_quickstart_is_the_example_file():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    readme = (root / "README.md").read_text()
+    example = (root / "examples" / "python" / "quickstart.py").read_text()
+    assert "```python\n" + example + "```" in readme
