@@ -8,15 +8,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
 
-use netrex::data::{Interactions, PerUser};
+use netrex::data::{Features, Interactions, PerUser};
 use netrex::evaluation::EvalConfig;
 use netrex::losses::BuiltinLoss;
 use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
-use netrex::{Catalog, FoldIn, ImplicitFactorizationModel, ParamGuard};
+use netrex::{Catalog, FeatureNames, FoldIn, ImplicitFactorizationModel, ParamGuard};
 
 use crate::data::{Data, IdMapping};
 use crate::errors::{err, OrRaise};
+use crate::features::{features_of, FeatureRows};
 use crate::fitting::{train_released, Metrics};
 use crate::plans::{plan_from_json, resolved_for, saved_loss};
 
@@ -41,6 +42,9 @@ pub struct Factorization {
     items: Option<IdMapping>,
     /// Each user's training items, left out of recommendations.
     seen: Option<PerUser<u32>>,
+    /// The side features' names and layout, saved so that a folder scores new ids.
+    user_features: Option<FeatureNames>,
+    item_features: Option<FeatureNames>,
 }
 
 impl Factorization {
@@ -109,6 +113,8 @@ impl Factorization {
             items: self.items.as_ref().map(|m| (*m.map).clone()),
             seen: self.seen.clone(),
             plan: Some(serde_json::to_value(&self.plan).or_raise()?),
+            user_features: self.user_features.clone(),
+            item_features: self.item_features.clone(),
             ..Catalog::default()
         })
     }
@@ -139,7 +145,7 @@ impl Factorization {
     fn new(plan_json: &str) -> PyResult<Self> {
         let mut given = plan_from_json(plan_json)?;
         given.model.kind = ModelName::Factorization;
-        let plan = resolved_for(&given, None)?;
+        let plan = resolved_for(&given, None, (false, false))?;
         Ok(Factorization {
             given,
             plan,
@@ -147,6 +153,8 @@ impl Factorization {
             users: None,
             items: None,
             seen: None,
+            user_features: None,
+            item_features: None,
         })
     }
 
@@ -166,7 +174,8 @@ impl Factorization {
     /// initialisation, else training continues. `callback(epoch, loss, metrics)` runs after
     /// every epoch, `metrics` holding the MRR and NDCG@10 on `validation` when given (train
     /// items excluded). Returns each epoch's mean loss.
-    #[pyo3(signature = (data, epochs=None, restart=true, callback=None, validation=None))]
+    #[pyo3(signature = (data, epochs=None, restart=true, callback=None, validation=None, user_features=None, item_features=None))]
+    #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
         py: Python<'_>,
@@ -175,24 +184,66 @@ impl Factorization {
         restart: bool,
         callback: Option<Py<PyAny>>,
         validation: Option<&Data>,
+        user_features: Option<FeatureRows<'_>>,
+        item_features: Option<FeatureRows<'_>>,
     ) -> PyResult<Vec<f32>> {
-        let train = data.non_empty("training")?;
+        let given = data.non_empty("training")?;
+        let mut grown = None;
         if restart || self.model.is_none() {
-            let plan = resolved_for(&self.given, Some(data))?;
+            let sides = (user_features.is_some(), item_features.is_some());
+            let plan = resolved_for(&self.given, Some(data), sides)?;
             let config = plan.training_config().check().or_raise()?;
-            let users = HybridSide::Ids(train.num_users());
-            let items = HybridSide::Ids(train.num_items());
-            let model = Model::hybrid(config, users, items, plan.loss().or_raise()?).or_raise()?;
+            let users = features_of_side(user_features.as_ref(), given.num_users(), "user")?;
+            let items = features_of_side(item_features.as_ref(), given.num_items(), "item")?;
+            // ids that only the features name (cold ones) join the catalog
+            let counts = (
+                users.as_ref().map_or(given.num_users(), |f| f.num_rows()),
+                items.as_ref().map_or(given.num_items(), |f| f.num_rows()),
+            );
+            if (data.users.is_some() || data.items.is_some())
+                && counts != (given.num_users(), given.num_items())
+            {
+                return Err(err(
+                    "the features name ids beyond the data's raw-id maps: give features for the data's ids only",
+                ));
+            }
+            let side = |f: &Option<Features>, ids: usize, on_users: bool| match f {
+                Some(f) => netrex::feature_side(f, ids, plan.side_features(on_users)),
+                None => Ok(HybridSide::Ids(ids)),
+            };
+            let user_side = side(&users, counts.0, true).or_raise()?;
+            let item_side = side(&items, counts.1, false).or_raise()?;
+            let model =
+                Model::hybrid(config, user_side, item_side, plan.loss().or_raise()?).or_raise()?;
+            let names = |f: &Option<Features>, ids: usize, on_users: bool| {
+                f.as_ref()
+                    .map(|f| FeatureNames::of(f, ids, plan.side_features(on_users)))
+            };
+            self.user_features = names(&users, counts.0, true);
+            self.item_features = names(&items, counts.1, false);
             (self.plan, self.model) = (plan, Some(model));
             (self.users, self.items, self.seen) = (data.users.clone(), data.items.clone(), None);
+            if counts != (given.num_users(), given.num_items()) {
+                grown = Some(given.clone().with_counts(counts.0, counts.1).or_raise()?);
+            }
         } else {
+            if user_features.is_some() || item_features.is_some() {
+                return Err(err(
+                    "side features are fixed at the first fit: continue training without passing them",
+                ));
+            }
             self.check_same_space(self.model()?, data)?;
         }
+        let train = grown.as_ref().unwrap_or(given);
         let model = self.model.as_mut().expect("built above");
         if let Some(epochs) = epochs {
             model.set_epochs(epochs).or_raise()?;
         }
-        let validation = validation.map(|v| v.interactions.clone());
+        let counts = (train.num_users(), train.num_items());
+        let validation = validation
+            .map(|v| v.interactions.clone().with_counts(counts.0, counts.1))
+            .transpose()
+            .or_raise()?;
         let measure = |m: &Model| -> Result<Metrics, netrex::NetrexError> {
             let Some(v) = validation.as_ref() else {
                 return Ok(Vec::new());
@@ -479,6 +530,8 @@ impl Factorization {
             users: mapping(catalog.users),
             items: mapping(catalog.items),
             seen: catalog.seen,
+            user_features: catalog.user_features,
+            item_features: catalog.item_features,
             model: Some(model),
         })
     }
@@ -521,4 +574,13 @@ pub fn saved_kind(dir: PathBuf) -> PyResult<String> {
         }
     }
     .into())
+}
+
+/// The features of one side, when given.
+fn features_of_side(
+    rows: Option<&FeatureRows<'_>>,
+    count: usize,
+    kind: &str,
+) -> PyResult<Option<Features>> {
+    rows.map(|r| features_of(r, count, kind)).transpose()
 }

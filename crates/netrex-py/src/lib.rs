@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 mod data;
 mod errors;
 mod factorization;
+mod features;
 mod fitting;
 mod plans;
 mod sequence;

@@ -17,10 +17,27 @@ pub(crate) fn plan_from_json(json: &str) -> PyResult<RunPlan> {
     serde_json::from_str(json).map_err(|e| err(format!("bad settings: {e}")))
 }
 
+/// What a plan's features section names for features passed from Python while it resolves:
+/// their defaults (ids kept, weighting, weight factor) are the command line's for the split.
+const IN_MEMORY: &str = "<in memory>";
+
 /// `given` with `data`'s origin written in, resolved and checked (every setting but the data
-/// source, which Python holds in memory).
-pub(crate) fn resolved_for(given: &RunPlan, data: Option<&Data>) -> PyResult<RunPlan> {
+/// source, which Python holds in memory). `features` says which sides (users, items) have
+/// side features from Python.
+pub(crate) fn resolved_for(
+    given: &RunPlan,
+    data: Option<&Data>,
+    features: (bool, bool),
+) -> PyResult<RunPlan> {
     let mut plan = given.clone();
+    for (has, slot) in [
+        (features.0, &mut plan.features.user),
+        (features.1, &mut plan.features.item),
+    ] {
+        if has && slot.is_none() {
+            *slot = Some(IN_MEMORY.into());
+        }
+    }
     match data.and_then(|d| d.origin.as_ref()) {
         Some(Origin::MovieLens(split)) => {
             plan.data.dataset = Some(DatasetName::Ml100k);
@@ -29,8 +46,14 @@ pub(crate) fn resolved_for(given: &RunPlan, data: Option<&Data>) -> PyResult<Run
         Some(Origin::Sequences(path)) => plan.data.sequences = Some(path.clone()),
         None => {}
     }
-    let plan = plan.resolve().or_raise()?;
+    let mut plan = plan.resolve().or_raise()?;
     plan.check_in_memory().or_raise()?;
+    // the resolved weighting stays; the section names no file to read
+    for slot in [&mut plan.features.user, &mut plan.features.item] {
+        if slot.as_deref() == Some(IN_MEMORY) {
+            *slot = None;
+        }
+    }
     Ok(plan)
 }
 

@@ -83,7 +83,7 @@ impl Sequence {
                 netrex::plan::name_of(&given.model.kind)
             )));
         }
-        let plan = resolved_for(&given, None)?;
+        let plan = resolved_for(&given, None, (false, false))?;
         Ok(Sequence {
             given,
             plan,
@@ -122,7 +122,7 @@ impl Sequence {
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Vec<f32>> {
         let train = data.non_empty("training")?;
-        let plan = resolved_for(&self.given, Some(data))?;
+        let plan = resolved_for(&self.given, Some(data), (false, false))?;
         let mut model = plan.sequence_model(train.num_items()).or_raise()?;
         let rules = plan.early_stopping().check().or_raise()?;
         let eval = plan.next_item_config();

@@ -47,6 +47,45 @@ def _ids(values: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
+def _feature_rows(features: Any, mapping: Any, side: str):
+    """Side features as ``(dense ids, feature names, weights)`` rows."""
+    if features is None:
+        return None
+    from ._data import _id_column
+
+    if hasattr(features, "tocoo"):
+        coo = features.tocoo()
+        names = [str(c) for c in np.asarray(coo.col).tolist()]
+        weights = np.ascontiguousarray(coo.data, dtype=np.float32)
+        return np.ascontiguousarray(coo.row, dtype=np.int64), names, weights
+    if not hasattr(features, "columns"):
+        raise NetrexError(
+            f"{side}_features must be a sparse matrix or a frame of ({side}, feature[, weight]) rows"
+        )
+    cols = [str(c) for c in features.columns]
+    id_col = next((c for c in (side, f"{side}_id", "id") if c in cols), cols[0])
+    feature_col = "feature" if "feature" in cols else cols[1]
+    column = lambda c: (  # noqa: E731
+        features.get_column(c).to_numpy() if hasattr(features, "get_column") else features[c].to_numpy()
+    )
+    ids = _id_column(column(id_col), side)
+    if mapping is not None:
+        dense = mapping.lookup(ids)
+        if (dense < 0).any():
+            bad = np.asarray(column(id_col))[dense < 0][0]
+            raise NetrexError(f"{side} features name {side} {bad!r}, which the data does not have")
+    elif isinstance(ids, list):
+        raise NetrexError(f"{side} features name raw ids but the data has dense ids only")
+    else:
+        dense = ids
+    names = [str(v) for v in np.asarray(column(feature_col)).tolist()]
+    if "weight" in cols:
+        weights = np.ascontiguousarray(column("weight"), dtype=np.float32)
+    else:
+        weights = np.ones(len(names), dtype=np.float32)
+    return np.ascontiguousarray(dense, dtype=np.int64), names, weights
+
+
 class _Progress:
     """A tqdm bar over epochs when tqdm is installed, else one line per epoch on stderr."""
 
@@ -236,6 +275,8 @@ class FactorizationModel(_FileBacked):
         *,
         epochs: Optional[int] = None,
         validation: Any = None,
+        user_features: Any = None,
+        item_features: Any = None,
         on_epoch: Optional[OnEpoch] = None,
         progress: bool = False,
         **columns: Any,
@@ -244,9 +285,19 @@ class FactorizationModel(_FileBacked):
         :func:`netrex.interactions` takes; ``columns`` are its keyword arguments, such as
         ``user_col``). ``on_epoch(epoch, loss, metrics)`` runs after each epoch, ``metrics``
         holding MRR and NDCG@10 on ``validation`` when given. Ctrl-C stops after the epoch
-        under way, with the finished epochs kept. Returns the model."""
+        under way, with the finished epochs kept. Returns the model.
+
+        ``item_features`` / ``user_features`` make the model hybrid (LightFM's): a sparse
+        matrix (ids x features, as LightFM takes, without its identity columns: each id keeps
+        its own embedding by default) or a frame of ``(id, feature[, weight])`` rows whose ids
+        are the data's raw ids. Items with features and no interactions (rows beyond the
+        data's items, for data on dense ids) are cold items, scored from their features."""
         data = interactions(interactions_, **columns)
-        return self._fit(data, epochs, True, validation, on_epoch, progress)
+        rows = (
+            _feature_rows(user_features, data.user_map, "user"),
+            _feature_rows(item_features, data.item_map, "item"),
+        )
+        return self._fit(data, epochs, True, validation, on_epoch, progress, rows)
 
     def fit_partial(
         self,
@@ -267,14 +318,14 @@ class FactorizationModel(_FileBacked):
         data = interactions(interactions_, **columns)
         return self._fit(data, epochs, False, validation, on_epoch, progress)
 
-    def _fit(self, data, epochs, restart, validation, on_epoch, progress):
+    def _fit(self, data, epochs, restart, validation, on_epoch, progress, features=(None, None)):
         if validation is not None:
             validation = interactions(validation, like=data if data.user_map else None)
         total = epochs or self._plan_sections.get("training", {}).get("epochs", 10)
         bar = _Progress(total, progress, on_epoch)
         callback = bar if (progress or on_epoch is not None) else None
         try:
-            self._core.fit(data, epochs, restart, callback, validation)
+            self._core.fit(data, epochs, restart, callback, validation, *features)
         finally:
             bar.close()
         return self
