@@ -8,7 +8,7 @@ use serde_json::json;
 use netrex::data::Interactions;
 use netrex::evaluation::{evaluate, Report};
 use netrex::folder::FolderLock;
-use netrex::linear::{Ease, Ials, LinearModel, LocalEase, UserItems};
+use netrex::linear::LinearModel;
 use netrex::plan::{ModelName, RunPlan};
 use netrex::prelude::*;
 
@@ -25,17 +25,8 @@ pub(crate) struct Fitted {
 
 /// Fits the plan's linear model to `train` on the plan's threads.
 pub(crate) fn fit_linear_on(plan: &RunPlan, train: &Interactions) -> Result<Fitted, Failure> {
-    let rows = UserItems::of(train);
     let start = Instant::now();
-    let mut losses = Vec::new();
-    let model = netrex::in_pool(plan.training.threads, || match plan.model.kind {
-        ModelName::Ease => Ease::fit(&rows, &plan.ease_config()).map(LinearModel::Ease),
-        ModelName::LocalEase => {
-            LocalEase::fit(&rows, &plan.local_ease_config()).map(LinearModel::LocalEase)
-        }
-        _ => Ials::fit(&rows, &plan.ials_config(), |_, loss| losses.push(loss))
-            .map(LinearModel::Ials),
-    })??;
+    let (model, losses) = plan.fit_linear(train)?;
     Ok(Fitted {
         model,
         seconds: start.elapsed().as_secs_f64(),

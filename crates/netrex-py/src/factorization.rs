@@ -481,17 +481,7 @@ impl Factorization {
         let report = py
             .detach(|| model.evaluate(&kept, train_grown.as_ref(), &EvalConfig::default()))
             .or_raise()?;
-        let at10 = report.at(10).copied().unwrap_or_default();
-        let out = PyDict::new(py);
-        out.set_item("mrr", report.mrr)?;
-        out.set_item("auc", report.auc)?;
-        out.set_item("precision_at_10", at10.precision)?;
-        out.set_item("recall_at_10", at10.recall)?;
-        out.set_item("ndcg_at_10", at10.ndcg)?;
-        out.set_item("hit_rate_at_10", at10.hit_rate)?;
-        out.set_item("test_users", report.per_user.len())?;
-        out.set_item("excluded_test_interactions", excluded)?;
-        Ok(out)
+        report_dict(py, &report, excluded)
     }
 
     /// Saves the model into the folder `dir` in the command line's format (`model.json`,
@@ -583,4 +573,24 @@ fn features_of_side(
     kind: &str,
 ) -> PyResult<Option<Features>> {
     rows.map(|r| features_of(r, count, kind)).transpose()
+}
+
+/// A full-ranking report as the command line's JSON keys, with the test interactions left out
+/// because training never saw their user.
+pub(crate) fn report_dict<'py>(
+    py: Python<'py>,
+    report: &netrex::evaluation::Report,
+    excluded: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let at10 = report.at(10).copied().unwrap_or_default();
+    let out = PyDict::new(py);
+    out.set_item("mrr", report.mrr)?;
+    out.set_item("auc", report.auc)?;
+    out.set_item("precision_at_10", at10.precision)?;
+    out.set_item("recall_at_10", at10.recall)?;
+    out.set_item("ndcg_at_10", at10.ndcg)?;
+    out.set_item("hit_rate_at_10", at10.hit_rate)?;
+    out.set_item("test_users", report.per_user.len())?;
+    out.set_item("excluded_test_interactions", excluded)?;
+    Ok(out)
 }

@@ -1,5 +1,5 @@
 //! The extension module `netrex._netrex` of the `netrex` Python package: interactions built
-//! from NumPy arrays, the factorization and sequence models of a run plan, evaluation, and the
+//! from NumPy arrays, the factorization, sequence and linear models of a run plan, evaluation, and the
 //! model files the command line reads and writes. The Python layer (`python/netrex`) turns
 //! DataFrames, SciPy matrices and keyword arguments into these calls.
 //!
@@ -13,6 +13,7 @@ mod errors;
 mod factorization;
 mod features;
 mod fitting;
+mod linear;
 mod plans;
 mod sequence;
 
@@ -24,6 +25,7 @@ fn _netrex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<data::IdMapping>()?;
     m.add_class::<factorization::Factorization>()?;
     m.add_class::<sequence::Sequence>()?;
+    m.add_class::<linear::Linear>()?;
     m.add_function(wrap_pyfunction!(sequence::split_leave_one_out, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::split_leave_last, m)?)?;
     m.add_function(wrap_pyfunction!(data::from_dense, m)?)?;

@@ -414,7 +414,12 @@ def load(path: Any):
 
         core = _netrex.Sequence.load(str(path))
         return _from_core(SequenceModel, core, json.loads(core.plan_json))
-    raise NetrexError(f"{path}: {kind} models cannot be loaded in Python yet")
+    from ._linear import EASE, IALS, LocalEASE
+
+    core = _netrex.Linear.load(str(path))
+    plan = json.loads(core.plan_json)
+    cls = {"ease": EASE, "local-ease": LocalEASE, "ials": IALS}[plan["model"]["kind"]]
+    return _from_core(cls, core, plan)
 
 
 def evaluate(model: Any, test: Any, train: Any = None) -> Dict[str, float]:
@@ -422,7 +427,8 @@ def evaluate(model: Any, test: Any, train: Any = None) -> Dict[str, float]:
 
     For a factorization model: full ranking with ``train``'s items excluded: ``mrr``, ``auc``,
     ``precision_at_10``, ``recall_at_10``, ``ndcg_at_10``, ``hit_rate_at_10``, ``test_users``.
-    For a sequence model: see :meth:`netrex.SequenceModel.evaluate`. Frames are mapped
+    EASE and iALS report the same keys. For a sequence model: see
+    :meth:`netrex.SequenceModel.evaluate`. Frames are mapped
     through the model's id maps."""
     if hasattr(model, "evaluate") and not isinstance(model, FactorizationModel):
         return model.evaluate(test, train=train)

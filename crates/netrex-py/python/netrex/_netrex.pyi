@@ -11,6 +11,7 @@ __version__: str
 
 Callback = Callable[[int, float, Dict[str, float]], Any]
 RawIds = Union[npt.NDArray[np.int64], List[str]]
+FeatureRows = Tuple[npt.NDArray[np.int64], List[str], npt.NDArray[np.float32]]
 
 class NetrexError(ValueError):
     """An error of netrex: bad data, a bad hyperparameter, a missing or corrupt model file."""
@@ -80,6 +81,8 @@ class Factorization:
         restart: bool = True,
         callback: Optional[Callback] = None,
         validation: Optional[Data] = None,
+        user_features: Optional[FeatureRows] = None,
+        item_features: Optional[FeatureRows] = None,
     ) -> List[float]: ...
     def predict(
         self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
@@ -133,3 +136,25 @@ class Sequence:
     def save(self, dir: Union[str, PathLike]) -> None: ...
     @staticmethod
     def load(dir: Union[str, PathLike]) -> "Sequence": ...
+
+class Linear:
+    """EASE, the neighbourhood EASE or iALS of a run plan."""
+
+    plan_json: str
+    fitted: bool
+    loss_history: List[float]
+    shape: Tuple[int, int]
+    user_map: Optional[IdMapping]
+    item_map: Optional[IdMapping]
+    def __init__(self, plan_json: str) -> None: ...
+    def fit(self, data: Data) -> None: ...
+    def recommend(
+        self, users: npt.NDArray[np.int64], k: int = 10, exclude_seen: bool = True
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    def recommend_new(
+        self, items: npt.NDArray[np.int64], k: int = 10
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    def evaluate(self, test: Data, train: Optional[Data] = None) -> Dict[str, float]: ...
+    def save(self, dir: Union[str, PathLike]) -> None: ...
+    @staticmethod
+    def load(dir: Union[str, PathLike]) -> "Linear": ...

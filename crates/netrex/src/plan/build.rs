@@ -3,13 +3,15 @@
 
 use rand::SeedableRng;
 
+use netrex_data::Interactions;
 use netrex_evaluation::NextItemConfig;
+use netrex_linear::{Ease, Ials, LinearModel, LocalEase, UserItems};
 use netrex_losses::dfdx::prelude::Cpu;
 use netrex_losses::BuiltinLoss;
 use netrex_representations::AnySequence;
 use netrex_train::{ComputeDevice, ImplicitSequenceModel, NetrexError, ParamGuard};
 
-use super::{PlanError, RunPlan};
+use super::{ModelName, PlanError, RunPlan};
 
 impl RunPlan {
     /// The plan's sequence model for a catalog of `num_items`, on `device`: its checked
@@ -44,5 +46,27 @@ impl RunPlan {
             max_len: Some(self.max_len()),
             exclude_seen: true,
         }
+    }
+
+    /// The plan's linear model (EASE, local EASE or iALS) fitted to `train` on the plan's
+    /// threads, with iALS's loss after each sweep (none for the closed forms).
+    pub fn fit_linear(&self, train: &Interactions) -> Result<(LinearModel, Vec<f64>), PlanError> {
+        if !self.model.kind.is_linear() {
+            return Err(PlanError::invalid(
+                "model.kind",
+                format!("{} is not a linear model", super::name_of(&self.model.kind)),
+            ));
+        }
+        let rows = UserItems::of(train);
+        let mut losses = Vec::new();
+        let model = netrex_train::in_pool(self.training.threads, || match self.model.kind {
+            ModelName::Ease => Ease::fit(&rows, &self.ease_config()).map(LinearModel::Ease),
+            ModelName::LocalEase => {
+                LocalEase::fit(&rows, &self.local_ease_config()).map(LinearModel::LocalEase)
+            }
+            _ => Ials::fit(&rows, &self.ials_config(), |_, loss| losses.push(loss))
+                .map(LinearModel::Ials),
+        })??;
+        Ok((model, losses))
     }
 }

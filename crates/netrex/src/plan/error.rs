@@ -24,6 +24,9 @@ pub enum PlanError {
     /// A model the plan describes could not be built.
     #[error(transparent)]
     Model(#[from] netrex_train::NetrexError),
+    /// A linear model the plan describes could not be fitted.
+    #[error(transparent)]
+    Linear(#[from] netrex_linear::LinearError),
     /// A file that could not be read or written.
     #[error("{}: {message}", path.display())]
     Io {
