@@ -1,7 +1,7 @@
 //! A loaded dataset: dense interactions plus the id maps and titles that turn them back into
 //! the source's terms, and a report of what loading kept and dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,14 @@ pub enum RawColumn {
     Int(Vec<i64>),
     /// String ids (already canonicalised with [`RawId::parse`] where they look like integers).
     Str(Vec<RawId>),
+    /// Ids as codes into a list of distinct ids (a factorized or categorical column): row `r`
+    /// is `uniques[codes[r]]`. Mapped like `Str`, without an id per row.
+    Coded {
+        /// Each row's index into `uniques`.
+        codes: Vec<u32>,
+        /// The distinct ids (canonicalised as in `Str`).
+        uniques: Vec<RawId>,
+    },
 }
 
 impl RawColumn {
@@ -119,14 +127,35 @@ impl RawColumn {
         match self {
             RawColumn::Int(v) => v.len(),
             RawColumn::Str(v) => v.len(),
+            RawColumn::Coded { codes, .. } => codes.len(),
         }
     }
 
-    fn get(&self, row: usize) -> RawId {
-        match self {
-            RawColumn::Int(v) => RawId::Int(v[row]),
-            RawColumn::Str(v) => v[row].clone(),
+    /// A code beyond a coded column's ids is an error naming its row.
+    fn check(&self, path: &std::path::Path) -> Result<()> {
+        if let RawColumn::Coded { codes, uniques } = self {
+            if let Some(row) = codes.iter().position(|&c| c as usize >= uniques.len()) {
+                return Err(DataError::param(
+                    "codes",
+                    format!(
+                        "{}: row {row} has code {} but there are {} ids",
+                        path.display(),
+                        codes[row],
+                        uniques.len()
+                    ),
+                ));
+            }
         }
+        Ok(())
+    }
+
+    /// For a coded column, which of its distinct ids the kept rows use.
+    fn used(codes: &[u32], uniques: usize, keep: &[bool]) -> Vec<bool> {
+        let mut used = vec![false; uniques];
+        for (&c, _) in codes.iter().zip(keep).filter(|(_, &k)| k) {
+            used[c as usize] = true;
+        }
+        used
     }
 }
 
@@ -174,10 +203,38 @@ fn id_map<'a>(columns: impl Iterator<Item = (&'a RawColumn, &'a [bool])>) -> IdM
         ids.dedup();
         ids.into_iter().map(RawId::Int).collect()
     } else {
-        let mut ids: Vec<RawId> = Vec::new();
+        // distinct ids first (hashing borrowed strings), then the few distinct ones sorted:
+        // millions of rows name far fewer ids, and cloning and sorting every row's id costs
+        // seconds
+        let mut distinct: HashSet<&RawId> = HashSet::new();
+        let mut ints: Vec<RawId> = Vec::new();
         for (c, keep) in &columns {
-            ids.extend((0..c.len()).filter(|&r| keep[r]).map(|r| c.get(r)));
+            match c {
+                RawColumn::Str(v) => distinct.extend(
+                    v.iter()
+                        .zip(keep.iter())
+                        .filter(|(_, &k)| k)
+                        .map(|(id, _)| id),
+                ),
+                RawColumn::Int(v) => ints.extend(
+                    v.iter()
+                        .zip(keep.iter())
+                        .filter(|(_, &k)| k)
+                        .map(|(&id, _)| RawId::Int(id)),
+                ),
+                RawColumn::Coded { codes, uniques } => {
+                    let used = RawColumn::used(codes, uniques.len(), keep);
+                    distinct.extend(
+                        uniques
+                            .iter()
+                            .zip(used)
+                            .filter(|(_, u)| *u)
+                            .map(|(id, _)| id),
+                    );
+                }
+            }
         }
+        let mut ids: Vec<RawId> = distinct.into_iter().cloned().chain(ints).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -209,6 +266,19 @@ fn dense(column: &RawColumn, keep: &[bool], map: &IdMap<RawId>) -> Vec<u32> {
             .filter(|(_, &k)| k)
             .map(|(x, _)| map.get(x).expect("every kept id is in the map"))
             .collect(),
+        RawColumn::Coded { codes, uniques } => {
+            // each distinct id looked up once; unused ones are never read
+            let dense_of: Vec<u32> = uniques
+                .iter()
+                .map(|u| map.get(u).unwrap_or(u32::MAX))
+                .collect();
+            codes
+                .iter()
+                .zip(keep)
+                .filter(|(_, &k)| k)
+                .map(|(&c, _)| dense_of[c as usize])
+                .collect()
+        }
     }
 }
 
@@ -232,6 +302,8 @@ pub fn build_dataset(
     let mut report = LoadReport::default();
     let mut masks = Vec::with_capacity(tables.len());
     for t in tables {
+        t.users.check(&t.path)?;
+        t.items.check(&t.path)?;
         report.files.push(t.path.clone());
         report.rows_read += t.len();
         let mask: Vec<bool> = match (min_rating, &t.ratings) {
@@ -318,6 +390,44 @@ mod tests {
             timestamps: None,
             weights: None,
         }
+    }
+
+    #[test]
+    fn coded_columns_map_as_string_columns_do() {
+        let strings = |v: &[&str]| v.iter().map(|s| RawId::parse(s)).collect::<Vec<_>>();
+        let plain = |users: &[&str], items: &[&str]| RawTable {
+            path: "plain".into(),
+            users: RawColumn::Str(strings(users)),
+            items: RawColumn::Str(strings(items)),
+            ratings: None,
+            timestamps: None,
+            weights: None,
+        };
+        let (a, pa) =
+            build_dataset(&[plain(&["b", "a", "7", "b"], &["x", "y", "x", "z"])], None).unwrap();
+        let coded = RawTable {
+            users: RawColumn::Coded {
+                codes: vec![0, 1, 2, 0],
+                uniques: strings(&["b", "a", "7", "unused"]),
+            },
+            items: RawColumn::Coded {
+                codes: vec![2, 1, 2, 0],
+                uniques: strings(&["z", "y", "x"]),
+            },
+            ..plain(&[], &[])
+        };
+        let (b, pb) = build_dataset(&[coded.clone()], None).unwrap();
+        assert_eq!((a.users, a.items), (b.users, b.items));
+        assert_eq!(pa, pb);
+        let bad = RawTable {
+            users: RawColumn::Coded {
+                codes: vec![0, 9],
+                uniques: strings(&["a"]),
+            },
+            items: RawColumn::Int(vec![1, 2]),
+            ..coded
+        };
+        assert!(build_dataset(&[bad], None).is_err());
     }
 
     #[test]

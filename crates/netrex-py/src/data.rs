@@ -30,17 +30,36 @@ pub(crate) fn raw_to_py(py: Python<'_>, raw: &RawId) -> PyResult<Py<PyAny>> {
     })
 }
 
-/// A raw id column from Python: an int64 array, or a list of strings.
+/// A raw id column from Python: an int64 array, a list of strings, or a factorized column
+/// `(codes, uniques)` (int64 codes into a list of distinct strings: how a DataFrame's string
+/// column arrives without one Python object per row).
 fn raw_column(column: &Bound<'_, PyAny>, name: &str) -> PyResult<RawColumn> {
     if let Ok(array) = column.extract::<PyReadonlyArray1<'_, i64>>() {
         return Ok(RawColumn::Int(array.as_slice().or_raise()?.to_vec()));
+    }
+    if let Ok((codes, uniques)) = column.extract::<(PyReadonlyArray1<'_, i64>, Vec<String>)>() {
+        let codes = codes
+            .as_slice()
+            .or_raise()?
+            .iter()
+            .enumerate()
+            .map(|(row, &c)| {
+                u32::try_from(c).map_err(|_| {
+                    err(format!(
+                        "the {name} ids contain a missing value (row {row})"
+                    ))
+                })
+            })
+            .collect::<PyResult<Vec<u32>>>()?;
+        let uniques = uniques.iter().map(|s| RawId::parse(s)).collect();
+        return Ok(RawColumn::Coded { codes, uniques });
     }
     match column.extract::<Vec<String>>() {
         Ok(strings) => Ok(RawColumn::Str(
             strings.iter().map(|s| RawId::parse(s)).collect(),
         )),
         Err(_) => Err(err(format!(
-            "the {name} ids must be an integer array or a list of strings"
+            "the {name} ids must be an integer array, a list of strings or (codes, uniques)"
         ))),
     }
 }
@@ -52,6 +71,13 @@ impl IdMapping {
         match raw {
             RawColumn::Int(v) => v.iter().map(|&x| find(&RawId::Int(x))).collect(),
             RawColumn::Str(v) => v.iter().map(find).collect(),
+            RawColumn::Coded { codes, uniques } => {
+                let found: Vec<i64> = uniques.iter().map(find).collect();
+                codes
+                    .iter()
+                    .map(|&c| found.get(c as usize).copied().unwrap_or(-1))
+                    .collect()
+            }
         }
     }
 }

@@ -138,3 +138,21 @@ def test_the_readme_quickstart_is_the_example_file():
     readme = (root / "README.md").read_text()
     example = (root / "examples" / "python" / "quickstart.py").read_text()
     assert "```python\n" + example + "```" in readme
+
+
+def test_string_columns_are_factorized_by_the_frame_library():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"user": ["u2", "u1", "u2", "10"], "item": ["b", "a", "c", "a"]})
+    data = netrex.interactions(frame)
+    assert data.user_map.all() == [10, "u1", "u2"]  # numeric-looking strings are integers, as in a CSV
+    assert data.users.tolist() == [2, 1, 2, 0]
+    assert data.items.tolist() == [1, 0, 2, 0]
+    as_categories = frame.astype("category")
+    same = netrex.interactions(as_categories)
+    assert same.users.tolist() == data.users.tolist() and same.items.tolist() == data.items.tolist()
+    pl = pytest.importorskip("polars")
+    polars_data = netrex.interactions(pl.from_pandas(frame))
+    assert polars_data.users.tolist() == data.users.tolist()
+    assert polars_data.item_map.all() == ["a", "b", "c"]
+    with pytest.raises(NetrexError, match="missing value"):
+        netrex.interactions(pl.DataFrame({"user": ["a", None], "item": ["x", "y"]}))

@@ -15,8 +15,39 @@ from ._netrex import Data, NetrexError
 __all__ = ["interactions", "movielens_100k", "read_sequences", "Data"]
 
 
+def _factorized(values: Any):
+    """A pandas or polars string column as ``(int64 codes, distinct strings)``, computed by
+    the frame library (no Python object per row); None for any other column."""
+    module = type(values).__module__.split(".")[0]
+    if module == "polars":
+        import polars as pl
+
+        if values.dtype in (pl.String, pl.Categorical) or str(values.dtype).startswith("Enum"):
+            if values.null_count():
+                return None  # the row-by-row path names the missing row
+            strings = values.cast(pl.String)
+            uniques = strings.unique().sort()
+            codes = uniques.search_sorted(strings).to_numpy()
+            return np.ascontiguousarray(codes, dtype=np.int64), uniques.to_list()
+        return None
+    if module == "pandas" and getattr(values, "dtype", None) is not None:
+        import pandas as pd
+
+        if values.dtype.kind in "iufb":
+            return None
+        codes, uniques = pd.factorize(values)
+        if (codes < 0).any() or not all(isinstance(u, str) for u in uniques):
+            return None
+        return np.ascontiguousarray(codes, dtype=np.int64), list(uniques)
+    return None
+
+
 def _id_column(values: Any, name: str):
-    """One column of ids as an int64 array (integer ids) or a list of str (any other ids)."""
+    """One column of ids as an int64 array (integer ids), ``(codes, uniques)`` (a frame's
+    string column) or a list of str (any other ids)."""
+    factorized = _factorized(values)
+    if factorized is not None:
+        return factorized
     array = np.asarray(values)
     if array.ndim != 1:
         raise NetrexError(f"{name} ids must be one-dimensional, got shape {array.shape}")
@@ -45,9 +76,13 @@ def _id_column(values: Any, name: str):
     raise NetrexError(f"{name} ids must be integers or strings, got {array.dtype}")
 
 
+def _length(column) -> int:
+    return len(column[0]) if isinstance(column, tuple) else len(column)
+
+
 def _dense_column(values: Any, name: str) -> np.ndarray:
     column = _id_column(values, name)
-    if isinstance(column, list):
+    if not isinstance(column, np.ndarray):
         raise NetrexError(
             f"{name} ids of a matrix or dense array must be integers: for raw ids use "
             "netrex.interactions(frame, user_col=..., item_col=...)"
@@ -64,16 +99,26 @@ def _optional(values: Any, dtype, name: str) -> Optional[np.ndarray]:
     return array
 
 
+def _numeric_or_series(series: Any):
+    """A frame's column: a NumPy array for numbers (no copy where the memory allows), the
+    series itself otherwise (string ids are factorized by the frame library)."""
+    dtype = series.dtype
+    numeric = getattr(dtype, "kind", None) in ("i", "u", "f", "b") or (
+        hasattr(dtype, "is_numeric") and dtype.is_numeric()
+    )
+    return series.to_numpy() if numeric else series
+
+
 def _columns(frame: Any, user_col: str, item_col: str, timestamp_col, weight_col):
     """The columns of a pandas or polars DataFrame, as NumPy arrays (no copy where the
     frame's memory allows one)."""
     module = type(frame).__module__.split(".")[0]
     if module == "polars":
         names = frame.columns
-        get = lambda c: frame.get_column(c).to_numpy()  # noqa: E731
+        get = lambda c: _numeric_or_series(frame.get_column(c))  # noqa: E731
     elif module == "pandas" or hasattr(frame, "columns"):
         names = list(frame.columns)
-        get = lambda c: frame[c].to_numpy()  # noqa: E731
+        get = lambda c: _numeric_or_series(frame[c])  # noqa: E731
     else:
         raise NetrexError(f"cannot read interactions from a {type(frame).__name__}")
     for col in (user_col, item_col, timestamp_col, weight_col):
@@ -148,10 +193,10 @@ def interactions(
         users = source
         raw = None
     user_ids, item_ids = _id_column(users, "user"), _id_column(items, "item")
-    if len(user_ids) != len(item_ids):
+    if _length(user_ids) != _length(item_ids):
         raise NetrexError(
-            f"users and items must have one id per interaction: {len(user_ids)} users, "
-            f"{len(item_ids)} items"
+            f"users and items must have one id per interaction: {_length(user_ids)} users, "
+            f"{_length(item_ids)} items"
         )
     ts = _optional(timestamps, np.int64, "timestamps")
     ws = _optional(weights, np.float32, "weights")
@@ -172,7 +217,7 @@ def interactions(
             ws = None if ws is None else ws[keep]
         data = _netrex.from_dense(dense_u, dense_i, len(user_map), len(item_map), ts, ws)
         return data.with_maps(user_map, item_map)
-    both_int = not isinstance(user_ids, list) and not isinstance(item_ids, list)
+    both_int = isinstance(user_ids, np.ndarray) and isinstance(item_ids, np.ndarray)
     if raw is None and both_int:
         return _netrex.from_dense(user_ids, item_ids, num_users, num_items, ts, ws)
     return _netrex.from_raw([(user_ids, item_ids, ts, ws)])[0]

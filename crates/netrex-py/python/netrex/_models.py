@@ -74,7 +74,7 @@ def _feature_rows(features: Any, mapping: Any, side: str):
         if (dense < 0).any():
             bad = np.asarray(column(id_col))[dense < 0][0]
             raise NetrexError(f"{side} features name {side} {bad!r}, which the data does not have")
-    elif isinstance(ids, list):
+    elif not isinstance(ids, np.ndarray):
         raise NetrexError(f"{side} features name raw ids but the data has dense ids only")
     else:
         dense = ids
