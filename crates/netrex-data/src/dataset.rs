@@ -416,7 +416,7 @@ mod tests {
             },
             ..plain(&[], &[])
         };
-        let (b, pb) = build_dataset(&[coded.clone()], None).unwrap();
+        let (b, pb) = build_dataset(std::slice::from_ref(&coded), None).unwrap();
         assert_eq!((a.users, a.items), (b.users, b.items));
         assert_eq!(pa, pb);
         let bad = RawTable {
