@@ -240,9 +240,17 @@ pub(crate) struct FitArgs {
     /// its count [default: 0, plain EASE].
     #[arg(long)]
     pub(crate) ease_dropout: Option<f32>,
-    /// local-ease: items each item's weights may come from [default: 100].
+    /// local-ease: items each item's weights may come from; sknn: neighbours per history
+    /// [default: 100].
     #[arg(long)]
     pub(crate) neighbours: Option<usize>,
+    /// sknn: the most recent training histories holding an item that are candidates (0: all)
+    /// [default: 1000].
+    #[arg(long)]
+    pub(crate) sknn_sample: Option<usize>,
+    /// sknn: V-SKNN's position and inverse-document-frequency weights.
+    #[arg(long)]
+    pub(crate) sknn_weights: bool,
     /// ease: the precision of the solve [default: f32].
     #[arg(long, value_parser = named::<PrecisionName>("precision"))]
     pub(crate) precision: Option<PrecisionName>,

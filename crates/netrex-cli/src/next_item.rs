@@ -13,6 +13,7 @@ use netrex::data::split::{leave_one_out, LeaveOneOut};
 use netrex::data::{Dataset, PerUser};
 use netrex::evaluation::{
     next_item_metrics, Cooccurrence, NextItemConfig, NextItemReport, Popularity, SequenceScorer,
+    Sknn,
 };
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::plan::memory::{available_memory, DataSize};
@@ -129,6 +130,7 @@ pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     let (out, text) = match plan.model.kind {
         ModelName::Popularity => baseline(&Popularity::fit(&passes.split.train), &passes)?,
         ModelName::Cooc => baseline(&Cooccurrence::fit(&passes.train, n), &passes)?,
+        ModelName::Sknn => baseline(&Sknn::fit(&passes.train, n, plan.sknn_config()), &passes)?,
         _ => on_device!(plan.training.device, device => {
             let model = plan.sequence_model_on(device, n)?;
             train(model, plan, (&rules, decay.clone()), &passes, &data)

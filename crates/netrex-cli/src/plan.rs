@@ -83,6 +83,8 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut m.precision, &a.precision);
     set(&mut m.ease_dropout, &a.ease_dropout);
     set(&mut m.neighbours, &a.neighbours);
+    set(&mut m.sknn_sample, &a.sknn_sample);
+    m.sknn_weights |= a.sknn_weights;
     let t = &mut plan.training;
     set_some(&mut t.loss, &a.loss);
     set_some(&mut t.negatives, &a.negatives);

@@ -24,6 +24,7 @@ pub mod next_item;
 pub mod rank;
 pub mod scorer;
 pub mod sequence;
+pub mod sknn;
 
 pub use baseline::{Cooccurrence, Popularity};
 pub use error::EvalError;
@@ -33,3 +34,4 @@ pub use metrics::{
 pub use next_item::{next_item_metrics, NextItemConfig, NextItemReport};
 pub use scorer::{ItemScorer, SequenceScorer};
 pub use sequence::{sampled_mrr_score, sequence_mrr_score, SequenceEvalConfig};
+pub use sknn::{Sknn, SknnConfig};

@@ -202,10 +202,16 @@ impl RunPlan {
                 "model.kind",
                 "--split leave-one-out ranks next items: use a sequence model, cooc or popularity",
             ),
-            (false, ModelName::Cooc) => invalid(
+            (false, ModelName::Cooc | ModelName::Sknn) => invalid(
                 "model.kind",
-                "cooc ranks next items: use --split leave-one-out",
+                format!(
+                    "{} ranks next items: use --split leave-one-out",
+                    kind.name()
+                ),
             ),
+            (_, ModelName::Sknn) if self.model.neighbours == 0 => {
+                invalid("model.neighbours", "must be at least 1")
+            }
             _ if split.is_cold() && kind.is_sequence() => invalid(
                 "split.method",
                 "cold-start splits evaluate factorization models and popularity",

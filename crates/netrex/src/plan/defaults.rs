@@ -137,6 +137,17 @@ impl RunPlan {
         self.model.ease_dropout
     }
 
+    /// The session-kNN settings of `--model sknn`.
+    pub fn sknn_config(&self) -> netrex_evaluation::SknnConfig {
+        let m = &self.model;
+        netrex_evaluation::SknnConfig {
+            neighbours: m.neighbours,
+            sample: m.sknn_sample,
+            positions: m.sknn_weights,
+            idf: m.sknn_weights,
+        }
+    }
+
     /// iALS's settings: `dim` factors, `epochs` sweeps.
     pub fn ials_config(&self) -> netrex_linear::IalsConfig {
         let config = self.training_config();

@@ -241,8 +241,14 @@ pub struct ModelPlan {
     /// ease: EDLAE's dropout probability (0: plain EASE); item i's penalty is
     /// `l2 + p / (1 - p) * count_i`.
     pub ease_dropout: f32,
-    /// local-ease: items each item's weights may come from.
+    /// local-ease: items each item's weights may come from; sknn: neighbours kept per history.
     pub neighbours: usize,
+    /// sknn: of the training histories holding an item, the most recent this many are
+    /// candidates (0: all).
+    pub sknn_sample: usize,
+    /// sknn: V-SKNN's weights (a history item counts by its position, the last most, and by
+    /// its inverse document frequency) instead of the plain cosine of item sets.
+    pub sknn_weights: bool,
 }
 
 impl Default for ModelPlan {
@@ -261,6 +267,8 @@ impl Default for ModelPlan {
             precision: PrecisionName::F32,
             ease_dropout: 0.0,
             neighbours: 100,
+            sknn_sample: 1000,
+            sknn_weights: false,
         }
     }
 }

@@ -177,6 +177,10 @@ pub enum ModelName {
     /// EASE for catalogs too large for a dense item-item matrix: each item's weights from its
     /// `model.neighbours` most co-occurring items (fsSLIM's selection, EASE's ridge).
     LocalEase,
+    /// Session kNN: the next item scored by the `model.neighbours` training histories most
+    /// similar to the history (V-SKNN's weights with `model.sknn_weights`; no training;
+    /// leave-one-out).
+    Sknn,
 }
 
 impl ModelName {
@@ -187,6 +191,7 @@ impl ModelName {
             ModelName::Factorization
                 | ModelName::Popularity
                 | ModelName::Cooc
+                | ModelName::Sknn
                 | ModelName::Ease
                 | ModelName::Ials
                 | ModelName::LocalEase
@@ -203,7 +208,10 @@ impl ModelName {
 
     /// Whether the model has parameters to train.
     pub fn is_trained(self) -> bool {
-        !matches!(self, ModelName::Popularity | ModelName::Cooc)
+        !matches!(
+            self,
+            ModelName::Popularity | ModelName::Cooc | ModelName::Sknn
+        )
     }
 
     /// The name in config files and on the command line.
