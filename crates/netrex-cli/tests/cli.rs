@@ -154,7 +154,10 @@ fn leave_one_out_ranks_next_items_and_stops_early() {
         "{cooc}"
     );
     for weights in ["", "--sknn-weights"] {
-        let sknn = netrex(&format!("fit --sequences {file} --model sknn {weights} --json")).json();
+        let sknn = netrex(&format!(
+            "fit --sequences {file} --model sknn {weights} --json"
+        ))
+        .json();
         assert_eq!(sknn["model"], "sknn");
         assert!(sknn["hr_at_10"].as_f64().unwrap() > 0.99, "{sknn}");
     }
@@ -177,7 +180,10 @@ fn leave_one_out_ranks_next_items_and_stops_early() {
     netrex(&format!("fit --sequences {file} --model lstm --patience 0")).fails_with("patience");
     netrex("fit --dataset synthetic-markov --model cooc --split user").fails_with("leave-one-out");
     netrex("fit --dataset synthetic-markov --model sknn --split user").fails_with("leave-one-out");
-    netrex(&format!("fit --sequences {file} --model sknn --neighbours 0")).fails_with("neighbours");
+    netrex(&format!(
+        "fit --sequences {file} --model sknn --neighbours 0"
+    ))
+    .fails_with("neighbours");
 }
 
 #[test]

@@ -36,8 +36,8 @@ fn beauty_baselines() {
             ..SknnConfig::default()
         };
         let sknn = Sknn::fit(&split.train.histories(), n, config);
-        let r = next_item_metrics(&sknn, &histories, &split.test, &NextItemConfig::default())
-            .unwrap();
+        let r =
+            next_item_metrics(&sknn, &histories, &split.test, &NextItemConfig::default()).unwrap();
         assert!(r.hr_at_k > hr && r.ndcg_at_k > ndcg, "{weights}: {r:?}");
     }
 }

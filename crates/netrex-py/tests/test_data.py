@@ -151,7 +151,7 @@ def test_string_columns_are_factorized_by_the_frame_library():
     same = netrex.interactions(as_categories)
     assert same.users.tolist() == data.users.tolist() and same.items.tolist() == data.items.tolist()
     pl = pytest.importorskip("polars")
-    polars_data = netrex.interactions(pl.from_pandas(frame))
+    polars_data = netrex.interactions(pl.DataFrame({c: frame[c].tolist() for c in frame.columns}))
     assert polars_data.users.tolist() == data.users.tolist()
     assert polars_data.item_map.all() == ["a", "b", "c"]
     with pytest.raises(NetrexError, match="missing value"):
