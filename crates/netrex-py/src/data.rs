@@ -273,6 +273,39 @@ impl Data {
     }
 }
 
+/// `ids` (a NumPy array) as dense ids below a model's `count`, or an error naming the first
+/// that is not (`kind`: "user" or "item").
+pub(crate) fn ids_below(
+    ids: &PyReadonlyArray1<'_, i64>,
+    count: usize,
+    kind: &str,
+) -> PyResult<Vec<u32>> {
+    ids.as_slice()
+        .or_raise()?
+        .iter()
+        .map(|&id| match u32::try_from(id) {
+            Ok(d) if (d as usize) < count => Ok(d),
+            _ => Err(err(format!(
+                "unknown {kind} {id}: the model has {count} {kind}s (dense ids 0..{count})"
+            ))),
+        })
+        .collect()
+}
+
+/// Raw-id maps read from a model folder's catalog.
+pub(crate) fn mapping(map: Option<IdMap<RawId>>) -> Option<IdMapping> {
+    map.map(|map| IdMapping { map: Arc::new(map) })
+}
+
+/// Writes the resolved `plan` into a model folder (`plan.toml`), as the command line does.
+pub(crate) fn write_plan(dir: &Path, plan: &netrex::plan::RunPlan) -> PyResult<()> {
+    std::fs::write(
+        dir.join(netrex::plan::PLAN_FILE),
+        plan.to_toml().or_raise()?,
+    )
+    .map_err(|e| err(format!("cannot write the plan into {}: {e}", dir.display())))
+}
+
 /// Dense ids checked to be non-negative and below `count` (default: the largest plus one).
 fn dense_ids(ids: &[i64], count: Option<usize>, kind: &str) -> PyResult<(Vec<u32>, usize)> {
     let mut out = Vec::with_capacity(ids.len());

@@ -15,7 +15,7 @@ use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
 use netrex::{Catalog, FeatureNames, FoldIn, ImplicitFactorizationModel, ParamGuard};
 
-use crate::data::{Data, IdMapping};
+use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
 use crate::features::{features_of, FeatureRows};
 use crate::fitting::{train_released, Metrics};
@@ -52,18 +52,6 @@ impl Factorization {
         self.model
             .as_ref()
             .ok_or_else(|| err("the model is not fitted yet: call fit first"))
-    }
-
-    /// `ids` as dense ids of `count` (non-negative, in range).
-    fn checked(ids: &[i64], count: usize, kind: &str) -> PyResult<Vec<u32>> {
-        ids.iter()
-            .map(|&id| match u32::try_from(id) {
-                Ok(d) if (d as usize) < count => Ok(d),
-                _ => Err(err(format!(
-                    "unknown {kind} {id}: the model has {count} {kind}s (dense ids 0..{count})"
-                ))),
-            })
-            .collect()
     }
 
     /// The data must use the model's id space to continue training on it.
@@ -302,8 +290,8 @@ impl Factorization {
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let model = self.model()?;
         let (nu, ni) = self.shape()?;
-        let users = Self::checked(users.as_slice().or_raise()?, nu, "user")?;
-        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        let users = ids_below(&users, nu, "user")?;
+        let items = ids_below(&items, ni, "item")?;
         if users.len() != items.len() {
             return Err(err(format!(
                 "users and items must have one id per pair: {} users, {} items",
@@ -350,7 +338,7 @@ impl Factorization {
     ) -> PyResult<Ranked<'py>> {
         let model = self.model()?;
         let (nu, _) = self.shape()?;
-        let users = Self::checked(users.as_slice().or_raise()?, nu, "user")?;
+        let users = ids_below(&users, nu, "user")?;
         let seen = self.seen.as_ref().filter(|_| exclude_seen);
         let threads = model.config().threads;
         let lists = py.detach(|| {
@@ -377,7 +365,7 @@ impl Factorization {
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let model = self.model()?;
         let (_, ni) = self.shape()?;
-        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        let items = ids_below(&items, ni, "item")?;
         let defaults = FoldIn::default();
         let options = FoldIn {
             epochs: epochs.unwrap_or(defaults.epochs),
@@ -399,7 +387,7 @@ impl Factorization {
     ) -> PyResult<RankedOne<'py>> {
         let model = self.model()?;
         let (_, ni) = self.shape()?;
-        let items = Self::checked(items.as_slice().or_raise()?, ni, "item")?;
+        let items = ids_below(&items, ni, "item")?;
         let options = FoldIn {
             seed: self.plan.training.seed,
             ..FoldIn::default()
@@ -490,11 +478,7 @@ impl Factorization {
         let model = self.model()?;
         let catalog = self.catalog()?;
         py.detach(|| model.save(&dir, &catalog)).or_raise()?;
-        std::fs::write(
-            dir.join(netrex::plan::PLAN_FILE),
-            self.plan.to_toml().or_raise()?,
-        )
-        .map_err(|e| err(format!("cannot write the plan into {}: {e}", dir.display())))
+        write_plan(&dir, &self.plan)
     }
 
     /// Loads a factorization model saved by `save` or by `netrex fit --save DIR`.
@@ -509,11 +493,6 @@ impl Factorization {
                 plan.training.seed = model.config().seed;
                 plan
             });
-        let mapping = |m: Option<netrex::data::IdMap<netrex::data::RawId>>| {
-            m.map(|map| IdMapping {
-                map: std::sync::Arc::new(map),
-            })
-        };
         Ok(Factorization {
             given: plan.clone(),
             plan,

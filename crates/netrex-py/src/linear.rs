@@ -2,7 +2,6 @@
 //! queried, evaluated and saved as `netrex fit --model ease|local-ease|ials` does.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
@@ -14,7 +13,7 @@ use netrex::linear::LinearModel;
 use netrex::plan::RunPlan;
 use netrex::Catalog;
 
-use crate::data::{Data, IdMapping};
+use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
 use crate::factorization::{report_dict, top_k_arrays, Ranked};
 use crate::plans::{plan_from_json, resolved_for};
@@ -36,18 +35,6 @@ impl Linear {
             .as_ref()
             .ok_or_else(|| err("the model is not fitted yet: call fit first"))
     }
-}
-
-/// Dense ids below `count`, or an error naming the first that is not.
-fn ids_below(ids: &[i64], count: usize, kind: &str) -> PyResult<Vec<u32>> {
-    ids.iter()
-        .map(|&id| match u32::try_from(id) {
-            Ok(d) if (d as usize) < count => Ok(d),
-            _ => Err(err(format!(
-                "unknown {kind} {id}: the model has {count} {kind}s (dense ids 0..{count})"
-            ))),
-        })
-        .collect()
 }
 
 #[pymethods]
@@ -132,7 +119,7 @@ impl Linear {
         exclude_seen: bool,
     ) -> PyResult<Ranked<'py>> {
         let model = self.model()?;
-        let users = ids_below(users.as_slice().or_raise()?, model.num_users(), "user")?;
+        let users = ids_below(&users, model.num_users(), "user")?;
         let threads = self.plan.training.threads;
         let lists = py.detach(|| {
             netrex::in_pool(threads, || {
@@ -159,7 +146,7 @@ impl Linear {
         k: usize,
     ) -> PyResult<Ranked<'py>> {
         let model = self.model()?;
-        let items = ids_below(items.as_slice().or_raise()?, model.num_items(), "item")?;
+        let items = ids_below(&items, model.num_items(), "item")?;
         let mut scores = vec![0.0f32; model.num_items()];
         py.detach(|| model.score_new(&items, &mut scores))
             .or_raise()?;
@@ -206,11 +193,7 @@ impl Linear {
         };
         let catalog = serde_json::to_value(&catalog).or_raise()?;
         py.detach(|| model.save(&dir, catalog)).or_raise()?;
-        std::fs::write(
-            dir.join(netrex::plan::PLAN_FILE),
-            self.plan.to_toml().or_raise()?,
-        )
-        .map_err(|e| err(format!("cannot write the plan into {}: {e}", dir.display())))
+        write_plan(&dir, &self.plan)
     }
 
     /// Loads a linear model saved by `save` or by `netrex fit --model ease ... --save DIR`.
@@ -226,9 +209,6 @@ impl Linear {
         let plan = RunPlan::of_catalog(&catalog)
             .or_raise()?
             .unwrap_or_default();
-        let mapping = |m: Option<netrex::data::IdMap<netrex::data::RawId>>| {
-            m.map(|map| IdMapping { map: Arc::new(map) })
-        };
         Ok(Linear {
             given: plan.clone(),
             plan,

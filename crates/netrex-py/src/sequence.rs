@@ -3,7 +3,6 @@
 //! them, ranking the next item after any history.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
@@ -18,7 +17,7 @@ use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{AnySequence, SequenceRepresentation};
 use netrex::{fit_early_stopping, Catalog, ImplicitSequenceModel, NetrexError, ParamGuard};
 
-use crate::data::{Data, IdMapping};
+use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
 use crate::factorization::{top_k_arrays, Ranked};
 use crate::fitting::train_released;
@@ -44,18 +43,6 @@ impl Sequence {
         self.model
             .as_ref()
             .ok_or_else(|| err("the model is not fitted yet: call fit first"))
-    }
-
-    fn check_items(&self, items: &[i64], count: usize) -> PyResult<Vec<u32>> {
-        items
-            .iter()
-            .map(|&i| match u32::try_from(i) {
-                Ok(d) if (d as usize) < count => Ok(d),
-                _ => Err(err(format!(
-                    "unknown item {i}: the model has {count} items (dense ids 0..{count})"
-                ))),
-            })
-            .collect()
     }
 }
 
@@ -225,7 +212,7 @@ impl Sequence {
         let n = model.representation().num_items();
         let histories: Vec<Vec<u32>> = histories
             .iter()
-            .map(|h| self.check_items(h.as_slice().or_raise()?, n))
+            .map(|h| ids_below(h, n, "item"))
             .collect::<PyResult<_>>()?;
         let threads = self.plan.training.threads;
         let lists = py.detach(|| {
@@ -281,11 +268,7 @@ impl Sequence {
             ..Catalog::default()
         };
         py.detach(|| model.save(&dir, &catalog)).or_raise()?;
-        std::fs::write(
-            dir.join(netrex::plan::PLAN_FILE),
-            self.plan.to_toml().or_raise()?,
-        )
-        .map_err(|e| err(format!("cannot write the plan into {}: {e}", dir.display())))
+        write_plan(&dir, &self.plan)
     }
 
     /// Loads a sequence model saved by `save` or by `netrex fit --save DIR`.
@@ -300,9 +283,6 @@ impl Sequence {
                 plan.model.kind = ModelName::Sasrec;
                 plan
             });
-        let mapping = |m: Option<netrex::data::IdMap<netrex::data::RawId>>| {
-            m.map(|map| IdMapping { map: Arc::new(map) })
-        };
         Ok(Sequence {
             given: plan.clone(),
             plan,
