@@ -185,18 +185,22 @@ class LightFM:
 
     @property
     def user_embeddings(self) -> np.ndarray:
+        """User embeddings, ``n_users x no_components``."""
         return self._model.user_embeddings
 
     @property
     def item_embeddings(self) -> np.ndarray:
+        """Item embeddings, ``n_items x no_components``."""
         return self._model.item_embeddings
 
     @property
     def user_biases(self) -> np.ndarray:
+        """User biases."""
         return self._model.user_biases
 
     @property
     def item_biases(self) -> np.ndarray:
+        """Item biases."""
         return self._model.item_biases
 
     @property

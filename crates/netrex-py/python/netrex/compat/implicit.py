@@ -63,10 +63,12 @@ class BayesianPersonalizedRanking:
 
     @property
     def user_factors(self) -> np.ndarray:
+        """User factors, ``n_users x factors`` (the embeddings)."""
         return self._model.user_embeddings
 
     @property
     def item_factors(self) -> np.ndarray:
+        """Item factors, ``n_items x factors`` (the embeddings)."""
         return self._model.item_embeddings
 
     def _user_scores(self, userid, user_items, recalculate_user: bool) -> np.ndarray:
