@@ -15,6 +15,7 @@ use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
 use netrex::{Catalog, FeatureNames, FoldIn, ImplicitFactorizationModel, ParamGuard};
 
+use crate::answers::{report_dict, top_k_arrays, Ranked, RankedOne};
 use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
 use crate::features::{features_of, FeatureRows};
@@ -22,12 +23,6 @@ use crate::fitting::{train_released, Metrics};
 use crate::plans::{plan_from_json, resolved_for, saved_loss};
 
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
-
-/// Ranked lists of many queries: ids (int64) and scores (float32), one row a query.
-pub(crate) type Ranked<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
-
-/// One ranked list: ids (int64) and scores (float32).
-type RankedOne<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
 
 /// A factorization model (embeddings and biases of users and items, scored by a dot product)
 /// trained with any built-in loss, as `netrex fit --model factorization` trains it.
@@ -506,45 +501,6 @@ impl Factorization {
     }
 }
 
-/// Ranked lists as `n x k` arrays of ids and scores, padded with -1 / -inf.
-pub(crate) fn top_k_arrays<'py>(
-    py: Python<'py>,
-    lists: &[Vec<(u32, f32)>],
-    k: usize,
-) -> PyResult<Ranked<'py>> {
-    let mut ids = Array2::from_elem((lists.len(), k), -1i64);
-    let mut scores = Array2::from_elem((lists.len(), k), f32::NEG_INFINITY);
-    for (row, list) in lists.iter().enumerate() {
-        for (col, &(item, score)) in list.iter().enumerate().take(k) {
-            ids[(row, col)] = i64::from(item);
-            scores[(row, col)] = score;
-        }
-    }
-    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
-}
-
-/// The kind of model saved in `dir`: "factorization", "sequence" or "linear".
-#[pyfunction]
-pub fn saved_kind(dir: PathBuf) -> PyResult<String> {
-    let text = std::fs::read_to_string(dir.join("model.json"))
-        .map_err(|e| err(format!("{}: no model here ({e})", dir.display())))?;
-    let info: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| err(format!("{}/model.json is corrupt: {e}", dir.display())))?;
-    let format = info["format"].as_str().unwrap_or_default();
-    Ok(match format {
-        "netrex-factorization" => "factorization",
-        "netrex-sequence" => "sequence",
-        "netrex-linear" => "linear",
-        other => {
-            return Err(err(format!(
-                "{}/model.json is not a netrex model (format {other:?})",
-                dir.display()
-            )))
-        }
-    }
-    .into())
-}
-
 /// The features of one side, when given.
 fn features_of_side(
     rows: Option<&FeatureRows<'_>>,
@@ -552,24 +508,4 @@ fn features_of_side(
     kind: &str,
 ) -> PyResult<Option<Features>> {
     rows.map(|r| features_of(r, count, kind)).transpose()
-}
-
-/// A full-ranking report as the command line's JSON keys, with the test interactions left out
-/// because training never saw their user.
-pub(crate) fn report_dict<'py>(
-    py: Python<'py>,
-    report: &netrex::evaluation::Report,
-    excluded: usize,
-) -> PyResult<Bound<'py, PyDict>> {
-    let at10 = report.at(10).copied().unwrap_or_default();
-    let out = PyDict::new(py);
-    out.set_item("mrr", report.mrr)?;
-    out.set_item("auc", report.auc)?;
-    out.set_item("precision_at_10", at10.precision)?;
-    out.set_item("recall_at_10", at10.recall)?;
-    out.set_item("ndcg_at_10", at10.ndcg)?;
-    out.set_item("hit_rate_at_10", at10.hit_rate)?;
-    out.set_item("test_users", report.per_user.len())?;
-    out.set_item("excluded_test_interactions", excluded)?;
-    Ok(out)
 }

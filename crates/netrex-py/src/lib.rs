@@ -8,6 +8,7 @@
 
 use pyo3::prelude::*;
 
+mod answers;
 mod data;
 mod errors;
 mod factorization;
@@ -32,7 +33,7 @@ fn _netrex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::from_raw, m)?)?;
     m.add_function(wrap_pyfunction!(data::movielens_100k, m)?)?;
     m.add_function(wrap_pyfunction!(data::read_sequences, m)?)?;
-    m.add_function(wrap_pyfunction!(factorization::saved_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(plans::saved_kind, m)?)?;
     m.add_function(wrap_pyfunction!(plans::plan_toml_to_json, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -13,9 +13,9 @@ use netrex::linear::LinearModel;
 use netrex::plan::RunPlan;
 use netrex::Catalog;
 
+use crate::answers::{report_dict, top_k_arrays, Ranked};
 use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
-use crate::factorization::{report_dict, top_k_arrays, Ranked};
 use crate::plans::{plan_from_json, resolved_for};
 
 /// EASE, the neighbourhood EASE or iALS, fitted in one piece on the CPU.

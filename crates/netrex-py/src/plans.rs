@@ -2,7 +2,7 @@
 //! the data's origin (MovieLens' split, a sequence file) is written into the plan, so that a
 //! Python run and the command line's run of the same settings are one run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pyo3::prelude::*;
 
@@ -78,4 +78,26 @@ pub(crate) fn saved_loss(dir: &Path, sequence: bool) -> PyResult<BuiltinLoss> {
 pub fn plan_toml_to_json(text: &str) -> PyResult<String> {
     let plan = RunPlan::from_toml(text).or_raise()?;
     serde_json::to_string(&plan).or_raise()
+}
+
+/// The kind of model saved in `dir`: "factorization", "sequence" or "linear".
+#[pyfunction]
+pub fn saved_kind(dir: PathBuf) -> PyResult<String> {
+    let text = std::fs::read_to_string(dir.join("model.json"))
+        .map_err(|e| err(format!("{}: no model here ({e})", dir.display())))?;
+    let info: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| err(format!("{}/model.json is corrupt: {e}", dir.display())))?;
+    let format = info["format"].as_str().unwrap_or_default();
+    Ok(match format {
+        "netrex-factorization" => "factorization",
+        "netrex-sequence" => "sequence",
+        "netrex-linear" => "linear",
+        other => {
+            return Err(err(format!(
+                "{}/model.json is not a netrex model (format {other:?})",
+                dir.display()
+            )))
+        }
+    }
+    .into())
 }

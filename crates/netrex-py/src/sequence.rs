@@ -17,9 +17,9 @@ use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{AnySequence, SequenceRepresentation};
 use netrex::{fit_early_stopping, Catalog, ImplicitSequenceModel, NetrexError, ParamGuard};
 
+use crate::answers::{top_k_arrays, Ranked};
 use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
 use crate::errors::{err, OrRaise};
-use crate::factorization::{top_k_arrays, Ranked};
 use crate::fitting::train_released;
 use crate::plans::{plan_from_json, resolved_for, saved_loss};
 
