@@ -5,8 +5,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Loss, LossContext};
 
+/// The `Loss` methods every built-in shares (its label, its `negatives` field, its hand-written
+/// gradient) around its `per_example` body.
+macro_rules! loss_methods {
+    (
+        $name:ident, $label:literal,
+        |$this:ident, $positive:ident, $negative:ident, $context:tt| $body:block
+    ) => {
+        impl Loss for $name {
+            fn name(&self) -> String {
+                $label.into()
+            }
+            fn num_negatives(&self) -> usize {
+                self.negatives
+            }
+            fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
+                Some(self)
+            }
+            /// `positive` is `(B,)`, `negative` is `(B, N)`; the result is `(B,)`.
+            fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+                &$this,
+                $positive: Tensor<(usize,), f32, D, T>,
+                $negative: Tensor<(usize, usize), f32, D, T>,
+                $context: &LossContext,
+            ) -> Tensor<(usize,), f32, D, T> {
+                $body
+            }
+        }
+    };
+}
+pub(crate) use loss_methods;
+
 /// A built-in loss: its struct (the number of negatives, with a default), and the `Loss`
-/// methods every built-in shares, around its `per_example` body.
+/// methods of `loss_methods!`.
 macro_rules! builtin_loss {
     (
         $(#[$doc:meta])*
@@ -28,26 +59,7 @@ macro_rules! builtin_loss {
             }
         }
 
-        impl Loss for $name {
-            fn name(&self) -> String {
-                $label.into()
-            }
-            fn num_negatives(&self) -> usize {
-                self.negatives
-            }
-            fn example_gradient(&self) -> Option<&dyn crate::ExampleGradient> {
-                Some(self)
-            }
-            /// `positive` is `(B,)`, `negative` is `(B, N)`; the result is `(B,)`.
-            fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-                &self,
-                $positive: Tensor<(usize,), f32, D, T>,
-                $negative: Tensor<(usize, usize), f32, D, T>,
-                $context: &LossContext,
-            ) -> Tensor<(usize,), f32, D, T> {
-                $body
-            }
-        }
+        loss_methods!($name, $label, |self, $positive, $negative, $context| $body);
     };
 }
 

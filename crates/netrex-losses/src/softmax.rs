@@ -5,7 +5,7 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::builtin::softplus;
+use crate::builtin::{loss_methods, softplus};
 use crate::example::{sigmoid, softplus as softplus1};
 use crate::{ExampleGradient, Loss, LossContext};
 
@@ -37,23 +37,10 @@ fn row_max<D: Device<f32>, T: Tape<f32, D>>(
         .maximum(positive.retaped::<NoneTape>())
 }
 
-impl Loss for SampledSoftmax {
-    fn name(&self) -> String {
-        "sampled-softmax".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn ExampleGradient> {
-        Some(self)
-    }
-    /// `positive` is `(B,)`, `negative` is `(B, N)`; the result is `(B,)`.
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
+loss_methods!(
+    SampledSoftmax,
+    "sampled-softmax",
+    |self, positive, negative, _| {
         let shape = *negative.shape();
         let shift = row_max(&positive, &negative);
         // positive is read twice: the second read gets an empty tape with the same id, so
@@ -65,7 +52,7 @@ impl Loss for SampledSoftmax {
             .sum::<(usize,), Axis<1>>();
         (e_pos + e_neg).ln() + shift - again
     }
-}
+);
 
 impl ExampleGradient for SampledSoftmax {
     fn example(&self, p: f32, negatives: &[f32], grad: &mut [f32], _: &LossContext) -> (f32, f32) {
@@ -138,8 +125,9 @@ fn lane_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 /// `e^x` for `x <= 0` (below -87 it is clamped there: `~1.6e-38`), within `~2e-7` relative:
 /// Cephes' `expf` reduction and polynomial, written without branches or library calls so that
 /// a loop over it vectorises. NaN stays NaN.
+/// Public so that the encoders' element-wise loops share it.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that k * LN2_HI is exact
     const LN2_HI: f32 = 0.693_359_4;
@@ -191,28 +179,11 @@ impl Gbce {
     }
 }
 
-impl Loss for Gbce {
-    fn name(&self) -> String {
-        "gbce".into()
-    }
-    fn num_negatives(&self) -> usize {
-        self.negatives
-    }
-    fn example_gradient(&self) -> Option<&dyn ExampleGradient> {
-        Some(self)
-    }
-    /// `positive` is `(B,)`, `negative` is `(B, N)`; the result is `(B,)`.
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        context: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        // -ln sigmoid(x) = softplus(-x); -ln(1 - sigmoid(x)) = softplus(x)
-        softplus(positive.negate()) * self.beta(context.num_items)
-            + softplus(negative).sum::<(usize,), Axis<1>>()
-    }
-}
+loss_methods!(Gbce, "gbce", |self, positive, negative, context| {
+    // -ln sigmoid(x) = softplus(-x); -ln(1 - sigmoid(x)) = softplus(x)
+    softplus(positive.negate()) * self.beta(context.num_items)
+        + softplus(negative).sum::<(usize,), Axis<1>>()
+});
 
 impl ExampleGradient for Gbce {
     fn example(

@@ -264,16 +264,10 @@ impl Factorization {
         Ok(self.model()?.loss_history().to_vec())
     }
 
-    /// Raw user ids by dense index, when the model was trained on raw ids.
+    /// Raw user and item ids by dense index, when the model was trained on raw ids.
     #[getter]
-    fn user_map(&self) -> Option<IdMapping> {
-        self.users.clone()
-    }
-
-    /// Raw item ids by dense index, when the model was trained on raw ids.
-    #[getter]
-    fn item_map(&self) -> Option<IdMapping> {
-        self.items.clone()
+    fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
+        (self.users.clone(), self.items.clone())
     }
 
     /// Scores of the pairs `(users[i], items[i])` (dense ids), float32.

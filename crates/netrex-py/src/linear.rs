@@ -79,16 +79,10 @@ impl Linear {
         self.losses.clone()
     }
 
-    /// Raw user ids by dense index.
+    /// Raw user and item ids by dense index.
     #[getter]
-    fn user_map(&self) -> Option<IdMapping> {
-        self.users.clone()
-    }
-
-    /// Raw item ids by dense index.
-    #[getter]
-    fn item_map(&self) -> Option<IdMapping> {
-        self.items.clone()
+    fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
+        (self.users.clone(), self.items.clone())
     }
 
     /// Number of users and items.

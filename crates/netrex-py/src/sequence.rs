@@ -185,16 +185,10 @@ impl Sequence {
         Ok(self.model()?.representation().num_items())
     }
 
-    /// Raw user ids by dense index.
+    /// Raw user and item ids by dense index.
     #[getter]
-    fn user_map(&self) -> Option<IdMapping> {
-        self.users.clone()
-    }
-
-    /// Raw item ids by dense index.
-    #[getter]
-    fn item_map(&self) -> Option<IdMapping> {
-        self.items.clone()
+    fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
+        (self.users.clone(), self.items.clone())
     }
 
     /// The `k` best next items after each history (dense ids, oldest first): (ids int64,

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::zipf_data;
-use dfdx::prelude::*;
+use common::{zipf_data, Custom};
 use netrex::data::Interactions;
 use netrex::prelude::Bilinear;
 use netrex::prelude::*;
@@ -166,30 +165,12 @@ fn bad_input_is_a_typed_error() {
     assert!(TrainingConfig::builder().batch_size(0).build().is_err());
 }
 
-/// A loss defined outside netrex-losses: squared error towards 1 and 0.
-struct Squared;
-
-impl Loss for Squared {
-    fn name(&self) -> String {
-        "squared".into()
-    }
-    fn num_negatives(&self) -> usize {
-        2
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        (positive - 1.0).square() + negative.square().mean::<(usize,), Axis<1>>()
-    }
-}
-
 #[test]
 fn custom_loss_trains() {
     let x = data();
-    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Squared).unwrap();
+    let mut m =
+        ImplicitFactorizationModel::bilinear(config(), 60, 40, Custom::SquaredGap { negatives: 2 })
+            .unwrap();
     let r = m.fit(&x).unwrap();
     assert!(
         r.loss_history[2] < r.loss_history[0],
@@ -198,29 +179,9 @@ fn custom_loss_trains() {
     );
 }
 
-/// A loss that goes wrong: NaN from the first batch.
-struct Broken;
-
-impl Loss for Broken {
-    fn name(&self) -> String {
-        "broken".into()
-    }
-    fn num_negatives(&self) -> usize {
-        1
-    }
-    fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        positive: Tensor<(usize,), f32, D, T>,
-        _negative: Tensor<(usize, usize), f32, D, T>,
-        _: &LossContext,
-    ) -> Tensor<(usize,), f32, D, T> {
-        (positive * 0.0 - 1.0).sqrt()
-    }
-}
-
 #[test]
 fn nan_loss_stops_training_with_its_place() {
-    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Broken).unwrap();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Custom::Broken).unwrap();
     match m.fit(&data()) {
         Err(NetrexError::NonFiniteLoss {
             epoch: 1, batch: 1, ..

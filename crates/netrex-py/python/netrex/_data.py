@@ -131,8 +131,7 @@ def _columns(frame: Any, user_col: str, item_col: str, timestamp_col, weight_col
 def _like_maps(like: Any):
     if like is None:
         return None, None
-    core = getattr(like, "_core", like)
-    users, items = getattr(core, "user_map", None), getattr(core, "item_map", None)
+    users, items = getattr(like, "user_map", None), getattr(like, "item_map", None)
     if users is None or items is None:
         raise NetrexError("like= needs a model or data built from raw ids (it has no id maps)")
     return users, items

@@ -160,12 +160,12 @@ class _FileBacked:
     @property
     def user_map(self):
         """Raw user ids by dense id (None for a model trained on dense ids)."""
-        return self._core.user_map
+        return self._core.maps[0]
 
     @property
     def item_map(self):
         """Raw item ids by dense id (None for a model trained on dense ids)."""
-        return self._core.item_map
+        return self._core.maps[1]
 
     def _dense_to_raw(self, ids: np.ndarray) -> np.ndarray:
         mapping = self.item_map
@@ -313,7 +313,7 @@ class FactorizationModel(_FileBacked):
         initialises). The data must be in the model's id space: build frames with
         ``like=model``."""
         if self._core.fitted and not isinstance(interactions_, Data) and "like" not in columns:
-            if self._core.user_map is not None and not hasattr(interactions_, "tocoo"):
+            if self.user_map is not None and not hasattr(interactions_, "tocoo"):
                 columns["like"] = self
         data = interactions(interactions_, **columns)
         return self._fit(data, epochs, False, validation, on_epoch, progress)

@@ -71,8 +71,7 @@ class Factorization:
     shape: Tuple[int, int]
     epochs_trained: int
     loss_history: List[float]
-    user_map: Optional[IdMapping]
-    item_map: Optional[IdMapping]
+    maps: Tuple[Optional[IdMapping], Optional[IdMapping]]
     def __init__(self, plan_json: str) -> None: ...
     def fit(
         self,
@@ -119,8 +118,7 @@ class Sequence:
     loss_history: List[float]
     epochs_trained: int
     num_items: int
-    user_map: Optional[IdMapping]
-    item_map: Optional[IdMapping]
+    maps: Tuple[Optional[IdMapping], Optional[IdMapping]]
     def __init__(self, plan_json: str) -> None: ...
     def fit(
         self,
@@ -144,8 +142,7 @@ class Linear:
     fitted: bool
     loss_history: List[float]
     shape: Tuple[int, int]
-    user_map: Optional[IdMapping]
-    item_map: Optional[IdMapping]
+    maps: Tuple[Optional[IdMapping], Optional[IdMapping]]
     def __init__(self, plan_json: str) -> None: ...
     def fit(self, data: Data) -> None: ...
     def recommend(

@@ -111,6 +111,8 @@ pub enum Custom {
     SquaredGap { negatives: usize },
     /// A built-in loss with its hand-written gradient hidden.
     Hidden(BuiltinLoss),
+    /// A loss that goes wrong: NaN from the first batch.
+    Broken,
 }
 
 impl Loss for Custom {
@@ -118,12 +120,14 @@ impl Loss for Custom {
         match self {
             Custom::SquaredGap { .. } => "squared-gap".into(),
             Custom::Hidden(loss) => format!("hidden-{}", loss.name()),
+            Custom::Broken => "broken".into(),
         }
     }
     fn num_negatives(&self) -> usize {
         match self {
             Custom::SquaredGap { negatives } => *negatives,
             Custom::Hidden(loss) => loss.num_negatives(),
+            Custom::Broken => 1,
         }
     }
     fn per_example<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
@@ -140,6 +144,7 @@ impl Loss for Custom {
                 .square()
                 .sum::<(usize,), Axis<1>>(),
             Custom::Hidden(loss) => loss.per_example(positive, negative, context),
+            Custom::Broken => (positive * 0.0 - 1.0).sqrt(),
         }
     }
 }
