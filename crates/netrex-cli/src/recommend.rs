@@ -29,10 +29,10 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     let (mut model, mut catalog) = load_factorization(&args.model)?;
     let known = model.representation().num_items() as u32;
     if let Some(file) = &args.item_features {
-        (model, catalog) = add_new_items(model, catalog, file)?;
+        (model, catalog) = add_new(model, catalog, file, "item")?;
     }
     if let Some(file) = &args.user_features {
-        (model, catalog) = add_new_users(model, catalog, file)?;
+        (model, catalog) = add_new(model, catalog, file, "user")?;
     }
     // --new-only: every item the model knew is left out
     let old: Vec<u32> = if args.new_only {
@@ -107,43 +107,42 @@ fn new_rows(
     Ok(rows)
 }
 
-/// The model and catalog with the items of `file` it never saw added, each scored from its
-/// features.
-fn add_new_items(
+/// The model and catalog with the users or items (`kind`) of `file` it never saw added, each
+/// made of its features.
+fn add_new(
     model: Model,
     mut catalog: Catalog,
     file: &Path,
+    kind: &'static str,
 ) -> Result<(Model, Catalog), Failure> {
-    let names = catalog.item_features.as_ref().ok_or(
-        "--item-features adds items to a hybrid model trained with --item-features; this model \
-         has no item features",
-    )?;
-    let mut items = catalog.items.clone().ok_or("the model has no item ids")?;
-    let rows = new_rows(names, &mut items, file, "item")?;
-    let model = model.with_new_items(&rows)?;
-    if let Some(titles) = &mut catalog.titles {
-        titles.resize(items.len(), String::new());
+    let item = kind == "item";
+    let (names, ids) = if item {
+        (&catalog.item_features, &catalog.items)
+    } else {
+        (&catalog.user_features, &catalog.users)
+    };
+    let names = names.as_ref().ok_or_else(|| {
+        format!(
+            "--{kind}-features adds {kind}s to a hybrid model trained with --{kind}-features; \
+             this model has no {kind} features"
+        )
+    })?;
+    let mut ids = ids
+        .clone()
+        .ok_or_else(|| format!("the model has no {kind} ids"))?;
+    let rows = new_rows(names, &mut ids, file, kind)?;
+    if item {
+        let model = model.with_new_items(&rows)?;
+        if let Some(titles) = &mut catalog.titles {
+            titles.resize(ids.len(), String::new());
+        }
+        catalog.items = Some(ids);
+        Ok((model, catalog))
+    } else {
+        let model = model.with_new_users(&rows)?;
+        catalog.users = Some(ids);
+        Ok((model, catalog))
     }
-    catalog.items = Some(items);
-    Ok((model, catalog))
-}
-
-/// The model and catalog with the users of `file` it never saw added, each made of its
-/// features.
-fn add_new_users(
-    model: Model,
-    mut catalog: Catalog,
-    file: &Path,
-) -> Result<(Model, Catalog), Failure> {
-    let names = catalog.user_features.as_ref().ok_or(
-        "--user-features adds users to a hybrid model trained with --user-features; this model \
-         has no user features",
-    )?;
-    let mut users = catalog.users.clone().ok_or("the model has no user ids")?;
-    let rows = new_rows(names, &mut users, file, "user")?;
-    let model = model.with_new_users(&rows)?;
-    catalog.users = Some(users);
-    Ok((model, catalog))
 }
 
 fn recommend_sequence(args: RecommendArgs) -> Result<(), Failure> {

@@ -343,10 +343,7 @@ pub fn mrr_score<S: ItemScorer + Sync>(
     test: &Interactions,
     train: Option<&Interactions>,
 ) -> Result<MetricScores, EvalError> {
-    let r = evaluate(model, test, train, &EvalConfig::at(vec![]))?;
-    Ok(MetricScores::from_values(
-        r.per_user.iter().map(|m| (m.user, m.mrr)).collect(),
-    ))
+    per_user_metric(model, test, train, |m| Some(m.mrr))
 }
 
 /// Per-user AUC: test items against items in neither train nor test (see [`evaluate`]).
@@ -356,11 +353,21 @@ pub fn auc_score<S: ItemScorer + Sync>(
     test: &Interactions,
     train: Option<&Interactions>,
 ) -> Result<MetricScores, EvalError> {
+    per_user_metric(model, test, train, |m| m.auc)
+}
+
+/// One metric of each user that has it, from a full evaluation.
+fn per_user_metric<S: ItemScorer + Sync>(
+    model: &S,
+    test: &Interactions,
+    train: Option<&Interactions>,
+    metric: impl Fn(&UserMetrics) -> Option<f64>,
+) -> Result<MetricScores, EvalError> {
     let r = evaluate(model, test, train, &EvalConfig::at(vec![]))?;
     Ok(MetricScores::from_values(
         r.per_user
             .iter()
-            .filter_map(|m| m.auc.map(|a| (m.user, a)))
+            .filter_map(|m| metric(m).map(|v| (m.user, v)))
             .collect(),
     ))
 }

@@ -27,7 +27,7 @@ pub use builtin::{AdaptiveHinge, Bpr, Hinge, LogSigmoidBpr, Pointwise, Warp};
 pub use example::{checked_example, ExampleGradient};
 pub use named::BuiltinLoss;
 pub use score::{per_example_gradient, score_gradient, taped_gradient, BatchScores, ScoreGrads};
-pub use softmax::{exp_nonpositive, Gbce, SampledSoftmax};
+pub use softmax::{Gbce, SampledSoftmax};
 
 /// What a loss may need to know beyond the scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -125,9 +125,8 @@ fn lane_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 /// `e^x` for `x <= 0` (below -87 it is clamped there: `~1.6e-38`), within `~2e-7` relative:
 /// Cephes' `expf` reduction and polynomial, written without branches or library calls so that
 /// a loop over it vectorises. NaN stays NaN.
-/// Public so that the encoders' element-wise loops share it.
 #[inline(always)]
-pub fn exp_nonpositive(x: f32) -> f32 {
+fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that k * LN2_HI is exact
     const LN2_HI: f32 = 0.693_359_4;

@@ -51,53 +51,46 @@ pub fn training_curve(
         root.split_evenly((2, 1))
     };
     let epochs = losses.len().max(1) as f64;
-    let (lo, hi) = range(losses.iter().map(|&l| f64::from(l)));
-    let mut chart = ChartBuilder::on(&panels[0])
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.5..epochs + 0.5, lo..hi)
-        .map_err(|e| fail(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("mean training loss")
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
     let points: Vec<(f64, f64)> = losses
         .iter()
         .enumerate()
         .map(|(i, &l)| ((i + 1) as f64, f64::from(l)))
         .collect();
-    chart
-        .draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2)))
-        .map_err(|e| fail(e.to_string()))?;
-    chart
-        .draw_series(points.iter().map(|&p| Circle::new(p, 3, BLUE.filled())))
-        .map_err(|e| fail(e.to_string()))?;
+    epoch_panel(&panels[0], epochs, &points, ("mean training loss", BLUE)).map_err(&fail)?;
     if let Some(panel) = panels.get(1) {
-        let (lo, hi) = range(mrr.iter().map(|m| m.1));
-        let mut chart = ChartBuilder::on(panel)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.5..epochs + 0.5, lo..hi)
-            .map_err(|e| fail(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc("test MRR")
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
         let points: Vec<(f64, f64)> = mrr.iter().map(|&(e, m)| (e as f64, m)).collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), RED.stroke_width(2)))
-            .map_err(|e| fail(e.to_string()))?;
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, RED.filled())))
-            .map_err(|e| fail(e.to_string()))?;
+        epoch_panel(panel, epochs, &points, ("test MRR", RED)).map_err(&fail)?;
     }
     panels[0].present().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// One panel of a value against the epoch: a line with a dot at each point.
+fn epoch_panel(
+    panel: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    epochs: f64,
+    points: &[(f64, f64)],
+    (label, color): (&str, RGBColor),
+) -> Result<(), String> {
+    let (lo, hi) = range(points.iter().map(|p| p.1));
+    let mut chart = ChartBuilder::on(panel)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5..epochs + 0.5, lo..hi)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(label)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(LineSeries::new(points.to_vec(), color.stroke_width(2)))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

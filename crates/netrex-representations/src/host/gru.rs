@@ -1,12 +1,11 @@
 //! The GRU's forward and backward passes by hand.
 
-use rayon::prelude::*;
-
 use super::activation::{sigmoid_in_place, tanh_in_place};
 use super::recurrent::{
-    backward_by_chunks, project_inputs, to_previous_state, Acc, Gated, WeightGradients,
+    backward_by_chunks, forward_by_chunks, project_inputs, to_previous_state, Acc, Chunk, Gated,
+    WeightGradients,
 };
-use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View};
 
 /// One position's gates and hidden state: `gate` `(3D)` input pre-activations in, activated
 /// gates `r, z, n` out; `c` `(3D)` the hidden state's projection, `previous` `(D)` the last
@@ -50,10 +49,6 @@ pub struct GruKernel<'a> {
     /// `D`.
     pub dim: usize,
 }
-
-// saved vectors of a GRU trace: activated gates [r, z, n] (B, T, 3D), c_n (B, T, D)
-const GATES: usize = 0;
-const HIDDEN_NEW: usize = 1;
 
 impl GruKernel<'_> {
     /// Forward over one chunk of `b` sequences of `t` steps.
@@ -108,21 +103,22 @@ impl GruKernel<'_> {
 
     /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
     /// weight gradients `[d w_input, d w_hidden, d b_input, d b_hidden]` (overwritten).
-    #[allow(clippy::too_many_arguments)]
-    fn backward_chunk(
-        &self,
-        x: &[f32],
-        b: usize,
-        t: usize,
-        saved: [&[f32]; 2],
-        out: &[f32],
-        d_out: &[f32],
-        dx: &mut [f32],
-        dw: &mut [Vec<f32>],
-    ) {
+    fn backward_chunk(&self, c: Chunk<'_>) {
+        let Chunk {
+            x,
+            out,
+            d_out,
+            b,
+            t,
+            dx,
+            dw,
+            ..
+        } = c;
         let d = self.dim;
         let g3 = 3 * d;
-        let [gates, hidden_new] = saved;
+        let &[gates, hidden_new] = &c.saved[..] else {
+            unreachable!("a GRU saves its gates and new hidden states")
+        };
         let shape = Gated { b, t, d, g: g3 };
         let mut da = vec![0.0f32; b * t * g3];
         let mut dc = vec![0.0f32; b * t * g3];
@@ -160,45 +156,20 @@ impl GruKernel<'_> {
 impl HostEncoder for GruKernel<'_> {
     fn forward(&self, inputs: &[f32], _ids: &[u32], batch: usize) -> EncoderTrace {
         let d = self.dim;
-        let g3 = 3 * d;
-        let t = inputs.len() / (batch * d).max(1);
-        let rows = batch * t;
-        let mut gates = vec![0.0f32; rows * g3];
-        let mut hidden_new = vec![0.0f32; rows * d];
-        let mut outputs = vec![0.0f32; rows * d];
-        let per = CHUNK * t;
-        gates
-            .par_chunks_mut(per * g3)
-            .zip(hidden_new.par_chunks_mut(per * d))
-            .zip(outputs.par_chunks_mut(per * d))
-            .zip(inputs.par_chunks(per * d))
-            .for_each(|(((gates, hidden_new), out), x)| {
-                let b = x.len() / (t * d).max(1);
-                self.forward_chunk(x, b, t, gates, hidden_new, out);
-            });
-        EncoderTrace::new(batch, t, outputs, vec![gates, hidden_new])
+        // activated gates [r, z, n] (B, T, 3D), c_n (B, T, D), outputs (B, T, D)
+        forward_by_chunks(inputs, batch, d, &[3 * d, d, d], |x, b, t, parts| {
+            let [gates, hidden_new, out] = parts else {
+                unreachable!("three buffers")
+            };
+            self.forward_chunk(x, b, t, gates, hidden_new, out);
+        })
     }
 
     fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
-        let (d, t) = (self.dim, pass.trace.steps);
-        let g3 = 3 * d;
+        let (d, g3) = (self.dim, 3 * self.dim);
         let sizes = [d * g3, d * g3, g3, g3];
-        let saved = &pass.trace.saved;
-        backward_by_chunks(&pass, d, &sizes, d_inputs, d_whole, |c| {
-            let (rows, wide) = (
-                c.rows.start * d..c.rows.end * d,
-                c.rows.start * g3..c.rows.end * g3,
-            );
-            self.backward_chunk(
-                &pass.inputs[rows.clone()],
-                c.b,
-                t,
-                [&saved[GATES][wide], &saved[HIDDEN_NEW][rows.clone()]],
-                &pass.trace.outputs[rows.clone()],
-                &pass.d_outputs[rows],
-                c.dx,
-                c.dw,
-            );
+        backward_by_chunks(&pass, d, (&[g3, d], &sizes), d_inputs, d_whole, |c| {
+            self.backward_chunk(c)
         });
     }
 }

@@ -1,12 +1,11 @@
 //! The LSTM's forward and backward passes by hand.
 
-use rayon::prelude::*;
-
 use super::activation::{sigmoid_in_place, tanh_in_place};
 use super::recurrent::{
-    backward_by_chunks, project_inputs, to_previous_state, Acc, Gated, WeightGradients,
+    backward_by_chunks, forward_by_chunks, project_inputs, to_previous_state, Acc, Chunk, Gated,
+    WeightGradients,
 };
-use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View};
 
 /// One position's gates and cell: `z` `(4D)` pre-activations in, activated gates out; the
 /// previous cell (zeros at the first position), and the cell, its tanh and the output `(D)`
@@ -56,11 +55,6 @@ pub struct LstmKernel<'a> {
     /// `D`.
     pub dim: usize,
 }
-
-// saved vectors of an LSTM trace
-const GATES: usize = 0;
-const CELLS: usize = 1;
-const CELL_TANH: usize = 2;
 
 impl LstmKernel<'_> {
     /// Forward over one chunk of `b` sequences: `x` `(b, T, D)` into activated gates
@@ -115,21 +109,22 @@ impl LstmKernel<'_> {
 
     /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
     /// weight gradients `[d w_input, d w_hidden, d w_bias]` (overwritten).
-    #[allow(clippy::too_many_arguments)]
-    fn backward_chunk(
-        &self,
-        x: &[f32],
-        b: usize,
-        t: usize,
-        saved: [&[f32]; 3],
-        out: &[f32],
-        d_out: &[f32],
-        dx: &mut [f32],
-        dw: &mut [Vec<f32>],
-    ) {
+    fn backward_chunk(&self, c: Chunk<'_>) {
+        let Chunk {
+            x,
+            out,
+            d_out,
+            b,
+            t,
+            dx,
+            dw,
+            ..
+        } = c;
         let d = self.dim;
         let g4 = 4 * d;
-        let [gates, cells, cell_tanh] = saved;
+        let &[gates, cells, cell_tanh] = &c.saved[..] else {
+            unreachable!("an LSTM saves its gates, cells and their tanh")
+        };
         let mut dz = vec![0.0f32; b * t * g4];
         // gradient reaching each sequence's state from the next position
         let mut dh_next = vec![0.0f32; b * d];
@@ -169,51 +164,20 @@ impl LstmKernel<'_> {
 impl HostEncoder for LstmKernel<'_> {
     fn forward(&self, inputs: &[f32], _ids: &[u32], batch: usize) -> EncoderTrace {
         let d = self.dim;
-        let g4 = 4 * d;
-        let t = inputs.len() / (batch * d).max(1);
-        let rows = batch * t;
-        let mut gates = vec![0.0f32; rows * g4];
-        let mut cells = vec![0.0f32; rows * d];
-        let mut cell_tanh = vec![0.0f32; rows * d];
-        let mut outputs = vec![0.0f32; rows * d];
-        let per = CHUNK * t;
-        gates
-            .par_chunks_mut(per * g4)
-            .zip(cells.par_chunks_mut(per * d))
-            .zip(cell_tanh.par_chunks_mut(per * d))
-            .zip(outputs.par_chunks_mut(per * d))
-            .zip(inputs.par_chunks(per * d))
-            .for_each(|((((gates, cells), cell_tanh), out), x)| {
-                let b = x.len() / (t * d).max(1);
-                self.forward_chunk(x, b, t, gates, cells, cell_tanh, out);
-            });
-        EncoderTrace::new(batch, t, outputs, vec![gates, cells, cell_tanh])
+        // gates, cells, their tanh, outputs
+        forward_by_chunks(inputs, batch, d, &[4 * d, d, d, d], |x, b, t, parts| {
+            let [gates, cells, cell_tanh, out] = parts else {
+                unreachable!("four buffers")
+            };
+            self.forward_chunk(x, b, t, gates, cells, cell_tanh, out);
+        })
     }
 
     fn backward(&self, pass: BackwardPass<'_>, d_inputs: &mut [f32], d_whole: &mut [Vec<f32>]) {
-        let (d, t) = (self.dim, pass.trace.steps);
-        let g4 = 4 * d;
+        let (d, g4) = (self.dim, 4 * self.dim);
         let sizes = [d * g4, d * g4, g4];
-        let saved = &pass.trace.saved;
-        backward_by_chunks(&pass, d, &sizes, d_inputs, d_whole, |c| {
-            let (rows, wide) = (
-                c.rows.start * d..c.rows.end * d,
-                c.rows.start * g4..c.rows.end * g4,
-            );
-            self.backward_chunk(
-                &pass.inputs[rows.clone()],
-                c.b,
-                t,
-                [
-                    &saved[GATES][wide],
-                    &saved[CELLS][rows.clone()],
-                    &saved[CELL_TANH][rows.clone()],
-                ],
-                &pass.trace.outputs[rows.clone()],
-                &pass.d_outputs[rows],
-                c.dx,
-                c.dw,
-            );
+        backward_by_chunks(&pass, d, (&[g4, d, d], &sizes), d_inputs, d_whole, |c| {
+            self.backward_chunk(c)
         });
     }
 }

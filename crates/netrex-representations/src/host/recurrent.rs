@@ -1,11 +1,9 @@
 //! What the LSTM and the GRU share: the inputs' projection before the recurrence, the weight
 //! gradients after it, and the chunked, thread-count-independent backward pass around both.
 
-use std::ops::Range;
-
 use rayon::prelude::*;
 
-use super::{add_in_chunk_order, matmul, BackwardPass, View, CHUNK};
+use super::{add_in_chunk_order, matmul, BackwardPass, EncoderTrace, View, CHUNK};
 
 /// One chunk of a gated recurrent layer: `b` sequences of `t` positions, `d` wide, with `g`
 /// gate columns (`3D` for a GRU, `4D` for an LSTM).
@@ -159,21 +157,60 @@ fn column_sums(grads: &[f32], into: &mut [f32]) {
     }
 }
 
-/// One chunk's share of a backward pass: the rows (positions) it covers and its number of
-/// sequences, with the chunk's `dx` to add into and its weight gradients to write.
+/// One chunk's share of a backward pass: `b` sequences of `t` positions with their inputs,
+/// outputs and output gradients `(b, t, D)`, their rows of every saved buffer, the chunk's `dx`
+/// to add into and its weight gradients to write.
 pub(super) struct Chunk<'a> {
-    pub rows: Range<usize>,
+    pub x: &'a [f32],
+    pub out: &'a [f32],
+    pub d_out: &'a [f32],
+    pub saved: Vec<&'a [f32]>,
     pub b: usize,
+    pub t: usize,
     pub dx: &'a mut [f32],
     pub dw: &'a mut [Vec<f32>],
 }
 
+/// Forward over chunks of [`CHUNK`] sequences in parallel: `inputs` is `(B, T, D)`, and
+/// `chunk(x, b, t, buffers)` fills one chunk's rows of every buffer, buffer `k` holding
+/// `widths[k]` values per position. The last buffer is the output; the others are saved.
+pub(super) fn forward_by_chunks<F>(
+    inputs: &[f32],
+    batch: usize,
+    d: usize,
+    widths: &[usize],
+    chunk: F,
+) -> EncoderTrace
+where
+    F: Fn(&[f32], usize, usize, &mut [&mut [f32]]) + Sync,
+{
+    let t = inputs.len() / (batch * d).max(1);
+    let per = (CHUNK * t).max(1);
+    let mut buffers: Vec<Vec<f32>> = widths.iter().map(|w| vec![0.0; batch * t * w]).collect();
+    let mut chunks: Vec<Vec<&mut [f32]>> = Vec::new();
+    for (buffer, w) in buffers.iter_mut().zip(widths) {
+        for (k, part) in buffer.chunks_mut(per * w).enumerate() {
+            if k == chunks.len() {
+                chunks.push(Vec::new());
+            }
+            chunks[k].push(part);
+        }
+    }
+    chunks
+        .into_par_iter()
+        .zip(inputs.par_chunks(per * d))
+        .for_each(|(mut parts, x)| chunk(x, x.len() / (t * d).max(1), t, &mut parts));
+    let outputs = buffers.pop().unwrap_or_default();
+    EncoderTrace::new(batch, t, outputs, buffers)
+}
+
 /// Runs `chunk` over chunks of [`CHUNK`] sequences in parallel, each with weight gradients
-/// of `sizes`, and adds them into `d_whole` in chunk order.
+/// of `sizes`, and adds them into `d_whole` in chunk order. Saved buffer `k` of the trace
+/// holds `saved_widths[k]` values per position.
 pub(super) fn backward_by_chunks<F>(
     pass: &BackwardPass<'_>,
     d: usize,
-    sizes: &[usize],
+    (saved_widths, sizes): (&[usize], &[usize]),
     d_inputs: &mut [f32],
     d_whole: &mut [Vec<f32>],
     chunk: F,
@@ -187,11 +224,22 @@ pub(super) fn backward_by_chunks<F>(
         .enumerate()
         .map(|(k, dx)| {
             let rows = k * per..k * per + dx.len() / d;
-            let b = dx.len() / (t * d).max(1);
+            let narrow = rows.start * d..rows.end * d;
+            let saved = pass
+                .trace
+                .saved
+                .iter()
+                .zip(saved_widths)
+                .map(|(buffer, w)| &buffer[rows.start * w..rows.end * w])
+                .collect();
             let mut dw: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
             chunk(Chunk {
-                rows,
-                b,
+                x: &pass.inputs[narrow.clone()],
+                out: &pass.trace.outputs[narrow.clone()],
+                d_out: &pass.d_outputs[narrow],
+                saved,
+                b: dx.len() / (t * d).max(1),
+                t,
                 dx,
                 dw: &mut dw,
             });

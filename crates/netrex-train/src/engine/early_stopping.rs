@@ -210,9 +210,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_best_epoch_is_kept_and_patience_stops_the_fit() {
-        let curve = [0.1, 0.3, 0.2, 0.25, 0.29, 0.1, 0.5];
+    /// Early stopping over a scripted validation curve: the report, the state restored and
+    /// the rounds reported.
+    fn scripted(
+        curve: &[f64],
+        max_epochs: usize,
+        patience: usize,
+    ) -> (EarlyStoppingReport, usize, usize) {
         let train = Interactions::new(vec![0], vec![0], 1, 1).unwrap();
         let mut model = Scripted { epoch: 0, state: 0 };
         let mut rounds = 0;
@@ -220,8 +224,8 @@ mod tests {
             &mut model,
             &train,
             &EarlyStopping {
-                max_epochs: 100,
-                patience: 3,
+                max_epochs,
+                patience,
             },
             |m| Ok(curve[m.epoch - 1]),
             |m| m.state,
@@ -229,24 +233,19 @@ mod tests {
             |_, _| rounds += 1,
         )
         .unwrap();
+        (report, model.state, rounds)
+    }
+
+    #[test]
+    fn the_best_epoch_is_kept_and_patience_stops_the_fit() {
+        let curve = [0.1, 0.3, 0.2, 0.25, 0.29, 0.1, 0.5];
+        let (report, state, rounds) = scripted(&curve, 100, 3);
         // epoch 2 is best; epochs 3, 4, 5 do not beat it: stop after 5, never seeing 0.5
         assert_eq!((report.best_epoch, report.epochs, rounds), (2, 5, 5));
         assert_eq!(report.best_score, 0.3);
-        assert_eq!(model.state, 2);
+        assert_eq!(state, 2);
         assert_eq!(report.epoch_seconds.len(), 5);
-        let capped = fit_early_stopping(
-            &mut Scripted { epoch: 0, state: 0 },
-            &train,
-            &EarlyStopping {
-                max_epochs: 2,
-                patience: 10,
-            },
-            |m| Ok(curve[m.epoch - 1]),
-            |m| m.state,
-            |m, s| m.state = s,
-            |_, _| {},
-        )
-        .unwrap();
+        let (capped, _, _) = scripted(&curve, 2, 10);
         assert_eq!(capped.epochs, 2);
     }
 

@@ -204,14 +204,7 @@ impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
     ///
     /// [`num_items`]: FactorizationRepresentation::num_items
     pub fn with_new_items(self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
-        let HybridSide::Features(map) = self.representation.items() else {
-            return Err(NetrexError::Features(
-                "new items are scored from features: this model's items are ids".into(),
-            ));
-        };
-        let items = HybridSide::Features(extended(map, rows)?);
-        let users = self.representation.users().clone();
-        self.with_sides(users, items)
+        self.with_new(rows, "item")
     }
 
     /// The model with new users appended (dense ids from [`num_users`] on), each represented
@@ -220,13 +213,24 @@ impl<L: Loss, D: ComputeDevice> ImplicitFactorizationModel<Hybrid, L, D> {
     ///
     /// [`num_users`]: FactorizationRepresentation::num_users
     pub fn with_new_users(self, rows: &[Vec<(u32, f32)>]) -> Result<Self, NetrexError> {
-        let HybridSide::Features(map) = self.representation.users() else {
-            return Err(NetrexError::Features(
-                "new users are made of features: this model's users are ids".into(),
-            ));
+        self.with_new(rows, "user")
+    }
+
+    /// New rows on the `side` ("user" or "item") that is made of features.
+    fn with_new(self, rows: &[Vec<(u32, f32)>], side: &str) -> Result<Self, NetrexError> {
+        let (users, items) = (self.representation.users(), self.representation.items());
+        let mine = if side == "item" { items } else { users };
+        let HybridSide::Features(map) = mine else {
+            return Err(NetrexError::Features(format!(
+                "new {side}s are made of features: this model's {side}s are ids"
+            )));
         };
-        let users = HybridSide::Features(extended(map, rows)?);
-        let items = self.representation.items().clone();
+        let extended = HybridSide::Features(extended(map, rows)?);
+        let (users, items) = if side == "item" {
+            (users.clone(), extended)
+        } else {
+            (extended, items.clone())
+        };
         self.with_sides(users, items)
     }
 
