@@ -14,7 +14,7 @@ use netrex::Checkpoint;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::randomize_sequence_tables;
+use common::{randomize_sequence_tables, sequence_config};
 
 const ITEMS: usize = 6;
 const DIM: usize = 3;
@@ -315,18 +315,8 @@ fn genres_and_decades_keep_the_lstm_at_its_ids_only_level_on_movielens() {
         feature_weight: 1.0,
     };
     let map = feature_map(&features, data.items.len(), side).unwrap();
-    let config = SequenceConfig {
-        training: TrainingConfig::builder()
-            .embedding_dim(32)
-            .epochs(10)
-            .batch_size(32)
-            .learning_rate(0.01)
-            .seed(0)
-            .threads(1)
-            .config(),
-        max_len: 200,
-        negatives: NegativeSampling::PerPosition,
-    };
+    let mut config = sequence_config((32, 10, 32), 0.01, 0, 200);
+    config.training.threads = 1;
     let n = data.items.len();
     let lstm = Lstm::new(n, 32, &mut StdRng::seed_from_u64(0)).unwrap();
     let loss = BuiltinLoss::from_name("adaptive-hinge", None).unwrap();

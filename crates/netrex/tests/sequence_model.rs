@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::markov_data;
+use common::{markov_data, sequence_config};
 use netrex::evaluation::SequenceScorer;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
@@ -14,17 +14,7 @@ fn data() -> Interactions {
 }
 
 fn config() -> SequenceConfig {
-    SequenceConfig {
-        training: TrainingConfig::builder()
-            .embedding_dim(6)
-            .epochs(2)
-            .batch_size(8)
-            .learning_rate(0.01)
-            .seed(3)
-            .config(),
-        max_len: 8,
-        negatives: NegativeSampling::PerPosition,
-    }
+    sequence_config((6, 2, 8), 0.01, 3, 8)
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -127,4 +117,63 @@ fn recommend_validates_and_excludes_the_history() {
         model.predict(&[99]),
         Err(NetrexError::UnknownId { .. })
     ));
+}
+
+#[test]
+fn a_sequence_model_resumes_from_its_checkpoint_to_the_same_model() {
+    let x = data();
+    let mut config = sequence_config((6, 4, 8), 0.01, 3, 8);
+    config.training.lr_schedule = LearningRateSchedule::Linear;
+    let build = || {
+        let mut rng = StdRng::seed_from_u64(4);
+        let lstm = AnySequence::Lstm(Lstm::new(15, 6, &mut rng).unwrap());
+        ImplicitSequenceModel::new(
+            config.clone(),
+            lstm,
+            BuiltinLoss::from_name("bpr", None).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut whole = build();
+    whole.fit(&x).unwrap();
+
+    let dir = temp("checkpoint");
+    let catalog = Catalog::default();
+    let mut first = build();
+    // stop after two epochs, as a crash would, once the checkpoint is written
+    let stopped = first.fit_with(&x, &mut |m, end| {
+        if end.epoch == 2 {
+            m.save_checkpoint(&dir, &catalog)?;
+            return Err(NetrexError::Training("interrupted".into()));
+        }
+        Ok(())
+    });
+    assert!(stopped.is_err());
+    let (mut resumed, _) = ImplicitSequenceModel::<AnySequence, _>::load_checkpoint(
+        &dir,
+        BuiltinLoss::from_name("bpr", None).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(resumed.epochs_trained(), 2);
+    let report = resumed.resume_with(&x, &mut |_, _| Ok(())).unwrap();
+    assert_eq!(report.loss_history.len(), 2);
+    assert_eq!(resumed.epochs_trained(), 4);
+    assert_eq!(resumed.representation(), whole.representation());
+    assert_eq!(resumed.loss_history(), whole.loss_history());
+}
+
+#[test]
+fn resident_tables_refuse_to_checkpoint() {
+    let config = TrainingConfig::builder()
+        .embedding_dim(4)
+        .fused(false)
+        .build()
+        .unwrap();
+    let model = ImplicitFactorizationModel::bilinear(config, 3, 4, Bpr::default())
+        .unwrap()
+        .with_resident_tables(true);
+    let err = model
+        .save_checkpoint(&temp("resident"), &Catalog::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("--resident"), "{err}");
 }

@@ -2,6 +2,9 @@
 //! Spotlight-style Markov chains (and near-random chains, which must stay near chance: a
 //! higher score would mean the model sees its targets).
 
+mod common;
+
+use common::sequence_config;
 use netrex::data::split::user_split;
 use netrex::data::synthetic::{markov, tiled, MarkovConfig};
 use netrex::data::TrainTest;
@@ -12,17 +15,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn config(epochs: usize) -> SequenceConfig {
-    SequenceConfig {
-        training: TrainingConfig::builder()
-            .embedding_dim(32)
-            .epochs(epochs)
-            .batch_size(32)
-            .learning_rate(0.01)
-            .seed(0)
-            .config(),
-        max_len: 20,
-        negatives: NegativeSampling::PerPosition,
-    }
+    sequence_config((32, epochs, 32), 0.01, 0, 20)
 }
 
 fn markov_split(concentration: f64) -> TrainTest {
@@ -168,17 +161,7 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
     // Spotlight's own pooling test: windows of 10, BPR, batch 128, lr 0.1, 5 epochs
     let parts = markov_split(1e-3);
     let mrr = mean_over_seeds(|seed| {
-        let config = SequenceConfig {
-            training: TrainingConfig::builder()
-                .embedding_dim(32)
-                .epochs(5)
-                .batch_size(128)
-                .learning_rate(0.1)
-                .seed(seed)
-                .config(),
-            max_len: 10,
-            negatives: NegativeSampling::PerPosition,
-        };
+        let config = sequence_config((32, 5, 128), 0.1, seed, 10);
         let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
         let loss = BuiltinLoss::from_name("bpr", None).unwrap();
         let mut model = ImplicitSequenceModel::new(config, pool, loss).unwrap();
@@ -195,17 +178,7 @@ fn lstm_beats_popularity_and_pooling_on_movielens() {
     let data = netrex::data::ingest::load_movielens(MovieLens::Ml100k, Some(&dir), None).unwrap();
     let parts = user_split(&data.interactions, 0.2, 0).unwrap();
     let n = data.items.len();
-    let config = SequenceConfig {
-        training: TrainingConfig::builder()
-            .embedding_dim(32)
-            .epochs(10)
-            .batch_size(32)
-            .learning_rate(0.01)
-            .seed(0)
-            .config(),
-        max_len: 200,
-        negatives: NegativeSampling::PerPosition,
-    };
+    let config = sequence_config((32, 10, 32), 0.01, 0, 200);
     let loss = || BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
     let rng = || StdRng::seed_from_u64(0);
     let mut lstm = ImplicitSequenceModel::new(

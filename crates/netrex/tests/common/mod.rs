@@ -6,7 +6,7 @@ use netrex::data::Interactions;
 use netrex::losses::dfdx::prelude::*;
 use netrex::losses::{BuiltinLoss, Loss, LossContext};
 use netrex::representations::{FactorizationRepresentation, Table};
-use netrex::ImplicitFactorizationModel;
+use netrex::{ImplicitFactorizationModel, NegativeSampling, SequenceConfig, TrainingConfig};
 use rand::Rng;
 
 /// Zipf-distributed interactions of `users x items`, with `n` interactions.
@@ -146,5 +146,26 @@ impl Loss for Custom {
             Custom::Hidden(loss) => loss.per_example(positive, negative, context),
             Custom::Broken => (positive * 0.0 - 1.0).sqrt(),
         }
+    }
+}
+
+/// A sequence model's settings: `(dim, epochs, batch)`, the learning rate, the seed and the
+/// padded length, with per-position negatives.
+pub fn sequence_config(
+    (dim, epochs, batch): (usize, usize, usize),
+    learning_rate: f32,
+    seed: u64,
+    max_len: usize,
+) -> SequenceConfig {
+    SequenceConfig {
+        training: TrainingConfig::builder()
+            .embedding_dim(dim)
+            .epochs(epochs)
+            .batch_size(batch)
+            .learning_rate(learning_rate)
+            .seed(seed)
+            .config(),
+        max_len,
+        negatives: NegativeSampling::PerPosition,
     }
 }
