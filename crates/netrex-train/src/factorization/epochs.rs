@@ -328,15 +328,14 @@ impl<L: Loss> FusedWork<'_, L> {
                 self.plan.progress.advance(rows.len(), outcome.mean());
                 continue;
             }
-            let value = fused::passes::bilinear_any(
+            let pass = fused::passes::Pass {
                 tables,
-                &self.kernel,
-                self.loss,
-                &self.context,
-                &buffer.batch(),
-                &mut grads,
-                &mut scratch,
-            );
+                kernel: &self.kernel,
+                loss: self.loss,
+                context: &self.context,
+                batch: &buffer.batch(),
+            };
+            let value = fused::passes::bilinear_any(pass, &mut grads, &mut scratch);
             if !outcome.add(b, value, rows.len()) {
                 self.stop.store(true, Ordering::Relaxed);
                 break;

@@ -32,9 +32,14 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
             weights,
         };
         let scratch = &mut fused::Scratch::default();
-        let value = fused::passes::bilinear_any(
-            tables, kernel, &self.loss, &context, &batch, &mut grads, scratch,
-        );
+        let pass = fused::passes::Pass {
+            tables,
+            kernel,
+            loss: &self.loss,
+            context: &context,
+            batch: &batch,
+        };
+        let value = fused::passes::bilinear_any(pass, &mut grads, scratch);
         Some((value, grads))
     }
 

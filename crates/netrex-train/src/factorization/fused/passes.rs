@@ -3,18 +3,32 @@
 
 use super::*;
 
+/// What a fused pass reads: the tables, how they compose, the loss and the batch.
+pub(crate) struct Pass<'a, S: ?Sized, L: ?Sized + 'a> {
+    pub tables: &'a S,
+    pub kernel: &'a Kernel,
+    pub loss: &'a L,
+    pub context: &'a LossContext,
+    pub batch: &'a Batch<'a>,
+}
+
+impl<S: ?Sized, L: ?Sized> Clone for Pass<'_, S, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: ?Sized, L: ?Sized> Copy for Pass<'_, S, L> {}
+
 /// The batch's loss (`sum(l * w) / B`), with its row gradients added to `grads` (one per
 /// table, in the bilinear order).
 #[inline(always)]
 pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
-    tables: &S,
-    kernel: &Kernel,
-    loss: &dyn ExampleGradient,
-    context: &LossContext,
-    batch: &Batch<'_>,
+    pass: Pass<'_, S, dyn ExampleGradient>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
+    let (tables, kernel, batch) = (pass.tables, pass.kernel, pass.batch);
     let (at, dim) = (kernel.at, kernel.dim);
     let um = kernel.maps.user.as_deref();
     let b = batch.users.len();
@@ -38,7 +52,13 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
             ..
         } = &mut *scratch;
         let u = batch.users[i];
-        let (value, dpos) = checked_example(loss, scores[0], &scores[1..], negative_grad, context);
+        let (value, dpos) = checked_example(
+            pass.loss,
+            scores[0],
+            &scores[1..],
+            negative_grad,
+            pass.context,
+        );
         let weight = batch.weights.map_or(1.0, |w| w[i]);
         total += f64::from(value) * f64::from(weight);
         let scale = weight / b as f32;
@@ -71,20 +91,16 @@ pub(crate) fn bilinear_batch<S: RowSource + ?Sized>(
 /// The batch's loss and row gradients for any [`Loss`]: in one pass by hand for a loss with an
 /// [`ExampleGradient`], through [`bilinear_batch_scored`] otherwise.
 pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
-    tables: &S,
-    kernel: &Kernel,
-    loss: &L,
-    context: &LossContext,
-    batch: &Batch<'_>,
+    pass: Pass<'_, S, L>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above)
-        return unsafe { bilinear_any_avx2(tables, kernel, loss, context, batch, grads, scratch) };
+        return unsafe { bilinear_any_avx2(pass, grads, scratch) };
     }
-    bilinear_any_inline(tables, kernel, loss, context, batch, grads, scratch)
+    bilinear_any_inline(pass, grads, scratch)
 }
 
 /// [`bilinear_any`] compiled for AVX2 (the dot products and row updates in eight lanes; no
@@ -92,30 +108,38 @@ pub(crate) fn bilinear_any<S: RowSource + ?Sized, L: Loss>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn bilinear_any_avx2<S: RowSource + ?Sized, L: Loss>(
-    tables: &S,
-    kernel: &Kernel,
-    loss: &L,
-    context: &LossContext,
-    batch: &Batch<'_>,
+    pass: Pass<'_, S, L>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
-    bilinear_any_inline(tables, kernel, loss, context, batch, grads, scratch)
+    bilinear_any_inline(pass, grads, scratch)
 }
 
 #[inline(always)]
 fn bilinear_any_inline<S: RowSource + ?Sized, L: Loss>(
-    tables: &S,
-    kernel: &Kernel,
-    loss: &L,
-    context: &LossContext,
-    batch: &Batch<'_>,
+    pass: Pass<'_, S, L>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
-    match loss.example_gradient() {
-        Some(example) => bilinear_batch(tables, kernel, example, context, batch, grads, scratch),
-        None => bilinear_batch_scored(tables, kernel, loss, context, batch, grads, scratch),
+    match pass.loss.example_gradient() {
+        Some(loss) => {
+            let Pass {
+                tables,
+                kernel,
+                context,
+                batch,
+                ..
+            } = pass;
+            let pass = Pass {
+                tables,
+                kernel,
+                loss,
+                context,
+                batch,
+            };
+            bilinear_batch(pass, grads, scratch)
+        }
+        None => bilinear_batch_scored(pass, grads, scratch),
     }
 }
 
@@ -124,14 +148,11 @@ fn bilinear_any_inline<S: RowSource + ?Sized, L: Loss>(
 /// scores alone for a loss without a hand-written gradient), then the rows again for their
 /// gradients. Same result as [`bilinear_batch`] for a built-in loss.
 pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
-    tables: &S,
-    kernel: &Kernel,
-    loss: &L,
-    context: &LossContext,
-    batch: &Batch<'_>,
+    pass: Pass<'_, S, L>,
     grads: &mut [SparseGrad],
     scratch: &mut Scratch,
 ) -> f32 {
+    let (tables, kernel, batch) = (pass.tables, pass.kernel, pass.batch);
     let (at, dim) = (kernel.at, kernel.dim);
     let (um, im) = (kernel.maps.user.as_deref(), kernel.maps.item.as_deref());
     let b = batch.users.len();
@@ -169,7 +190,7 @@ pub(crate) fn bilinear_batch_scored<S: RowSource + ?Sized, L: Loss>(
         mask: None,
         weights: batch.weights,
     };
-    let value = score_gradient(loss, &scores, context, dscores);
+    let value = score_gradient(pass.loss, &scores, pass.context, dscores);
     if !value.is_finite() {
         return value;
     }

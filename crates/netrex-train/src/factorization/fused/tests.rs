@@ -86,15 +86,14 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
                 negatives: &negatives[i * n..(i + 1) * n],
                 weights: Some(&weights[i..i + 1]),
             };
-            let value = bilinear_batch(
-                &expected[..],
-                &id_kernel(dim),
-                example,
-                &context,
-                &batch,
-                &mut grads,
-                &mut Scratch::default(),
-            );
+            let pass = Pass {
+                tables: &expected[..],
+                kernel: &id_kernel(dim),
+                loss: example,
+                context: &context,
+                batch: &batch,
+            };
+            let value = bilinear_batch(pass, &mut grads, &mut Scratch::default());
             total += f64::from(value);
             optimizer.step(&mut expected, &mut grads);
         }
