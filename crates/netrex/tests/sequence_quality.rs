@@ -18,6 +18,19 @@ fn config(epochs: usize) -> SequenceConfig {
     sequence_config((32, epochs, 32), 0.01, 0, 20)
 }
 
+/// `representation` trained with the loss `loss` under `config` on `train`.
+fn trained<R: SequenceRepresentation>(
+    config: SequenceConfig,
+    representation: R,
+    loss: &str,
+    train: &Interactions,
+) -> ImplicitSequenceModel<R, BuiltinLoss> {
+    let loss = BuiltinLoss::from_name(loss, None).unwrap();
+    let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
+    model.fit(train).unwrap();
+    model
+}
+
 fn markov_split(concentration: f64) -> TrainTest {
     let data = markov(&MarkovConfig {
         num_users: 100,
@@ -62,25 +75,13 @@ fn lstm_learns_the_sanity_set() {
     // the talk: 1000 rows of [1..=20], sampled MRR with 200 samples (talk's LSTM: 0.77)
     let parts = user_split(&tiled(1000, 20).unwrap(), 0.2, 0).unwrap();
     let lstm = Lstm::new(20, 32, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model = ImplicitSequenceModel::new(
-        config(10),
-        lstm,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&parts.train).unwrap();
+    let model = trained(config(10), lstm, "adaptive-hinge", &parts.train);
     let sampled = sampled_mrr_score(&model, &parts.test.histories(), 200, Some(19), 0)
         .unwrap()
         .mean;
     assert!(sampled >= 0.95, "LSTM sampled MRR {sampled}");
     let popularity = SequencePopularity::new(20, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut pop = ImplicitSequenceModel::new(
-        config(10),
-        popularity,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    pop.fit(&parts.train).unwrap();
+    let pop = trained(config(10), popularity, "adaptive-hinge", &parts.train);
     let pop_sampled = sampled_mrr_score(&pop, &parts.test.histories(), 200, Some(19), 0)
         .unwrap()
         .mean;
@@ -94,13 +95,7 @@ fn lstm_learns_the_sanity_set() {
 fn lstm_learns_a_markov_chain() {
     let parts = markov_split(1e-3);
     let lstm = Lstm::new(100, 32, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model = ImplicitSequenceModel::new(
-        config(20),
-        lstm,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&parts.train).unwrap();
+    let model = trained(config(20), lstm, "adaptive-hinge", &parts.train);
     let mrr = full_mrr(&model, &parts.test);
     assert!(mrr >= 0.61, "LSTM Markov MRR {mrr}");
 }
@@ -125,17 +120,13 @@ fn near_random_chains_stay_near_chance() {
     };
     let lstm = mean_over_seeds(|seed| {
         let lstm = Lstm::new(100, 32, &mut StdRng::seed_from_u64(seed)).unwrap();
-        let loss = BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
-        let mut model = ImplicitSequenceModel::new(seeded(seed), lstm, loss).unwrap();
-        model.fit(&parts.train).unwrap();
+        let model = trained(seeded(seed), lstm, "adaptive-hinge", &parts.train);
         full_mrr(&model, &parts.test)
     });
     assert!(lstm <= 0.06, "LSTM on near-random data {lstm}: a leak?");
     let pool = mean_over_seeds(|seed| {
         let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
-        let loss = BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
-        let mut model = ImplicitSequenceModel::new(seeded(seed), pool, loss).unwrap();
-        model.fit(&parts.train).unwrap();
+        let model = trained(seeded(seed), pool, "adaptive-hinge", &parts.train);
         full_mrr(&model, &parts.test)
     });
     assert!(pool <= 0.06, "pooling on near-random data {pool}: a leak?");
@@ -145,13 +136,7 @@ fn near_random_chains_stay_near_chance() {
 fn causal_cnn_learns_a_markov_chain() {
     let parts = markov_split(1e-3);
     let cnn = CausalCnn::new(100, 32, 3, &[1], true, &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut model = ImplicitSequenceModel::new(
-        config(20),
-        cnn,
-        BuiltinLoss::from_name("adaptive-hinge", None).unwrap(),
-    )
-    .unwrap();
-    model.fit(&parts.train).unwrap();
+    let model = trained(config(20), cnn, "adaptive-hinge", &parts.train);
     let mrr = full_mrr(&model, &parts.test);
     assert!(mrr >= 0.65, "CNN Markov MRR {mrr}");
 }
@@ -163,9 +148,7 @@ fn pooling_learns_a_markov_chain_on_spotlights_protocol() {
     let mrr = mean_over_seeds(|seed| {
         let config = sequence_config((32, 5, 128), 0.1, seed, 10);
         let pool = Pooling::new(100, 32, true, &mut StdRng::seed_from_u64(seed)).unwrap();
-        let loss = BuiltinLoss::from_name("bpr", None).unwrap();
-        let mut model = ImplicitSequenceModel::new(config, pool, loss).unwrap();
-        model.fit(&parts.train).unwrap();
+        let model = trained(config, pool, "bpr", &parts.train);
         window_mrr(&model, &parts.test, 10)
     });
     assert!(mrr >= 0.18, "pooling Markov MRR {mrr} (mean of 5 seeds)");
@@ -179,29 +162,14 @@ fn lstm_beats_popularity_and_pooling_on_movielens() {
     let parts = user_split(&data.interactions, 0.2, 0).unwrap();
     let n = data.items.len();
     let config = sequence_config((32, 10, 32), 0.01, 0, 200);
-    let loss = || BuiltinLoss::from_name("adaptive-hinge", None).unwrap();
     let rng = || StdRng::seed_from_u64(0);
-    let mut lstm = ImplicitSequenceModel::new(
-        config.clone(),
-        Lstm::new(n, 32, &mut rng()).unwrap(),
-        loss(),
-    )
-    .unwrap();
-    lstm.fit(&parts.train).unwrap();
-    let mut pool = ImplicitSequenceModel::new(
-        config.clone(),
-        Pooling::new(n, 32, true, &mut rng()).unwrap(),
-        loss(),
-    )
-    .unwrap();
-    pool.fit(&parts.train).unwrap();
-    let mut pop = ImplicitSequenceModel::new(
-        config,
-        SequencePopularity::new(n, &mut rng()).unwrap(),
-        loss(),
-    )
-    .unwrap();
-    pop.fit(&parts.train).unwrap();
+    let train = &parts.train;
+    let lstm = Lstm::new(n, 32, &mut rng()).unwrap();
+    let lstm = trained(config.clone(), lstm, "adaptive-hinge", train);
+    let pool = Pooling::new(n, 32, true, &mut rng()).unwrap();
+    let pool = trained(config.clone(), pool, "adaptive-hinge", train);
+    let pop = SequencePopularity::new(n, &mut rng()).unwrap();
+    let pop = trained(config, pop, "adaptive-hinge", train);
     let (l, p, q) = (
         window_mrr(&lstm, &parts.test, 200),
         window_mrr(&pool, &parts.test, 200),

@@ -52,15 +52,11 @@ pub struct GruKernel<'a> {
 
 impl GruKernel<'_> {
     /// Forward over one chunk of `b` sequences of `t` steps.
-    fn forward_chunk(
-        &self,
-        x: &[f32],
-        b: usize,
-        t: usize,
-        gates: &mut [f32],
-        hidden_new: &mut [f32],
-        out: &mut [f32],
-    ) {
+    /// `parts` are the chunk's gates, new hidden states and outputs.
+    fn forward_chunk(&self, x: &[f32], b: usize, t: usize, parts: &mut [&mut [f32]]) {
+        let [gates, hidden_new, out] = parts else {
+            unreachable!("three buffers")
+        };
         let d = self.dim;
         let g3 = 3 * d;
         let shape = Gated { b, t, d, g: g3 };
@@ -104,16 +100,8 @@ impl GruKernel<'_> {
     /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
     /// weight gradients `[d w_input, d w_hidden, d b_input, d b_hidden]` (overwritten).
     fn backward_chunk(&self, c: Chunk<'_>) {
-        let Chunk {
-            x,
-            out,
-            d_out,
-            b,
-            t,
-            dx,
-            dw,
-            ..
-        } = c;
+        let (x, out, d_out, b, t) = (c.x, c.out, c.d_out, c.b, c.t);
+        let (dx, dw) = (c.dx, c.dw);
         let d = self.dim;
         let g3 = 3 * d;
         let &[gates, hidden_new] = &c.saved[..] else {
@@ -158,10 +146,7 @@ impl HostEncoder for GruKernel<'_> {
         let d = self.dim;
         // activated gates [r, z, n] (B, T, 3D), c_n (B, T, D), outputs (B, T, D)
         forward_by_chunks(inputs, batch, d, &[3 * d, d, d], |x, b, t, parts| {
-            let [gates, hidden_new, out] = parts else {
-                unreachable!("three buffers")
-            };
-            self.forward_chunk(x, b, t, gates, hidden_new, out);
+            self.forward_chunk(x, b, t, parts)
         })
     }
 

@@ -59,17 +59,10 @@ pub struct LstmKernel<'a> {
 impl LstmKernel<'_> {
     /// Forward over one chunk of `b` sequences: `x` `(b, T, D)` into activated gates
     /// `(b, T, 4D)`, cells, `tanh(cells)` and outputs `(b, T, D)`.
-    #[allow(clippy::too_many_arguments)]
-    fn forward_chunk(
-        &self,
-        x: &[f32],
-        b: usize,
-        t: usize,
-        gates: &mut [f32],
-        cells: &mut [f32],
-        cell_tanh: &mut [f32],
-        out: &mut [f32],
-    ) {
+    fn forward_chunk(&self, x: &[f32], b: usize, t: usize, parts: &mut [&mut [f32]]) {
+        let [gates, cells, cell_tanh, out] = parts else {
+            unreachable!("four buffers")
+        };
         let d = self.dim;
         let g4 = 4 * d;
         project_inputs(Gated { b, t, d, g: g4 }, x, self.input, self.bias, gates);
@@ -110,16 +103,8 @@ impl LstmKernel<'_> {
     /// Backward over one chunk: `d_out` `(b, T, D)` into `dx` (added) and this chunk's
     /// weight gradients `[d w_input, d w_hidden, d w_bias]` (overwritten).
     fn backward_chunk(&self, c: Chunk<'_>) {
-        let Chunk {
-            x,
-            out,
-            d_out,
-            b,
-            t,
-            dx,
-            dw,
-            ..
-        } = c;
+        let (x, out, d_out, b, t) = (c.x, c.out, c.d_out, c.b, c.t);
+        let (dx, dw) = (c.dx, c.dw);
         let d = self.dim;
         let g4 = 4 * d;
         let &[gates, cells, cell_tanh] = &c.saved[..] else {
@@ -166,10 +151,7 @@ impl HostEncoder for LstmKernel<'_> {
         let d = self.dim;
         // gates, cells, their tanh, outputs
         forward_by_chunks(inputs, batch, d, &[4 * d, d, d, d], |x, b, t, parts| {
-            let [gates, cells, cell_tanh, out] = parts else {
-                unreachable!("four buffers")
-            };
-            self.forward_chunk(x, b, t, gates, cells, cell_tanh, out);
+            self.forward_chunk(x, b, t, parts)
         })
     }
 
