@@ -168,6 +168,11 @@ impl SparseGrad {
         SparseGrad::new(table.rows(), table.cols())
     }
 
+    /// One gradient per table, shaped like it.
+    pub fn for_tables(tables: &[Table]) -> Vec<Self> {
+        tables.iter().map(SparseGrad::for_table).collect()
+    }
+
     /// Row `r`'s gradient for accumulation, marking it touched (zeros the first time).
     pub fn row_mut(&mut self, r: u32) -> &mut [f32] {
         let ri = r as usize;

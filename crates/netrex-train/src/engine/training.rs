@@ -98,7 +98,7 @@ impl Trainer {
         );
         Trainer {
             optimizer,
-            grads: tables.iter().map(SparseGrad::for_table).collect(),
+            grads: SparseGrad::for_tables(tables),
             seed,
             epochs_trained: 0,
             run_start: 0,

@@ -21,7 +21,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
     ) -> Option<(f32, Vec<SparseGrad>)> {
         let kernel = self.kernel.as_ref()?;
         let tables = self.representation.tables();
-        let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
+        let mut grads = SparseGrad::for_tables(tables);
         let context = LossContext {
             num_items: self.representation.num_items(),
         };
@@ -82,12 +82,7 @@ impl<R: FactorizationRepresentation, L: Loss, D: ComputeDevice>
         let (loss, gathered) = self.batch_loss(users, positives, negatives, weights);
         let value = loss.as_vec()[0];
         let mut grads = loss.backward();
-        let mut out: Vec<SparseGrad> = self
-            .representation
-            .tables()
-            .iter()
-            .map(SparseGrad::for_table)
-            .collect();
+        let mut out = SparseGrad::for_tables(self.representation.tables());
         for g in &gathered {
             g.accumulate(&mut grads, &mut out)
                 .map_err(|e| NetrexError::Device(format!("{e:?}")))?;

@@ -48,7 +48,7 @@ impl ItemFeatures {
         optimizer: OptimizerConfig,
     ) -> Self {
         let optimizer = RowOptimizer::new(optimizer, &tables);
-        let grads = tables.iter().map(SparseGrad::for_table).collect();
+        let grads = SparseGrad::for_tables(&tables);
         ItemFeatures {
             map,
             tables,

@@ -104,6 +104,22 @@ enum Leaf<D: ComputeDevice> {
     Three(Tensor<(usize, usize, usize), f32, D>),
 }
 
+impl<D: ComputeDevice> Leaf<D> {
+    /// Adds this leaf's gradient in `grads` to the rows `ids` of `into`.
+    fn accumulate(
+        &self,
+        grads: &mut Gradients<f32, D>,
+        ids: &[u32],
+        into: &mut SparseGrad,
+    ) -> Result<(), NetrexError> {
+        let result = match self {
+            Leaf::Two(t) => accumulate_rows(grads, t, ids, into),
+            Leaf::Three(t) => accumulate_rows(grads, t, ids, into),
+        };
+        result.map_err(|e| NetrexError::Device(format!("{e:?}")))
+    }
+}
+
 impl<R: SequenceRepresentation, L: Loss> ImplicitSequenceModel<R, L> {
     /// A model over a freshly built representation, on the CPU.
     pub fn new(
@@ -297,12 +313,20 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
             let real = targets.iter().filter(|&&x| x != 0).count();
             // a stream of its own, so that models without dropout sample as before
             let dropout_seed = dropout_seed(self.config.training.seed, epoch, batch);
+            let step = SequenceBatch {
+                rows: rows.len(),
+                inputs: &inputs,
+                targets: &targets,
+                negatives: &negs,
+                dropout_seed: Some(dropout_seed),
+                sampling,
+            };
             let value = if self.uses_host_kernel() {
-                self.kernel_step(rows.len(), &inputs, &targets, &negs, dropout_seed)
+                self.kernel_step(&step)
             } else if self.uses_resident_tables() {
-                self.resident_step(rows.len(), &inputs, &targets, &negs, dropout_seed)?
+                self.resident_step(&step)?
             } else {
-                self.host_step(rows.len(), &inputs, &targets, &negs, dropout_seed)?
+                self.host_step(&step)?
             };
             if !value.is_finite() {
                 progress.finish();

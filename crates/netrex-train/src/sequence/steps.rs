@@ -6,26 +6,11 @@ use super::*;
 impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel<R, L, D> {
     /// One batch through the hand-written kernel, its row gradients applied by the row-wise
     /// optimizer. Returns the loss (nothing is applied when it is not finite).
-    pub(super) fn kernel_step(
-        &mut self,
-        batch: usize,
-        inputs: &[u32],
-        targets: &[u32],
-        negatives: &[u32],
-        dropout_seed: u64,
-    ) -> f32 {
-        let rows = SequenceBatch {
-            rows: batch,
-            inputs,
-            targets,
-            negatives,
-            dropout_seed: Some(dropout_seed),
-            sampling: self.config.negatives,
-        };
+    pub(super) fn kernel_step(&mut self, rows: &SequenceBatch<'_>) -> f32 {
         let value = kernel_gradients(
             &self.representation,
             &self.loss,
-            &rows,
+            rows,
             &mut self.trainer.grads,
         )
         .unwrap_or(f32::NAN);
@@ -50,7 +35,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         negatives: &[u32],
     ) -> Option<(f32, Vec<SparseGrad>)> {
         let tables = self.representation.tables();
-        let mut grads: Vec<SparseGrad> = tables.iter().map(SparseGrad::for_table).collect();
+        let mut grads = SparseGrad::for_tables(tables);
         // the kernel reads a shared set once per row: the first position's
         let t = inputs.len() / batch.max(1);
         let n = negatives.len() / inputs.len().max(1);
@@ -78,31 +63,17 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     /// Gathers the rows on the host, runs the batch on the device, and applies the row
     /// gradients with the row-wise optimizer. Returns the loss (nothing is applied when it is
     /// not finite).
-    pub(super) fn host_step(
-        &mut self,
-        batch: usize,
-        inputs: &[u32],
-        targets: &[u32],
-        negatives: &[u32],
-        dropout_seed: u64,
-    ) -> Result<f32, NetrexError> {
+    pub(super) fn host_step(&mut self, rows: &SequenceBatch<'_>) -> Result<f32, NetrexError> {
+        let (batch, inputs, targets) = (rows.rows, rows.inputs, rows.targets);
         let BatchLoss { loss, leaves } =
-            self.batch_loss(batch, inputs, targets, negatives, Some(dropout_seed));
+            self.batch_loss(batch, inputs, targets, rows.negatives, rows.dropout_seed);
         let value = loss.as_vec()[0];
         if !value.is_finite() {
             return Ok(value);
         }
         let mut grads = loss.backward();
         for (table, leaf, ids) in &leaves {
-            let result = match leaf {
-                Leaf::Two(t) => {
-                    accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
-                }
-                Leaf::Three(t) => {
-                    accumulate_rows(&mut grads, t, ids, &mut self.trainer.grads[*table])
-                }
-            };
-            result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+            leaf.accumulate(&mut grads, ids, &mut self.trainer.grads[*table])?;
         }
         self.apply_gradients();
         Ok(value)
@@ -120,14 +91,10 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     }
 
     /// One batch on the device with the tables resident there.
-    pub(super) fn resident_step(
-        &mut self,
-        batch: usize,
-        inputs: &[u32],
-        targets: &[u32],
-        negatives: &[u32],
-        dropout_seed: u64,
-    ) -> Result<f32, NetrexError> {
+    pub(super) fn resident_step(&mut self, batch: &SequenceBatch<'_>) -> Result<f32, NetrexError> {
+        let (inputs, targets, negatives) = (batch.inputs, batch.targets, batch.negatives);
+        let dropout_seed = batch.dropout_seed;
+        let batch = batch.rows;
         let Some(resident) = &self.resident_tables else {
             return Err(NetrexError::Training(
                 "the device tables are not open".into(),
@@ -160,7 +127,7 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 }
             },
         };
-        let loss = self.loss_of(rows, inputs, targets, Some(dropout_seed));
+        let loss = self.loss_of(rows, inputs, targets, dropout_seed);
         let value = loss.as_vec()[0];
         if !value.is_finite() {
             return Ok(value);
@@ -336,18 +303,9 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
         let BatchLoss { loss, leaves } = self.batch_loss(batch, inputs, targets, negatives, None);
         let value = loss.as_vec()[0];
         let mut grads = loss.backward();
-        let mut out: Vec<SparseGrad> = self
-            .representation
-            .tables()
-            .iter()
-            .map(SparseGrad::for_table)
-            .collect();
+        let mut out = SparseGrad::for_tables(self.representation.tables());
         for (table, leaf, ids) in &leaves {
-            let result = match leaf {
-                Leaf::Two(t) => accumulate_rows(&mut grads, t, ids, &mut out[*table]),
-                Leaf::Three(t) => accumulate_rows(&mut grads, t, ids, &mut out[*table]),
-            };
-            result.map_err(|e| NetrexError::Device(format!("{e:?}")))?;
+            leaf.accumulate(&mut grads, ids, &mut out[*table])?;
         }
         Ok((value, out))
     }

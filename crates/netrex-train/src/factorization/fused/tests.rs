@@ -77,7 +77,7 @@ fn per_example_sgd_is_the_batch_kernel_with_batches_of_one() {
         // reference: the batch kernel and the optimizer's SGD step, one positive at a time
         let mut expected = tables(users, items, dim);
         let mut optimizer = RowOptimizer::new(config, &expected);
-        let mut grads: Vec<SparseGrad> = expected.iter().map(SparseGrad::for_table).collect();
+        let mut grads = SparseGrad::for_tables(&expected);
         let mut total = 0.0f64;
         for i in 0..24 {
             let batch = Batch {
