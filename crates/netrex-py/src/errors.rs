@@ -27,3 +27,10 @@ impl<T, E: std::fmt::Display> OrRaise<T> for Result<T, E> {
         self.map_err(err)
     }
 }
+
+/// The fitted model, or an error saying to fit it first.
+pub(crate) fn fitted<M>(model: &Option<M>) -> Result<&M, PyErr> {
+    model
+        .as_ref()
+        .ok_or_else(|| err("the model is not fitted yet: call fit first"))
+}

@@ -16,25 +16,22 @@ use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
 use netrex::{Catalog, FeatureNames, FoldIn, ImplicitFactorizationModel, ParamGuard};
 
 use crate::answers::{report_dict, top_k_arrays, Ranked, RankedOne};
-use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
-use crate::errors::{err, OrRaise};
+use crate::data::{ids_below, Data, IdMapping};
+use crate::errors::{err, fitted, OrRaise};
 use crate::features::{features_of, FeatureRows};
 use crate::fitting::{train_released, Metrics};
 use crate::plans::{plan_from_json, resolved_for, saved_loss};
+use crate::setting::Setting;
 
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
 /// A factorization model (embeddings and biases of users and items, scored by a dot product)
 /// trained with any built-in loss, as `netrex fit --model factorization` trains it.
 #[pyclass(module = "netrex._netrex")]
+#[derive(Default)]
 pub struct Factorization {
-    /// The plan as given.
-    given: RunPlan,
-    /// The plan resolved against the data of the last fit from scratch.
-    plan: RunPlan,
+    setting: Setting,
     model: Option<Model>,
-    users: Option<IdMapping>,
-    items: Option<IdMapping>,
     /// Each user's training items, left out of recommendations.
     seen: Option<PerUser<u32>>,
     /// The side features' names and layout, saved so that a folder scores new ids.
@@ -43,12 +40,6 @@ pub struct Factorization {
 }
 
 impl Factorization {
-    fn model(&self) -> PyResult<&Model> {
-        self.model
-            .as_ref()
-            .ok_or_else(|| err("the model is not fitted yet: call fit first"))
-    }
-
     /// The data must use the model's id space to continue training on it.
     fn check_same_space(&self, model: &Model, data: &Data) -> PyResult<()> {
         let r = model.representation();
@@ -65,7 +56,7 @@ impl Factorization {
             (Some(a), Some(b)) => a.map != b.map,
             _ => false,
         };
-        if differs(&self.users, &data.users) || differs(&self.items, &data.items) {
+        if differs(&self.setting.users, &data.users) || differs(&self.setting.items, &data.items) {
             return Err(err(
                 "the data maps raw ids differently from the model: build it with the model's id maps",
             ));
@@ -74,7 +65,7 @@ impl Factorization {
     }
 
     fn table(&self, name: &str) -> PyResult<Array2<f32>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let r = model.representation();
         if !r.is_bilinear() {
             return Err(err(
@@ -92,13 +83,10 @@ impl Factorization {
     /// A catalog of raw ids, seen items and the resolved plan, saved beside the model.
     fn catalog(&self) -> PyResult<Catalog> {
         Ok(Catalog {
-            users: self.users.as_ref().map(|m| (*m.map).clone()),
-            items: self.items.as_ref().map(|m| (*m.map).clone()),
             seen: self.seen.clone(),
-            plan: Some(serde_json::to_value(&self.plan).or_raise()?),
             user_features: self.user_features.clone(),
             item_features: self.item_features.clone(),
-            ..Catalog::default()
+            ..self.setting.catalog()?
         })
     }
 }
@@ -128,23 +116,16 @@ impl Factorization {
     fn new(plan_json: &str) -> PyResult<Self> {
         let mut given = plan_from_json(plan_json)?;
         given.model.kind = ModelName::Factorization;
-        let plan = resolved_for(&given, None, (false, false))?;
         Ok(Factorization {
-            given,
-            plan,
-            model: None,
-            users: None,
-            items: None,
-            seen: None,
-            user_features: None,
-            item_features: None,
+            setting: Setting::new(given)?,
+            ..Factorization::default()
         })
     }
 
     /// The plan (resolved once fitted) as JSON.
     #[getter]
     fn plan_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.plan).or_raise()
+        self.setting.plan_json()
     }
 
     /// Whether the model has been fitted.
@@ -174,7 +155,7 @@ impl Factorization {
         let mut grown = None;
         if restart || self.model.is_none() {
             let sides = (user_features.is_some(), item_features.is_some());
-            let plan = resolved_for(&self.given, Some(data), sides)?;
+            let plan = resolved_for(&self.setting.given, Some(data), sides)?;
             let config = plan.training_config().check().or_raise()?;
             let users = features_of_side(user_features.as_ref(), given.num_users(), "user")?;
             let items = features_of_side(item_features.as_ref(), given.num_items(), "item")?;
@@ -204,8 +185,9 @@ impl Factorization {
             };
             self.user_features = names(&users, counts.0, true);
             self.item_features = names(&items, counts.1, false);
-            (self.plan, self.model) = (plan, Some(model));
-            (self.users, self.items, self.seen) = (data.users.clone(), data.items.clone(), None);
+            (self.setting.plan, self.model) = (plan, Some(model));
+            (self.setting.users, self.setting.items, self.seen) =
+                (data.users.clone(), data.items.clone(), None);
             if counts != (given.num_users(), given.num_items()) {
                 grown = Some(given.clone().with_counts(counts.0, counts.1).or_raise()?);
             }
@@ -215,7 +197,7 @@ impl Factorization {
                     "side features are fixed at the first fit: continue training without passing them",
                 ));
             }
-            self.check_same_space(self.model()?, data)?;
+            self.check_same_space(fitted(&self.model)?, data)?;
         }
         let train = grown.as_ref().unwrap_or(given);
         let model = self.model.as_mut().expect("built above");
@@ -248,26 +230,26 @@ impl Factorization {
     /// Number of users and items the model has rows for.
     #[getter]
     fn shape(&self) -> PyResult<(usize, usize)> {
-        let r = self.model()?.representation();
+        let r = fitted(&self.model)?.representation();
         Ok((r.num_users(), r.num_items()))
     }
 
     /// Epochs trained over every fit.
     #[getter]
     fn epochs_trained(&self) -> PyResult<usize> {
-        Ok(self.model()?.epochs_trained())
+        Ok(fitted(&self.model)?.epochs_trained())
     }
 
     /// Mean loss of every epoch trained.
     #[getter]
     fn loss_history(&self) -> PyResult<Vec<f32>> {
-        Ok(self.model()?.loss_history().to_vec())
+        Ok(fitted(&self.model)?.loss_history().to_vec())
     }
 
     /// Raw user and item ids by dense index, when the model was trained on raw ids.
     #[getter]
     fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
-        (self.users.clone(), self.items.clone())
+        self.setting.maps()
     }
 
     /// Scores of the pairs `(users[i], items[i])` (dense ids), float32.
@@ -277,7 +259,7 @@ impl Factorization {
         users: PyReadonlyArray1<'py, i64>,
         items: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let (nu, ni) = self.shape()?;
         let users = ids_below(&users, nu, "user")?;
         let items = ids_below(&items, ni, "item")?;
@@ -325,7 +307,7 @@ impl Factorization {
         k: usize,
         exclude_seen: bool,
     ) -> PyResult<Ranked<'py>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let (nu, _) = self.shape()?;
         let users = ids_below(&users, nu, "user")?;
         let seen = self.seen.as_ref().filter(|_| exclude_seen);
@@ -352,14 +334,14 @@ impl Factorization {
         learning_rate: Option<f32>,
         seed: Option<u64>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let (_, ni) = self.shape()?;
         let items = ids_below(&items, ni, "item")?;
         let defaults = FoldIn::default();
         let options = FoldIn {
             epochs: epochs.unwrap_or(defaults.epochs),
             learning_rate: learning_rate.unwrap_or(defaults.learning_rate),
-            seed: seed.unwrap_or(self.plan.training.seed),
+            seed: seed.unwrap_or(self.setting.plan.training.seed),
         };
         let user = py.detach(|| model.fold_in(&items, &options)).or_raise()?;
         Ok(user.embedding.into_pyarray(py))
@@ -374,11 +356,11 @@ impl Factorization {
         items: PyReadonlyArray1<'py, i64>,
         k: usize,
     ) -> PyResult<RankedOne<'py>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let (_, ni) = self.shape()?;
         let items = ids_below(&items, ni, "item")?;
         let options = FoldIn {
-            seed: self.plan.training.seed,
+            seed: self.setting.plan.training.seed,
             ..FoldIn::default()
         };
         let ranked = py
@@ -430,7 +412,7 @@ impl Factorization {
         test: &Data,
         train: Option<&Data>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let test_x = test.non_empty("test")?;
         let (nu, ni) = self.shape()?;
         if test_x.num_users() > nu || test_x.num_items() > ni {
@@ -464,17 +446,17 @@ impl Factorization {
     /// Saves the model into the folder `dir` in the command line's format (`model.json`,
     /// `model.safetensors`): `netrex evaluate --model DIR` and `netrex recommend` read it.
     fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let catalog = self.catalog()?;
         py.detach(|| model.save(&dir, &catalog)).or_raise()?;
-        write_plan(&dir, &self.plan)
+        self.setting.write_plan(&dir)
     }
 
     /// Loads a factorization model saved by `save` or by `netrex fit --save DIR`.
     #[staticmethod]
     fn load(py: Python<'_>, dir: PathBuf) -> PyResult<Self> {
         let loss = saved_loss(&dir, false)?;
-        let (model, catalog) = py.detach(|| Model::load(&dir, loss)).or_raise()?;
+        let (model, mut catalog) = py.detach(|| Model::load(&dir, loss)).or_raise()?;
         let plan = RunPlan::of_catalog(&catalog)
             .or_raise()?
             .unwrap_or_else(|| {
@@ -483,10 +465,7 @@ impl Factorization {
                 plan
             });
         Ok(Factorization {
-            given: plan.clone(),
-            plan,
-            users: mapping(catalog.users),
-            items: mapping(catalog.items),
+            setting: Setting::restored(plan, &mut catalog),
             seen: catalog.seen,
             user_features: catalog.user_features,
             item_features: catalog.item_features,

@@ -17,6 +17,7 @@ mod fitting;
 mod linear;
 mod plans;
 mod sequence;
+mod setting;
 
 /// The module's classes and functions.
 #[pymodule]

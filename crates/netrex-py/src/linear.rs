@@ -10,31 +10,22 @@ use rayon::prelude::*;
 
 use netrex::evaluation::{evaluate, EvalConfig, ItemScorer};
 use netrex::linear::LinearModel;
-use netrex::plan::RunPlan;
+use netrex::plan::{ModelName, RunPlan};
 use netrex::Catalog;
 
 use crate::answers::{report_dict, top_k_arrays, Ranked};
-use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
-use crate::errors::{err, OrRaise};
-use crate::plans::{plan_from_json, resolved_for};
+use crate::data::{ids_below, Data, IdMapping};
+use crate::errors::{err, fitted, OrRaise};
+use crate::plans::{plan_of_kind, resolved_for};
+use crate::setting::Setting;
 
 /// EASE, the neighbourhood EASE or iALS, fitted in one piece on the CPU.
 #[pyclass(module = "netrex._netrex")]
+#[derive(Default)]
 pub struct Linear {
-    given: RunPlan,
-    plan: RunPlan,
+    setting: Setting,
     model: Option<LinearModel>,
-    users: Option<IdMapping>,
-    items: Option<IdMapping>,
     losses: Vec<f64>,
-}
-
-impl Linear {
-    fn model(&self) -> PyResult<&LinearModel> {
-        self.model
-            .as_ref()
-            .ok_or_else(|| err("the model is not fitted yet: call fit first"))
-    }
 }
 
 #[pymethods]
@@ -43,28 +34,18 @@ impl Linear {
     /// ials.
     #[new]
     fn new(plan_json: &str) -> PyResult<Self> {
-        let given = plan_from_json(plan_json)?;
-        if !given.model.kind.is_linear() {
-            return Err(err(format!(
-                "{} is not a linear model: use ease, local-ease or ials",
-                netrex::plan::name_of(&given.model.kind)
-            )));
-        }
-        let plan = resolved_for(&given, None, (false, false))?;
+        let expected = "a linear model: use ease, local-ease or ials";
+        let given = plan_of_kind(plan_json, ModelName::is_linear, expected)?;
         Ok(Linear {
-            given,
-            plan,
-            model: None,
-            users: None,
-            items: None,
-            losses: Vec::new(),
+            setting: Setting::new(given)?,
+            ..Linear::default()
         })
     }
 
     /// The plan (resolved once fitted) as JSON.
     #[getter]
     fn plan_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.plan).or_raise()
+        self.setting.plan_json()
     }
 
     /// Whether the model has been fitted.
@@ -82,23 +63,23 @@ impl Linear {
     /// Raw user and item ids by dense index.
     #[getter]
     fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
-        (self.users.clone(), self.items.clone())
+        self.setting.maps()
     }
 
     /// Number of users and items.
     #[getter]
     fn shape(&self) -> PyResult<(usize, usize)> {
-        let m = self.model()?;
+        let m = fitted(&self.model)?;
         Ok((m.num_users(), m.num_items()))
     }
 
     /// Fits the model to `data` (its users' items; repeats count once).
     fn fit(&mut self, py: Python<'_>, data: &Data) -> PyResult<()> {
         let train = data.non_empty("training")?;
-        let plan = resolved_for(&self.given, Some(data), (false, false))?;
+        let plan = resolved_for(&self.setting.given, Some(data), (false, false))?;
         let (model, losses) = py.detach(|| plan.fit_linear(train)).or_raise()?;
-        (self.plan, self.model, self.losses) = (plan, Some(model), losses);
-        (self.users, self.items) = (data.users.clone(), data.items.clone());
+        (self.setting.plan, self.model, self.losses) = (plan, Some(model), losses);
+        (self.setting.users, self.setting.items) = (data.users.clone(), data.items.clone());
         Ok(())
     }
 
@@ -112,9 +93,9 @@ impl Linear {
         k: usize,
         exclude_seen: bool,
     ) -> PyResult<Ranked<'py>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let users = ids_below(&users, model.num_users(), "user")?;
-        let threads = self.plan.training.threads;
+        let threads = self.setting.plan.training.threads;
         let lists = py.detach(|| {
             netrex::in_pool(threads, || {
                 users
@@ -139,7 +120,7 @@ impl Linear {
         items: PyReadonlyArray1<'py, i64>,
         k: usize,
     ) -> PyResult<Ranked<'py>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let items = ids_below(&items, model.num_items(), "item")?;
         let mut scores = vec![0.0f32; model.num_items()];
         py.detach(|| model.score_new(&items, &mut scores))
@@ -155,7 +136,7 @@ impl Linear {
         test: &Data,
         train: Option<&Data>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let test = test.non_empty("test")?;
         let (nu, ni) = (model.num_users(), model.num_items());
         let grown = |x: &netrex::data::Interactions| x.clone().with_counts(nu, ni);
@@ -164,7 +145,7 @@ impl Linear {
             .map(|t| grown(&t.interactions))
             .transpose()
             .or_raise()?;
-        let threads = self.plan.training.threads;
+        let threads = self.setting.plan.training.threads;
         let report = py
             .detach(|| {
                 netrex::in_pool(threads, || {
@@ -178,23 +159,17 @@ impl Linear {
 
     /// Saves into the folder `dir` in the command line's format.
     fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
-        let model = self.model()?;
-        let catalog = Catalog {
-            users: self.users.as_ref().map(|m| (*m.map).clone()),
-            items: self.items.as_ref().map(|m| (*m.map).clone()),
-            plan: Some(serde_json::to_value(&self.plan).or_raise()?),
-            ..Catalog::default()
-        };
-        let catalog = serde_json::to_value(&catalog).or_raise()?;
+        let model = fitted(&self.model)?;
+        let catalog = serde_json::to_value(self.setting.catalog()?).or_raise()?;
         py.detach(|| model.save(&dir, catalog)).or_raise()?;
-        write_plan(&dir, &self.plan)
+        self.setting.write_plan(&dir)
     }
 
     /// Loads a linear model saved by `save` or by `netrex fit --model ease ... --save DIR`.
     #[staticmethod]
     fn load(py: Python<'_>, dir: PathBuf) -> PyResult<Self> {
         let (model, catalog) = py.detach(|| LinearModel::load(&dir)).or_raise()?;
-        let catalog: Catalog = serde_json::from_value(catalog).map_err(|e| {
+        let mut catalog: Catalog = serde_json::from_value(catalog).map_err(|e| {
             err(format!(
                 "{}: the catalog cannot be read: {e}",
                 dir.display()
@@ -204,12 +179,9 @@ impl Linear {
             .or_raise()?
             .unwrap_or_default();
         Ok(Linear {
-            given: plan.clone(),
-            plan,
-            users: mapping(catalog.users),
-            items: mapping(catalog.items),
+            setting: Setting::restored(plan, &mut catalog),
             model: Some(model),
-            losses: Vec::new(),
+            ..Linear::default()
         })
     }
 }

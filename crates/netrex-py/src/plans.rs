@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 
 use netrex::losses::BuiltinLoss;
-use netrex::plan::{DatasetName, RunPlan};
+use netrex::plan::{DatasetName, ModelName, RunPlan};
 
 use crate::data::{Data, Origin};
 use crate::errors::{err, OrRaise};
@@ -15,6 +15,20 @@ use crate::errors::{err, OrRaise};
 /// The plan of `json` (the sections of a config file, as a JSON object).
 pub(crate) fn plan_from_json(json: &str) -> PyResult<RunPlan> {
     serde_json::from_str(json).map_err(|e| err(format!("bad settings: {e}")))
+}
+
+/// The plan of `json`, whose model kind must pass `fits`; `expected` says what does.
+pub(crate) fn plan_of_kind(
+    json: &str,
+    fits: fn(ModelName) -> bool,
+    expected: &str,
+) -> PyResult<RunPlan> {
+    let given = plan_from_json(json)?;
+    if !fits(given.model.kind) {
+        let kind = netrex::plan::name_of(&given.model.kind);
+        return Err(err(format!("{kind} is not {expected}")));
+    }
+    Ok(given)
 }
 
 /// What a plan's features section names for features passed from Python while it resolves:

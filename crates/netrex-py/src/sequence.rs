@@ -15,35 +15,26 @@ use netrex::evaluation::next_item_metrics;
 use netrex::losses::BuiltinLoss;
 use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{AnySequence, SequenceRepresentation};
-use netrex::{fit_early_stopping, Catalog, ImplicitSequenceModel, NetrexError, ParamGuard};
+use netrex::{fit_early_stopping, ImplicitSequenceModel, NetrexError, ParamGuard};
 
 use crate::answers::{top_k_arrays, Ranked};
-use crate::data::{ids_below, mapping, write_plan, Data, IdMapping};
-use crate::errors::{err, OrRaise};
+use crate::data::{ids_below, Data, IdMapping};
+use crate::errors::{err, fitted, OrRaise};
 use crate::fitting::train_released;
-use crate::plans::{plan_from_json, resolved_for, saved_loss};
+use crate::plans::{plan_of_kind, resolved_for, saved_loss};
+use crate::setting::Setting;
 
 type Model = ImplicitSequenceModel<AnySequence, BuiltinLoss>;
 
 /// A sequence model: encodes a user's history (oldest first) and ranks every item as the next.
 #[pyclass(module = "netrex._netrex")]
+#[derive(Default)]
 pub struct Sequence {
-    given: RunPlan,
-    plan: RunPlan,
+    setting: Setting,
     model: Option<Model>,
-    users: Option<IdMapping>,
-    items: Option<IdMapping>,
     /// The best epoch and each epoch's validation NDCG@10 of the last early-stopped fit.
     best_epoch: Option<usize>,
     validation_curve: Vec<(usize, f64)>,
-}
-
-impl Sequence {
-    fn model(&self) -> PyResult<&Model> {
-        self.model
-            .as_ref()
-            .ok_or_else(|| err("the model is not fitted yet: call fit first"))
-    }
 }
 
 /// `data`'s ids must lie within the model's catalog.
@@ -63,29 +54,18 @@ impl Sequence {
     /// A sequence model of the run plan `plan_json`; `model.kind` must name a sequence model.
     #[new]
     fn new(plan_json: &str) -> PyResult<Self> {
-        let given = plan_from_json(plan_json)?;
-        if !given.model.kind.is_sequence() {
-            return Err(err(format!(
-                "{} is not a sequence model: use sasrec, gru, lstm, cnn or pooling (or netrex.FactorizationModel)",
-                netrex::plan::name_of(&given.model.kind)
-            )));
-        }
-        let plan = resolved_for(&given, None, (false, false))?;
+        let expected = "a sequence model: use sasrec, gru, lstm, cnn or pooling (or netrex.FactorizationModel)";
+        let given = plan_of_kind(plan_json, ModelName::is_sequence, expected)?;
         Ok(Sequence {
-            given,
-            plan,
-            model: None,
-            users: None,
-            items: None,
-            best_epoch: None,
-            validation_curve: Vec::new(),
+            setting: Setting::new(given)?,
+            ..Sequence::default()
         })
     }
 
     /// The plan (resolved once fitted) as JSON.
     #[getter]
     fn plan_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.plan).or_raise()
+        self.setting.plan_json()
     }
 
     /// Whether the model has been fitted.
@@ -109,7 +89,7 @@ impl Sequence {
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Vec<f32>> {
         let train = data.non_empty("training")?;
-        let plan = resolved_for(&self.given, Some(data), (false, false))?;
+        let plan = resolved_for(&self.setting.given, Some(data), (false, false))?;
         let mut model = plan.sequence_model(train.num_items()).or_raise()?;
         let rules = plan.early_stopping().check().or_raise()?;
         let eval = plan.next_item_config();
@@ -149,8 +129,8 @@ impl Sequence {
                     Some(report.best_epoch),
                 ))
             })?;
-        (self.plan, self.model) = (plan, Some(model));
-        (self.users, self.items) = (data.users.clone(), data.items.clone());
+        (self.setting.plan, self.model) = (plan, Some(model));
+        (self.setting.users, self.setting.items) = (data.users.clone(), data.items.clone());
         (self.best_epoch, self.validation_curve) = (best, curve);
         Ok(losses)
     }
@@ -170,25 +150,25 @@ impl Sequence {
     /// Mean loss of every epoch trained.
     #[getter]
     fn loss_history(&self) -> PyResult<Vec<f32>> {
-        Ok(self.model()?.loss_history().to_vec())
+        Ok(fitted(&self.model)?.loss_history().to_vec())
     }
 
     /// Epochs trained.
     #[getter]
     fn epochs_trained(&self) -> PyResult<usize> {
-        Ok(self.model()?.epochs_trained())
+        Ok(fitted(&self.model)?.epochs_trained())
     }
 
     /// Number of items the model ranks.
     #[getter]
     fn num_items(&self) -> PyResult<usize> {
-        Ok(self.model()?.representation().num_items())
+        Ok(fitted(&self.model)?.representation().num_items())
     }
 
     /// Raw user and item ids by dense index.
     #[getter]
     fn maps(&self) -> (Option<IdMapping>, Option<IdMapping>) {
-        (self.users.clone(), self.items.clone())
+        self.setting.maps()
     }
 
     /// The `k` best next items after each history (dense ids, oldest first): (ids int64,
@@ -202,13 +182,13 @@ impl Sequence {
         k: usize,
         exclude_seen: bool,
     ) -> PyResult<Ranked<'py>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let n = model.representation().num_items();
         let histories: Vec<Vec<u32>> = histories
             .iter()
             .map(|h| ids_below(h, n, "item"))
             .collect::<PyResult<_>>()?;
-        let threads = self.plan.training.threads;
+        let threads = self.setting.plan.training.threads;
         let lists = py.detach(|| {
             netrex::in_pool(threads, || {
                 histories
@@ -229,13 +209,13 @@ impl Sequence {
         test: &Data,
         history: &Data,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let model = self.model()?;
+        let model = fitted(&self.model)?;
         let targets = test.non_empty("test")?;
         within(model, targets, "test")?;
         within(model, &history.interactions, "history")?;
         let histories = history.interactions.histories();
-        let eval = self.plan.next_item_config();
-        let threads = self.plan.training.threads;
+        let eval = self.setting.plan.next_item_config();
+        let threads = self.setting.plan.training.threads;
         let report = py
             .detach(|| {
                 netrex::in_pool(threads, || {
@@ -254,22 +234,17 @@ impl Sequence {
 
     /// Saves into the folder `dir` in the command line's format.
     fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
-        let model = self.model()?;
-        let catalog = Catalog {
-            users: self.users.as_ref().map(|m| (*m.map).clone()),
-            items: self.items.as_ref().map(|m| (*m.map).clone()),
-            plan: Some(serde_json::to_value(&self.plan).or_raise()?),
-            ..Catalog::default()
-        };
+        let model = fitted(&self.model)?;
+        let catalog = self.setting.catalog()?;
         py.detach(|| model.save(&dir, &catalog)).or_raise()?;
-        write_plan(&dir, &self.plan)
+        self.setting.write_plan(&dir)
     }
 
     /// Loads a sequence model saved by `save` or by `netrex fit --save DIR`.
     #[staticmethod]
     fn load(py: Python<'_>, dir: PathBuf) -> PyResult<Self> {
         let loss = saved_loss(&dir, true)?;
-        let (model, catalog) = py.detach(|| Model::load(&dir, loss)).or_raise()?;
+        let (model, mut catalog) = py.detach(|| Model::load(&dir, loss)).or_raise()?;
         let plan = RunPlan::of_catalog(&catalog)
             .or_raise()?
             .unwrap_or_else(|| {
@@ -278,13 +253,9 @@ impl Sequence {
                 plan
             });
         Ok(Sequence {
-            given: plan.clone(),
-            plan,
-            users: mapping(catalog.users),
-            items: mapping(catalog.items),
+            setting: Setting::restored(plan, &mut catalog),
             model: Some(model),
-            best_epoch: None,
-            validation_curve: Vec::new(),
+            ..Sequence::default()
         })
     }
 }
