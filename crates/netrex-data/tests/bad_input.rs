@@ -19,6 +19,12 @@ fn mapping() -> ColumnMapping {
         .rating("rating")
 }
 
+/// The error of loading `body` as a CSV with the default columns, from a fresh folder.
+fn csv_error(folder: &str, body: &[u8]) -> DataError {
+    let p = write(&common::temp_dir(folder), "x.csv", body);
+    load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err()
+}
+
 fn expect_parse(err: DataError, line: usize, needle: &str) {
     match &err {
         DataError::Parse {
@@ -51,39 +57,48 @@ fn generic_csv_loads_string_and_int_ids() {
 }
 
 #[test]
-fn malformed_number_names_line() {
-    let dir = common::temp_dir("number");
-    let p = write(&dir, "x.csv", b"user,item,ts,rating\n1,2,3,4\n1,3,4,five\n");
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
-    expect_parse(err, 3, "rating");
-}
-
-#[test]
-fn missing_field_names_line() {
-    let dir = common::temp_dir("ragged");
-    let p = write(
-        &dir,
-        "x.csv",
-        b"user,item,ts,rating\n1,2,3,4\n1,3,4,5\n2,9\n",
-    );
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
-    expect_parse(err, 4, "fields");
-}
-
-#[test]
-fn empty_id_names_line() {
-    let dir = common::temp_dir("emptyid");
-    let p = write(&dir, "x.csv", b"user,item,ts,rating\n1,2,3,4\n,3,4,5\n");
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
-    expect_parse(err, 3, "user");
+fn malformed_rows_name_their_line() {
+    // (folder, file, line, what the message names)
+    let cases: [(&str, &[u8], usize, &str); 4] = [
+        (
+            "number",
+            b"user,item,ts,rating\n1,2,3,4\n1,3,4,five\n",
+            3,
+            "rating",
+        ),
+        (
+            "ragged",
+            b"user,item,ts,rating\n1,2,3,4\n1,3,4,5\n2,9\n",
+            4,
+            "fields",
+        ),
+        (
+            "emptyid",
+            b"user,item,ts,rating\n1,2,3,4\n,3,4,5\n",
+            3,
+            "user",
+        ),
+        // found by the csv_rows fuzz target: polars' reader panicked on a lone quote at the end
+        (
+            "quote",
+            b"user,item,ts,rating\nu.1,i1,\"",
+            2,
+            "never closed",
+        ),
+    ];
+    for (folder, body, line, needle) in cases {
+        expect_parse(csv_error(folder, body), line, needle);
+    }
 }
 
 #[test]
 fn nan_rating_and_negative_weight_are_rejected() {
+    expect_parse(
+        csv_error("nan", b"user,item,ts,rating\n1,2,3,NaN\n"),
+        2,
+        "finite",
+    );
     let dir = common::temp_dir("nan");
-    let p = write(&dir, "x.csv", b"user,item,ts,rating\n1,2,3,NaN\n");
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
-    expect_parse(err, 2, "finite");
     let p = write(&dir, "w.csv", b"u,i,w\n1,2,1.0\n1,3,-2\n");
     let err = load_csv(
         &p,
@@ -97,9 +112,7 @@ fn nan_rating_and_negative_weight_are_rejected() {
 
 #[test]
 fn missing_column_lists_the_columns() {
-    let dir = common::temp_dir("col");
-    let p = write(&dir, "x.csv", b"uid,iid\n1,2\n");
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
+    let err = csv_error("col", b"uid,iid\n1,2\n");
     assert!(matches!(err, DataError::MissingColumn { .. }), "{err}");
     assert!(err.to_string().contains("uid, iid"), "{err}");
 }
@@ -209,15 +222,6 @@ fn parquet_files_load_like_csv() {
     std::fs::write(&path, b"PAR1 this is not parquet").unwrap();
     let err = netrex_data::ingest::load_parquet(&path, &mapping(), None).unwrap_err();
     assert!(matches!(err, DataError::Format { .. }), "{err}");
-}
-
-#[test]
-fn an_unterminated_quote_names_its_line() {
-    // found by the csv_rows fuzz target: polars' reader panicked on a lone quote at the end
-    let dir = common::temp_dir("quote");
-    let p = write(&dir, "q.csv", b"user,item,ts,rating\nu.1,i1,\"");
-    let err = load_csv(&p, &CsvFormat::default(), &mapping(), None).unwrap_err();
-    expect_parse(err, 2, "never closed");
 }
 
 #[test]

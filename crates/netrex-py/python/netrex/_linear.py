@@ -3,14 +3,13 @@ closed forms and alternating least squares fitted in one piece (netrex-linear, f
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from . import _netrex
 from ._data import interactions
-from ._models import _default_threads, _FileBacked, _ids, _plan
+from ._models import _FileBacked, _ids, _plan
 
 __all__ = ["EASE", "IALS", "LocalEASE"]
 
@@ -20,11 +19,7 @@ class _Linear(_FileBacked):
 
     def __init__(self, model: Dict[str, Any], training: Dict[str, Any], threads, config):
         plan = _plan(config, {"model": dict(kind=self._kind, **model), "training": training})
-        plan["training"].setdefault("threads", threads or _default_threads())
-        if threads is not None:
-            plan["training"]["threads"] = threads
-        self._plan_sections = plan
-        self._core = _netrex.Linear(json.dumps(plan))
+        self._start(plan, threads)
 
     @staticmethod
     def _core_type():

@@ -40,6 +40,17 @@ def _plan(config: Any, sections: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     return plan
 
 
+def _forwarded(owner: str, name: str, doc: str, call: bool = False) -> property:
+    """A read-only property: ``self.<owner>.<name>`` (called when ``call``)."""
+
+    def read(self: Any) -> Any:
+        value = getattr(getattr(self, owner), name)
+        return value() if call else value
+
+    read.__doc__ = doc
+    return property(read, doc=doc)
+
+
 def _ids(values: Any, name: str) -> np.ndarray:
     array = np.atleast_1d(np.asarray(values))
     if array.dtype.kind not in "iu":
@@ -123,6 +134,16 @@ class _FileBacked:
     @staticmethod
     def _core_type():
         raise NotImplementedError
+
+    def _start(self, plan: Dict[str, Any], threads: Optional[int]) -> None:
+        """Builds the core model of ``plan``, on ``threads`` threads (default: every core, or
+        what the config file says)."""
+        training = plan.setdefault("training", {})
+        training.setdefault("threads", threads or _default_threads())
+        if threads is not None:
+            training["threads"] = threads
+        self._plan_sections = plan
+        self._core = self._core_type()(json.dumps(plan))
 
     def save(self, path: Any) -> None:
         """Saves the model into the folder ``path`` in the command line's format: ``netrex
@@ -260,12 +281,7 @@ class FactorizationModel(_FileBacked):
             optimizer=optimizer,
             seed=seed,
         )
-        plan = _plan(config, {"training": training})
-        plan.setdefault("training", {}).setdefault("threads", threads or _default_threads())
-        if threads is not None:
-            plan["training"]["threads"] = threads
-        self._plan_sections = plan
-        self._core = _netrex.Factorization(json.dumps(plan))
+        self._start(_plan(config, {"training": training}), threads)
 
     # ----- training -------------------------------------------------------------------------
 
@@ -367,25 +383,14 @@ class FactorizationModel(_FileBacked):
         ids, scores = self._core.recommend_new(_ids(items, "items"), k)
         return (self._dense_to_raw(ids[None, :])[0] if raw else ids), scores
 
-    @property
-    def user_embeddings(self) -> np.ndarray:
-        """User embeddings, ``num_users x dim`` float32."""
-        return self._core.user_embeddings()
-
-    @property
-    def item_embeddings(self) -> np.ndarray:
-        """Item embeddings, ``num_items x dim`` float32."""
-        return self._core.item_embeddings()
-
-    @property
-    def user_biases(self) -> np.ndarray:
-        """User biases, float32."""
-        return self._core.user_biases()
-
-    @property
-    def item_biases(self) -> np.ndarray:
-        """Item biases, float32."""
-        return self._core.item_biases()
+    user_embeddings = _forwarded(
+        "_core", "user_embeddings", "User embeddings, ``num_users x dim`` float32.", call=True
+    )
+    item_embeddings = _forwarded(
+        "_core", "item_embeddings", "Item embeddings, ``num_items x dim`` float32.", call=True
+    )
+    user_biases = _forwarded("_core", "user_biases", "User biases, float32.", call=True)
+    item_biases = _forwarded("_core", "item_biases", "Item biases, float32.", call=True)
 
     @staticmethod
     def _core_type():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Sequence as Seq, Tuple
 
 import numpy as np
 
 from . import _netrex
 from ._data import Data, interactions
-from ._models import OnEpoch, _default_threads, _FileBacked, _plan, _Progress
+from ._models import OnEpoch, _FileBacked, _plan, _Progress
 from ._netrex import NetrexError
 
 __all__ = ["SequenceModel", "leave_one_out", "leave_last"]
@@ -90,11 +89,7 @@ class SequenceModel(_FileBacked):
             },
         )
         plan.setdefault("split", {}).setdefault("method", "leave-one-out")
-        plan["training"].setdefault("threads", threads or _default_threads())
-        if threads is not None:
-            plan["training"]["threads"] = threads
-        self._plan_sections = plan
-        self._core = _netrex.Sequence(json.dumps(plan))
+        self._start(plan, threads)
 
     @staticmethod
     def _core_type():

@@ -92,6 +92,18 @@ fn write_state(dir: &Path, optimizer: &RowOptimizer) -> Result<(), NetrexError> 
     write_atomically(&dir.join(STATE_FILE), &bytes)
 }
 
+/// The model of the last checkpoint under `dir` (read by `load`) with its optimizer's state.
+fn from_checkpoint<M>(
+    dir: &Path,
+    load: impl FnOnce(&Path) -> Result<(M, Catalog), NetrexError>,
+    optimizer: impl FnOnce(&mut M) -> &mut RowOptimizer,
+) -> Result<(M, Catalog), NetrexError> {
+    let found = find_checkpoint(dir)?;
+    let (mut model, catalog) = load(&found)?;
+    read_state(&found, optimizer(&mut model))?;
+    Ok((model, catalog))
+}
+
 fn read_state(dir: &Path, optimizer: &mut RowOptimizer) -> Result<(), NetrexError> {
     let path = dir.join(STATE_FILE);
     let bytes = fs::read(&path).map_err(io(&path))?;
@@ -230,10 +242,7 @@ impl<R: FactorizationRepresentation + Record, L: Loss> ImplicitFactorizationMode
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        let found = find_checkpoint(dir.as_ref())?;
-        let (mut model, catalog) = Self::load(&found, loss)?;
-        read_state(&found, model.optimizer_mut())?;
-        Ok((model, catalog))
+        from_checkpoint(dir.as_ref(), |d| Self::load(d, loss), Self::optimizer_mut)
     }
 }
 
@@ -241,9 +250,6 @@ impl<R: SequenceRepresentation + Record, L: Loss> ImplicitSequenceModel<R, L> {
     /// Loads the last checkpoint under `dir`, ready for
     /// [`resume_with`](Self::resume_with).
     pub fn load_checkpoint(dir: impl AsRef<Path>, loss: L) -> Result<(Self, Catalog), NetrexError> {
-        let found = find_checkpoint(dir.as_ref())?;
-        let (mut model, catalog) = Self::load(&found, loss)?;
-        read_state(&found, model.optimizer_mut())?;
-        Ok((model, catalog))
+        from_checkpoint(dir.as_ref(), |d| Self::load(d, loss), Self::optimizer_mut)
     }
 }

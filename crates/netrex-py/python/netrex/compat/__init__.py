@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._models import FactorizationModel
+from .._models import FactorizationModel, _forwarded
 from .._netrex import NetrexError
 
 __all__ = ["LightFM"]
@@ -183,25 +183,14 @@ class LightFM:
         _no_features(None, features)
         return self._model.item_biases, self._model.item_embeddings
 
-    @property
-    def user_embeddings(self) -> np.ndarray:
-        """User embeddings, ``n_users x no_components``."""
-        return self._model.user_embeddings
-
-    @property
-    def item_embeddings(self) -> np.ndarray:
-        """Item embeddings, ``n_items x no_components``."""
-        return self._model.item_embeddings
-
-    @property
-    def user_biases(self) -> np.ndarray:
-        """User biases."""
-        return self._model.user_biases
-
-    @property
-    def item_biases(self) -> np.ndarray:
-        """Item biases."""
-        return self._model.item_biases
+    user_embeddings = _forwarded(
+        "_model", "user_embeddings", "User embeddings, ``n_users x no_components``."
+    )
+    item_embeddings = _forwarded(
+        "_model", "item_embeddings", "Item embeddings, ``n_items x no_components``."
+    )
+    user_biases = _forwarded("_model", "user_biases", "User biases.")
+    item_biases = _forwarded("_model", "item_biases", "Item biases.")
 
     @property
     def model(self) -> FactorizationModel:

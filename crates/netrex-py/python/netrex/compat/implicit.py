@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._models import FactorizationModel
+from .._models import FactorizationModel, _forwarded
 from .._netrex import NetrexError
 from . import _seed
 
@@ -61,15 +61,12 @@ class BayesianPersonalizedRanking:
         self._liked = user_items.tocsr()
         return self
 
-    @property
-    def user_factors(self) -> np.ndarray:
-        """User factors, ``n_users x factors`` (the embeddings)."""
-        return self._model.user_embeddings
-
-    @property
-    def item_factors(self) -> np.ndarray:
-        """Item factors, ``n_items x factors`` (the embeddings)."""
-        return self._model.item_embeddings
+    user_factors = _forwarded(
+        "_model", "user_embeddings", "User factors, ``n_users x factors`` (the embeddings)."
+    )
+    item_factors = _forwarded(
+        "_model", "item_embeddings", "Item factors, ``n_items x factors`` (the embeddings)."
+    )
 
     def _user_scores(self, userid, user_items, recalculate_user: bool) -> np.ndarray:
         items = self._model.item_embeddings
