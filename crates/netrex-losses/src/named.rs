@@ -30,6 +30,22 @@ pub enum BuiltinLoss {
     Gbce(Gbce),
 }
 
+/// `$e` on the loss inside any variant of `$self`.
+macro_rules! dispatch {
+    ($self:ident, $l:ident => $e:expr) => {
+        match $self {
+            BuiltinLoss::Pointwise($l) => $e,
+            BuiltinLoss::Bpr($l) => $e,
+            BuiltinLoss::BprLog($l) => $e,
+            BuiltinLoss::Hinge($l) => $e,
+            BuiltinLoss::AdaptiveHinge($l) => $e,
+            BuiltinLoss::Warp($l) => $e,
+            BuiltinLoss::SampledSoftmax($l) => $e,
+            BuiltinLoss::Gbce($l) => $e,
+        }
+    };
+}
+
 impl BuiltinLoss {
     /// Every name [`BuiltinLoss::from_name`] knows.
     pub const NAMES: [&'static str; 8] = [
@@ -45,51 +61,32 @@ impl BuiltinLoss {
 
     /// The loss called `name` with its default number of negatives, or with `negatives`.
     pub fn from_name(name: &str, negatives: Option<usize>) -> Option<Self> {
-        let pick = |default: usize| negatives.unwrap_or(default);
-        Some(match name {
-            "pointwise" => BuiltinLoss::Pointwise(Pointwise {
-                negatives: pick(Pointwise::default().negatives),
-            }),
-            "bpr" => BuiltinLoss::Bpr(Bpr {
-                negatives: pick(Bpr::default().negatives),
-            }),
-            "bpr-log" => BuiltinLoss::BprLog(LogSigmoidBpr {
-                negatives: pick(LogSigmoidBpr::default().negatives),
-            }),
-            "hinge" => BuiltinLoss::Hinge(Hinge {
-                negatives: pick(Hinge::default().negatives),
-            }),
-            "adaptive-hinge" => BuiltinLoss::AdaptiveHinge(AdaptiveHinge {
-                negatives: pick(AdaptiveHinge::default().negatives),
-            }),
-            "warp" => BuiltinLoss::Warp(Warp {
-                negatives: pick(Warp::default().negatives),
-            }),
-            "sampled-softmax" => BuiltinLoss::SampledSoftmax(SampledSoftmax {
-                negatives: pick(SampledSoftmax::default().negatives),
-            }),
-            "gbce" => BuiltinLoss::Gbce(Gbce {
-                negatives: pick(Gbce::default().negatives),
-                ..Gbce::default()
-            }),
+        let mut loss = match name {
+            "pointwise" => BuiltinLoss::Pointwise(Pointwise::default()),
+            "bpr" => BuiltinLoss::Bpr(Bpr::default()),
+            "bpr-log" => BuiltinLoss::BprLog(LogSigmoidBpr::default()),
+            "hinge" => BuiltinLoss::Hinge(Hinge::default()),
+            "adaptive-hinge" => BuiltinLoss::AdaptiveHinge(AdaptiveHinge::default()),
+            "warp" => BuiltinLoss::Warp(Warp::default()),
+            "sampled-softmax" => BuiltinLoss::SampledSoftmax(SampledSoftmax::default()),
+            "gbce" => BuiltinLoss::Gbce(Gbce::default()),
             _ => return None,
-        })
-    }
-}
-
-macro_rules! dispatch {
-    ($self:ident, $l:ident => $e:expr) => {
-        match $self {
-            BuiltinLoss::Pointwise($l) => $e,
-            BuiltinLoss::Bpr($l) => $e,
-            BuiltinLoss::BprLog($l) => $e,
-            BuiltinLoss::Hinge($l) => $e,
-            BuiltinLoss::AdaptiveHinge($l) => $e,
-            BuiltinLoss::Warp($l) => $e,
-            BuiltinLoss::SampledSoftmax($l) => $e,
-            BuiltinLoss::Gbce($l) => $e,
+        };
+        if let Some(n) = negatives {
+            let target = &mut loss;
+            dispatch!(target, l => l.negatives = n);
         }
-    };
+        Some(loss)
+    }
+
+    /// Every built-in loss, in the order of [`NAMES`](Self::NAMES), with its default number
+    /// of negatives or with `negatives`.
+    pub fn all(negatives: Option<usize>) -> Vec<Self> {
+        Self::NAMES
+            .iter()
+            .filter_map(|name| Self::from_name(name, negatives))
+            .collect()
+    }
 }
 
 impl Loss for BuiltinLoss {

@@ -11,7 +11,7 @@ use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use common::{assert_kernel_matches_dfdx, custom_losses, zipf_data, Custom};
+use common::{assert_kernel_matches_dfdx, custom_losses, sgd, zipf_data, Custom};
 
 fn data() -> Interactions {
     zipf_data(60, 40, 3000, 3)
@@ -32,8 +32,8 @@ fn config(fused: bool, threads: usize) -> TrainingConfig {
 #[test]
 fn fused_gradients_equal_dfdx_gradients_for_every_builtin_loss() {
     let mut rng = StdRng::seed_from_u64(1);
-    for name in BuiltinLoss::NAMES {
-        check_against_dfdx(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
+    for loss in BuiltinLoss::all(Some(4)) {
+        check_against_dfdx(loss, &mut rng);
     }
 }
 
@@ -44,11 +44,7 @@ fn fused_training_tracks_dfdx_training() {
     // SGD keeps rounding differences as small as they start (Adam's normalisation magnifies
     // them on gradients near zero)
     let fit = |fused: bool| {
-        let config = netrex::TrainingConfigBuilder::from(config(fused, 1))
-            .optimizer(netrex::OptimizerKind::Sgd)
-            .learning_rate(0.05)
-            .build()
-            .unwrap();
+        let config = sgd(config(fused, 1), 0.05);
         let mut m = ImplicitFactorizationModel::bilinear(config, 60, 40, Bpr::default()).unwrap();
         assert_eq!(m.uses_fused_kernel(), fused);
         let report = m.fit(&x).unwrap();

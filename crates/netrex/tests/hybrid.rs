@@ -15,7 +15,7 @@ use netrex::{feature_map, FeatureNames, SideFeatures};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{assert_kernel_matches_dfdx, custom_losses, zipf_data};
+use common::{assert_kernel_matches_dfdx, custom_losses, sgd, temp, zipf_data};
 
 const USERS: usize = 30;
 const ITEMS: usize = 24;
@@ -96,8 +96,8 @@ fn check_batch_against_dfdx<L: Loss + Clone>(loss: L, b: usize, rng: &mut StdRng
 #[test]
 fn kernel_gradients_through_feature_sums_equal_dfdx_for_every_loss() {
     let mut rng = StdRng::seed_from_u64(1);
-    for name in BuiltinLoss::NAMES {
-        check_against_dfdx(BuiltinLoss::from_name(name, Some(4)).unwrap(), &mut rng);
+    for loss in BuiltinLoss::all(Some(4)) {
+        check_against_dfdx(loss, &mut rng);
     }
     custom_losses(2)
         .into_iter()
@@ -142,11 +142,7 @@ fn the_dfdx_path_trains_a_hybrid_like_the_kernel() {
     let mut rng = StdRng::seed_from_u64(4);
     let (users, items) = sides(&mut rng).swap_remove(1);
     let fit = |fused: bool| {
-        let config = netrex::TrainingConfigBuilder::from(config(fused, 1))
-            .optimizer(netrex::OptimizerKind::Sgd)
-            .learning_rate(0.05)
-            .build()
-            .unwrap();
+        let config = sgd(config(fused, 1), 0.05);
         let mut m = ImplicitFactorizationModel::hybrid(
             config,
             users.clone(),
@@ -279,12 +275,6 @@ fn new_users_are_made_of_their_features_at_inference() {
     .unwrap();
     let err = ids.with_new_users(&[vec![(0, 1.0)]]).err().unwrap();
     assert!(err.to_string().contains("users are ids"), "{err}");
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("netrex-hybrid-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{zipf_data, Custom};
+use common::{temp, zipf_data, Custom};
 use netrex::data::Interactions;
 use netrex::prelude::Bilinear;
 use netrex::prelude::*;
@@ -20,12 +20,6 @@ fn config() -> TrainingConfig {
         .learning_rate(0.01)
         .seed(7)
         .config()
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("netrex-model-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
 }
 
 #[test]

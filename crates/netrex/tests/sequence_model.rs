@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{markov_data, sequence_config};
+use common::{markov_data, sequence_config, temp};
 use netrex::evaluation::SequenceScorer;
 use netrex::prelude::*;
 use rand::rngs::StdRng;
@@ -15,12 +15,6 @@ fn data() -> Interactions {
 
 fn config() -> SequenceConfig {
     sequence_config((6, 2, 8), 0.01, 3, 8)
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("netrex-seq-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
 }
 
 fn kinds() -> Vec<AnySequence> {

@@ -93,9 +93,7 @@ pub fn randomize_sequence_tables(tables: &mut [Table], rng: &mut impl Rng) {
 /// The losses a kernel must take through the score tape: [`Custom::SquaredGap`] and every
 /// built-in loss behind [`Custom::Hidden`] (with 3 negatives), in that order.
 pub fn custom_losses(squared_negatives: usize) -> Vec<Custom> {
-    let hidden = BuiltinLoss::NAMES
-        .iter()
-        .map(|name| Custom::Hidden(BuiltinLoss::from_name(name, Some(3)).unwrap()));
+    let hidden = BuiltinLoss::all(Some(3)).into_iter().map(Custom::Hidden);
     std::iter::once(Custom::SquaredGap {
         negatives: squared_negatives,
     })
@@ -168,4 +166,19 @@ pub fn sequence_config(
         max_len,
         negatives: NegativeSampling::PerPosition,
     }
+}
+
+/// A fresh folder `name` under the system's temporary one, unique to this test process.
+pub fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netrex-tests-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// `config` trained by plain SGD at `learning_rate`.
+pub fn sgd(config: TrainingConfig, learning_rate: f32) -> TrainingConfig {
+    netrex::TrainingConfigBuilder::from(config)
+        .optimizer(netrex::OptimizerKind::Sgd)
+        .learning_rate(learning_rate)
+        .config()
 }
