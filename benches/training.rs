@@ -11,9 +11,9 @@ use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-#[path = "../examples/support/custom_bpr.rs"]
-mod custom_bpr;
-use custom_bpr::CustomBpr;
+#[path = "../examples/support/custom_losses.rs"]
+mod custom_losses;
+use custom_losses::CustomBpr;
 
 const USERS: usize = 943;
 const ITEMS: usize = 1682;

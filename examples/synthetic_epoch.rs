@@ -19,9 +19,9 @@ use netrex::data::synthetic::{zipf, ZipfConfig};
 use netrex::data::Interactions;
 use netrex::prelude::*;
 
-#[path = "support/custom_bpr.rs"]
-mod custom_bpr;
-use custom_bpr::CustomBpr;
+#[path = "support/custom_losses.rs"]
+mod custom_losses;
+use custom_losses::CustomBpr;
 
 fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
     std::env::args()
