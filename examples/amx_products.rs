@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use netrex::representations::host::{matmul, View};
+use netrex::representations::host::{matmul, Out, View};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -75,12 +75,8 @@ fn main() {
     let mut s = vec![0f32; m * items];
     let forward = time(rounds, || {
         matmul(
-            m,
-            items,
-            D,
-            &mut s,
-            items,
-            false,
+            (m, items, D),
+            Out::write(&mut s, items),
             View::rows(&h, D),
             View::transposed(&e, D),
         )
@@ -93,12 +89,8 @@ fn main() {
         for r in (0..m).step_by(32) {
             let rows = (m - r).min(32);
             matmul(
-                rows,
-                items,
-                D,
-                &mut block,
-                items,
-                false,
+                (rows, items, D),
+                Out::write(&mut block, items),
                 View::rows(&h[r * D..], D),
                 View::transposed(&e, D),
             )
@@ -110,12 +102,8 @@ fn main() {
     let mut dh = vec![0f32; m * D];
     let backward = time(rounds, || {
         matmul(
-            m,
-            D,
-            items,
-            &mut dh,
-            D,
-            false,
+            (m, D, items),
+            Out::write(&mut dh, D),
             View::rows(&g, items),
             View::rows(&e, D),
         )

@@ -3,7 +3,9 @@
 use rayon::prelude::*;
 
 use super::activation::tanh_in_place;
-use super::{add_in_chunk_order, matmul, BackwardPass, EncoderTrace, HostEncoder, View, CHUNK};
+use super::{
+    add_in_chunk_order, matmul, BackwardPass, EncoderTrace, HostEncoder, Out, View, CHUNK,
+};
 
 /// The causal CNN of [`crate::CausalCnn`] by hand: per layer, `y[t] = tanh(b + sum_j
 /// x[t - j dilation] W_j)` (zero before the start), plus `x` when residual.
@@ -49,12 +51,8 @@ impl CnnKernel<'_> {
                 for r in 0..b {
                     // y[r, shift..] += x[r, ..t - shift] W_tap
                     matmul(
-                        t - shift,
-                        d,
-                        d,
-                        &mut y[(r * t + shift) * d..],
-                        d,
-                        true,
+                        (t - shift, d, d),
+                        Out::add(&mut y[(r * t + shift) * d..], d),
                         View::rows(&current[r * t * d..], d),
                         View::rows(&w[tap * d * d..], d),
                     );
@@ -125,23 +123,15 @@ impl CnnKernel<'_> {
                 for r in 0..b {
                     // d W_tap += x[r, ..t - shift]^T dy[r, shift..]
                     matmul(
-                        d,
-                        d,
-                        t - shift,
-                        &mut dw[2 * layer][tap * d * d..],
-                        d,
-                        true,
+                        (d, d, t - shift),
+                        Out::add(&mut dw[2 * layer][tap * d * d..], d),
                         View::transposed(&input[r * t * d..], d),
                         View::rows(&dy[(r * t + shift) * d..], d),
                     );
                     // d x[r, ..t - shift] += dy[r, shift..] W_tap^T
                     matmul(
-                        t - shift,
-                        d,
-                        d,
-                        &mut d_input[r * t * d..],
-                        d,
-                        true,
+                        (t - shift, d, d),
+                        Out::add(&mut d_input[r * t * d..], d),
                         View::rows(&dy[(r * t + shift) * d..], d),
                         View::transposed(&w[tap * d * d..], d),
                     );

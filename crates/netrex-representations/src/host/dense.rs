@@ -1,7 +1,7 @@
 //! Dense row-wise pieces of the hand-written encoders: bias rows, column sums, layer norm and
 //! its backward pass, and `D x D` projections with their gradients.
 
-use super::{matmul, View};
+use super::{matmul, Out, View};
 use crate::sequence::sasrec_parts::EPSILON;
 
 pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
@@ -70,12 +70,8 @@ pub(crate) fn layer_norm_back(
 pub(crate) fn project(x: &[f32], w: &[f32], d: usize, out: &mut [f32], accumulate: bool) {
     let m = x.len() / d;
     matmul(
-        m,
-        d,
-        d,
-        out,
-        d,
-        accumulate,
+        (m, d, d),
+        Out::new(out, d, accumulate),
         View::rows(x, d),
         View::rows(w, d),
     );
@@ -85,12 +81,8 @@ pub(crate) fn project(x: &[f32], w: &[f32], d: usize, out: &mut [f32], accumulat
 pub(crate) fn weight_grad(x: &[f32], dy: &[f32], d: usize, dw: &mut [f32]) {
     let m = x.len() / d;
     matmul(
-        d,
-        d,
-        m,
-        dw,
-        d,
-        true,
+        (d, d, m),
+        Out::add(dw, d),
         View::transposed(x, d),
         View::rows(dy, d),
     );
@@ -100,12 +92,8 @@ pub(crate) fn weight_grad(x: &[f32], dy: &[f32], d: usize, dw: &mut [f32]) {
 pub(crate) fn input_grad(dy: &[f32], w: &[f32], d: usize, dx: &mut [f32]) {
     let m = dy.len() / d;
     matmul(
-        m,
-        d,
-        d,
-        dx,
-        d,
-        true,
+        (m, d, d),
+        Out::add(dx, d),
         View::rows(dy, d),
         View::transposed(w, d),
     );

@@ -5,7 +5,7 @@ use super::recurrent::{
     backward_by_chunks, forward_by_chunks, project_inputs, to_previous_state, Acc, Chunk, Gated,
     WeightGradients,
 };
-use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, Out, View};
 
 /// One position's gates and hidden state: `gate` `(3D)` input pre-activations in, activated
 /// gates `r, z, n` out; `c` `(3D)` the hidden state's projection, `previous` `(D)` the last
@@ -69,12 +69,8 @@ impl GruKernel<'_> {
             }
             if step > 0 {
                 matmul(
-                    b,
-                    g3,
-                    d,
-                    &mut c,
-                    g3,
-                    true,
+                    (b, g3, d),
+                    Out::add(&mut c, g3),
                     View::rows(&out[(step - 1) * d..], t * d),
                     View::rows(self.hidden, g3),
                 );

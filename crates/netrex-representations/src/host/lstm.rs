@@ -5,7 +5,7 @@ use super::recurrent::{
     backward_by_chunks, forward_by_chunks, project_inputs, to_previous_state, Acc, Chunk, Gated,
     WeightGradients,
 };
-use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, View};
+use super::{matmul, BackwardPass, EncoderTrace, HostEncoder, Out, View};
 
 /// One position's gates and cell: `z` `(4D)` pre-activations in, activated gates out; the
 /// previous cell (zeros at the first position), and the cell, its tanh and the output `(D)`
@@ -71,12 +71,8 @@ impl LstmKernel<'_> {
             if step > 0 {
                 // z[r, step] += h[r, step - 1] W_h for every sequence r at once
                 matmul(
-                    b,
-                    g4,
-                    d,
-                    &mut gates[step * g4..],
-                    t * g4,
-                    true,
+                    (b, g4, d),
+                    Out::add(&mut gates[step * g4..], t * g4),
                     View::rows(&out[(step - 1) * d..], t * d),
                     View::rows(self.hidden, g4),
                 );

@@ -138,20 +138,44 @@ impl<'a> View<'a> {
     }
 }
 
-/// `out (m x n, rows out_stride apart) = [out +] a (m x k) b (k x n)`, through the `gemm`
-/// crate's runtime-dispatched SIMD kernels on the calling thread (for hand-written kernels,
-/// here and in the training crate). Panics if an operand does not cover its view.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    out: &mut [f32],
-    out_stride: usize,
+/// Where a product goes: a row-major matrix whose rows are `stride` apart, the product added
+/// to what is there or written over it.
+pub struct Out<'a> {
+    data: &'a mut [f32],
+    stride: usize,
     accumulate: bool,
-    a: View<'_>,
-    b: View<'_>,
-) {
+}
+
+impl<'a> Out<'a> {
+    /// The product is added to `data`.
+    pub fn add(data: &'a mut [f32], stride: usize) -> Self {
+        Out::new(data, stride, true)
+    }
+
+    /// The product overwrites `data`.
+    pub fn write(data: &'a mut [f32], stride: usize) -> Self {
+        Out::new(data, stride, false)
+    }
+
+    /// Added when `accumulate`, else written over.
+    pub fn new(data: &'a mut [f32], stride: usize, accumulate: bool) -> Self {
+        Out {
+            data,
+            stride,
+            accumulate,
+        }
+    }
+}
+
+/// `out (m x n) = [out +] a (m x k) b (k x n)` for `(m, n, k)`, through the `gemm` crate's
+/// runtime-dispatched SIMD kernels on the calling thread (for hand-written kernels, here and
+/// in the training crate). Panics if an operand does not cover its view.
+pub fn matmul((m, n, k): (usize, usize, usize), out: Out<'_>, a: View<'_>, b: View<'_>) {
+    let Out {
+        data: out,
+        stride: out_stride,
+        accumulate,
+    } = out;
     assert!(
         View::rows(out, out_stride).covers(m, n) && a.covers(m, k) && b.covers(k, n),
         "matmul operands out of bounds"
@@ -205,12 +229,8 @@ mod tests {
         let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
         let mut out = [10.0; 4];
         matmul(
-            2,
-            2,
-            3,
-            &mut out,
-            2,
-            true,
+            (2, 2, 3),
+            Out::add(&mut out, 2),
             View::rows(&a, 3),
             View::rows(&b, 2),
         );
@@ -218,12 +238,8 @@ mod tests {
         // a^T (3 x 2) b' (2 x 2) with b' = first two rows of b
         let mut out = [0.0; 6];
         matmul(
-            3,
-            2,
-            2,
-            &mut out,
-            2,
-            false,
+            (3, 2, 2),
+            Out::write(&mut out, 2),
             View::transposed(&a, 3),
             View::rows(&b, 2),
         );

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::{add_in_chunk_order, matmul, BackwardPass, EncoderTrace, View, CHUNK};
+use super::{add_in_chunk_order, matmul, BackwardPass, EncoderTrace, Out, View, CHUNK};
 
 /// One chunk of a gated recurrent layer: `b` sequences of `t` positions, `d` wide, with `g`
 /// gate columns (`3D` for a GRU, `4D` for an LSTM).
@@ -25,12 +25,8 @@ pub(super) fn project_inputs(
     gates: &mut [f32],
 ) {
     matmul(
-        s.b * s.t,
-        s.g,
-        s.d,
-        gates,
-        s.g,
-        false,
+        (s.b * s.t, s.g, s.d),
+        Out::write(gates, s.g),
         View::rows(x, s.d),
         View::rows(w_input, s.g),
     );
@@ -82,22 +78,14 @@ impl<'a> WeightGradients<'a> {
         let dw_hidden = &mut dw_hidden[0];
         let Gated { b, t, d, g } = s;
         matmul(
-            b * t,
-            d,
-            g,
-            dx,
-            d,
-            true,
+            (b * t, d, g),
+            Out::add(dx, d),
             View::rows(self.d_input, g),
             View::transposed(self.w_input, g),
         );
         matmul(
-            d,
-            g,
-            b * t,
-            dw_input,
-            g,
-            false,
+            (d, g, b * t),
+            Out::write(dw_input, g),
             View::transposed(self.x, d),
             View::rows(self.d_input, g),
         );
@@ -105,12 +93,8 @@ impl<'a> WeightGradients<'a> {
         if t > 1 {
             for r in 0..b {
                 matmul(
-                    d,
-                    g,
-                    t - 1,
-                    dw_hidden,
-                    g,
-                    true,
+                    (d, g, t - 1),
+                    Out::add(dw_hidden, g),
                     View::transposed(&self.out[r * t * d..], d),
                     View::rows(&self.d_hidden[(r * t + 1) * g..], g),
                 );
@@ -132,12 +116,8 @@ pub(super) fn to_previous_state(s: Gated, step: usize, d_hidden: &[f32], w: &[f3
         Acc::Write(into) => (into, false),
     };
     matmul(
-        b,
-        d,
-        g,
-        dh_prev,
-        d,
-        accumulate,
+        (b, d, g),
+        Out::new(dh_prev, d, accumulate),
         View::rows(&d_hidden[step * g..], t * g),
         View::transposed(w, g),
     );

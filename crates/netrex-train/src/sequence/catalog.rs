@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use netrex_losses::{
     checked_example, score_gradient, BatchScores, ExampleGradient, Loss, LossContext, ScoreGrads,
 };
-use netrex_representations::host::{matmul, View};
+use netrex_representations::host::{matmul, Out, View};
 use netrex_representations::{SparseGrad, Table};
 
 use super::config::MASKED_SCORE;
@@ -98,12 +98,8 @@ pub(crate) fn full_catalog<L: Loss>(
         .map(|(((g, dh), h), rows)| {
             let c = rows.len();
             matmul(
-                c,
-                items,
-                k,
-                g,
-                items,
-                false,
+                (c, items, k),
+                Out::write(g, items),
                 View::rows(h, k),
                 View::transposed(&items_biased, k),
             );
@@ -158,12 +154,8 @@ pub(crate) fn full_catalog<L: Loss>(
             };
             // dH = G E: the first D columns of [E | b]
             matmul(
-                c,
-                d,
-                items,
-                dh,
-                d,
-                false,
+                (c, d, items),
+                Out::write(dh, d),
                 View::rows(g, items),
                 View::rows(&items_biased, k),
             );
@@ -183,12 +175,8 @@ pub(crate) fn full_catalog<L: Loss>(
         .enumerate()
         .for_each(|(block, de)| {
             matmul(
-                de.len() / d,
-                d,
-                m,
-                de,
-                d,
-                false,
+                (de.len() / d, d, m),
+                Out::write(de, d),
                 View::transposed(&g[block * ITEMS_PER_TASK..], items),
                 View::rows(&h, k),
             );

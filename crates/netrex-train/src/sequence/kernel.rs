@@ -10,7 +10,7 @@
 //! (padding targets, negatives a hinge ignores) are not touched.
 
 use netrex_losses::{score_gradient, BatchScores, Loss, LossContext, ScoreGrads};
-use netrex_representations::host::{matmul, View};
+use netrex_representations::host::{matmul, Out, View};
 use netrex_representations::{BackwardPass, HostEncoder, SparseGrad, Table};
 
 use super::config::NegativeSampling;
@@ -159,12 +159,8 @@ fn sampled<L: Loss>(
             let rows = real_suffix(&mask, b, t);
             let m = rows.len();
             matmul(
-                m,
-                n,
-                d,
-                &mut negative[rows.start * n..rows.end * n],
-                n,
-                false,
+                (m, n, d),
+                Out::write(&mut negative[rows.start * n..rows.end * n], n),
                 View::rows(&states[rows.start * d..rows.end * d], d),
                 View::transposed(e, d),
             );
@@ -226,22 +222,14 @@ fn sampled<L: Loss>(
             let m = rows.len();
             let ds = &dscores.negative[rows.start * n..rows.end * n];
             matmul(
-                m,
-                d,
-                n,
-                &mut d_states[rows.start * d..rows.end * d],
-                d,
-                true,
+                (m, d, n),
+                Out::add(&mut d_states[rows.start * d..rows.end * d], d),
                 View::rows(ds, n),
                 View::rows(e, d),
             );
             matmul(
-                n,
-                d,
-                m,
-                &mut d_e,
-                d,
-                false,
+                (n, d, m),
+                Out::write(&mut d_e, d),
                 View::transposed(ds, n),
                 View::rows(&states[rows.start * d..rows.end * d], d),
             );

@@ -10,7 +10,7 @@ use netrex_data::sequence::chunked;
 use netrex_data::{Interactions, Sequences};
 use netrex_evaluation::SequenceScorer;
 use netrex_losses::{Loss, LossContext};
-use netrex_representations::host::{matmul, View};
+use netrex_representations::host::{matmul, Out, View};
 use netrex_representations::sequence::{Matrix, SequenceRows, Steps};
 use netrex_representations::{accumulate_rows, gather_rows, SequenceRepresentation, SparseGrad};
 
@@ -483,12 +483,8 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> SequenceScorer
         }
         // row 0 is padding: item i is row i + 1
         matmul(
-            histories.len(),
-            n,
-            d,
-            scores,
-            n,
-            false,
+            (histories.len(), n, d),
+            Out::write(scores, n),
             View::rows(&last, d),
             View::transposed(&tables[0].data()[d..], d),
         );
