@@ -3,15 +3,10 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{temp, Run};
-
-/// Runs `netrex` with no dataset folder: these tests use synthetic data only.
-fn netrex(line: &str) -> Run {
-    support::netrex_in(Path::new("/nonexistent-netrex-data"), line)
-}
+// every test here uses synthetic data only
+use support::{evaluates_as_fitted, synthetic as netrex, temp};
 
 const MARKOV: &str = "--dataset synthetic-markov --users 40 --items 30 --interactions 2000";
 
@@ -76,15 +71,9 @@ fn checkpoints_of_resident_tables_are_refused_before_training() {
 
 #[test]
 fn evaluate_scores_a_saved_sequence_model_as_fit_did() {
-    let dir = temp("defects", "sequence").display().to_string();
-    let fitted = netrex(&format!(
-        "fit {MARKOV} --model lstm --epochs 2 --dim 8 --json --save {dir}"
-    ))
-    .json();
-    let evaluated = netrex(&format!("evaluate --model {dir} {MARKOV} --json")).json();
-    for key in ["sequence_mrr", "sequence_mrr_excluding_seen", "sampled_mrr"] {
-        assert_eq!(evaluated[key], fitted[key], "{key}: {evaluated}");
-    }
+    let fit = format!("{MARKOV} --model lstm --epochs 2 --dim 8");
+    let keys = ["sequence_mrr", "sequence_mrr_excluding_seen", "sampled_mrr"];
+    evaluates_as_fitted(&temp("defects", "sequence"), &fit, &keys);
 }
 
 #[test]

@@ -3,14 +3,7 @@
 
 mod support;
 
-use std::path::Path;
-
-use support::{netrex, netrex_with, temp, Run};
-
-/// `netrex` on synthetic data only (no dataset folder).
-fn synthetic(line: &str) -> Run {
-    support::netrex_in(Path::new("/nonexistent-netrex-data"), line)
-}
+use support::{evaluates_as_fitted, netrex, netrex_with, synthetic, temp, Run};
 
 /// `netrex` on a machine faked to have `bytes` of memory.
 fn with_memory(bytes: &str, line: &str) -> Run {
@@ -289,13 +282,7 @@ fn an_edited_max_len_is_an_error_in_recommend_and_evaluate() {
 
 #[test]
 fn evaluate_reranks_a_leave_one_out_model_on_its_own_protocol() {
-    let dir = temp("plan", "loo").display().to_string();
-    let fitted = synthetic(&format!(
-        "fit {MARKOV} --model pool --split leave-one-out --max-epochs 2 --dim 8 --json --save {dir}"
-    ))
-    .json();
-    let evaluated = synthetic(&format!("evaluate --model {dir} --json")).json();
-    for key in ["hr_at_10", "ndcg_at_10", "mrr", "targets"] {
-        assert_eq!(evaluated[key], fitted[key], "{key}: {evaluated}");
-    }
+    let fit = format!("{MARKOV} --model pool --split leave-one-out --max-epochs 2 --dim 8");
+    let keys = ["hr_at_10", "ndcg_at_10", "mrr", "targets"];
+    evaluates_as_fitted(&temp("plan", "loo"), &fit, &keys);
 }

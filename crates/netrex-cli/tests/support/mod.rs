@@ -55,6 +55,22 @@ pub fn netrex_with(data: &Path, env: &[(&str, &str)], line: &str) -> Run {
     }
 }
 
+/// Runs `netrex` with no dataset folder, for tests on synthetic data only.
+pub fn synthetic(line: &str) -> Run {
+    netrex_in(Path::new("/nonexistent-netrex-data"), line)
+}
+
+/// `fit {fit} --json --save DIR`, then `evaluate --model DIR --json` on the folder alone,
+/// both on synthetic data: the evaluation reports the fit's `keys` unchanged.
+pub fn evaluates_as_fitted(dir: &Path, fit: &str, keys: &[&str]) {
+    let dir = dir.display();
+    let fitted = synthetic(&format!("fit {fit} --json --save {dir}")).json();
+    let evaluated = synthetic(&format!("evaluate --model {dir} --json")).json();
+    for key in keys {
+        assert_eq!(evaluated[key], fitted[key], "{key}: {evaluated}");
+    }
+}
+
 /// Runs `netrex` with `line` split at whitespace, reading datasets from [`data_dir`].
 pub fn netrex(line: &str) -> Run {
     netrex_in(&data_dir(), line)
