@@ -53,16 +53,21 @@ fn md5_hex(bytes: &[u8]) -> String {
     format!("{:x}", Md5::digest(bytes))
 }
 
+/// The ML-100K archive served at `url`, expected to hash as `bytes` do.
+fn ml_100k(url: String, bytes: &[u8]) -> Archive {
+    Archive {
+        url,
+        md5: md5_hex(bytes),
+        folder: "ml-100k".into(),
+    }
+}
+
 #[test]
 fn downloads_verifies_and_unpacks() {
     let zip = small_archive();
     let url = serve(zip.clone(), zip.len(), 1);
     let cache = common::temp_dir("dl-ok");
-    let archive = Archive {
-        url,
-        md5: md5_hex(&zip),
-        folder: "ml-100k".into(),
-    };
+    let archive = ml_100k(url, &zip);
     let dir = fetch(&archive, &cache).unwrap();
     assert_eq!(dir, cache.join("ml-100k"));
     let data = load_movielens_from(MovieLens::Ml100k, &dir, None).unwrap();
@@ -85,11 +90,7 @@ fn truncated_transfer_is_an_error_and_leaves_nothing() {
     let cut = zip[..zip.len() / 2].to_vec();
     let url = serve(cut, zip.len(), 1);
     let cache = common::temp_dir("dl-cut");
-    let archive = Archive {
-        url,
-        md5: md5_hex(&zip),
-        folder: "ml-100k".into(),
-    };
+    let archive = ml_100k(url, &zip);
     let err = fetch(&archive, &cache).unwrap_err();
     assert!(
         matches!(err, DataError::Download { .. } | DataError::Checksum { .. }),
@@ -98,17 +99,19 @@ fn truncated_transfer_is_an_error_and_leaves_nothing() {
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }
 
-#[test]
-fn truncated_archive_fails_its_checksum() {
+/// The small archive, its last 40 bytes cut off, and a server of the cut one.
+fn truncated_archive() -> (Vec<u8>, Vec<u8>, String) {
     let zip = small_archive();
     let cut = zip[..zip.len() - 40].to_vec();
     let url = serve(cut.clone(), cut.len(), 1);
+    (zip, cut, url)
+}
+
+#[test]
+fn truncated_archive_fails_its_checksum() {
+    let (zip, cut, url) = truncated_archive();
     let cache = common::temp_dir("dl-md5");
-    let archive = Archive {
-        url,
-        md5: md5_hex(&zip),
-        folder: "ml-100k".into(),
-    };
+    let archive = ml_100k(url, &zip);
     let err = fetch(&archive, &cache).unwrap_err();
     assert!(matches!(err, DataError::Checksum { .. }), "{err}");
     assert!(err.to_string().contains(&md5_hex(&zip)), "{err}");
@@ -117,15 +120,9 @@ fn truncated_archive_fails_its_checksum() {
 
 #[test]
 fn archive_that_matches_but_is_corrupt_is_an_archive_error() {
-    let zip = small_archive();
-    let cut = zip[..zip.len() - 40].to_vec();
-    let url = serve(cut.clone(), cut.len(), 1);
+    let (zip, cut, url) = truncated_archive();
     let cache = common::temp_dir("dl-corrupt");
-    let archive = Archive {
-        url,
-        md5: md5_hex(&cut),
-        folder: "ml-100k".into(),
-    };
+    let archive = ml_100k(url, &cut);
     let err = fetch(&archive, &cache).unwrap_err();
     assert!(matches!(err, DataError::Archive { .. }), "{err}");
     assert!(!cache.join("ml-100k").exists());
