@@ -15,7 +15,7 @@ use netrex::{feature_map, FeatureNames, SideFeatures};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{assert_kernel_matches_dfdx, custom_losses, sgd, temp, zipf_data};
+use common::{assert_kernel_matches_dfdx, assert_same_tables, custom_losses, sgd, temp, zipf_data};
 
 const USERS: usize = 30;
 const ITEMS: usize = 24;
@@ -121,14 +121,11 @@ fn identity_features_train_the_bilinear_model_exactly() {
         let a = bilinear.fit(&x).unwrap().loss_history;
         let b = hybrid.fit(&x).unwrap().loss_history;
         assert_eq!(a, b, "{}", loss.name());
-        for (s, t) in bilinear
-            .representation()
-            .tables()
-            .iter()
-            .zip(hybrid.representation().tables())
-        {
-            assert_eq!(s.data(), t.data(), "{}: {}", loss.name(), s.name());
-        }
+        assert_same_tables(
+            bilinear.representation().tables(),
+            hybrid.representation().tables(),
+            &loss.name(),
+        );
         let (mut sa, mut sb) = (vec![0.0; ITEMS], vec![0.0; ITEMS]);
         bilinear.score_items(3, &mut sa);
         hybrid.score_items(3, &mut sb);

@@ -14,7 +14,7 @@ use netrex::Checkpoint;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{randomize_sequence_tables, sequence_config};
+use common::{assert_same_tables, randomize_sequence_tables, sequence_config};
 
 const ITEMS: usize = 6;
 const DIM: usize = 3;
@@ -203,14 +203,11 @@ fn identity_features_train_exactly_as_the_plain_model() {
             plain.fit(&train).unwrap();
             featured.fit(&train).unwrap();
             assert_eq!(plain.loss_history(), featured.loss_history());
-            for (a, b) in plain
-                .representation()
-                .tables()
-                .iter()
-                .zip(featured.representation().tables())
-            {
-                assert_eq!(a.data(), b.data(), "{} {kind:?}", a.name());
-            }
+            assert_same_tables(
+                plain.representation().tables(),
+                featured.representation().tables(),
+                &format!("{kind:?}"),
+            );
             let features = featured.item_feature_tables().unwrap();
             assert_eq!(
                 &plain.representation().tables()[0].data()[DIM..],
@@ -246,14 +243,11 @@ fn a_saved_model_keeps_its_features_and_a_corrupt_map_is_an_error() {
         ImplicitSequenceModel::<AnySequence, BuiltinLoss>::load(&dir, loss).unwrap();
     assert_eq!(loaded.item_feature_map(), m.item_feature_map());
     assert_eq!(loaded.item_feature_tables(), m.item_feature_tables());
-    for (a, b) in loaded
-        .representation()
-        .tables()
-        .iter()
-        .zip(m.representation().tables())
-    {
-        assert_eq!(a.data(), b.data(), "{}", a.name());
-    }
+    assert_same_tables(
+        loaded.representation().tables(),
+        m.representation().tables(),
+        "loaded",
+    );
     let history = [0u32, 3, 2];
     assert_eq!(
         loaded.predict(&history).unwrap(),

@@ -182,3 +182,11 @@ pub fn sgd(config: TrainingConfig, learning_rate: f32) -> TrainingConfig {
         .learning_rate(learning_rate)
         .config()
 }
+
+/// Tables `a` and `b` hold the same values, table by table (`what` names the case).
+pub fn assert_same_tables(a: &[Table], b: &[Table], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: table counts");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.data(), y.data(), "{what}: {}", x.name());
+    }
+}
