@@ -16,6 +16,15 @@ fn names_of(f: &netrex_data::Features, row: u32) -> Vec<String> {
     names
 }
 
+/// How many feature names start with `prefix`.
+fn prefixed(f: &netrex_data::Features, prefix: &str) -> usize {
+    f.names()
+        .raw_ids()
+        .iter()
+        .filter(|n| n.starts_with(prefix))
+        .count()
+}
+
 #[test]
 fn ml100k_items_have_genres_and_a_decade() {
     let dir = common::data_dir().join("ml-100k");
@@ -32,12 +41,7 @@ fn ml100k_items_have_genres_and_a_decade() {
             "genre:Comedy"
         ]
     );
-    let genres = f
-        .names()
-        .raw_ids()
-        .iter()
-        .filter(|n| n.starts_with("genre:"));
-    assert_eq!(genres.count(), 19);
+    assert_eq!(prefixed(&f, "genre:"), 19);
     // every movie has a decade; ML-100K's one movie without a release date gets "unknown"
     for row in 0..1682 {
         let names = names_of(&f, row);
@@ -63,12 +67,7 @@ fn ml100k_users_have_gender_age_and_occupation() {
         names_of(&f, first),
         ["age:18-24", "gender:M", "occupation:technician"]
     );
-    let occupations = f
-        .names()
-        .raw_ids()
-        .iter()
-        .filter(|n| n.starts_with("occupation:"));
-    assert_eq!(occupations.count(), 21);
+    assert_eq!(prefixed(&f, "occupation:"), 21);
 }
 
 #[test]

@@ -12,6 +12,14 @@ fn data() -> Interactions {
     zipf_data(60, 40, 3000, 3)
 }
 
+/// The data and a bilinear model trained on it with `loss`.
+fn fitted<L: Loss>(loss: L) -> (Interactions, ImplicitFactorizationModel<Bilinear, L>) {
+    let x = data();
+    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, loss).unwrap();
+    m.fit(&x).unwrap();
+    (x, m)
+}
+
 fn config() -> TrainingConfig {
     TrainingConfig::builder()
         .embedding_dim(8)
@@ -62,9 +70,7 @@ fn second_fit_continues() {
 
 #[test]
 fn save_load_round_trip() {
-    let x = data();
-    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Warp::default()).unwrap();
-    m.fit(&x).unwrap();
+    let (x, m) = fitted(Warp::default());
     let dir = temp("roundtrip");
     let catalog = Catalog {
         seen: Some(x.histories()),
@@ -92,9 +98,7 @@ fn save_load_round_trip() {
 
 #[test]
 fn corrupt_or_mismatched_files_are_errors() {
-    let x = data();
-    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
-    m.fit(&x).unwrap();
+    let (_, m) = fitted(Bpr::default());
     let dir = temp("corrupt");
     m.save(&dir, &Catalog::default()).unwrap();
     let load = || ImplicitFactorizationModel::<Bilinear, Bpr>::load(&dir, Bpr::default());
@@ -216,9 +220,7 @@ fn a_nan_parameter_stops_per_example_sgd_at_the_first_positive() {
 
 #[test]
 fn recommend_leaves_out_seen_items() {
-    let x = data();
-    let mut m = ImplicitFactorizationModel::bilinear(config(), 60, 40, Bpr::default()).unwrap();
-    m.fit(&x).unwrap();
+    let (x, m) = fitted(Bpr::default());
     let seen = x.histories();
     let recs = m.recommend(0, 10, seen.get(0)).unwrap();
     assert_eq!(recs.len(), 10);

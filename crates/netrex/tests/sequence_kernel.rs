@@ -101,12 +101,28 @@ fn assert_same_gradients(
     }
 }
 
+/// A kernel-trained model of `representation` with `loss` and `sampling`, its tables
+/// randomised.
+fn randomized<L: Loss>(
+    representation: AnySequence,
+    loss: L,
+    sampling: NegativeSampling,
+    rng: &mut StdRng,
+) -> ImplicitSequenceModel<AnySequence, L> {
+    let config = SequenceConfig {
+        negatives: sampling,
+        ..config(true, 1)
+    };
+    let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
+    randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
+    model
+}
+
 fn check_loss<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
     for representation in representations(rng) {
         let what = format!("{} / {}", representation.name(), loss.name());
-        let mut model =
-            ImplicitSequenceModel::new(config(true, 1), representation, loss.clone()).unwrap();
-        randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
+        let sampling = NegativeSampling::PerPosition;
+        let model = randomized(representation, loss.clone(), sampling, rng);
         let [inputs, targets, negatives] = batch(rng, 11, 7, loss.num_negatives());
         assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &negatives);
     }
@@ -127,12 +143,7 @@ fn shared_negatives_take_dense_products_with_the_same_gradients() {
         let loss = BuiltinLoss::from_name(name, Some(4)).unwrap();
         for representation in representations(&mut rng) {
             let what = format!("{} / {name}, shared", representation.name());
-            let config = SequenceConfig {
-                negatives: NegativeSampling::PerRow,
-                ..config(true, 1)
-            };
-            let mut model = ImplicitSequenceModel::new(config, representation, loss).unwrap();
-            randomize_sequence_tables(model.representation_mut().tables_mut(), &mut rng);
+            let model = randomized(representation, loss, NegativeSampling::PerRow, &mut rng);
             let [inputs, targets, _] = batch(&mut rng, 11, 7, 0);
             // one set of 4 negatives per row, repeated at its 7 positions
             let negatives: Vec<u32> = (0..11)
@@ -161,12 +172,8 @@ fn full_catalog_scores_every_item_with_the_same_gradients() {
 fn check_full_catalog<L: Loss + Clone>(loss: L, rng: &mut StdRng) {
     for representation in representations(rng) {
         let what = format!("{} / {}, full catalog", representation.name(), loss.name());
-        let config = SequenceConfig {
-            negatives: NegativeSampling::FullCatalog,
-            ..config(true, 1)
-        };
-        let mut model = ImplicitSequenceModel::new(config, representation, loss.clone()).unwrap();
-        randomize_sequence_tables(model.representation_mut().tables_mut(), rng);
+        let sampling = NegativeSampling::FullCatalog;
+        let model = randomized(representation, loss.clone(), sampling, rng);
         // more real positions than one parallel task of the kernel
         let [inputs, targets, _] = batch(rng, 11, 7, 0);
         assert_kernel_matches_dfdx(&what, &model, &inputs, &targets, &[]);
