@@ -4,18 +4,10 @@
 
 mod common;
 
-use common::{markov_data, zipf_data};
+use common::{markov_data, worst_difference, zipf_data};
 use netrex::prelude::*;
-use netrex::representations::Table;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-
-fn worst_difference(a: &[Table], b: &[Table]) -> f32 {
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| x.data().iter().zip(y.data()).map(|(p, q)| (p - q).abs()))
-        .fold(0.0, f32::max)
-}
 
 fn training(optimizer: OptimizerKind, lr: f32) -> TrainingConfig {
     TrainingConfig::builder()

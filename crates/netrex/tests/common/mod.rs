@@ -190,3 +190,11 @@ pub fn assert_same_tables(a: &[Table], b: &[Table], what: &str) {
         assert_eq!(x.data(), y.data(), "{what}: {}", x.name());
     }
 }
+
+/// The largest difference between two sets of tables, value by value.
+pub fn worst_difference(a: &[Table], b: &[Table]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.data().iter().zip(y.data()).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
