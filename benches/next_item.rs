@@ -14,6 +14,10 @@ use netrex::representations::{Sasrec, SasrecSpec};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "support/paths.rs"]
+mod paths;
+use paths::{bench_paths, StepBatch};
+
 const ITEMS: usize = 12_101;
 
 fn spec() -> SasrecSpec {
@@ -65,26 +69,14 @@ fn sasrec_step(c: &mut Criterion) {
     let model =
         ImplicitSequenceModel::new(config(1, netrex::NegativeSampling::PerRow), sasrec, loss)
             .expect("valid");
-    group.bench_function(
-        BenchmarkId::new("kernel", "batch128_len50_dim64_ss256"),
-        |b| {
-            b.iter(|| {
-                model
-                    .fused_batch_gradients(batch, &inputs, &targets, &negatives)
-                    .expect("a host encoder")
-            })
-        },
-    );
-    group.bench_function(
-        BenchmarkId::new("dfdx", "batch128_len50_dim64_ss256"),
-        |b| {
-            b.iter(|| {
-                model
-                    .batch_gradients(batch, &inputs, &targets, &negatives)
-                    .expect("step")
-            })
-        },
-    );
+    let step = StepBatch {
+        rows: batch,
+        inputs: &inputs,
+        targets: &targets,
+        negatives: &negatives,
+    };
+    let id = |path: &str| BenchmarkId::new(path, "batch128_len50_dim64_ss256");
+    bench_paths(&mut group, id, &model, &step);
     group.finish();
 }
 

@@ -13,7 +13,13 @@ use rand::{Rng, SeedableRng};
 
 #[path = "../examples/support/custom_losses.rs"]
 mod custom_losses;
+#[path = "support/paths.rs"]
+mod paths;
+#[path = "../examples/support/random_rows.rs"]
+mod random_rows;
 use custom_losses::CustomBpr;
+use paths::{bench_paths, StepBatch};
+use random_rows::random_rows;
 
 const USERS: usize = 943;
 const ITEMS: usize = 1682;
@@ -56,14 +62,7 @@ fn sequence_steps(c: &mut Criterion) {
     group.sample_size(10);
     let mut rng = StdRng::seed_from_u64(0);
     let (batch, len, dim) = (32usize, 50usize, 32usize);
-    let targets: Vec<u32> = (0..batch * len)
-        .map(|_| rng.gen_range(1..=ITEMS as u32))
-        .collect();
-    // inputs are the targets shifted right by one within each row
-    let inputs: Vec<u32> = targets
-        .chunks(len)
-        .flat_map(|row| std::iter::once(0).chain(row[..len - 1].iter().copied()))
-        .collect();
+    let (inputs, targets) = random_rows(&mut rng, (batch, len), ITEMS);
     let config = SequenceConfig {
         training: TrainingConfig::builder().embedding_dim(dim).config(),
         max_len: len,
@@ -95,21 +94,16 @@ fn sequence_steps(c: &mut Criterion) {
         for (name, representation) in &kinds {
             let model = ImplicitSequenceModel::new(config.clone(), representation.clone(), loss)
                 .expect("valid");
-            let id = |kernel: &str| format!("{kernel}_{loss_name}_batch32_len50_dim32");
-            group.bench_function(BenchmarkId::new(id("dfdx"), name), |b| {
-                b.iter(|| {
-                    model
-                        .batch_gradients(batch, &inputs, &targets, &negatives)
-                        .expect("step")
-                })
-            });
-            group.bench_function(BenchmarkId::new(id("kernel"), name), |b| {
-                b.iter(|| {
-                    model
-                        .fused_batch_gradients(batch, &inputs, &targets, &negatives)
-                        .expect("a host encoder")
-                })
-            });
+            let id = |path: &str| {
+                BenchmarkId::new(format!("{path}_{loss_name}_batch32_len50_dim32"), name)
+            };
+            let step = StepBatch {
+                rows: batch,
+                inputs: &inputs,
+                targets: &targets,
+                negatives: &negatives,
+            };
+            bench_paths(&mut group, id, &model, &step);
         }
     }
     group.finish();

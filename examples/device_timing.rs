@@ -19,6 +19,10 @@ use netrex::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "support/random_rows.rs"]
+mod random_rows;
+use random_rows::random_rows;
+
 /// Builds a fresh sequence representation.
 type Build = fn(&mut StdRng) -> AnySequence;
 
@@ -92,13 +96,7 @@ where
     }
     let num_items = 27_000usize;
     let (batch, len, dim) = (256usize, 50usize, 32usize);
-    let targets: Vec<u32> = (0..batch * len)
-        .map(|_| rng.gen_range(1..=num_items as u32))
-        .collect();
-    let inputs: Vec<u32> = targets
-        .chunks(len)
-        .flat_map(|row| std::iter::once(0).chain(row[..len - 1].iter().copied()))
-        .collect();
+    let (inputs, targets) = random_rows(&mut rng, (batch, len), num_items);
     let loss = || BuiltinLoss::from_name("bpr", None).expect("built-in");
     let negatives: Vec<u32> = (0..batch * len)
         .map(|_| rng.gen_range(1..=num_items as u32))

@@ -109,7 +109,7 @@ fn truncated_archive() -> (Vec<u8>, Vec<u8>, String) {
 
 #[test]
 fn truncated_archive_fails_its_checksum() {
-    let (zip, cut, url) = truncated_archive();
+    let (zip, _, url) = truncated_archive();
     let cache = common::temp_dir("dl-md5");
     let archive = ml_100k(url, &zip);
     let err = fetch(&archive, &cache).unwrap_err();
@@ -120,7 +120,7 @@ fn truncated_archive_fails_its_checksum() {
 
 #[test]
 fn archive_that_matches_but_is_corrupt_is_an_archive_error() {
-    let (zip, cut, url) = truncated_archive();
+    let (_, cut, url) = truncated_archive();
     let cache = common::temp_dir("dl-corrupt");
     let archive = ml_100k(url, &cut);
     let err = fetch(&archive, &cache).unwrap_err();
