@@ -24,12 +24,9 @@ use rand::{Rng, SeedableRng};
 
 const D: usize = 64;
 
-fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
-    std::env::args()
-        .nth(k)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "support/cli_args.rs"]
+mod cli_args;
+use cli_args::arg;
 
 /// Fastest and median of `rounds` timings of `f`.
 fn time(rounds: usize, mut f: impl FnMut()) -> (f64, f64) {

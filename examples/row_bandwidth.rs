@@ -35,12 +35,9 @@ use std::time::Instant;
 
 const AHEAD: usize = 8;
 
-fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
-    std::env::args()
-        .nth(k)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "support/cli_args.rs"]
+mod cli_args;
+use cli_args::arg;
 
 /// splitmix64: a seeded stream of row ids.
 struct Stream(u64);

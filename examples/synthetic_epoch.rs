@@ -23,12 +23,9 @@ use netrex::prelude::*;
 mod custom_losses;
 use custom_losses::CustomBpr;
 
-fn arg<T: std::str::FromStr>(k: usize, default: T) -> T {
-    std::env::args()
-        .nth(k)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "support/cli_args.rs"]
+mod cli_args;
+use cli_args::arg;
 
 fn peak_resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
