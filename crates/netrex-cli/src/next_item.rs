@@ -240,6 +240,9 @@ where
     if let Some(e) = decay_failure {
         return Err(e.into());
     }
+    if let Some(why) = &report.diverged {
+        eprintln!("warning: training stopped early: {why}");
+    }
     let test = on_cpu(&model, |m| passes.test(m))?;
     if let Some(dir) = &plan.output.save {
         let catalog = Catalog {
@@ -260,6 +263,7 @@ where
     out["epoch_seconds"] = json!(report.epoch_seconds);
     out["loss_history"] = json!(report.loss_history);
     out["validation_curve"] = json!(report.validation);
+    out["diverged"] = json!(report.diverged);
     if decay.is_some() {
         out["learning_rate_decays"] = json!(rates);
     }

@@ -11,7 +11,7 @@ use netrex::folder::FolderLock;
 use netrex::losses::{BuiltinLoss, Loss};
 use netrex::plan::RunPlan;
 use netrex::prelude::*;
-use netrex::{EpochEnd, FeatureNames, FitReport};
+use netrex::{EpochEnd, FeatureNames, FitReport, EXPLOSION_FACTOR};
 
 use crate::load::Split;
 use crate::report::{merge, metrics_json, metrics_text, print_epochs};
@@ -263,6 +263,20 @@ pub(crate) fn diverged(epoch: usize, loss: f32, learning_rate: f32) -> Option<Ne
     })
 }
 
+/// [`diverged`], or a loss that exploded: `end`'s above [`EXPLOSION_FACTOR`] times the lowest
+/// of the `earlier` epochs' (positive losses only; custom losses may go below zero).
+fn diverged_after(earlier: &[f32], end: &EpochEnd, learning_rate: f32) -> Option<NetrexError> {
+    let low = earlier.iter().copied().fold(f32::INFINITY, f32::min);
+    if low > 0.0 && end.loss > EXPLOSION_FACTOR * low {
+        return Some(NetrexError::Training(format!(
+            "training diverged: epoch {}'s mean loss {} is over {EXPLOSION_FACTOR} times the \
+             lowest before it, {low}, at learning rate {learning_rate}; lower --learning-rate",
+            end.epoch, end.loss
+        )));
+    }
+    diverged(end.epoch, end.loss, learning_rate)
+}
+
 /// Fits (or, with `resume`, finishes) `model` with the per-epoch evaluation, checkpoints and
 /// curve the plan asks for, then tests, saves (into `folder`, claimed by this run), charts and
 /// reports it.
@@ -295,7 +309,7 @@ pub(crate) fn train_and_report<M: Trainable>(
     let learning_rate = plan.training_config().learning_rate;
     let mut curve: Vec<(usize, f64)> = Vec::new();
     let mut on_epoch = |m: &M, end: &EpochEnd| -> Result<(), NetrexError> {
-        if let Some(e) = diverged(end.epoch, end.loss, learning_rate) {
+        if let Some(e) = diverged_after(m.history(), end, learning_rate) {
             return Err(e);
         }
         if due(output.eval_every, end) {
@@ -357,4 +371,26 @@ pub(crate) fn train_and_report<M: Trainable>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loss_ten_times_the_lowest_is_divergence() {
+        let end = |epoch: usize, loss: f32| EpochEnd {
+            epoch,
+            run_epoch: epoch,
+            run_epochs: 10,
+            loss,
+        };
+        assert!(diverged_after(&[], &end(1, 5.0), 0.01).is_none());
+        assert!(diverged_after(&[2.0, 0.5], &end(3, 4.9), 0.01).is_none());
+        let e = diverged_after(&[2.0, 0.5], &end(3, 5.5), 0.01).expect("an explosion");
+        assert!(e.to_string().contains("epoch 3's mean loss 5.5"), "{e}");
+        // losses at or below zero are not compared; a NaN loss always is divergence
+        assert!(diverged_after(&[-1.0], &end(2, 50.0), 0.01).is_none());
+        assert!(diverged_after(&[1.0], &end(2, f32::NAN), 0.01).is_some());
+    }
 }

@@ -35,6 +35,8 @@ pub struct Sequence {
     /// The best epoch and each epoch's validation NDCG@10 of the last early-stopped fit.
     best_epoch: Option<usize>,
     validation_curve: Vec<(usize, f64)>,
+    /// Why the last early-stopped fit stopped early, if it diverged.
+    diverged: Option<String>,
 }
 
 /// `data`'s ids must lie within the model's catalog.
@@ -126,12 +128,14 @@ impl Sequence {
                 Ok((
                     report.loss_history,
                     report.validation,
-                    Some(report.best_epoch),
+                    Some((report.best_epoch, report.diverged)),
                 ))
             })?;
         (self.setting.plan, self.model) = (plan, Some(model));
         (self.setting.users, self.setting.items) = (data.users.clone(), data.items.clone());
-        (self.best_epoch, self.validation_curve) = (best, curve);
+        self.best_epoch = best.as_ref().map(|b| b.0);
+        self.diverged = best.and_then(|b| b.1);
+        self.validation_curve = curve;
         Ok(losses)
     }
 
@@ -139,6 +143,13 @@ impl Sequence {
     #[getter]
     fn best_epoch(&self) -> Option<usize> {
         self.best_epoch
+    }
+
+    /// Why the last early-stopped fit stopped before its patience ran out, if it diverged (a
+    /// validation score that collapsed, a loss that exploded); its best epoch's model is kept.
+    #[getter]
+    fn diverged(&self) -> Option<String> {
+        self.diverged.clone()
     }
 
     /// (epoch, validation NDCG@10) of each round of the last early-stopped fit.

@@ -30,7 +30,8 @@ pub use config::{
 pub use device::{available_devices, ComputeDevice};
 pub use engine::checkpoint::{checkpoint_dir, find_checkpoint, Checkpoint};
 pub use engine::early_stopping::{
-    fit_early_stopping, EarlyStopping, EarlyStoppingReport, PlateauDecay, RoundEnd,
+    fit_early_stopping, EarlyStopping, EarlyStoppingReport, PlateauDecay, RoundEnd, COLLAPSE_SHARE,
+    EXPLOSION_FACTOR,
 };
 pub use engine::files::Catalog;
 pub use engine::training::{in_pool, EpochEnd, Fit, FitReport, OnEpoch};

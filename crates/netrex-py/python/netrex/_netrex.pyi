@@ -114,6 +114,7 @@ class Sequence:
     plan_json: str
     fitted: bool
     best_epoch: Optional[int]
+    diverged: Optional[str]
     validation_curve: List[Tuple[int, float]]
     loss_history: List[float]
     epochs_trained: int

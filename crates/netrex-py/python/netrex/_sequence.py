@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Optional, Sequence as Seq, Tuple
 
 import numpy as np
@@ -127,12 +128,20 @@ class SequenceModel(_FileBacked):
             self._core.fit(data, validation, epochs, callback)
         finally:
             bar.close()
+        if self._core.diverged:
+            warnings.warn(f"training stopped early: {self._core.diverged}", stacklevel=2)
         return self
 
     @property
     def best_epoch(self) -> Optional[int]:
         """The epoch whose model early stopping kept."""
         return self._core.best_epoch
+
+    @property
+    def diverged(self) -> Optional[str]:
+        """Why the last early-stopped fit stopped early, if it diverged (a validation score that
+        collapsed or a loss that exploded); the best epoch's model is kept. ``None`` otherwise."""
+        return self._core.diverged
 
     @property
     def validation_curve(self):

@@ -1,5 +1,6 @@
 //! Early stopping: train in rounds, score the model on validation data after each, keep the
-//! best round's model, and stop once `patience` epochs have passed without a better score.
+//! best round's model, and stop once `patience` epochs have passed without a better score, or
+//! at once when the run diverges (a validation score that collapses, a loss that explodes).
 
 use std::time::Instant;
 
@@ -49,6 +50,46 @@ pub struct EarlyStoppingReport {
     pub loss_history: Vec<f32>,
     /// `(epoch, score)` after each round.
     pub validation: Vec<(usize, f64)>,
+    /// Why the run stopped early, if it diverged: the validation score fell below
+    /// [`COLLAPSE_SHARE`] of the best, or the round's loss rose above [`EXPLOSION_FACTOR`]
+    /// times the lowest so far. The best epoch's model is kept either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
+}
+
+/// A validation score below this share of the best one so far is a collapse: the run stops.
+pub const COLLAPSE_SHARE: f64 = 0.5;
+
+/// A round's loss above this many times the lowest epoch loss so far is an explosion: the run
+/// stops.
+pub const EXPLOSION_FACTOR: f32 = 10.0;
+
+/// Why the run looks diverged after its last round, if it does: its validation score against
+/// the best one, then its loss against the lowest one (losses at or below zero, which custom
+/// losses may have, are not compared).
+fn divergence(report: &EarlyStoppingReport, score: f64) -> Option<String> {
+    let (epoch, best, at) = (report.epochs, report.best_score, report.best_epoch);
+    let kept =
+        format!("the model of epoch {at} is kept; a smaller learning rate may train further");
+    if best > 0.0 && score < COLLAPSE_SHARE * best {
+        return Some(format!(
+            "the validation score collapsed at epoch {epoch}: {score:.4} against {best:.4} at \
+             epoch {at}; {kept}"
+        ));
+    }
+    let last = *report.loss_history.last()?;
+    let (low_at, low) = report
+        .loss_history
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))?;
+    (*low > 0.0 && last > EXPLOSION_FACTOR * low).then(|| {
+        format!(
+            "the training loss exploded at epoch {epoch}: {last:.4} against {low:.4} at epoch \
+             {}; {kept}",
+            low_at + 1
+        )
+    })
 }
 
 /// How far an early-stopped fit is, after each round.
@@ -133,6 +174,7 @@ pub fn fit_early_stopping<M: Fit, S>(
         epoch_seconds: Vec::new(),
         loss_history: Vec::new(),
         validation: Vec::new(),
+        diverged: None,
     };
     let mut best = None;
     while report.epochs < rules.max_epochs {
@@ -167,7 +209,8 @@ pub fn fit_early_stopping<M: Fit, S>(
                 best: (report.best_score, report.best_epoch),
             },
         );
-        if report.epochs - report.best_epoch >= rules.patience {
+        report.diverged = divergence(&report, score);
+        if report.diverged.is_some() || report.epochs - report.best_epoch >= rules.patience {
             break;
         }
     }
@@ -182,10 +225,12 @@ mod tests {
     use super::*;
     use crate::engine::training::{FitReport, OnEpoch};
 
-    /// A "model" whose validation score after epoch e is `curve[e - 1]`.
+    /// A "model" whose validation score after epoch e is `curve[e - 1]`, and whose loss is
+    /// `1 / e` until epoch `explode_at`, 100 from there.
     struct Scripted {
         epoch: usize,
         state: usize,
+        explode_at: usize,
     }
 
     impl Fit for Scripted {
@@ -197,7 +242,11 @@ mod tests {
             self.epoch += 1;
             self.state = self.epoch;
             Ok(FitReport {
-                loss_history: vec![1.0 / self.epoch as f32],
+                loss_history: vec![if self.epoch < self.explode_at {
+                    1.0 / self.epoch as f32
+                } else {
+                    100.0
+                }],
                 seconds: 0.0,
             })
         }
@@ -214,11 +263,15 @@ mod tests {
     /// the rounds reported.
     fn scripted(
         curve: &[f64],
-        max_epochs: usize,
-        patience: usize,
+        (max_epochs, patience): (usize, usize),
+        explode_at: usize,
     ) -> (EarlyStoppingReport, usize, usize) {
         let train = Interactions::new(vec![0], vec![0], 1, 1).unwrap();
-        let mut model = Scripted { epoch: 0, state: 0 };
+        let mut model = Scripted {
+            epoch: 0,
+            state: 0,
+            explode_at,
+        };
         let mut rounds = 0;
         let report = fit_early_stopping(
             &mut model,
@@ -239,14 +292,34 @@ mod tests {
     #[test]
     fn the_best_epoch_is_kept_and_patience_stops_the_fit() {
         let curve = [0.1, 0.3, 0.2, 0.25, 0.29, 0.1, 0.5];
-        let (report, state, rounds) = scripted(&curve, 100, 3);
+        let (report, state, rounds) = scripted(&curve, (100, 3), usize::MAX);
         // epoch 2 is best; epochs 3, 4, 5 do not beat it: stop after 5, never seeing 0.5
         assert_eq!((report.best_epoch, report.epochs, rounds), (2, 5, 5));
         assert_eq!(report.best_score, 0.3);
         assert_eq!(state, 2);
         assert_eq!(report.epoch_seconds.len(), 5);
-        let (capped, _, _) = scripted(&curve, 2, 10);
+        let (capped, _, _) = scripted(&curve, (2, 10), usize::MAX);
         assert_eq!(capped.epochs, 2);
+        assert_eq!(report.diverged, None);
+    }
+
+    #[test]
+    fn a_collapsed_validation_score_stops_the_run_and_keeps_the_best_model() {
+        // epoch 3 falls below half of epoch 2's score: stop there, patience or not
+        let (report, state, rounds) = scripted(&[0.2, 0.3, 0.1, 0.4], (100, 50), usize::MAX);
+        assert_eq!(
+            (report.best_epoch, report.epochs, rounds, state),
+            (2, 3, 3, 2)
+        );
+        let why = report.diverged.expect("a collapse");
+        assert!(why.contains("collapsed at epoch 3"), "{why}");
+        assert!(why.contains("0.1000 against 0.3000 at epoch 2"), "{why}");
+        // the loss of epoch 3 is 100 against epoch 2's 0.5: an explosion, scores steady
+        let (report, state, _) = scripted(&[0.2, 0.3, 0.3, 0.4], (100, 50), 3);
+        assert_eq!((report.best_epoch, report.epochs, state), (2, 3, 2));
+        let why = report.diverged.expect("an explosion");
+        assert!(why.contains("loss exploded at epoch 3"), "{why}");
+        assert!(why.contains("100.0000 against 0.5000 at epoch 2"), "{why}");
     }
 
     #[test]
