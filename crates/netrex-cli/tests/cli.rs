@@ -212,6 +212,7 @@ fn leave_one_out_trains_the_same_on_the_device_path() {
         assert!((a - b).abs() < 1e-4, "{kernel} vs {device}");
     }
     assert_eq!(kernel["best_epoch"], device["best_epoch"]);
+    assert!(kernel["diverged"].is_null(), "{kernel}");
     #[cfg(not(feature = "cuda"))]
     netrex("fit --sequences /no/such/file --model sasrec --device cuda")
         .fails_with("built without CUDA");

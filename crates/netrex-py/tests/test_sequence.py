@@ -58,6 +58,7 @@ def test_recommend_save_and_pickle(sequence_file, cli, tmp_path):
     model = netrex.SequenceModel("gru", dim=16, max_epochs=3, patience=2, seed=1, threads=1)
     model.fit(data)  # validation carved from each user's last item
     assert model.best_epoch is not None and len(model.validation_curve) >= 1
+    assert model.diverged is None  # no collapse, no explosion: patience or max_epochs ended it
     ids, scores = model.recommend([[0, 1, 2], [5]], k=4)
     assert ids.shape == (2, 4) and not {0, 1, 2} & set(ids[0].tolist())
     raw, _ = model.recommend([["1", "2"]], k=2, raw=True)
