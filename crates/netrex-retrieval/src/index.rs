@@ -205,24 +205,56 @@ impl ItemIndex {
             biases: query_biases,
             seen: filter.seen,
         };
-        let d = self.dim;
-        let blocks: Vec<Vec<Vec<Ranked>>> = queries
-            .par_chunks(QUERY_BLOCK * d)
-            .enumerate()
-            .map(|(b, block)| self.search_block(block, b * QUERY_BLOCK, &wanted))
+        // fewer blocks of queries than threads: each block's catalog is cut in parts too
+        let (d, items) = (self.dim, self.num_items());
+        let query_blocks = n.div_ceil(QUERY_BLOCK);
+        let threads = rayon::current_num_threads();
+        let parts = threads
+            .div_ceil(query_blocks.max(1))
+            .min(items.div_ceil(ITEM_BLOCK))
+            .max(1);
+        let per_part = items.div_ceil(parts).div_ceil(ITEM_BLOCK) * ITEM_BLOCK;
+        let found: Vec<Vec<Vec<Ranked>>> = (0..query_blocks * parts)
+            .into_par_iter()
+            .map(|task| {
+                let (b, part) = (task / parts, task % parts);
+                let block = &queries[b * QUERY_BLOCK * d..((b + 1) * QUERY_BLOCK).min(n) * d];
+                let range = (part * per_part).min(items)..((part + 1) * per_part).min(items);
+                self.search_block(block, b * QUERY_BLOCK, &wanted, range)
+            })
             .collect();
-        Ok(blocks.into_iter().flatten().collect())
+        // each query's best over the parts of its block's catalog
+        Ok(found
+            .chunks(parts)
+            .flat_map(|block_parts| {
+                let rows = block_parts[0].len();
+                (0..rows).map(move |q| {
+                    let mut top = TopK::new(k);
+                    block_parts
+                        .iter()
+                        .for_each(|p| p[q].iter().for_each(|&r| top.offer(r)));
+                    top.into_sorted()
+                })
+            })
+            .collect())
     }
 
-    /// [`top_k`](Self::top_k) for one block of queries, the first of them query `first`.
-    fn search_block(&self, block: &[f32], first: usize, wanted: &Wanted<'_>) -> Vec<Vec<Ranked>> {
+    /// [`top_k`](Self::top_k) over the items of `range` for one block of queries, the first
+    /// of them query `first`.
+    fn search_block(
+        &self,
+        block: &[f32],
+        first: usize,
+        wanted: &Wanted<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Vec<Vec<Ranked>> {
         let (items, rows) = (self.num_items(), block.len() / self.dim);
         let mut best: Vec<TopK> = (0..rows).map(|_| TopK::new(wanted.k)).collect();
         // each query's seen items, marked while its row is read
         let mut skip = vec![false; items];
         let mut scores = vec![0.0f32; rows * ITEM_BLOCK];
-        for start in (0..items).step_by(ITEM_BLOCK) {
-            let range = start..(start + ITEM_BLOCK).min(items);
+        for start in range.clone().step_by(ITEM_BLOCK) {
+            let range = start..(start + ITEM_BLOCK).min(range.end);
             let cols = range.len();
             self.products(block, range.clone(), &mut scores[..rows * cols]);
             for (q, top) in best.iter_mut().enumerate() {
