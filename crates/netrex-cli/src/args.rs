@@ -370,6 +370,17 @@ pub(crate) struct EvaluateArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct ExportArgs {
+    /// The saved factorization model's folder.
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// The folder to write `users.npy`, `items.npy`, `user_ids.txt`, `item_ids.txt` and
+    /// `export.json` into (created if missing).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args)]
 pub(crate) struct RecommendArgs {
     /// The saved model's folder.
     #[arg(long)]

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod args;
 mod device;
 mod evaluate;
+mod export;
 mod fit;
 mod guard;
 mod linear;
@@ -21,7 +22,7 @@ mod saved;
 mod train;
 mod tune;
 
-use args::{EvaluateArgs, FitArgs, RecommendArgs};
+use args::{EvaluateArgs, ExportArgs, FitArgs, RecommendArgs};
 
 /// What a command that fails reports.
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -52,6 +53,10 @@ enum Command {
     /// Recommend items for a user of a saved model (raw ids in, raw ids and titles out).
     #[command(after_help = "Example:\n  netrex recommend --model model/ --user 196 -k 10")]
     Recommend(RecommendArgs),
+    /// Write a factorization model's user and item vectors (biases folded in) for a vector
+    /// store: one inner product is the model's score.
+    #[command(after_help = "Example:\n  netrex export --model model/ --out vectors/")]
+    Export(ExportArgs),
 }
 
 fn run() -> Result<(), Failure> {
@@ -60,6 +65,7 @@ fn run() -> Result<(), Failure> {
         Command::Fit(a) => fit::fit(*a),
         Command::Evaluate(a) => evaluate::evaluate_saved(*a),
         Command::Recommend(a) => recommend::recommend(a),
+        Command::Export(a) => export::export(a),
     }
 }
 

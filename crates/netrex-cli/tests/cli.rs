@@ -415,3 +415,78 @@ fn hybrid_cold_items_fit_save_and_score_new_items_from_features() {
     .fails_with("the leave-one-out protocol and popularity do not read features");
     netrex(&format!("fit --csv {path} --item-features movielens")).fails_with("MovieLens release");
 }
+
+/// The rows of a float32 `.npy` file written by `netrex export`, and their width.
+fn read_npy(path: &std::path::Path) -> (Vec<f32>, usize) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + len) % 64, 0, "the header pads the data to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+    let shape = header.split("'shape': (").nth(1).unwrap();
+    let width: usize = shape
+        .split(", ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let values = bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (values, width)
+}
+
+#[test]
+fn export_writes_vectors_whose_inner_product_is_the_score() {
+    let (dir, path) = csv("export");
+    let (model, out) = (dir.join("model"), dir.join("vectors"));
+    netrex(&format!(
+        "fit --csv {path} --timestamp-col ts --split leave-last --loss bpr --dim 8 --epochs 2 \
+         --json --save {}",
+        model.display()
+    ))
+    .json();
+    let printed = netrex(&format!(
+        "export --model {} --out {}",
+        model.display(),
+        out.display()
+    ));
+    assert!(
+        printed.ok && printed.stdout.contains("30 users and 25 items"),
+        "{}",
+        printed.stderr
+    );
+    let (users, width) = read_npy(&out.join("users.npy"));
+    let (items, item_width) = read_npy(&out.join("items.npy"));
+    assert_eq!(
+        (width, item_width, users.len(), items.len()),
+        (10, 10, 300, 250)
+    );
+    let ids = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let (user_ids, item_ids) = (ids("user_ids.txt"), ids("item_ids.txt"));
+    let row_of = |ids: &str, id: &str| ids.lines().position(|l| l == id).unwrap();
+    let u = row_of(&user_ids, "u3");
+    let v = netrex(&format!(
+        "recommend --model {} --user u3 -k 5 --json",
+        model.display()
+    ))
+    .json();
+    for it in v["items"].as_array().unwrap() {
+        let i = row_of(&item_ids, it["item"].as_str().unwrap());
+        let (p, q) = (&users[u * 10..(u + 1) * 10], &items[i * 10..(i + 1) * 10]);
+        let dot: f32 = p.iter().zip(q).map(|(a, b)| a * b).sum();
+        let score = it["score"].as_f64().unwrap() as f32;
+        assert!((dot - score).abs() < 1e-4, "{it}: {dot}");
+    }
+    netrex(&format!(
+        "export --model {} --out {}",
+        dir.display(),
+        out.display()
+    ))
+    .fails_with("model.json");
+}

@@ -39,6 +39,7 @@ pub use error::NetrexError;
 pub use factorization::file::saved_loss_name;
 pub use factorization::fold_in::{FoldIn, FoldedUser, FoldedUsers};
 pub use factorization::hybrid::{feature_map, feature_side, FeatureNames, SideFeatures};
+pub use factorization::vectors::Vectors;
 pub use factorization::ImplicitFactorizationModel;
 pub use optim::{OptimizerConfig, OptimizerKind, RowOptimizer};
 pub use sequence::file::{is_sequence_model, saved_sequence_loss_name};

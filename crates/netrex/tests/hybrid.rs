@@ -355,3 +355,28 @@ fn negatives_drawn_from_a_pool_never_touch_the_other_items() {
         assert!(err.to_string().contains(says), "{err}");
     }
 }
+
+#[test]
+fn folded_vectors_score_as_the_model_does_on_every_side() {
+    let x = data();
+    let mut rng = StdRng::seed_from_u64(12);
+    for (users, items) in sides(&mut rng) {
+        let mut m =
+            ImplicitFactorizationModel::hybrid(config(true, 1), users, items, Bpr::default())
+                .unwrap();
+        m.fit(&x).unwrap();
+        let vectors = m.vectors().unwrap();
+        let (folded_users, folded_items) = vectors.folded();
+        let width = vectors.dim + 2;
+        let all: Vec<u32> = (0..ITEMS as u32).collect();
+        for u in 0..USERS {
+            let p = &folded_users[u * width..(u + 1) * width];
+            let expected = m.predict(u as u32, &all).unwrap();
+            for (i, e) in expected.iter().enumerate() {
+                let q = &folded_items[i * width..(i + 1) * width];
+                let dot: f32 = p.iter().zip(q).map(|(a, b)| a * b).sum();
+                assert!((dot - e).abs() < 1e-4, "user {u} item {i}: {dot} vs {e}");
+            }
+        }
+    }
+}

@@ -32,6 +32,7 @@ pub(crate) mod fused;
 mod gradients;
 pub mod hybrid;
 mod strata;
+pub mod vectors;
 
 use batch::{BatchBuffer, Sampler, PER_EXAMPLE_UNIT};
 

@@ -78,28 +78,32 @@ impl Kernel {
     /// Every item's vector `(items x D)` and bias `(items)`, summed from features on a side
     /// made of features.
     pub(crate) fn item_rows(&self, tables: &[Table], items: usize) -> (Vec<f32>, Vec<f32>) {
+        let side = (self.at.item, self.at.item_bias);
+        self.side_rows(tables, side, self.maps.item.as_deref(), items)
+    }
+
+    /// Every user's vector `(users x D)` and bias `(users)`, as [`item_rows`](Self::item_rows).
+    pub(crate) fn user_rows(&self, tables: &[Table], users: usize) -> (Vec<f32>, Vec<f32>) {
+        let side = (self.at.user, self.at.user_bias);
+        self.side_rows(tables, side, self.maps.user.as_deref(), users)
+    }
+
+    /// The vectors and biases of `count` ids of one side: its embedding and bias tables, and
+    /// its feature map when the side is made of features.
+    fn side_rows(
+        &self,
+        tables: &[Table],
+        (embedding, bias): (usize, usize),
+        map: Option<&FeatureMap>,
+        count: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
         let dim = self.dim;
-        let map = self.maps.item.as_deref();
-        let (mut rows, mut biases) = (vec![0.0f32; items * dim], vec![0.0f32; items]);
+        let (mut rows, mut biases) = (vec![0.0f32; count * dim], vec![0.0f32; count]);
         let mut tmp = vec![0.0f32; dim.max(1)];
-        for i in 0..items {
-            let id = i as u32;
-            read_side(
-                tables,
-                self.at.item,
-                map,
-                id,
-                &mut rows[i * dim..(i + 1) * dim],
-                &mut tmp,
-            );
-            read_side(
-                tables,
-                self.at.item_bias,
-                map,
-                id,
-                &mut biases[i..i + 1],
-                &mut tmp,
-            );
+        for i in 0..count {
+            let (id, row) = (i as u32, &mut rows[i * dim..(i + 1) * dim]);
+            read_side(tables, embedding, map, id, row, &mut tmp);
+            read_side(tables, bias, map, id, &mut biases[i..i + 1], &mut tmp);
         }
         (rows, biases)
     }
