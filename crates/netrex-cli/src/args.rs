@@ -380,14 +380,34 @@ pub(crate) struct ExportArgs {
     pub(crate) out: PathBuf,
 }
 
+/// How `recommend --similar-to` compares two items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimilarityArg {
+    /// The cosine of the item vectors.
+    Cosine,
+    /// Their inner product.
+    Dot,
+}
+
 #[derive(Args)]
 pub(crate) struct RecommendArgs {
     /// The saved model's folder.
     #[arg(long)]
     pub(crate) model: PathBuf,
     /// Factorization models: the user's raw id, as in the training data.
-    #[arg(long, required_unless_present = "items", conflicts_with = "items")]
+    #[arg(
+        long,
+        required_unless_present_any = ["items", "similar_to"],
+        conflicts_with_all = ["items", "similar_to"]
+    )]
     pub(crate) user: Option<String>,
+    /// Factorization models: the items most like this item (raw id) by their vectors, the
+    /// item itself left out.
+    #[arg(long, value_name = "ITEM", conflicts_with = "items")]
+    pub(crate) similar_to: Option<String>,
+    /// How --similar-to compares item vectors.
+    #[arg(long, value_enum, default_value_t = SimilarityArg::Cosine, requires = "similar_to")]
+    pub(crate) similarity: SimilarityArg,
     /// Sequence models: the history, comma-separated raw item ids, oldest first.
     /// Factorization models: a new user's items, folded in without retraining.
     #[arg(long)]

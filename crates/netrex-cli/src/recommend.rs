@@ -8,11 +8,13 @@ use std::path::Path;
 use netrex::data::{read_feature_file, IdMap, RawId};
 use netrex::losses::BuiltinLoss;
 use netrex::prelude::*;
+use netrex::retrieval::Similarity;
+use netrex::similar::similar_items;
 use netrex::{FeatureNames, FoldIn};
 
 type Model = ImplicitFactorizationModel<Hybrid, BuiltinLoss>;
 
-use crate::args::RecommendArgs;
+use crate::args::{RecommendArgs, SimilarityArg};
 use crate::report::print_recommendations;
 use crate::saved::{load_factorization, load_sequence};
 use crate::Failure;
@@ -20,6 +22,11 @@ use crate::Failure;
 /// Runs `netrex recommend`.
 pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
     crate::guard::model_fits(&args.model)?;
+    let factorization =
+        !netrex::is_sequence_model(&args.model) && !netrex::linear::is_linear_model(&args.model);
+    if args.similar_to.is_some() && !factorization {
+        return Err("--similar-to ranks items by a factorization model's item vectors".into());
+    }
     if netrex::is_sequence_model(&args.model) {
         return recommend_sequence(args);
     }
@@ -41,6 +48,19 @@ pub(crate) fn recommend(args: RecommendArgs) -> Result<(), Failure> {
         Vec::new()
     };
     let leave_out = |seen: &[u32]| -> Vec<u32> { seen.iter().chain(&old).copied().collect() };
+    if let Some(raw) = &args.similar_to {
+        let items = catalog.items.as_ref().ok_or("the model has no item ids")?;
+        let [item] = item_indices(items, raw)?[..] else {
+            return Err("--similar-to takes one item id".into());
+        };
+        let similarity = match args.similarity {
+            SimilarityArg::Cosine => Similarity::Cosine,
+            SimilarityArg::Dot => Similarity::Dot,
+        };
+        let ranked = similar_items(&model, &[item], args.k, (similarity, &old))?;
+        print_recommendations(&ranked[0], &catalog, json!({"similar_to": raw}), args.json);
+        return Ok(());
+    }
     if let (None, Some(text)) = (&args.user, &args.items) {
         // a user the model has not seen: folded in from their items, no retraining
         let items = catalog.items.as_ref().ok_or("the model has no item ids")?;

@@ -483,10 +483,30 @@ fn export_writes_vectors_whose_inner_product_is_the_score() {
         let score = it["score"].as_f64().unwrap() as f32;
         assert!((dot - score).abs() < 1e-4, "{it}: {dot}");
     }
-    netrex(&format!(
-        "export --model {} --out {}",
-        dir.display(),
-        out.display()
-    ))
-    .fails_with("model.json");
+    let (model_dir, out_dir) = (dir.display(), out.display());
+    netrex(&format!("export --model {model_dir} --out {out_dir}")).fails_with("model.json");
+    // items like i3: cosines (or inner products) of the exported item rows, i3 left out
+    let i3 = row_of(&item_ids, "i3");
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    for (how, cosine) in [("cosine", true), ("dot", false)] {
+        let line = format!("recommend --model {} --similar-to i3 -k 4", model.display());
+        let found = netrex(&format!("{line} --similarity {how} --json")).json();
+        let found = found["items"].as_array().unwrap();
+        assert_eq!(found.len(), 4);
+        for it in found {
+            assert_ne!(it["item"], "i3");
+            let i = row_of(&item_ids, it["item"].as_str().unwrap());
+            let (p, q) = (&items[i3 * 10..i3 * 10 + 8], &items[i * 10..i * 10 + 8]);
+            let dot: f32 = p.iter().zip(q).map(|(a, b)| a * b).sum();
+            let expected = if cosine {
+                dot / (norm(p) * norm(q))
+            } else {
+                dot
+            };
+            let score = it["score"].as_f64().unwrap() as f32;
+            assert!((score - expected).abs() < 1e-4, "{how} {it}: {expected}");
+        }
+    }
+    let unknown = format!("recommend --model {} --similar-to nope", model.display());
+    netrex(&unknown).fails_with("nope");
 }

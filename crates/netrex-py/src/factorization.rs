@@ -13,6 +13,7 @@ use netrex::evaluation::EvalConfig;
 use netrex::losses::BuiltinLoss;
 use netrex::plan::{ModelName, RunPlan};
 use netrex::representations::{FactorizationRepresentation, Hybrid, HybridSide};
+use netrex::retrieval::Similarity;
 use netrex::{Catalog, FeatureNames, FoldIn, ImplicitFactorizationModel, ParamGuard};
 
 use crate::answers::{report_dict, top_k_arrays, Ranked, RankedOne};
@@ -372,6 +373,30 @@ impl Factorization {
         let ids: Vec<i64> = ranked.iter().map(|&(i, _)| i64::from(i)).collect();
         let scores: Vec<f32> = ranked.iter().map(|&(_, s)| s).collect();
         Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+    }
+
+    /// The `k` items most like each of `items` (dense ids; each leaves itself out) by the
+    /// cosine (or, with `cosine=False`, the inner product) of their vectors: (ids int64,
+    /// scores float32), one row per item.
+    #[pyo3(signature = (items, k=10, cosine=true))]
+    fn similar_items<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        k: usize,
+        cosine: bool,
+    ) -> PyResult<Ranked<'py>> {
+        let model = fitted(&self.model)?;
+        let items = ids_below(&items, self.shape()?.1, "item")?;
+        let how = if cosine {
+            Similarity::Cosine
+        } else {
+            Similarity::Dot
+        };
+        let ranked = py
+            .detach(|| netrex::similar::similar_items(model, &items, k, (how, &[])))
+            .or_raise()?;
+        top_k_arrays(py, &ranked, k)
     }
 
     /// The user embeddings, `num_users x dim` float32 (a copy).

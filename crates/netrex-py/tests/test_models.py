@@ -88,6 +88,22 @@ def test_queries(ua, warp_ua):
         warp_ua.predict([0, 1, 2], [1, 2])
 
 
+def test_similar_items(warp_ua):
+    ids, scores = warp_ua.similar_items([0, 49], k=5)
+    assert ids.shape == scores.shape == (2, 5)
+    assert 0 not in ids[0] and 49 not in ids[1] and (np.diff(scores, axis=1) <= 0).all()
+    vectors = warp_ua.item_embeddings
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    by_hand = unit[ids[1]] @ unit[49]
+    assert np.allclose(by_hand, scores[1], atol=1e-5)
+    dot_ids, dot_scores = warp_ua.similar_items([49], k=3, similarity="dot")
+    assert np.allclose(vectors[dot_ids[0]] @ vectors[49], dot_scores[0], rtol=1e-5)
+    raw, _ = warp_ua.similar_items(["50"], k=3, raw=True)
+    assert raw.shape == (1, 3) and "50" not in [str(x) for x in raw[0]]
+    with pytest.raises(NetrexError, match="cosine"):
+        warp_ua.similar_items([0], similarity="euclid")
+
+
 def test_fit_partial_continues_and_checks_the_id_space(ua):
     train, test = ua
     model = netrex.FactorizationModel(loss="adaptive-hinge", dim=32, epochs=1, seed=1, threads=1)

@@ -160,6 +160,23 @@ impl FeatureMap {
         Self::from_rows(&rows, num_features)
     }
 
+    /// Row `id` of a side into `out`: `read(id, out)` when the side is made of ids (`map` is
+    /// `None`), else the weighted sum of its features' rows through `map` (`tmp`: scratch at
+    /// least as long as `out`).
+    #[inline(always)]
+    pub fn compose_side(
+        map: Option<&FeatureMap>,
+        id: u32,
+        out: &mut [f32],
+        tmp: &mut [f32],
+        mut read: impl FnMut(usize, &mut [f32]),
+    ) {
+        match map {
+            None => read(id as usize, out),
+            Some(map) => map.compose(id, out, &mut tmp[..out.len()], read),
+        }
+    }
+
     /// `out = sum_f w_f row_f` over `id`'s features, with rows read by `read(feature, into)`
     /// (`tmp` is scratch of the same length as `out`).
     #[inline]

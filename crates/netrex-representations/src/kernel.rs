@@ -113,12 +113,9 @@ pub fn read_side(
     out: &mut [f32],
     tmp: &mut [f32],
 ) {
-    match map {
-        None => out.copy_from_slice(tables[t].row(id as usize)),
-        Some(map) => map.compose(id, out, tmp, |f, into| {
-            into.copy_from_slice(tables[t].row(f))
-        }),
-    }
+    FeatureMap::compose_side(map, id, out, tmp, |r, into| {
+        into.copy_from_slice(tables[t].row(r))
+    });
 }
 
 impl BilinearKernel {

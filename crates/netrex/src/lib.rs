@@ -34,6 +34,7 @@ pub mod folder;
 pub mod plan;
 #[cfg(feature = "plots")]
 pub mod plot;
+pub mod similar;
 
 pub use netrex_train::*;
 
@@ -47,6 +48,8 @@ pub use netrex_linear as linear;
 pub use netrex_losses as losses;
 /// Representations: parameter tables, bilinear and sequence models, host encoders.
 pub use netrex_representations as representations;
+/// Top-k retrieval over item vectors: netrex-retrieval (no dfdx, no polars).
+pub use netrex_retrieval as retrieval;
 /// Training: configs, models, optimizers, checkpoints, model files.
 pub use netrex_train as train;
 

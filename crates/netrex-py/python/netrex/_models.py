@@ -383,6 +383,19 @@ class FactorizationModel(_FileBacked):
         ids, scores = self._core.recommend_new(_ids(items, "items"), k)
         return (self._dense_to_raw(ids[None, :])[0] if raw else ids), scores
 
+    def similar_items(
+        self, items: Any, k: int = 10, similarity: str = "cosine", raw: bool = False
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items most like each of ``items`` (each leaves itself out) by the cosine,
+        or with ``similarity="dot"`` the inner product, of the items' vectors: ``(ids, scores)``,
+        one row per item, padded with -1 / -inf."""
+        if similarity not in ("cosine", "dot"):
+            raise NetrexError(f"similarity must be 'cosine' or 'dot', not {similarity!r}")
+        if raw:
+            items = self._raw_to_dense(items, "item")
+        ids, scores = self._core.similar_items(_ids(items, "items"), k, similarity == "cosine")
+        return (self._dense_to_raw(ids) if raw else ids), scores
+
     user_embeddings = _forwarded(
         "_core", "user_embeddings", "User embeddings, ``num_users x dim`` float32.", call=True
     )

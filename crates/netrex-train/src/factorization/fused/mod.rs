@@ -125,12 +125,7 @@ pub(crate) fn read_side<S: RowSource + ?Sized>(
     out: &mut [f32],
     tmp: &mut [f32],
 ) {
-    match map {
-        None => tables.read(t, id as usize, out),
-        Some(map) => map.compose(id, out, &mut tmp[..out.len()], |f, into| {
-            tables.read(t, f, into)
-        }),
-    }
+    FeatureMap::compose_side(map, id, out, tmp, |r, into| tables.read(t, r, into));
 }
 
 /// `grad[id] += factor * x`, or, on a side made of features, `grad[f] += factor w_f x` for
