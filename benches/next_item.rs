@@ -26,6 +26,7 @@ fn spec() -> SasrecSpec {
         heads: 1,
         dropout: 0.2,
         positions: 51,
+        frequency: None,
     }
 }
 

@@ -215,6 +215,12 @@ pub(crate) struct FitArgs {
     /// [default: 0.5].
     #[arg(long)]
     pub(crate) dropout: Option<f32>,
+    /// bsarec: the frequency branch's share of each block (BSARec's alpha) [default: 0.7].
+    #[arg(long)]
+    pub(crate) frequency_mix: Option<f32>,
+    /// bsarec: the lowest DFT bins its low-pass keeps (BSARec's c // 2 + 1) [default: 3].
+    #[arg(long)]
+    pub(crate) frequency_cutoff: Option<usize>,
     /// Tune on validation data before the run: `KEY=V1,V2,...` (repeat for more axes; KEY is a
     /// config key such as l2, dim, alpha, learning_rate or training.epochs). Each point trains
     /// on the training data less a held-out share and is scored there; the best then trains

@@ -3,13 +3,18 @@
 //! a sequence model trains on the rest with early stopping on validation NDCG@10, and the
 //! best epoch's model ranks every test target given the history before it (validation item
 //! included), seen items removed. Baselines (popularity, cooc) go through the same ranking.
+//!
+//! The session protocol (`--csv TRAIN --test-csv TEST` with a sequence model, cooc or sknn)
+//! is the same with other parts: each training session's last item validates (early
+//! stopping), the rest trains, and each test session's last item is ranked after the rest of
+//! that session, which training never reads.
 
 use std::any::Any;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use netrex::data::split::{leave_one_out, LeaveOneOut};
+use netrex::data::split::{leave_last_k, leave_one_out, LeaveOneOut};
 use netrex::data::{Dataset, PerUser};
 use netrex::evaluation::{
     next_item_metrics, Cooccurrence, NextItemConfig, NextItemReport, Popularity, SequenceScorer,
@@ -70,6 +75,9 @@ fn metrics(report: &NextItemReport) -> Value {
 
 /// The plan's data split leave-one-out, and the passes that rank its targets.
 fn passes_of(plan: &RunPlan) -> Result<(Dataset, Passes), Failure> {
+    if plan.is_session_files() {
+        return session_passes(plan);
+    }
     let data = load_unsplit(plan)?;
     let split = leave_one_out(&data.interactions)?;
     let passes = Passes {
@@ -80,6 +88,36 @@ fn passes_of(plan: &RunPlan) -> Result<(Dataset, Passes), Failure> {
         threads: plan.training.threads,
     };
     Ok((data, passes))
+}
+
+fn protocol(plan: &RunPlan) -> &'static str {
+    if plan.is_session_files() {
+        "sessions"
+    } else {
+        "leave-one-out"
+    }
+}
+
+/// The session protocol's parts: the test sessions' last items after the rest of each.
+fn session_passes(plan: &RunPlan) -> Result<(Dataset, Passes), Failure> {
+    let split = crate::load::load(plan)?;
+    if split.parts.train.timestamps().is_none() {
+        return Err("the session protocol reads each session in time order: name the CSV's timestamp column with --timestamp-col".into());
+    }
+    let train = leave_last_k(&split.parts.train, 1)?;
+    let test = leave_last_k(&split.parts.test, 1)?;
+    let passes = Passes {
+        train: train.train.histories(),
+        train_and_validation: test.train.histories(),
+        split: LeaveOneOut {
+            train: train.train,
+            validation: train.test,
+            test: test.test,
+        },
+        eval: plan.next_item_config(),
+        threads: plan.training.threads,
+    };
+    Ok((split.data, passes))
 }
 
 /// `netrex evaluate` of a model trained on this protocol: its test targets ranked again.
@@ -117,9 +155,10 @@ pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     plan.training_estimate(size).fits(available_memory())?;
     if !plan.output.json {
         eprintln!(
-            "data: {} users, {} items; leave-one-out: train {} / validation {} / test {}",
+            "data: {} users, {} items; {}: train {} / validation {} / test {}",
             data.users.len(),
             data.items.len(),
+            protocol(plan),
             split.train.len(),
             split.validation.len(),
             split.test.len()
@@ -139,7 +178,7 @@ pub(crate) fn fit_next_item(plan: &RunPlan) -> Result<(), Failure> {
     let mut out = out;
     out["model"] = json!(plan.model.kind.name());
     out["seconds"] = json!(start.elapsed().as_secs_f64());
-    out["protocol"] = json!("leave-one-out");
+    out["protocol"] = json!(protocol(plan));
     out["max_len"] = json!(max_len);
     out["users"] = json!(data.users.len());
     out["items"] = json!(n);

@@ -71,6 +71,8 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut m.blocks, &a.blocks);
     set(&mut m.heads, &a.heads);
     set(&mut m.dropout, &a.dropout);
+    set(&mut m.frequency_mix, &a.frequency_mix);
+    set(&mut m.frequency_cutoff, &a.frequency_cutoff);
     if !a.grid.is_empty() {
         plan.tune.grid = a.grid.clone();
     }
@@ -134,11 +136,14 @@ pub(crate) fn cpus() -> usize {
 /// `fit` runs it through [`finish`]; a tuner's grid points are set on it, so that defaults that
 /// follow a tuned key (a loss's learning rate) follow it.
 pub(crate) fn given_plan(a: &FitArgs) -> Result<RunPlan, Failure> {
-    let mut plan = match &a.config {
-        Some(file) => RunPlan::read(file)?,
-        None => RunPlan::default(),
+    let (mut plan, kind_named) = match &a.config {
+        Some(file) => (RunPlan::read(file)?, RunPlan::names_kind(file)?),
+        None => (RunPlan::default(), false),
     };
     apply_fit(a, &mut plan);
+    if a.model.is_none() && !kind_named {
+        plan.model.kind = plan.default_kind();
+    }
     Ok(plan)
 }
 

@@ -37,8 +37,8 @@ pub use hybrid::{Hybrid, HybridSide};
 pub use kernel::BilinearKernel;
 pub use record::{CnnSpec, HybridSideSpec, HybridSpec, PoolingSpec, Record, SequenceSpec};
 pub use sequence::{
-    check_sequence_tables, AnySequence, CausalCnn, Gru, Lstm, Pooling, Sasrec, SasrecSpec,
-    SequencePopularity, SequenceRepresentation, SequenceRows,
+    check_sequence_tables, AnySequence, CausalCnn, FrequencySpec, Gru, Lstm, Pooling, Sasrec,
+    SasrecSpec, SequencePopularity, SequenceRepresentation, SequenceRows,
 };
 pub use table::{IndexedBy, SparseGrad, Table};
 pub use tape::Taped;

@@ -1,15 +1,60 @@
 //! SASRec's hand-written encoder draws the same dropout masks as its dfdx `encode` for the
-//! same seed, so the two agree while training too: outputs and every gradient.
+//! same seed, so the two agree while training too: outputs and every gradient. The same for
+//! BSARec (SASRec with the causal frequency branch), whose low-pass and `β` have no other
+//! check than this one against dfdx's gradients.
 
 use dfdx::prelude::*;
 use netrex_representations::{
-    BackwardPass, Sasrec, SasrecSpec, SequenceRepresentation, SequenceRows,
+    BackwardPass, FrequencySpec, Sasrec, SasrecSpec, SequenceRepresentation, SequenceRows,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 #[test]
 fn host_and_dfdx_agree_under_dropout() {
+    agree(None);
+}
+
+#[test]
+fn bsarec_host_and_dfdx_agree_under_dropout() {
+    // a window shorter than the rows: the taps stop at lag 3; another longer than them
+    for (cutoff, window) in [(2, 4), (3, 50)] {
+        agree(Some(FrequencySpec {
+            mix: 0.7,
+            cutoff,
+            window,
+        }));
+    }
+}
+
+#[test]
+fn bsarec_taps_are_the_last_row_of_the_low_pass_projection() {
+    // projecting a window onto its lowest bins and reading the last step, by a direct DFT
+    let (n, cutoff) = (7usize, 3usize);
+    let f = FrequencySpec {
+        mix: 0.5,
+        cutoff,
+        window: n,
+    };
+    let taps = f.taps();
+    let x: Vec<f64> = (0..n).map(|i| ((i * 7 + 3) % 5) as f64 - 2.0).collect();
+    let mut last = 0.0;
+    for k in 0..n {
+        // bin k is kept when it or its conjugate is among the lowest `cutoff`
+        if k.min(n - k) >= cutoff {
+            continue;
+        }
+        let angle = |s: usize| 2.0 * std::f64::consts::PI * (k * s) as f64 / n as f64;
+        let re: f64 = (0..n).map(|s| x[s] * angle(s).cos()).sum();
+        let im: f64 = (0..n).map(|s| -x[s] * angle(s).sin()).sum();
+        let at = angle(n - 1);
+        last += (re * at.cos() - im * at.sin()) / n as f64;
+    }
+    let by_taps: f64 = (0..n).map(|j| f64::from(taps[j]) * x[n - 1 - j]).sum();
+    assert!((last - by_taps).abs() < 1e-5, "{last} vs {by_taps}");
+}
+
+fn agree(frequency: Option<FrequencySpec>) {
     let mut rng = StdRng::seed_from_u64(3);
     let (items, d, b, t) = (7usize, 4usize, 10usize, 6usize);
     let spec = SasrecSpec {
@@ -17,6 +62,7 @@ fn host_and_dfdx_agree_under_dropout() {
         heads: 2,
         dropout: 0.4,
         positions: 5,
+        frequency,
     };
     let model = Sasrec::new(items, d, &spec, &mut rng).unwrap();
     // left-padded rows, one of them padding only

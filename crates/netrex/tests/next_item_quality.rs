@@ -24,6 +24,7 @@ fn sasrec_learns_beauty_in_two_epochs() {
         heads: 1,
         dropout: 0.2,
         positions: 51,
+        frequency: None,
     };
     let sasrec = Sasrec::new(n, 64, &spec, &mut StdRng::seed_from_u64(0)).unwrap();
     let config = SequenceConfig {

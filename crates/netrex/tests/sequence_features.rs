@@ -176,6 +176,7 @@ fn identity_features_train_exactly_as_the_plain_model() {
         heads: 1,
         dropout: 0.2,
         positions: 4,
+        frequency: None,
     };
     let sasrec = AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &spec, &mut rng).unwrap());
     for representation in representations(&mut rng).into_iter().chain([sasrec]) {

@@ -8,7 +8,7 @@ mod common;
 use netrex::data::Interactions;
 use netrex::losses::Loss;
 use netrex::prelude::*;
-use netrex::representations::{Gru, Sasrec, SasrecSpec, SparseGrad};
+use netrex::representations::{FrequencySpec, Gru, Sasrec, SasrecSpec, SparseGrad};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -45,7 +45,20 @@ fn representations(rng: &mut StdRng) -> Vec<AnySequence> {
         AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(2, 1, 8), rng).unwrap()),
         // positions fewer than steps: the oldest share the last positional row
         AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(1, 5, 3), rng).unwrap()),
+        // BSARec: the frequency branch, its window shorter than the rows
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &bsarec(), rng).unwrap()),
     ]
+}
+
+fn bsarec() -> SasrecSpec {
+    SasrecSpec {
+        frequency: Some(FrequencySpec {
+            mix: 0.6,
+            cutoff: 2,
+            window: 5,
+        }),
+        ..sasrec(2, 1, 8)
+    }
 }
 
 fn sasrec(blocks: usize, heads: usize, positions: usize) -> SasrecSpec {
@@ -54,6 +67,7 @@ fn sasrec(blocks: usize, heads: usize, positions: usize) -> SasrecSpec {
         heads,
         dropout: 0.3,
         positions,
+        frequency: None,
     }
 }
 

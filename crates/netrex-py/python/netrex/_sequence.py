@@ -29,12 +29,14 @@ def leave_last(data: Data, k: int = 1) -> Tuple[Data, Data]:
 
 class SequenceModel(_FileBacked):
     """A sequence model: reads a user's history, oldest first, and ranks every item as the
-    next one (netrex's `--model sasrec|gru|lstm|cnn|pooling`).
+    next one (netrex's `--model sasrec|bsarec|gru|lstm|cnn|pooling`).
 
     Parameters
     ----------
     model : str
-        'sasrec' (default), 'gru', 'lstm', 'cnn' or 'pooling'.
+        'sasrec' (default), 'bsarec' (SASRec with a causal frequency branch; its
+        ``frequency_mix`` and ``frequency_cutoff`` go in ``config={"model": {...}}``),
+        'gru', 'lstm', 'cnn' or 'pooling'.
     loss : str, optional
         Default on the next-item protocol: 'sampled-softmax' over the full catalog.
     dim, max_len, blocks, heads, dropout : optional

@@ -11,7 +11,10 @@ use super::dense::{
     add_bias, column_sums, input_grad, layer_norm, layer_norm_back, project, weight_grad,
 };
 use super::{add_in_chunk_order, BackwardPass, EncoderTrace, HostEncoder, CHUNK};
-use crate::sequence::sasrec_parts::{dropout_factor, position_row, row_start, BLOCK_TABLES};
+use crate::sequence::sasrec_parts::{
+    dropout_factor, frequency_layer, low_pass, low_pass_back, position_row, row_start,
+    FrequencySpec, BLOCK_TABLES,
+};
 use crate::table::Table;
 
 /// [`crate::Sasrec`] by hand.
@@ -21,6 +24,8 @@ pub struct SasrecKernel<'a> {
     dropout: f32,
     dim: usize,
     blocks: usize,
+    /// The frequency branch's share and taps (BSARec).
+    frequency: Option<(f32, Vec<f32>)>,
 }
 
 // per block saved vectors, in order
@@ -41,7 +46,9 @@ const HIDDEN: usize = 13;
 const MASK2: usize = 14;
 const DROPPED: usize = 15;
 const MASK3: usize = 16;
-const PER_BLOCK: usize = 17;
+const LOW: usize = 17;
+const MASKF: usize = 18;
+const PER_BLOCK: usize = 19;
 // per chunk, after the blocks
 const MASK0: usize = 0;
 const XHATF: usize = 1;
@@ -68,18 +75,36 @@ impl Packing {
 
 impl<'a> SasrecKernel<'a> {
     /// The kernel over a [`crate::Sasrec`]'s tables.
-    pub fn new(tables: &'a [Table], heads: usize, dropout: f32) -> Self {
+    pub fn new(
+        tables: &'a [Table],
+        heads: usize,
+        dropout: f32,
+        frequency: Option<FrequencySpec>,
+    ) -> Self {
+        let extra = 5 + usize::from(frequency.is_some());
         SasrecKernel {
             tables,
             heads,
             dropout,
             dim: tables[0].cols(),
-            blocks: (tables.len() - 5) / BLOCK_TABLES.len(),
+            blocks: (tables.len() - extra) / BLOCK_TABLES.len(),
+            frequency: frequency.map(|f| (f.mix, f.taps())),
         }
     }
 
     fn w(&self, block: usize, k: usize) -> &[f32] {
         self.tables[3 + block * BLOCK_TABLES.len() + k].data()
+    }
+
+    /// The index of `final_gain` among all tables (`final_bias` and `freq_beta` follow).
+    fn finals(&self) -> usize {
+        3 + self.blocks * BLOCK_TABLES.len()
+    }
+
+    /// Block `block`'s `β` (one per dimension).
+    fn beta(&self, block: usize) -> &[f32] {
+        let d = self.dim;
+        &self.tables[self.finals() + 2].data()[block * d..(block + 1) * d]
     }
 
     /// The index of block table `k` among the dense tables (gradients' order).
@@ -184,6 +209,22 @@ impl<'a> SasrecKernel<'a> {
             if !mask1.is_empty() {
                 x1.iter_mut().zip(&mask1).for_each(|(v, f)| *v *= f);
             }
+            let (mut low, mut maskf) = (Vec::new(), Vec::new());
+            if let Some((mix, taps)) = &self.frequency {
+                // x1 = q_in + (1 - mix) attention + mix dropout(low + beta² (q_in - low))
+                low = vec![0.0f32; m * d];
+                for &(o, n) in &pack.segments {
+                    low_pass(taps, &q_in[o * d..], n, d, &mut low[o * d..]);
+                }
+                maskf = self.mask(seed, frequency_layer(block), &pack, t);
+                let beta = self.beta(block);
+                for (p, v) in x1.iter_mut().enumerate() {
+                    let b2 = beta[p % d] * beta[p % d];
+                    let f = low[p] + b2 * (q_in[p] - low[p]);
+                    let keep = if maskf.is_empty() { 1.0 } else { maskf[p] };
+                    *v = *v * (1.0 - mix) + f * keep * mix;
+                }
+            }
             x1.iter_mut().zip(&q_in).for_each(|(v, q)| *v += q);
             let (mut xhat2, mut rstd2, mut f_in) =
                 (vec![0.0; m * d], vec![0.0; m], vec![0.0; m * d]);
@@ -224,14 +265,16 @@ impl<'a> SasrecKernel<'a> {
                 mask2,
                 dropped,
                 mask3,
+                low,
+                maskf,
             ]);
         }
-        let k = self.tables.len();
+        let k = self.finals();
         let (mut xhatf, mut rstdf, mut y) = (vec![0.0; m * d], vec![0.0; m], vec![0.0; m * d]);
         layer_norm(
             &x,
-            self.tables[k - 2].data(),
-            self.tables[k - 1].data(),
+            self.tables[k].data(),
+            self.tables[k + 1].data(),
             &mut xhatf,
             &mut rstdf,
             &mut y,
@@ -263,7 +306,7 @@ impl<'a> SasrecKernel<'a> {
             .iter()
             .map(|t| vec![0.0; t.data().len()])
             .collect();
-        let nd = dw.len();
+        let nd = self.finals() - 2;
         let global = &saved[self.blocks * PER_BLOCK..];
         let mut dy = vec![0.0f32; m * d];
         for (p, &(r, s)) in pack.at.iter().enumerate() {
@@ -272,13 +315,12 @@ impl<'a> SasrecKernel<'a> {
         }
         let mut dx = vec![0.0f32; m * d];
         {
-            let (dg, db) = dw[nd - 2..].split_at_mut(1);
-            let k = self.tables.len();
+            let (dg, db) = dw[nd..].split_at_mut(1);
             layer_norm_back(
                 &dy,
                 &global[XHATF],
                 &global[RSTDF],
-                self.tables[k - 2].data(),
+                self.tables[nd + 2].data(),
                 &mut dx,
                 &mut dg[0],
                 &mut db[0],
@@ -328,6 +370,28 @@ impl<'a> SasrecKernel<'a> {
             // x1 = q_in + dropout(context W_out + b_out)
             let mut d_q_in = dx1.clone();
             let mut dout = dx1;
+            if let Some((mix, taps)) = &self.frequency {
+                let beta = self.beta(block);
+                let (low, q_in) = (&sv[LOW], &sv[Q_IN]);
+                let mut dlow = vec![0.0f32; m * d];
+                let dbeta = &mut dw[nd + 2][block * d..(block + 1) * d];
+                for (p, g) in dout.iter().enumerate() {
+                    let keep = if sv[MASKF].is_empty() {
+                        1.0
+                    } else {
+                        sv[MASKF][p]
+                    };
+                    let df = g * mix * keep;
+                    let (c, b) = (p % d, beta[p % d]);
+                    dbeta[c] += df * (q_in[p] - low[p]) * 2.0 * b;
+                    d_q_in[p] += df * b * b;
+                    dlow[p] = df * (1.0 - b * b);
+                }
+                for &(o, n) in &pack.segments {
+                    low_pass_back(taps, &dlow[o * d..], n, d, &mut d_q_in[o * d..]);
+                }
+                dout.iter_mut().for_each(|g| *g *= 1.0 - mix);
+            }
             if !sv[MASK1].is_empty() {
                 dout.iter_mut().zip(&sv[MASK1]).for_each(|(g, f)| *g *= f);
             }

@@ -35,6 +35,7 @@ pub use lstm::Lstm;
 pub use pooling::Pooling;
 pub use popularity::SequencePopularity;
 pub use sasrec::{Sasrec, SasrecSpec};
+pub use sasrec_parts::FrequencySpec;
 
 /// Any built-in sequence representation, chosen at run time (the command line, saved models).
 #[derive(Clone, Debug, PartialEq)]

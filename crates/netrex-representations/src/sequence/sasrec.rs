@@ -2,7 +2,9 @@
 //! same function by hand in [`crate::host::SasrecKernel`].
 
 use super::contract::*;
-use super::sasrec_parts::{dropout_factor, position_row, row_start, BLOCK_TABLES, EPSILON};
+use super::sasrec_parts::{
+    dropout_factor, frequency_layer, position_row, row_start, FrequencySpec, BLOCK_TABLES, EPSILON,
+};
 
 /// A causal self-attention encoder (SASRec): `x = sqrt(D) E[item] + P[recency]`, then per
 /// block `q = LN1(x)`, multi-head attention with queries from `q` and keys and values from
@@ -18,11 +20,17 @@ use super::sasrec_parts::{dropout_factor, position_row, row_start, BLOCK_TABLES,
 /// Dense tables: `position (positions, D)`, then per block [`BLOCK_TABLES`]-named tables
 /// (gains `(1, D)` at 1, biases `(1, D)` at 0, weights `(D, D)`), then `final_gain`,
 /// `final_bias`.
+///
+/// With a [`FrequencySpec`] (BSARec), each block's residual also mixes in a frequency branch
+/// over `q`: `x1 = q + (1 - α) dropout(attn W_out) + α dropout(F(q))`, where `F(q) = low +
+/// β² (q - low)`, `low` is the causal low-pass of [`FrequencySpec::taps`] and `β` a learned
+/// per-dimension scale (table `freq_beta (blocks, D)`, after `final_bias`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sasrec {
     tables: Vec<Table>,
     heads: usize,
     dropout: f32,
+    frequency: Option<FrequencySpec>,
 }
 impl Sasrec {
     /// A fresh model: `blocks` blocks of `heads` heads (which must divide `dim`), dropout
@@ -72,10 +80,23 @@ impl Sasrec {
             vec![1.0; dim],
         )?);
         tables.push(Table::zeros("final_bias", IndexedBy::Whole, 1, dim));
+        if spec.frequency.is_some() {
+            // BSARec draws its sqrt(beta) from a standard normal
+            let normal = rand_distr::Normal::new(0.0f32, 1.0).expect("unit deviation");
+            let data = (0..spec.blocks * dim).map(|_| rng.sample(normal)).collect();
+            tables.push(Table::from_data(
+                "freq_beta",
+                IndexedBy::Whole,
+                spec.blocks,
+                dim,
+                data,
+            )?);
+        }
         Ok(Sasrec {
             tables,
             heads: spec.heads,
             dropout: spec.dropout,
+            frequency: spec.frequency,
         })
     }
 
@@ -92,22 +113,32 @@ impl Sasrec {
         }
         expected.push(("final_gain".into(), 1, d));
         expected.push(("final_bias".into(), 1, d));
+        if spec.frequency.is_some() {
+            expected.push(("freq_beta".into(), spec.blocks, d));
+        }
         check_whole(&tables, &expected)?;
         Ok(Sasrec {
             tables,
             heads: spec.heads,
             dropout: spec.dropout,
+            frequency: spec.frequency,
         })
     }
 
     /// The model's hyperparameters.
     pub fn spec(&self) -> SasrecSpec {
         SasrecSpec {
-            blocks: (self.tables.len() - 5) / BLOCK_TABLES.len(),
+            blocks: self.blocks(),
             heads: self.heads,
             dropout: self.dropout,
             positions: self.tables[2].rows(),
+            frequency: self.frequency,
         }
+    }
+
+    fn blocks(&self) -> usize {
+        let extra = 5 + usize::from(self.frequency.is_some());
+        (self.tables.len() - extra) / BLOCK_TABLES.len()
     }
 }
 
@@ -122,6 +153,9 @@ pub struct SasrecSpec {
     pub dropout: f32,
     /// Rows of the positional table: steps back from the newest that get their own.
     pub positions: usize,
+    /// BSARec's frequency branch in every block (none: SASRec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<FrequencySpec>,
 }
 
 impl SasrecSpec {
@@ -144,7 +178,10 @@ impl SasrecSpec {
         if self.positions == 0 {
             return bad("positions", "must be at least 1".into());
         }
-        Ok(())
+        match &self.frequency {
+            Some(f) => f.check(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -245,7 +282,22 @@ impl SequenceRepresentation for Sasrec {
         let position = w(0).gather(dev.tensor_from_vec(position_ids, (b, t)));
         let mut x = self.drop(rows.inputs * (d as f32).sqrt() + position, seed, 0);
         let (heads, dh) = (self.heads, d / self.heads);
-        let blocks = (p.len() - 3) / BLOCK_TABLES.len();
+        let blocks = self.blocks();
+        let finals = 1 + blocks * BLOCK_TABLES.len();
+        // the causal low-pass as a product with a constant, tape on the left: lowᵀ (B, D, T) =
+        // qᵀ Aᵀ with Aᵀ[r, s, t] = taps[t - s] over the row's real steps
+        let low_pass = self.frequency.map(|f| {
+            let taps = f.taps();
+            let mut a = vec![0.0f32; b * t * t];
+            for (r, &start) in starts.iter().enumerate() {
+                for s in start..t {
+                    for (j, &h) in taps.iter().enumerate().take(t - s) {
+                        a[(r * t + s) * t + s + j] = h;
+                    }
+                }
+            }
+            (f.mix, dev.tensor_from_vec(a, (b, t, t)))
+        });
         for block in 0..blocks {
             let at = |k: usize| 1 + block * BLOCK_TABLES.len() + k;
             let q_in = layer_norm(x.retaped::<T>(), w(at(0)), w(at(1)));
@@ -282,7 +334,25 @@ impl SequenceRepresentation for Sasrec {
                 .reshape_like(&(d,))
                 .broadcast_like::<_, Axes2<0, 1>>(&shape);
             let out = attended.expect("at least one head") + out_bias;
-            let x1 = q_in + self.drop(out, seed, 3 * block as u64 + 1);
+            let attention = self.drop(out, seed, 3 * block as u64 + 1);
+            let x1 = match &low_pass {
+                None => q_in + attention,
+                Some((mix, a_t)) => {
+                    let low = q_in
+                        .retaped::<T>()
+                        .permute::<_, Axes3<0, 2, 1>>()
+                        .matmul(a_t.clone())
+                        .permute::<_, Axes3<0, 2, 1>>();
+                    let beta2 = w(finals + 2)
+                        .slice((block..block + 1, ..))
+                        .square()
+                        .reshape_like(&(d,))
+                        .broadcast_like::<_, Axes2<0, 1>>(&shape);
+                    let branch = low.retaped::<T>() + (q_in.retaped::<T>() - low) * beta2;
+                    let branch = self.drop(branch, seed, frequency_layer(block)) * *mix;
+                    q_in + attention * (1.0 - mix) + branch
+                }
+            };
             let f_in = layer_norm(x1, w(at(10)), w(at(11)));
             let hidden = self.drop(
                 linear(f_in.retaped::<T>(), w(at(12)), w(at(13))).relu(),
@@ -296,8 +366,7 @@ impl SequenceRepresentation for Sasrec {
             );
             x = f_in + ff;
         }
-        let last = p.len();
-        layer_norm(x, w(last - 2), w(last - 1)) * real
+        layer_norm(x, w(finals), w(finals + 1)) * real
     }
 
     fn host_encoder(&self) -> Option<Box<dyn HostEncoder + '_>> {
@@ -305,11 +374,15 @@ impl SequenceRepresentation for Sasrec {
             &self.tables,
             self.heads,
             self.dropout,
+            self.frequency,
         )))
     }
 
     fn name(&self) -> String {
-        "sasrec".into()
+        match self.frequency {
+            Some(_) => "bsarec".into(),
+            None => "sasrec".into(),
+        }
     }
     table_accessors!();
 }

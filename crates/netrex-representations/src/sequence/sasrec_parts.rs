@@ -42,3 +42,93 @@ pub(crate) fn dropout_factor(seed: u64, layer: u64, index: u64, p: f32) -> f32 {
         1.0 / (1.0 - p)
     }
 }
+
+/// The dropout layer of block `block`'s frequency branch (far from the attention layers').
+pub(crate) fn frequency_layer(block: usize) -> u64 {
+    (1 << 32) + block as u64
+}
+
+/// BSARec's frequency branch (Shin et al., AAAI 2024) made causal: the low-pass of step `t`
+/// reads steps `t, t-1, ...` through fixed taps, so that training on every position cannot
+/// see a target.
+///
+/// BSARec keeps the lowest `cutoff` bins of the real DFT over its whole window of `window`
+/// steps and reads the last position. Row `window - 1` of that projection weighs step `t - j`
+/// by `taps[j]`; applying those taps at every step gives each prefix the value BSARec's
+/// branch has at the last position of that prefix (padding counted as zero), which is what
+/// BSARec's prefix-by-prefix training reads.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FrequencySpec {
+    /// α: the frequency branch's share of the mixing layer; attention keeps `1 - α`.
+    pub mix: f32,
+    /// Lowest real-DFT bins the low-pass keeps (BSARec's `c // 2 + 1`: 3 for its `c = 5`).
+    pub cutoff: usize,
+    /// Steps the DFT is defined over (BSARec's sequence length, 50).
+    pub window: usize,
+}
+
+impl FrequencySpec {
+    /// The causal low-pass taps, `taps[j]` for lag `j` in `0..window`.
+    pub fn taps(&self) -> Vec<f32> {
+        let n = self.window;
+        (0..n)
+            .map(|j| {
+                let sum: f64 = (0..self.cutoff.min(n / 2 + 1))
+                    .map(|k| {
+                        // a bin with a conjugate counts twice; 0 and Nyquist once
+                        let weight = if k == 0 || 2 * k == n { 1.0 } else { 2.0 };
+                        let angle = 2.0 * std::f64::consts::PI * (k * j) as f64 / n as f64;
+                        weight * angle.cos()
+                    })
+                    .sum();
+                (sum / n as f64) as f32
+            })
+            .collect()
+    }
+
+    pub(crate) fn check(&self) -> Result<(), crate::RepresentationError> {
+        let bad = |name: &'static str, message: String| {
+            Err(crate::RepresentationError::InvalidParameter { name, message })
+        };
+        if !(self.mix > 0.0 && self.mix <= 1.0) {
+            return bad("frequency_mix", format!("{} is not in (0, 1]", self.mix));
+        }
+        if self.window == 0 {
+            return bad("frequency_window", "must be at least 1".into());
+        }
+        if self.cutoff == 0 || self.cutoff > self.window / 2 + 1 {
+            return bad(
+                "frequency_cutoff",
+                format!(
+                    "{} is not between 1 and {} (the bins of a window of {})",
+                    self.cutoff,
+                    self.window / 2 + 1,
+                    self.window
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Adds the causal low-pass of `x` (a segment's `n` packed steps of width `d`) to `low`.
+pub(crate) fn low_pass(taps: &[f32], x: &[f32], n: usize, d: usize, low: &mut [f32]) {
+    for t in 0..n {
+        let out = &mut low[t * d..(t + 1) * d];
+        for (j, &h) in taps.iter().enumerate().take(t + 1) {
+            let row = &x[(t - j) * d..(t - j + 1) * d];
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += h * v);
+        }
+    }
+}
+
+/// The transpose of [`low_pass`]: adds to `dx` what `dlow` sends back through the taps.
+pub(crate) fn low_pass_back(taps: &[f32], dlow: &[f32], n: usize, d: usize, dx: &mut [f32]) {
+    for t in 0..n {
+        let g = &dlow[t * d..(t + 1) * d];
+        for (j, &h) in taps.iter().enumerate().take(t + 1) {
+            let out = &mut dx[(t - j) * d..(t - j + 1) * d];
+            out.iter_mut().zip(g).for_each(|(o, v)| *o += h * v);
+        }
+    }
+}

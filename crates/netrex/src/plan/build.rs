@@ -44,7 +44,10 @@ impl RunPlan {
         NextItemConfig {
             k: 10,
             max_len: Some(self.max_len()),
-            exclude_seen: true,
+            // sessions repeat items (a click on an item seen before is a next click to
+            // predict, as session-based evaluations count it); the S3Rec benchmarks remove
+            // the history's items
+            exclude_seen: !self.is_session_files(),
         }
     }
 

@@ -205,7 +205,7 @@ impl RunPlan {
             (false, ModelName::Cooc | ModelName::Sknn) => invalid(
                 "model.kind",
                 format!(
-                    "{} ranks next items: use --split leave-one-out",
+                    "{} ranks next items: use --split leave-one-out, or a test file of sessions (--test-csv)",
                     kind.name()
                 ),
             ),

@@ -3,7 +3,7 @@
 //! all into the plan, so that a resolved plan says everything and reads back the same.
 
 use netrex_losses::BuiltinLoss;
-use netrex_representations::{CnnSpec, PoolingSpec, SasrecSpec, SequenceSpec};
+use netrex_representations::{CnnSpec, FrequencySpec, PoolingSpec, SasrecSpec, SequenceSpec};
 use netrex_train::{
     EarlyStopping, LearningRateSchedule, NegativeSampling, SequenceConfig, SideFeatures,
     TrainingConfig,
@@ -32,6 +32,19 @@ impl RunPlan {
             SplitName::Ua
         } else {
             SplitName::Random
+        }
+    }
+
+    /// The model a run trains when neither flags nor a config file name one: on next-item
+    /// data (the Amazon sets, sequence files, `--split leave-one-out`) the strongest sequence
+    /// model measured there (BSARec, docs/results.md); otherwise factorization.
+    pub fn default_kind(&self) -> ModelName {
+        let mut probe = self.clone();
+        probe.model.kind = ModelName::Bsarec;
+        if probe.split_method() == SplitName::LeaveOneOut {
+            ModelName::Bsarec
+        } else {
+            ModelName::Factorization
         }
     }
 
@@ -209,11 +222,17 @@ impl RunPlan {
                 residual: m.residual,
             }),
             // a training row of max_len positions; scoring reads one more (the start input)
-            ModelName::Sasrec => SequenceSpec::Sasrec(SasrecSpec {
+            ModelName::Sasrec | ModelName::Bsarec => SequenceSpec::Sasrec(SasrecSpec {
                 blocks: m.blocks,
                 heads: m.heads,
                 dropout: m.dropout,
                 positions: self.max_len() + 1,
+                // BSARec's DFT window is its row length
+                frequency: (m.kind == ModelName::Bsarec).then(|| FrequencySpec {
+                    mix: m.frequency_mix,
+                    cutoff: m.frequency_cutoff,
+                    window: self.max_len(),
+                }),
             }),
             _ => SequenceSpec::Popularity,
         }

@@ -269,7 +269,7 @@ impl RunPlan {
             "a smaller --max-len",
         );
         let layers = match self.model.kind {
-            ModelName::Sasrec => 8 * self.model.blocks.max(1),
+            ModelName::Sasrec | ModelName::Bsarec => 8 * self.model.blocks.max(1),
             ModelName::Cnn => 4 * self.model.dilations.len().max(1),
             _ => 8,
         };
@@ -284,7 +284,7 @@ impl RunPlan {
             ],
             "a smaller --batch-size or --max-len",
         );
-        if self.model.kind == ModelName::Sasrec {
+        if matches!(self.model.kind, ModelName::Sasrec | ModelName::Bsarec) {
             e.add(
                 "the attention weights",
                 &[

@@ -232,6 +232,11 @@ pub struct ModelPlan {
     pub heads: usize,
     /// sasrec: dropout probability while training.
     pub dropout: f32,
+    /// bsarec: the frequency branch's share of each block's mixing layer (BSARec's alpha;
+    /// attention keeps the rest).
+    pub frequency_mix: f32,
+    /// bsarec: the lowest DFT bins the low-pass keeps (BSARec's `c // 2 + 1`).
+    pub frequency_cutoff: usize,
     /// ials: an observed pair weighs `1 + alpha` (2: the tuner's choice on ML-100K `ua`).
     pub alpha: f32,
     /// ials: conjugate-gradient steps per row and half-sweep.
@@ -262,6 +267,8 @@ impl Default for ModelPlan {
             blocks: 2,
             heads: 1,
             dropout: 0.5,
+            frequency_mix: 0.7,
+            frequency_cutoff: 3,
             alpha: 2.0,
             cg_steps: 3,
             precision: PrecisionName::F32,
@@ -399,6 +406,16 @@ impl RunPlan {
         RunPlan::from_toml(&text).map_err(|e| e.in_file(path))
     }
 
+    /// Whether the config file at `path` names `model.kind` (a run that names none trains
+    /// [`default_kind`](Self::default_kind)).
+    pub fn names_kind(path: &Path) -> Result<bool, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PlanError::io(path, e))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| PlanError::Toml(e.to_string()).in_file(path))?;
+        Ok(table.get("model").and_then(|m| m.get("kind")).is_some())
+    }
+
     /// The plan as TOML (what [`from_toml`](Self::from_toml) reads back to the same plan).
     pub fn to_toml(&self) -> Result<String, PlanError> {
         toml::to_string(self).map_err(|e| PlanError::Toml(e.to_string()))
@@ -476,6 +493,21 @@ impl RunPlan {
 
     /// Whether the run follows the next-item protocol (leave-one-out, early stopping).
     pub fn is_next_item(&self) -> bool {
-        self.split_method() == SplitName::LeaveOneOut
+        match self.split_method() {
+            SplitName::LeaveOneOut => true,
+            // a train file and a test file of sessions: each test session's last item is
+            // ranked after the rest of the session
+            SplitName::TestFile => self.is_session_files(),
+            _ => false,
+        }
+    }
+
+    /// Whether the run is the session protocol: `--csv` and `--test-csv` with a sequence model,
+    /// cooc or sknn (each test session's last item ranked; early stopping on each training
+    /// session's last item).
+    pub fn is_session_files(&self) -> bool {
+        let kind = self.model.kind;
+        self.data.test_csv.is_some()
+            && (kind.is_sequence() || matches!(kind, ModelName::Cooc | ModelName::Sknn))
     }
 }

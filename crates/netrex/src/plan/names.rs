@@ -167,6 +167,9 @@ pub enum ModelName {
     Cooc,
     /// A sequence model: causal self-attention (SASRec; blocks, heads, dropout).
     Sasrec,
+    /// A sequence model: SASRec with BSARec's frequency branch in every block, made causal
+    /// (frequency_mix, frequency_cutoff).
+    Bsarec,
     /// A sequence model: a GRU over the history (GRU4Rec's unit).
     Gru,
     /// EASE: closed-form item-item weights (Steck 2019); `training.l2` is its lambda.
