@@ -386,6 +386,31 @@ pub(crate) struct ExportArgs {
     pub(crate) out: PathBuf,
 }
 
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The saved model's folder (any kind `fit --save` writes).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: String,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// The largest k a request may ask for.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) max_k: usize,
+    /// The most item ids one query may give.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_items: usize,
+    /// The most queries one batch may hold.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) max_batch: usize,
+    /// The largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) max_body: usize,
+}
+
 /// How `recommend --similar-to` compares two items.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SimilarityArg {

@@ -19,10 +19,11 @@ mod recommend;
 mod report;
 mod resume;
 mod saved;
+mod serve;
 mod train;
 mod tune;
 
-use args::{EvaluateArgs, ExportArgs, FitArgs, RecommendArgs};
+use args::{EvaluateArgs, ExportArgs, FitArgs, RecommendArgs, ServeArgs};
 
 /// What a command that fails reports.
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -57,6 +58,12 @@ enum Command {
     /// store: one inner product is the model's score.
     #[command(after_help = "Example:\n  netrex export --model model/ --out vectors/")]
     Export(ExportArgs),
+    /// Hold a saved model in memory and answer over HTTP: POST /recommend, /similar-items,
+    /// /reload; GET /health, /metrics.
+    #[command(
+        after_help = "Example:\n  netrex serve --model model/ --addr 127.0.0.1:8080\n  curl -d '{\"user\": \"196\", \"k\": 10}' localhost:8080/recommend"
+    )]
+    Serve(ServeArgs),
 }
 
 fn run() -> Result<(), Failure> {
@@ -66,6 +73,7 @@ fn run() -> Result<(), Failure> {
         Command::Evaluate(a) => evaluate::evaluate_saved(*a),
         Command::Recommend(a) => recommend::recommend(a),
         Command::Export(a) => export::export(a),
+        Command::Serve(a) => serve::serve(a),
     }
 }
 

@@ -1,0 +1,318 @@
+//! `netrex serve` on a port of its own: every endpoint against `netrex recommend`, bad
+//! requests answered 4xx and never crashing it, reloads under concurrent requests losing
+//! none, a corrupt model refused while the old one serves, SIGTERM stopping it cleanly.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+use support::{synthetic, temp};
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(model: &Path, extra: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netrex"))
+            .args(["serve", "--model"])
+            .arg(model)
+            .args(["--addr", "127.0.0.1:0", "--threads", "2"])
+            .args(extra.split_whitespace())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        // keep reading stderr so the server never blocks on a full pipe
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    /// `(status, body)` of one request.
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: netrex\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text[9..12].parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (status, body)
+    }
+
+    fn json(&self, path: &str, body: &Value) -> Value {
+        let (status, text) = self.call("POST", path, &body.to_string());
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A factorization model of 30 users and 25 items saved in `dir/name`, trained with `seed`.
+fn factorization(dir: &Path, name: &str, seed: u64) -> PathBuf {
+    let mut text = String::from("user,item\n");
+    for u in 0..30 {
+        for j in 0..8 {
+            text.push_str(&format!("u{u},i{}\n", (u * 3 + j * j) % 25));
+        }
+    }
+    let csv = dir.join(format!("{name}.csv"));
+    std::fs::write(&csv, text).unwrap();
+    let model = dir.join(name);
+    synthetic(&format!(
+        "fit --csv {} --dim 8 --epochs 3 --seed {seed} --save {} --json",
+        csv.display(),
+        model.display()
+    ))
+    .json();
+    model
+}
+
+fn ids(answer: &Value, key: &str) -> Vec<String> {
+    answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_endpoint_answers_as_recommend_does() {
+    let dir = temp("serve", "endpoints");
+    let model = factorization(&dir, "model", 0);
+    let server = Server::start(&model, "");
+    let m = model.display();
+    let cli = |line: &str| synthetic(&format!("recommend --model {m} -k 5 --json {line}")).json();
+    let served = server.json("/recommend", &json!({"user": "u3", "k": 5}));
+    assert_eq!(ids(&served, "id"), ids(&cli("--user u3"), "item"));
+    let expected = cli("--user u3");
+    for (a, b) in served["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(expected["items"].as_array().unwrap())
+    {
+        let (a, b) = (a["score"].as_f64().unwrap(), b["score"].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    // a new user folded in from their items
+    let folded = server.json("/recommend", &json!({"items": ["i1", "i4"], "k": 5}));
+    assert_eq!(ids(&folded, "id"), ids(&cli("--items i1,i4"), "item"));
+    // a batch answers a list, in order
+    let batch = server.json(
+        "/recommend",
+        &json!({"queries": [{"user": "u3", "k": 5}, {"items": ["i1", "i4"], "k": 5}]}),
+    );
+    assert_eq!(batch["results"][0], served);
+    assert_eq!(batch["results"][1], folded);
+    // filters: the deny-list and the allow-list
+    let first = ids(&served, "id")[0].clone();
+    let denied = server.json(
+        "/recommend",
+        &json!({"user": "u3", "k": 5, "deny": [first]}),
+    );
+    assert!(!ids(&denied, "id").contains(&first));
+    let allowed = server.json(
+        "/recommend",
+        &json!({"user": "u3", "k": 5, "allow": ["i2", "i7"], "exclude_seen": false}),
+    );
+    let mut got = ids(&allowed, "id");
+    got.sort();
+    assert_eq!(got, ["i2", "i7"]);
+    let similar = server.json("/similar-items", &json!({"item": "i4", "k": 5}));
+    assert_eq!(ids(&similar, "id"), ids(&cli("--similar-to i4"), "item"));
+    let (status, health) = server.call("GET", "/health", "");
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(
+        (health["status"].as_str(), health["version"].as_u64()),
+        (Some("ok"), Some(1))
+    );
+    let (status, metrics) = server.call("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("netrex_requests_total{endpoint=\"recommend\",status=\"200\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("netrex_request_seconds_bucket{le=\"+Inf\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("netrex_model_version 1"), "{metrics}");
+}
+
+#[test]
+fn bad_requests_get_4xx_and_the_server_keeps_serving() {
+    let dir = temp("serve", "bad");
+    let model = factorization(&dir, "model", 0);
+    let server = Server::start(&model, "--max-body 2000 --max-k 50 --max-batch 4");
+    let oversized = format!("{{\"items\": [{}]}}", vec!["\"i1\""; 500].join(","));
+    let bad = [
+        ("POST", "/recommend", ""),
+        ("POST", "/recommend", "{"),
+        ("POST", "/recommend", "[]"),
+        ("POST", "/recommend", "{}"),
+        ("POST", "/recommend", "{\"user\": \"nobody\"}"),
+        ("POST", "/recommend", "{\"user\": true}"),
+        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": 0}"),
+        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": 51}"),
+        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": -3}"),
+        ("POST", "/recommend", "{\"items\": [\"zzz\"]}"),
+        (
+            "POST",
+            "/recommend",
+            "{\"user\": \"u1\", \"deny\": [\"zzz\"]}",
+        ),
+        ("POST", "/recommend", "{\"user\": \"u1\", \"colour\": 1}"),
+        ("POST", "/recommend", "{\"queries\": []}"),
+        ("POST", "/recommend", "{\"queries\": [{}, {}, {}, {}, {}]}"),
+        ("POST", "/recommend", oversized.as_str()),
+        ("POST", "/similar-items", "{\"item\": \"zzz\"}"),
+        (
+            "POST",
+            "/similar-items",
+            "{\"item\": \"i1\", \"similarity\": \"l7\"}",
+        ),
+        ("POST", "/reload", "{\"model\": 3}"),
+        ("GET", "/recommend", ""),
+        ("GET", "/nowhere", ""),
+    ];
+    for (method, path, body) in bad {
+        let (status, text) = server.call(method, path, body);
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path} {body:?}: {status} {text}"
+        );
+        if status == 400 || status == 404 && path != "/nowhere" {
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+            assert!(v["error"].is_string(), "{text}");
+        }
+    }
+    server.json("/recommend", &json!({"user": "u1"}));
+}
+
+#[test]
+fn reloads_under_concurrent_requests_lose_none_and_a_corrupt_model_is_refused() {
+    let dir = temp("serve", "reload");
+    let (a, b) = (factorization(&dir, "a", 0), factorization(&dir, "b", 1));
+    // a copy of the model with its tensor file cut short
+    let corrupt = dir.join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    for file in ["model.json", "model.safetensors"] {
+        std::fs::copy(a.join(file), corrupt.join(file)).unwrap();
+    }
+    let tensors = std::fs::read(a.join("model.safetensors")).unwrap();
+    std::fs::write(
+        corrupt.join("model.safetensors"),
+        &tensors[..tensors.len() / 2],
+    )
+    .unwrap();
+
+    let server = Server::start(&a, "");
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (server, failures) = (&server, &failures);
+            s.spawn(move || {
+                for r in 0..40 {
+                    let body = json!({"user": format!("u{}", (t * 7 + r) % 30), "k": 5});
+                    let (status, _) = server.call("POST", "/recommend", &body.to_string());
+                    if status != 200 {
+                        failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+        for i in 0..10 {
+            let to = if i % 2 == 0 { &b } else { &a };
+            server.json("/reload", &json!({"model": to.display().to_string()}));
+        }
+        let (status, text) = server.call(
+            "POST",
+            "/reload",
+            &json!({"model": corrupt.display().to_string()}).to_string(),
+        );
+        assert_eq!(status, 422, "{text}");
+    });
+    assert_eq!(failures.into_inner(), 0);
+    // the last good model (a) still serves, at version 1 + 10 reloads
+    let health: Value = serde_json::from_str(&server.call("GET", "/health", "").1).unwrap();
+    assert_eq!(health["version"], 11);
+    assert_eq!(health["model"], a.display().to_string());
+    let (_, metrics) = server.call("GET", "/metrics", "");
+    assert!(
+        metrics.contains("netrex_reloads_refused_total 1"),
+        "{metrics}"
+    );
+    // an empty body re-reads the served folder
+    server.json("/reload", &json!({}));
+    let (status, _) = server.call("POST", "/reload", "");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_sequence_model_answers_histories_and_sigterm_stops_the_server() {
+    let dir = temp("serve", "sequence");
+    let mut text = String::new();
+    for u in 0..40 {
+        let items: Vec<String> = (0..10).map(|j| format!("{}", 1 + (u + j) % 20)).collect();
+        text.push_str(&format!("{} {}\n", u + 1, items.join(" ")));
+    }
+    let file = dir.join("ring.txt");
+    std::fs::write(&file, text).unwrap();
+    let model = dir.join("model");
+    synthetic(&format!(
+        "fit --sequences {} --model sasrec --dim 8 --max-epochs 2 --patience 2 --save {} --json",
+        file.display(),
+        model.display()
+    ))
+    .json();
+    let mut server = Server::start(&model, "");
+    let served = server.json("/recommend", &json!({"items": ["3", "4", "5"], "k": 5}));
+    let cli = synthetic(&format!(
+        "recommend --model {} --items 3,4,5 -k 5 --json",
+        model.display()
+    ))
+    .json();
+    assert_eq!(ids(&served, "id"), ids(&cli, "item"));
+    let (status, _) = server.call("POST", "/recommend", "{\"user\": \"1\"}");
+    assert_eq!(status, 400);
+    let (status, _) = server.call("POST", "/similar-items", "{\"item\": \"3\"}");
+    assert_eq!(status, 400);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
