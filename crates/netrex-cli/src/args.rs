@@ -278,7 +278,8 @@ pub(crate) struct FitArgs {
     /// Seed of the split, initialisation, shuffling and negative sampling [default: 0].
     #[arg(long)]
     pub(crate) seed: Option<u64>,
-    /// Worker threads [default: 1]: factorization trains Hogwild-style on this many threads;
+    /// Worker threads [default: 1; all cores on next-item runs, where the same count gives
+    /// the same result]: factorization trains Hogwild-style on this many threads;
     /// 1 is deterministic, and so is per-example SGD (--batch-size 1 --optimizer sgd) on any
     /// number, which trains in strata of disjoint users and items. More than the machine's
     /// logical CPUs are capped to them, with a warning.

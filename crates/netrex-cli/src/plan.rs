@@ -136,13 +136,24 @@ pub(crate) fn cpus() -> usize {
 /// `fit` runs it through [`finish`]; a tuner's grid points are set on it, so that defaults that
 /// follow a tuned key (a loss's learning rate) follow it.
 pub(crate) fn given_plan(a: &FitArgs) -> Result<RunPlan, Failure> {
-    let (mut plan, kind_named) = match &a.config {
-        Some(file) => (RunPlan::read(file)?, RunPlan::names_kind(file)?),
-        None => (RunPlan::default(), false),
+    let sets = |section: &str, key: &str| match &a.config {
+        Some(file) => RunPlan::file_sets(file, section, key),
+        None => Ok(false),
+    };
+    let (kind_set, threads_set) = (sets("model", "kind")?, sets("training", "threads")?);
+    let mut plan = match &a.config {
+        Some(file) => RunPlan::read(file)?,
+        None => RunPlan::default(),
     };
     apply_fit(a, &mut plan);
-    if a.model.is_none() && !kind_named {
+    if a.model.is_none() && !kind_set {
         plan.model.kind = plan.default_kind();
+    }
+    // a next-item run is long and its kernel uses every core well: it takes them all unless
+    // told otherwise (the same seed and thread count give the same result; float sums
+    // grouped by thread differ in their last digits between counts)
+    if a.threads.is_none() && !threads_set && plan.is_next_item() {
+        plan.training.threads = cpus();
     }
     Ok(plan)
 }

@@ -406,14 +406,14 @@ impl RunPlan {
         RunPlan::from_toml(&text).map_err(|e| e.in_file(path))
     }
 
-    /// Whether the config file at `path` names `model.kind` (a run that names none trains
-    /// [`default_kind`](Self::default_kind)).
-    pub fn names_kind(path: &Path) -> Result<bool, PlanError> {
+    /// Whether the config file at `path` sets `section.key` (a run that names no
+    /// `model.kind` trains [`default_kind`](Self::default_kind), say).
+    pub fn file_sets(path: &Path, section: &str, key: &str) -> Result<bool, PlanError> {
         let text = std::fs::read_to_string(path).map_err(|e| PlanError::io(path, e))?;
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| PlanError::Toml(e.to_string()).in_file(path))?;
-        Ok(table.get("model").and_then(|m| m.get("kind")).is_some())
+        Ok(table.get(section).and_then(|m| m.get(key)).is_some())
     }
 
     /// The plan as TOML (what [`from_toml`](Self::from_toml) reads back to the same plan).
