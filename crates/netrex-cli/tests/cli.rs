@@ -5,7 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{netrex, temp};
+use support::{netrex, ring_file, temp};
 
 fn csv(name: &str) -> (PathBuf, String) {
     let dir = temp("cli", name);
@@ -130,15 +130,9 @@ fn sequence_models_on_synthetic_data() {
 
 /// A sequence file of 60 users walking a ring of 30 items, each starting where its id says.
 fn ring_sequences(name: &str) -> String {
-    let dir = temp("cli", name);
-    let mut text = String::new();
-    for u in 0..60 {
-        let items: Vec<String> = (0..12).map(|j| format!("{}", 1 + (u + j) % 30)).collect();
-        text.push_str(&format!("{} {}\n", u + 1, items.join(" ")));
-    }
-    let path = dir.join("ring.txt");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    ring_file(&temp("cli", name), 60, 12, 30)
+        .display()
+        .to_string()
 }
 
 #[test]

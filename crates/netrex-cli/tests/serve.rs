@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
-use support::{synthetic, temp};
+use support::{ring_file, synthetic, temp};
 
 /// A running server, killed when dropped.
 struct Server {
@@ -175,33 +175,30 @@ fn bad_requests_get_4xx_and_the_server_keeps_serving() {
     let model = factorization(&dir, "model", 0);
     let server = Server::start(&model, "--max-body 2000 --max-k 50 --max-batch 4");
     let oversized = format!("{{\"items\": [{}]}}", vec!["\"i1\""; 500].join(","));
+    let post = |body: &'static str| ("POST", "/recommend", body);
     let bad = [
-        ("POST", "/recommend", ""),
-        ("POST", "/recommend", "{"),
-        ("POST", "/recommend", "[]"),
-        ("POST", "/recommend", "{}"),
-        ("POST", "/recommend", "{\"user\": \"nobody\"}"),
-        ("POST", "/recommend", "{\"user\": true}"),
-        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": 0}"),
-        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": 51}"),
-        ("POST", "/recommend", "{\"user\": \"u1\", \"k\": -3}"),
-        ("POST", "/recommend", "{\"items\": [\"zzz\"]}"),
-        (
-            "POST",
-            "/recommend",
-            "{\"user\": \"u1\", \"deny\": [\"zzz\"]}",
-        ),
-        ("POST", "/recommend", "{\"user\": \"u1\", \"colour\": 1}"),
-        ("POST", "/recommend", "{\"queries\": []}"),
-        ("POST", "/recommend", "{\"queries\": [{}, {}, {}, {}, {}]}"),
+        post(""),
+        post("{"),
+        post("[]"),
+        post("{}"),
+        post(r#"{"user": "nobody"}"#),
+        post(r#"{"user": true}"#),
+        post(r#"{"user": "u1", "k": 0}"#),
+        post(r#"{"user": "u1", "k": 51}"#),
+        post(r#"{"user": "u1", "k": -3}"#),
+        post(r#"{"items": ["zzz"]}"#),
+        post(r#"{"user": "u1", "deny": ["zzz"]}"#),
+        post(r#"{"user": "u1", "colour": 1}"#),
+        post(r#"{"queries": []}"#),
+        post(r#"{"queries": [{}, {}, {}, {}, {}]}"#),
         ("POST", "/recommend", oversized.as_str()),
-        ("POST", "/similar-items", "{\"item\": \"zzz\"}"),
+        ("POST", "/similar-items", r#"{"item": "zzz"}"#),
         (
             "POST",
             "/similar-items",
-            "{\"item\": \"i1\", \"similarity\": \"l7\"}",
+            r#"{"item": "i1", "similarity": "l7"}"#,
         ),
-        ("POST", "/reload", "{\"model\": 3}"),
+        ("POST", "/reload", r#"{"model": 3}"#),
         ("GET", "/recommend", ""),
         ("GET", "/nowhere", ""),
     ];
@@ -281,13 +278,7 @@ fn reloads_under_concurrent_requests_lose_none_and_a_corrupt_model_is_refused() 
 #[test]
 fn a_sequence_model_answers_histories_and_sigterm_stops_the_server() {
     let dir = temp("serve", "sequence");
-    let mut text = String::new();
-    for u in 0..40 {
-        let items: Vec<String> = (0..10).map(|j| format!("{}", 1 + (u + j) % 20)).collect();
-        text.push_str(&format!("{} {}\n", u + 1, items.join(" ")));
-    }
-    let file = dir.join("ring.txt");
-    std::fs::write(&file, text).unwrap();
+    let file = ring_file(&dir, 40, 10, 20);
     let model = dir.join("model");
     synthetic(&format!(
         "fit --sequences {} --model sasrec --dim 8 --max-epochs 2 --patience 2 --save {} --json",

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{evaluates_as_fitted, synthetic, temp};
+use support::{evaluates_as_fitted, ring_file, synthetic, temp};
 
 /// Sessions of `len` items walking a ring of 30 items, one step `step` (+1 or -1) at a time,
 /// as `user,item,timestamp` rows: `first` is the first session's id.
@@ -83,13 +83,7 @@ fn test_sessions_are_never_trained_on() {
 #[test]
 fn next_item_data_trains_bsarec_by_default_and_it_saves_and_loads() {
     let dir = temp("sessions", "sequences");
-    let mut text = String::new();
-    for u in 0..60 {
-        let items: Vec<String> = (0..12).map(|j| format!("{}", 1 + (u + j) % 30)).collect();
-        text.push_str(&format!("{} {}\n", u + 1, items.join(" ")));
-    }
-    let file = dir.join("ring.txt");
-    std::fs::write(&file, text).unwrap();
+    let file = ring_file(&dir, 60, 12, 30);
     let file = file.display();
     let quick = "--dim 8 --max-epochs 2 --patience 2";
     let v = synthetic(&format!("fit --sequences {file} {quick} --json")).json();

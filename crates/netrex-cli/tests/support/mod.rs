@@ -88,3 +88,18 @@ pub fn temp(file: &str, name: &str) -> PathBuf {
     );
     dir
 }
+
+/// A sequence file `dir/ring.txt` of `users` histories of `len` items walking a ring of
+/// `items` (user `u` starts at item `u + 1`); returns its path.
+pub fn ring_file(dir: &Path, users: usize, len: usize, items: usize) -> PathBuf {
+    let mut text = String::new();
+    for u in 0..users {
+        let row: Vec<String> = (0..len)
+            .map(|j| format!("{}", 1 + (u + j) % items))
+            .collect();
+        text.push_str(&format!("{} {}\n", u + 1, row.join(" ")));
+    }
+    let path = dir.join("ring.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
