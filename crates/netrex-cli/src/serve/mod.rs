@@ -102,7 +102,7 @@ fn reply(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-/// Runs `f` on the request body and answers with its JSON, or its error as `{"error": ...}`.
+/// Counts the request and answers with `result`'s JSON, or its error as `{"error": ...}`.
 fn answer(
     app: &App,
     endpoint: &'static str,
