@@ -307,3 +307,54 @@ fn a_sequence_model_answers_histories_and_sigterm_stops_the_server() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn concurrent_queries_searched_together_answer_as_each_alone() {
+    let dir = temp("serve", "batched");
+    let model = factorization(&dir, "m", 2);
+    let server = Server::start(&model, "");
+    let body = |u: usize| json!({"user": format!("u{u}"), "k": 3 + u % 5});
+    let alone: Vec<Value> = (0..30)
+        .map(|u| server.json("/recommend", &body(u)))
+        .collect();
+    let together: Vec<Vec<Value>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let server = &server;
+                s.spawn(move || {
+                    (0..30)
+                        .map(|u| server.json("/recommend", &body(u)))
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    // the same items; scores to rounding (a batch's product may sum in another order)
+    for answers in &together {
+        for (a, b) in answers.iter().zip(&alone) {
+            assert_eq!(ids(a, "id"), ids(b, "id"));
+            for (x, y) in a["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(b["items"].as_array().unwrap())
+            {
+                let (x, y) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} against {y}");
+            }
+        }
+    }
+    // every exact query went through a search, however they were grouped
+    let (_, metrics) = server.call("GET", "/metrics", "");
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(counter("netrex_searched_queries_total"), 30 * 9);
+    assert!(counter("netrex_searches_total") <= 30 * 9);
+}

@@ -18,7 +18,13 @@ fn exact(c: &mut Criterion) {
     let mut group = c.benchmark_group("top10_exact");
     group.sample_size(10);
     let mut rng = StdRng::seed_from_u64(0);
-    for (items, queries) in [(27_000usize, 1024usize), (1_000_000, 64)] {
+    // 100k x 1 is the server's single query, 100k x 64 a batch of them
+    for (items, queries) in [
+        (100_000usize, 1usize),
+        (100_000, 64),
+        (27_000, 1024),
+        (1_000_000, 64),
+    ] {
         let index = ItemIndex::new(random(&mut rng, items * DIM), DIM, None).expect("valid");
         let qs = random(&mut rng, queries * DIM);
         let name = format!("{items}items_{queries}queries_dim{DIM}");

@@ -55,4 +55,10 @@ pub enum RetrievalError {
         /// Queries given.
         queries: usize,
     },
+    /// Settings an index cannot be built with.
+    #[error("{0}")]
+    Config(String),
+    /// A saved index that cannot be read back (cut short, another format, links out of range).
+    #[error("corrupt index: {0}")]
+    Corrupt(String),
 }

@@ -34,7 +34,8 @@ pub struct Filter<'a> {
 /// in the query's list of `seen`, scored with the query's own bias (from `biases`, if given).
 struct Wanted<'a> {
     k: usize,
-    allowed: &'a [bool],
+    /// `None` when every item is allowed.
+    allowed: Option<&'a [bool]>,
     biases: Option<&'a [f32]>,
     seen: &'a [&'a [u32]],
 }
@@ -198,10 +199,12 @@ impl ItemIndex {
         for &i in filter.seen.iter().flat_map(|s| s.iter()) {
             self.check(i)?;
         }
-        let allowed = self.allowed(filter)?;
+        let allowed = (filter.allow.is_some() || !filter.deny.is_empty())
+            .then(|| self.allowed(filter))
+            .transpose()?;
         let wanted = Wanted {
             k,
-            allowed: &allowed,
+            allowed: allowed.as_deref(),
             biases: query_biases,
             seen: filter.seen,
         };
@@ -250,26 +253,42 @@ impl ItemIndex {
     ) -> Vec<Vec<Ranked>> {
         let (items, rows) = (self.num_items(), block.len() / self.dim);
         let mut best: Vec<TopK> = (0..rows).map(|_| TopK::new(wanted.k)).collect();
-        // each query's seen items, marked while its row is read
-        let mut skip = vec![false; items];
+        // each query's seen items, marked while its row is read (none marked: no array)
+        let any_seen =
+            (first..first + rows).any(|q| wanted.seen.get(q).is_some_and(|s| !s.is_empty()));
+        let mut skip = if any_seen {
+            vec![false; items]
+        } else {
+            Vec::new()
+        };
         let mut scores = vec![0.0f32; rows * ITEM_BLOCK];
         for start in range.clone().step_by(ITEM_BLOCK) {
             let range = start..(start + ITEM_BLOCK).min(range.end);
             let cols = range.len();
             self.products(block, range.clone(), &mut scores[..rows * cols]);
+            let biases = &self.biases[range];
             for (q, top) in best.iter_mut().enumerate() {
                 let bias = wanted.biases.map_or(0.0, |b| b[first + q]);
                 let seen = wanted.seen.get(first + q).copied().unwrap_or(&[]);
                 seen.iter().for_each(|&i| skip[i as usize] = true);
                 let row = &scores[q * cols..(q + 1) * cols];
-                for (j, &s) in row.iter().enumerate() {
-                    let id = start + j;
-                    if wanted.allowed[id] && !skip[id] {
-                        top.offer(Ranked {
-                            id: id as u32,
-                            score: s + self.biases[id] + bias,
-                        });
+                // Ids rise along the row, so an item that only ties the worst kept one loses
+                // the tie: a score at or below the floor can be passed over unread.
+                let mut floor = top.floor_score();
+                for (j, (&s, &b)) in row.iter().zip(biases).enumerate() {
+                    let score = s + b + bias;
+                    if floor.is_some_and(|f| score <= f) {
+                        continue;
                     }
+                    let id = start + j;
+                    if wanted.allowed.is_some_and(|a| !a[id]) || (any_seen && skip[id]) {
+                        continue;
+                    }
+                    top.offer(Ranked {
+                        id: id as u32,
+                        score,
+                    });
+                    floor = top.floor_score();
                 }
                 seen.iter().for_each(|&i| skip[i as usize] = false);
             }

@@ -9,13 +9,21 @@
 //! and applies allow- and deny-lists; [`ItemIndex::similar_items`] ranks items against an item
 //! (cosine or dot).
 //!
+//! With the `hnsw` feature, [`HnswIndex`] answers approximately from a navigable graph built
+//! over the same vectors (its recall against exact search is measured in the tests and in
+//! `docs/results.md`), and saves to a file beside a model.
+//!
 //! Ranking order, everywhere: higher score first, then lower item id; items whose score is
 //! NaN are never returned.
 
 mod error;
+#[cfg(feature = "hnsw")]
+mod hnsw;
 mod index;
 mod select;
 
 pub use error::RetrievalError;
+#[cfg(feature = "hnsw")]
+pub use hnsw::{HnswConfig, HnswIndex};
 pub use index::{Filter, ItemIndex, Similarity};
 pub use select::{top_k_naive, Ranked};

@@ -59,6 +59,16 @@ impl TopK {
         (self.heap.len() == self.k).then(|| &self.heap.peek().expect("k > 0 items").0)
     }
 
+    /// The worst kept score once `k` items are held: an item scoring at or below it, with a
+    /// higher id than every kept one, cannot enter.
+    #[inline]
+    pub(crate) fn floor_score(&self) -> Option<f32> {
+        if self.k == 0 {
+            return Some(f32::INFINITY);
+        }
+        self.floor().map(|r| r.score)
+    }
+
     /// Offers `item`; NaN scores are never kept.
     #[inline]
     pub(crate) fn offer(&mut self, item: Ranked) {

@@ -6,6 +6,7 @@
 //! the old one, and a model that fails to load is refused while the old one keeps serving.
 //! SIGTERM or Ctrl-C stop taking connections and let the open ones finish.
 
+mod batcher;
 mod metrics;
 mod served;
 
@@ -25,8 +26,9 @@ use serde_json::{json, Value};
 
 use crate::args::ServeArgs;
 use crate::Failure;
+use batcher::Batcher;
 use metrics::Metrics;
-use served::{Limits, Query, Served, SimilarQuery};
+use served::{Limits, Plan, Query, Served, SimilarQuery};
 
 /// A request's failure: its status (always 4xx for bad input) and message.
 pub(crate) struct ApiError {
@@ -38,6 +40,13 @@ impl ApiError {
     fn bad(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
             message: message.into(),
         }
     }
@@ -59,6 +68,7 @@ struct App {
     metrics: Metrics,
     limits: Limits,
     batch: usize,
+    search: Batcher,
 }
 
 impl App {
@@ -122,12 +132,14 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("malformed request: {e}")))
 }
 
+/// Plans each query (a body holds one, or `{"queries": [...]}`), then waits for those left to
+/// the shared exact search; they are all queued before the first wait, so they batch together.
 async fn recommend(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let start = Instant::now();
     let served = app.current();
-    let result = (|| {
+    let planned = (|| {
         let value: Value = parse(&body)?;
-        match value.get("queries") {
+        let (queries, many) = match value.get("queries") {
             Some(list) => {
                 let queries: Vec<Query> = serde_json::from_value(list.clone())
                     .map_err(|e| ApiError::bad(format!("malformed queries: {e}")))?;
@@ -137,19 +149,48 @@ async fn recommend(State(app): State<Arc<App>>, body: Bytes) -> Response {
                         app.batch
                     )));
                 }
-                let answers = queries
-                    .iter()
-                    .map(|q| served.recommend(q, app.limits))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(json!({ "results": answers }))
+                (queries, true)
             }
             None => {
                 let q: Query = serde_json::from_value(value)
                     .map_err(|e| ApiError::bad(format!("malformed request: {e}")))?;
-                served.recommend(&q, app.limits)
+                (vec![q], false)
+            }
+        };
+        let plans = queries
+            .iter()
+            .map(|q| served.recommend(q, app.limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((plans, many))
+    })();
+    let result = match planned {
+        Ok((plans, many)) => {
+            let pending: Vec<_> = plans
+                .into_iter()
+                .map(|plan| match plan {
+                    Plan::Done(v) => Err(v),
+                    Plan::Exact(exact) => Ok(app.search.submit(served.clone(), exact)),
+                })
+                .collect();
+            let mut answers = Vec::with_capacity(pending.len());
+            let mut failed = None;
+            for p in pending {
+                match p {
+                    Err(done) => answers.push(done),
+                    Ok(waiting) => match batcher::wait(waiting).await {
+                        Ok(ranked) => answers.push(served.answer(ranked)),
+                        Err(e) => failed = failed.or(Some(e)),
+                    },
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None if many => Ok(json!({ "results": answers })),
+                None => Ok(answers.pop().unwrap_or_default()),
             }
         }
-    })();
+        Err(e) => Err(e),
+    };
     answer(&app, "recommend", start, result)
 }
 
@@ -173,7 +214,12 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let text = app.metrics.render(app.version.load(Ordering::SeqCst));
+    let mut text = app.metrics.render(app.version.load(Ordering::SeqCst));
+    let batches = app.search.batches.load(Ordering::Relaxed);
+    let batched = app.search.batched.load(Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP netrex_searches_total Exact searches run (queries waiting together share one).\n# TYPE netrex_searches_total counter\nnetrex_searches_total {batches}\n# HELP netrex_searched_queries_total Queries those searches answered.\n# TYPE netrex_searched_queries_total counter\nnetrex_searched_queries_total {batched}\n"
+    ));
     app.metrics
         .record("metrics", 200, std::time::Duration::ZERO);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
@@ -218,6 +264,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             items: args.max_items,
         },
         batch: args.max_batch,
+        search: Batcher::start(args.max_batch.clamp(1, 256))?,
     });
     let router = Router::new()
         .route("/recommend", post(recommend))

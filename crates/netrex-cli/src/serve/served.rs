@@ -79,6 +79,22 @@ fn yes() -> bool {
     true
 }
 
+/// A query for the exact index with no allow- or deny-list: the batcher answers it with
+/// the others waiting.
+pub(crate) struct Exact {
+    /// `[p_u, 1, b_u]` (a folded-in user: `[p, 1, 0]`).
+    pub(crate) query: Vec<f32>,
+    pub(crate) k: usize,
+    /// The items to leave out.
+    pub(crate) seen: Vec<u32>,
+}
+
+/// How a query is answered: here and now, or by the shared exact search.
+pub(crate) enum Plan {
+    Done(Value),
+    Exact(Exact),
+}
+
 /// The bounds every request is held to.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
@@ -151,7 +167,16 @@ impl Served {
         list.iter().map(|v| self.item(v)).collect()
     }
 
-    fn answer(&self, ranked: Vec<Ranked>) -> Value {
+    /// The exact index of a factorization model's items, `[q_i, b_i, 1]`.
+    pub(crate) fn exact_index(&self) -> Option<&ItemIndex> {
+        match &self.kind {
+            Kind::Factorization { folded, .. } => Some(folded),
+            _ => None,
+        }
+    }
+
+    /// Ranked items as the answer's JSON, with raw ids (and titles where the model has them).
+    pub(crate) fn answer(&self, ranked: Vec<Ranked>) -> Value {
         let list: Vec<Value> = ranked
             .into_iter()
             .map(|r| {
@@ -166,8 +191,9 @@ impl Served {
         json!({ "items": list })
     }
 
-    /// The best `k` items for a trained user, a new user's items (folded in) or a history.
-    pub(crate) fn recommend(&self, q: &Query, limits: Limits) -> Result<Value, ApiError> {
+    /// The best `k` items for a trained user, a new user's items (folded in) or a history;
+    /// a factorization query without allow- or deny-list is left to the exact search.
+    pub(crate) fn recommend(&self, q: &Query, limits: Limits) -> Result<Plan, ApiError> {
         if q.k == 0 || q.k > limits.k {
             return Err(ApiError::bad(format!("k must be in 1..={}", limits.k)));
         }
@@ -224,6 +250,13 @@ impl Served {
                         v
                     }
                 };
+                if allow.is_none() && deny.is_empty() {
+                    return Ok(Plan::Exact(Exact {
+                        query,
+                        k: q.k,
+                        seen,
+                    }));
+                }
                 let seen = [seen.as_slice()];
                 let filter = Filter {
                     seen: &seen,
@@ -256,7 +289,7 @@ impl Served {
                 self.select(&scores, q.k, &seen, &filter)
             }
         };
-        Ok(self.answer(ranked))
+        Ok(Plan::Done(self.answer(ranked)))
     }
 
     fn select(&self, scores: &[f32], k: usize, seen: &[u32], filter: &Filter<'_>) -> Vec<Ranked> {

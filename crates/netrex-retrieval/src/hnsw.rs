@@ -1,0 +1,578 @@
+//! Approximate top-k: a hierarchical navigable small-world graph (Malkov & Yashunin 2018).
+//!
+//! A model's score is an inner product plus a bias, which is no distance, and a graph built
+//! on it greedily can strand a query among popular items. So each item is made a point of one
+//! sphere (Bachrach et al. 2014): `x_i = [v_i, b_i, sqrt(M² - |v_i|² - b_i²)]` with `M` the
+//! largest `|[v_i, b_i]|`, and a query is `q' = [q, 1, 0]`. Then `q' · x_i = q · v_i + b_i`,
+//! the model's score, and since every `|x_i| = M`, `|q' - x_i|² = |q'|² + M² - 2 q' · x_i`: the
+//! nearest point is the best scored item, and between items a larger inner product is a
+//! smaller Euclidean distance. The graph is built and searched by inner product on these
+//! points, which is then a true nearest-neighbour search.
+//!
+//! Construction inserts items one at a time in id order with levels drawn from a seeded
+//! generator, so one seed gives one graph. Neighbours are chosen by the paper's heuristic
+//! (keep a candidate only if it is nearer the new item than to every neighbour kept), which
+//! keeps links pointing in different directions.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::error::RetrievalError;
+use crate::index::Filter;
+use crate::select::{Ranked, TopK};
+
+/// How the graph is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HnswConfig {
+    /// Links per item above level 0 (twice as many at level 0).
+    pub m: usize,
+    /// Candidates kept while an item's links are searched: higher builds slower and finds more.
+    pub ef_construction: usize,
+    /// Seeds the level each item is given.
+    pub seed: u64,
+}
+
+impl Default for HnswConfig {
+    fn default() -> Self {
+        HnswConfig {
+            m: 16,
+            ef_construction: 200,
+            seed: 0,
+        }
+    }
+}
+
+/// An approximate index of item vectors and biases, scored as [`crate::ItemIndex`] scores
+/// them (`q · v_i + b_i`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HnswIndex {
+    dim: usize,
+    /// `dim + 2` values a point.
+    points: Vec<f32>,
+    m: usize,
+    /// Level-0 links, `2m` slots an item, the first `count0[i]` used.
+    links0: Vec<u32>,
+    count0: Vec<u32>,
+    /// Links above level 0: `upper[i][l - 1]` for the levels `1..=level(i)`.
+    upper: Vec<Vec<Vec<u32>>>,
+    entry: u32,
+    top: usize,
+}
+
+/// A candidate: inner product with the query, then id (lower id first among equals).
+#[derive(Clone, Copy, PartialEq)]
+struct Near(f32, u32);
+
+impl Eq for Near {}
+
+impl PartialOrd for Near {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Near {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+    }
+}
+
+/// Items visited by one search, cleared by moving to the next stamp.
+struct Visited {
+    stamp: Vec<u32>,
+    now: u32,
+}
+
+impl Visited {
+    fn new(n: usize) -> Self {
+        Visited {
+            stamp: vec![0; n],
+            now: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.now = self.now.wrapping_add(1);
+        if self.now == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.now = 1;
+        }
+    }
+
+    /// Whether `i` is new to this search (it is marked now).
+    fn first(&mut self, i: u32) -> bool {
+        let s = &mut self.stamp[i as usize];
+        let new = *s != self.now;
+        *s = self.now;
+        new
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// splitmix64: the levels' generator (a dependency-free, seeded stream).
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl HnswIndex {
+    /// Builds the graph over the rows of `vectors` (`items x dim`, row-major) and `biases`
+    /// (one per item; none is all zero).
+    pub fn build(
+        vectors: &[f32],
+        dim: usize,
+        biases: Option<&[f32]>,
+        config: HnswConfig,
+    ) -> Result<Self, RetrievalError> {
+        if dim == 0 || vectors.is_empty() {
+            let items = vectors.len().checked_div(dim).unwrap_or(0);
+            return Err(RetrievalError::Empty { items, dim });
+        }
+        if !vectors.len().is_multiple_of(dim) {
+            return Err(RetrievalError::Ragged {
+                values: vectors.len(),
+                dim,
+            });
+        }
+        let n = vectors.len() / dim;
+        if let Some(b) = biases.filter(|b| b.len() != n) {
+            return Err(RetrievalError::Biases {
+                biases: b.len(),
+                items: n,
+            });
+        }
+        if config.m < 2 || config.ef_construction == 0 {
+            return Err(RetrievalError::Config(format!(
+                "HNSW needs m >= 2 and ef_construction >= 1 (got {} and {})",
+                config.m, config.ef_construction
+            )));
+        }
+        let width = dim + 2;
+        let bias = |i: usize| biases.map_or(0.0, |b| b[i]);
+        let sq = |i: usize| {
+            dot(
+                &vectors[i * dim..(i + 1) * dim],
+                &vectors[i * dim..(i + 1) * dim],
+            )
+        };
+        let radius = (0..n)
+            .map(|i| sq(i) + bias(i) * bias(i))
+            .fold(0.0f32, f32::max);
+        let mut points = Vec::with_capacity(n * width);
+        for i in 0..n {
+            points.extend_from_slice(&vectors[i * dim..(i + 1) * dim]);
+            points.push(bias(i));
+            points.push((radius - sq(i) - bias(i) * bias(i)).max(0.0).sqrt());
+        }
+        let mut index = HnswIndex {
+            dim,
+            points,
+            m: config.m,
+            links0: vec![0; n * 2 * config.m],
+            count0: vec![0; n],
+            upper: vec![Vec::new(); n],
+            entry: 0,
+            top: 0,
+        };
+        let scale = 1.0 / (config.m as f64).ln();
+        let mut state = config.seed;
+        let mut visited = Visited::new(n);
+        for i in 0..n {
+            let u = (next(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+            let level = ((-(1.0 - u).ln() * scale) as usize).min(30);
+            index.insert(i as u32, level, config.ef_construction, &mut visited);
+        }
+        Ok(index)
+    }
+
+    /// Items in the index.
+    pub fn num_items(&self) -> usize {
+        self.count0.len()
+    }
+
+    /// The dimension of queries.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn point(&self, i: u32) -> &[f32] {
+        let w = self.dim + 2;
+        &self.points[i as usize * w..(i as usize + 1) * w]
+    }
+
+    fn links(&self, i: u32, level: usize) -> &[u32] {
+        if level == 0 {
+            let s = i as usize * 2 * self.m;
+            &self.links0[s..s + self.count0[i as usize] as usize]
+        } else {
+            &self.upper[i as usize][level - 1]
+        }
+    }
+
+    fn set_links(&mut self, i: u32, level: usize, to: &[u32]) {
+        if level == 0 {
+            let s = i as usize * 2 * self.m;
+            self.links0[s..s + to.len()].copy_from_slice(to);
+            self.count0[i as usize] = to.len() as u32;
+        } else {
+            self.upper[i as usize][level - 1] = to.to_vec();
+        }
+    }
+
+    /// The `ef` points nearest `q` (a point) found from `entries` at `level`, nearest first.
+    fn search_layer(
+        &self,
+        q: &[f32],
+        entries: &[Near],
+        ef: usize,
+        level: usize,
+        visited: &mut Visited,
+    ) -> Vec<Near> {
+        visited.clear();
+        let mut frontier: BinaryHeap<Near> = BinaryHeap::new();
+        let mut found: BinaryHeap<std::cmp::Reverse<Near>> = BinaryHeap::new();
+        for &e in entries {
+            if visited.first(e.1) {
+                frontier.push(e);
+                found.push(std::cmp::Reverse(e));
+            }
+        }
+        while found.len() > ef {
+            found.pop();
+        }
+        while let Some(c) = frontier.pop() {
+            let worst = found.peek().map(|w| w.0);
+            if found.len() >= ef && worst.is_some_and(|w| c < w) {
+                break;
+            }
+            for &nb in self.links(c.1, level) {
+                if !visited.first(nb) {
+                    continue;
+                }
+                let near = Near(dot(q, self.point(nb)), nb);
+                let worst = found.peek().map(|w| w.0);
+                if found.len() < ef || worst.is_some_and(|w| near > w) {
+                    frontier.push(near);
+                    found.push(std::cmp::Reverse(near));
+                    if found.len() > ef {
+                        found.pop();
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Near> = found.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    }
+
+    /// The paper's heuristic: of `candidates` (nearest first), those nearer `of` than to
+    /// every one kept before them, at most `most`.
+    fn choose(&self, candidates: &[Near], most: usize) -> Vec<u32> {
+        let mut kept: Vec<u32> = Vec::with_capacity(most);
+        for c in candidates {
+            if kept.len() == most {
+                break;
+            }
+            let p = self.point(c.1);
+            if kept.iter().all(|&r| dot(p, self.point(r)) < c.0) {
+                kept.push(c.1);
+            }
+        }
+        kept
+    }
+
+    fn insert(&mut self, i: u32, level: usize, ef: usize, visited: &mut Visited) {
+        self.upper[i as usize] = vec![Vec::new(); level];
+        if i == 0 {
+            self.entry = 0;
+            self.top = level;
+            return;
+        }
+        let q = self.point(i).to_vec();
+        let mut entries = vec![Near(dot(&q, self.point(self.entry)), self.entry)];
+        for l in (level + 1..=self.top).rev() {
+            entries = self.search_layer(&q, &entries, 1, l, visited);
+        }
+        for l in (0..=level.min(self.top)).rev() {
+            let found = self.search_layer(&q, &entries, ef, l, visited);
+            let chosen = self.choose(&found, self.m);
+            self.set_links(i, l, &chosen);
+            let most = if l == 0 { 2 * self.m } else { self.m };
+            for &nb in &chosen {
+                let mut theirs = self.links(nb, l).to_vec();
+                theirs.push(i);
+                if theirs.len() > most {
+                    let p = self.point(nb);
+                    let mut by: Vec<Near> = theirs
+                        .iter()
+                        .map(|&t| Near(dot(p, self.point(t)), t))
+                        .collect();
+                    by.sort_by(|a, b| b.cmp(a));
+                    theirs = self.choose(&by, most);
+                }
+                self.set_links(nb, l, &theirs);
+            }
+            entries = found;
+        }
+        if level > self.top {
+            self.entry = i;
+            self.top = level;
+        }
+    }
+
+    /// The best `k` items (approximately) for each of `queries` (`queries x dim`), best first:
+    /// the `max(ef, k + excluded)` nearest found at level 0, less those `filter` leaves out.
+    /// An allow-list is searched exactly (its items scored one by one).
+    pub fn top_k(
+        &self,
+        queries: &[f32],
+        k: usize,
+        ef: usize,
+        filter: &Filter<'_>,
+    ) -> Result<Vec<Vec<Ranked>>, RetrievalError> {
+        if !queries.len().is_multiple_of(self.dim) {
+            return Err(RetrievalError::Query {
+                values: queries.len(),
+                dim: self.dim,
+            });
+        }
+        let n = queries.len() / self.dim;
+        if !filter.seen.is_empty() && filter.seen.len() != n {
+            return Err(RetrievalError::Seen {
+                lists: filter.seen.len(),
+                queries: n,
+            });
+        }
+        let items = self.num_items();
+        let ids = filter.seen.iter().flat_map(|s| s.iter());
+        for &i in ids.chain(filter.deny).chain(filter.allow.unwrap_or(&[])) {
+            if i as usize >= items {
+                return Err(RetrievalError::UnknownItem { id: i, items });
+            }
+        }
+        Ok(queries
+            .par_chunks(self.dim)
+            .enumerate()
+            .map_init(
+                || Visited::new(items),
+                |visited, (qi, q)| {
+                    let seen = filter.seen.get(qi).copied().unwrap_or(&[]);
+                    self.search_one(q, k, ef, seen, filter, visited)
+                },
+            )
+            .collect())
+    }
+
+    fn search_one(
+        &self,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        seen: &[u32],
+        filter: &Filter<'_>,
+        visited: &mut Visited,
+    ) -> Vec<Ranked> {
+        let mut point = q.to_vec();
+        point.extend([1.0, 0.0]);
+        let out = |i: u32| seen.contains(&i) || filter.deny.contains(&i);
+        let mut top = TopK::new(k);
+        if let Some(allow) = filter.allow {
+            for &i in allow.iter().filter(|&&i| !out(i)) {
+                top.offer(Ranked {
+                    id: i,
+                    score: dot(&point, self.point(i)),
+                });
+            }
+            return top.into_sorted();
+        }
+        let mut entries = vec![Near(dot(&point, self.point(self.entry)), self.entry)];
+        for l in (1..=self.top).rev() {
+            entries = self.search_layer(&point, &entries, 1, l, visited);
+        }
+        let wide = ef.max(k + seen.len() + filter.deny.len());
+        for near in self.search_layer(&point, &entries, wide, 0, visited) {
+            if !out(near.1) {
+                top.offer(Ranked {
+                    id: near.1,
+                    score: near.0,
+                });
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// The index as bytes: a magic tag, the sizes, then every table, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + 4 * (self.points.len() + self.links0.len()));
+        out.extend_from_slice(MAGIC);
+        let head = [
+            self.dim,
+            self.num_items(),
+            self.m,
+            self.entry as usize,
+            self.top,
+        ];
+        head.iter()
+            .for_each(|&v| out.extend_from_slice(&(v as u64).to_le_bytes()));
+        self.points
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        self.count0
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        self.links0
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        for levels in &self.upper {
+            out.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+            for links in levels {
+                out.extend_from_slice(&(links.len() as u32).to_le_bytes());
+                links
+                    .iter()
+                    .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            }
+        }
+        out
+    }
+
+    /// Reads what [`to_bytes`](Self::to_bytes) wrote; anything else (cut short, wrong tag,
+    /// links out of range) is an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RetrievalError> {
+        let bad = |why: &str| RetrievalError::Corrupt(why.to_owned());
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len()).ok_or_else(|| bad("too short"))? != MAGIC {
+            return Err(bad("not a netrex HNSW index"));
+        }
+        let mut head = [0usize; 5];
+        for h in &mut head {
+            *h = r.u64().ok_or_else(|| bad("header cut short"))? as usize;
+        }
+        let [dim, n, m, entry, top] = head;
+        let (width, slots) = (dim.checked_add(2), n.checked_mul(2 * m.min(1 << 16)));
+        let (Some(width), Some(slots)) = (width, slots) else {
+            return Err(bad("sizes overflow"));
+        };
+        if dim == 0 || n == 0 || m < 2 || entry >= n || top > 30 || m > 1 << 16 {
+            return Err(bad("sizes out of range"));
+        }
+        let points = r.f32s(n.checked_mul(width).ok_or_else(|| bad("sizes overflow"))?);
+        let points = points.ok_or_else(|| bad("points cut short"))?;
+        let count0 = r.u32s(n).ok_or_else(|| bad("link counts cut short"))?;
+        let links0 = r.u32s(slots).ok_or_else(|| bad("links cut short"))?;
+        let mut upper = Vec::with_capacity(n);
+        for _ in 0..n {
+            let levels = r.u32().ok_or_else(|| bad("levels cut short"))? as usize;
+            if levels > top {
+                return Err(bad("an item above the top level"));
+            }
+            let mut mine = Vec::with_capacity(levels);
+            for _ in 0..levels {
+                let count = r.u32().ok_or_else(|| bad("links cut short"))? as usize;
+                if count > m {
+                    return Err(bad("too many links"));
+                }
+                mine.push(r.u32s(count).ok_or_else(|| bad("links cut short"))?);
+            }
+            upper.push(mine);
+        }
+        if r.at != bytes.len() {
+            return Err(bad("bytes after the index"));
+        }
+        let in_range = |l: &u32| (*l as usize) < n;
+        let counts_fit = count0.iter().all(|&c| c as usize <= 2 * m);
+        let links_fit = links0.iter().all(in_range)
+            && upper.iter().flatten().flatten().all(in_range)
+            && upper[entry].len() == top;
+        if !counts_fit || !links_fit {
+            return Err(bad("links out of range"));
+        }
+        Ok(HnswIndex {
+            dim,
+            points,
+            m,
+            links0,
+            count0,
+            upper,
+            entry: entry as u32,
+            top,
+        })
+    }
+
+    /// Writes the index to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), RetrievalError> {
+        std::fs::write(path, self.to_bytes())
+            .map_err(|e| RetrievalError::Corrupt(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Reads an index [`save`](Self::save) wrote.
+    pub fn load(path: &Path) -> Result<Self, RetrievalError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| RetrievalError::Corrupt(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_bytes(&bytes)
+            .map_err(|e| RetrievalError::Corrupt(format!("{}: {e}", path.display())))
+    }
+}
+
+const MAGIC: &[u8] = b"NETREX-HNSW-1\n";
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.at.checked_add(n)?;
+        let out = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(out)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
+        let raw = self.take(n.checked_mul(4)?)?;
+        Some(
+            raw.chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
+    }
+
+    fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
+        let raw = self.take(n.checked_mul(4)?)?;
+        Some(
+            raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
+    }
+}
