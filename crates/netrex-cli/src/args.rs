@@ -381,10 +381,22 @@ pub(crate) struct ExportArgs {
     /// The saved factorization model's folder.
     #[arg(long)]
     pub(crate) model: PathBuf,
-    /// The folder to write `users.npy`, `items.npy`, `user_ids.txt`, `item_ids.txt` and
-    /// `export.json` into (created if missing).
+    /// The folder to write the vectors and `export.json` into (created if missing).
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// `npy`: `users.npy`, `items.npy`, `user_ids.txt`, `item_ids.txt`; `parquet`:
+    /// `users.parquet` and `items.parquet`, columns `id` and `vector`.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Npy)]
+    pub(crate) format: ExportFormat,
+}
+
+/// What `netrex export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// NumPy arrays and id lists.
+    Npy,
+    /// Parquet tables of ids and vectors.
+    Parquet,
 }
 
 #[derive(Args)]

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use netrex::data::{IdMap, RawId};
 
-use crate::args::ExportArgs;
+use crate::args::{ExportArgs, ExportFormat};
 use crate::saved::load_factorization;
 use crate::Failure;
 
@@ -29,28 +29,33 @@ pub(crate) fn export(args: ExportArgs) -> Result<(), Failure> {
     let width = vectors.dim + 2;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    write_npy(&args.out.join("users.npy"), &users, width)?;
-    write_npy(&args.out.join("items.npy"), &items, width)?;
     let num_users = vectors.user_biases.len();
     let num_items = vectors.item_biases.len();
-    write_ids(
-        &args.out.join("user_ids.txt"),
-        catalog.users.as_ref(),
-        num_users,
-    )?;
-    write_ids(
-        &args.out.join("item_ids.txt"),
-        catalog.items.as_ref(),
-        num_items,
-    )?;
+    let user_ids = raw_ids(catalog.users.as_ref(), num_users);
+    let item_ids = raw_ids(catalog.items.as_ref(), num_items);
+    let format = match args.format {
+        ExportFormat::Npy => {
+            write_npy(&args.out.join("users.npy"), &users, width)?;
+            write_npy(&args.out.join("items.npy"), &items, width)?;
+            write_ids(&args.out.join("user_ids.txt"), &user_ids)?;
+            write_ids(&args.out.join("item_ids.txt"), &item_ids)?;
+            "npy"
+        }
+        ExportFormat::Parquet => {
+            let write = netrex::data::ingest::write_vectors_parquet;
+            write(&args.out.join("users.parquet"), &user_ids, &users, width)?;
+            write(&args.out.join("items.parquet"), &item_ids, &items, width)?;
+            "parquet"
+        }
+    };
     let about = json!({
         "model": args.model,
-        "format": "npy",
+        "format": format,
         "users": num_users,
         "items": num_items,
         "width": width,
-        "score": "users.npy row u . items.npy row i (the model's score: p_u . q_i + b_i + b_u)",
-        "ids": "user_ids.txt and item_ids.txt: the raw id of each row, one per line",
+        "score": "a user row . an item row (the model's score: p_u . q_i + b_i + b_u)",
+        "ids": "npy: user_ids.txt and item_ids.txt, one raw id a row; parquet: column id",
     });
     std::fs::write(args.out.join("export.json"), about.to_string())
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
@@ -81,16 +86,23 @@ fn write_npy(path: &Path, values: &[f32], width: usize) -> Result<(), Failure> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
-/// The raw id of each of `count` rows, one per line (the dense id where the model has none).
-fn write_ids(path: &Path, ids: Option<&IdMap<RawId>>, count: usize) -> Result<(), Failure> {
+/// The raw id of each of `count` rows (the dense id where the model has none).
+fn raw_ids(ids: Option<&IdMap<RawId>>, count: usize) -> Vec<String> {
+    (0..count as u32)
+        .map(|row| match ids.and_then(|m| m.raw(row)) {
+            Some(raw) => raw.to_string(),
+            None => row.to_string(),
+        })
+        .collect()
+}
+
+/// One id a line.
+fn write_ids(path: &Path, ids: &[String]) -> Result<(), Failure> {
     let file =
         std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    for row in 0..count as u32 {
-        match ids.and_then(|m| m.raw(row)) {
-            Some(raw) => writeln!(out, "{raw}")?,
-            None => writeln!(out, "{row}")?,
-        }
+    for id in ids {
+        writeln!(out, "{id}")?;
     }
     out.flush()?;
     Ok(())

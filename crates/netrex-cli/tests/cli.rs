@@ -477,6 +477,44 @@ fn export_writes_vectors_whose_inner_product_is_the_score() {
         let score = it["score"].as_f64().unwrap() as f32;
         assert!((dot - score).abs() < 1e-4, "{it}: {dot}");
     }
+    // the same rows and ids as Parquet (columns `id` and `vector`)
+    let parquet = dir.join("parquet");
+    let printed = netrex(&format!(
+        "export --model {} --out {} --format parquet",
+        model.display(),
+        parquet.display()
+    ));
+    assert!(printed.ok, "{}", printed.stderr);
+    for (file, ids, rows) in [
+        ("users.parquet", &user_ids, &users),
+        ("items.parquet", &item_ids, &items),
+    ] {
+        use polars::prelude::*;
+        let frame = ParquetReader::new(std::fs::File::open(parquet.join(file)).unwrap())
+            .finish()
+            .unwrap();
+        let got: Vec<String> = frame
+            .column("id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .into_no_null_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, ids.lines().collect::<Vec<_>>());
+        let vectors = frame.column("vector").unwrap().list().unwrap().clone();
+        let flat: Vec<f32> = vectors
+            .into_iter()
+            .flat_map(|row| {
+                row.unwrap()
+                    .f32()
+                    .unwrap()
+                    .into_no_null_iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(&flat, rows);
+    }
     let (model_dir, out_dir) = (dir.display(), out.display());
     netrex(&format!("export --model {model_dir} --out {out_dir}")).fails_with("model.json");
     // items like i3: cosines (or inner products) of the exported item rows, i3 left out

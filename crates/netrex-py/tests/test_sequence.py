@@ -86,3 +86,25 @@ def test_errors(sequence_file):
     no_time = netrex.interactions(np.array([0, 0, 1]), np.array([1, 2, 3]))
     with pytest.raises(NetrexError, match="timestamps"):
         netrex.leave_one_out(no_time)
+
+
+def test_bsarec_from_python_is_the_cli_run(sequence_file, cli, tmp_path):
+    """BSARec's frequency settings reach the model from a config, as the CLI's flags do."""
+    data = netrex.read_sequences(sequence_file)
+    train, valid, test = netrex.leave_one_out(data)
+    config = {"model": {"frequency_mix": 0.5, "frequency_cutoff": 2}}
+    model = netrex.SequenceModel("bsarec", config=config, **SETTINGS).fit(train, validation=valid)
+    metrics = netrex.evaluate(model, test, train=train.concat(valid))
+    assert metrics["hr_at_10"] > 0.3
+    out = subprocess.run(
+        [cli, "fit", "--sequences", str(sequence_file), "--model", "bsarec", "--dim", "16",
+         "--frequency-mix", "0.5", "--frequency-cutoff", "2", "--max-epochs", "30",
+         "--patience", "5", "--seed", "0", "--threads", "1", "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    printed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert printed["ndcg_at_10"] == metrics["ndcg_at_10"]
+    # another mix trains another model
+    other = netrex.SequenceModel("bsarec", config={"model": {"frequency_mix": 0.9}}, **SETTINGS)
+    other.fit(train, validation=valid)
+    assert netrex.evaluate(other, test, train=train.concat(valid))["ndcg_at_10"] != metrics["ndcg_at_10"]

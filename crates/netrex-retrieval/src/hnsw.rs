@@ -251,8 +251,8 @@ impl HnswIndex {
         visited: &mut Visited,
     ) -> Vec<Near> {
         visited.clear();
-        let mut frontier: BinaryHeap<Near> = BinaryHeap::new();
-        let mut found: BinaryHeap<std::cmp::Reverse<Near>> = BinaryHeap::new();
+        let mut frontier: BinaryHeap<Near> = BinaryHeap::with_capacity(2 * ef + 1);
+        let mut found: BinaryHeap<std::cmp::Reverse<Near>> = BinaryHeap::with_capacity(ef + 1);
         for &e in entries {
             if visited.first(e.1) {
                 frontier.push(e);
@@ -372,16 +372,22 @@ impl HnswIndex {
                 return Err(RetrievalError::UnknownItem { id: i, items });
             }
         }
+        // a block of queries a task, so that one visited table (4 bytes an item) serves many
+        let block = n.div_ceil(4 * rayon::current_num_threads()).clamp(1, 256);
         Ok(queries
-            .par_chunks(self.dim)
+            .par_chunks(self.dim * block)
             .enumerate()
-            .map_init(
-                || Visited::new(items),
-                |visited, (qi, q)| {
-                    let seen = filter.seen.get(qi).copied().unwrap_or(&[]);
-                    self.search_one(q, k, ef, seen, filter, visited)
-                },
-            )
+            .flat_map_iter(|(b, chunk)| {
+                let mut visited = Visited::new(items);
+                chunk
+                    .chunks_exact(self.dim)
+                    .enumerate()
+                    .map(|(j, q)| {
+                        let seen = filter.seen.get(b * block + j).copied().unwrap_or(&[]);
+                        self.search_one(q, k, ef, seen, filter, &mut visited)
+                    })
+                    .collect::<Vec<_>>()
+            })
             .collect())
     }
 

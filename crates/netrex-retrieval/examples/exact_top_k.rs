@@ -3,23 +3,23 @@
 //! same data in the same run.
 //!
 //! ```text
-//! cargo run --release --example exact_top_k -- DIR [threads] [repeats]
+//! cargo run --release -p netrex-retrieval --features hnsw --example exact_top_k -- DIR [threads] [repeats]
 //! ```
 //! `DIR` holds `items.f32` and `queries.f32` (row-major little-endian `f32`, 64 columns unless
 //! `DIR/dim` says otherwise). Prints the best wall time of `repeats` searches of every query
 //! at once (k 10) and writes the found ids to `DIR/netrex_ids.u32` (10 per query).
 //!
 //! ```text
-//! cargo run --release --example exact_top_k -- DIR threads repeats hnsw M EF_CONSTRUCTION EF...
+//! cargo run --release -p netrex-retrieval --features hnsw --example exact_top_k -- DIR threads repeats hnsw M EF_CONSTRUCTION EF...
 //! ```
-//! builds netrex's HNSW graph (`netrex::retrieval::HnswIndex`, seed 0) on the items instead,
+//! builds netrex's HNSW graph (`netrex_retrieval::HnswIndex`, seed 0) on the items instead,
 //! prints its build time, then for each search width `EF` the best time and the ids in
 //! `DIR/netrex_hnsw_EF.u32`.
 
 use std::path::Path;
 use std::time::Instant;
 
-use netrex::retrieval::{Filter, HnswConfig, HnswIndex, ItemIndex, Ranked};
+use netrex_retrieval::{Filter, HnswConfig, HnswIndex, ItemIndex, Ranked};
 
 fn floats(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
