@@ -99,7 +99,7 @@ if a.hnsw:
     norms = np.einsum("ij,ij->i", items, items)
     sphere = np.hstack([items, np.sqrt(norms.max() - norms)[:, None]]).astype(np.float32)
     lifted = np.hstack([queries, np.zeros((a.queries, 1), np.float32)])
-    widths = [16, 32, 64, 128, 256]
+    widths = [16, 20, 24, 32, 48, 64, 128, 256]
     rows = []
 
     start = time.perf_counter()

@@ -498,21 +498,12 @@ fn export_writes_vectors_whose_inner_product_is_the_score() {
             .unwrap()
             .str()
             .unwrap()
-            .into_no_null_iter()
-            .map(str::to_owned)
+            .iter()
+            .map(|v| v.unwrap().to_owned())
             .collect();
         assert_eq!(got, ids.lines().collect::<Vec<_>>());
-        let vectors = frame.column("vector").unwrap().list().unwrap().clone();
-        let flat: Vec<f32> = vectors
-            .into_iter()
-            .flat_map(|row| {
-                row.unwrap()
-                    .f32()
-                    .unwrap()
-                    .into_no_null_iter()
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let vectors = frame.column("vector").unwrap().list().unwrap().get_inner();
+        let flat: Vec<f32> = vectors.f32().unwrap().iter().map(Option::unwrap).collect();
         assert_eq!(&flat, rows);
     }
     let (model_dir, out_dir) = (dir.display(), out.display());

@@ -80,10 +80,11 @@ impl Ord for Near {
     }
 }
 
-/// Items visited by one search, cleared by moving to the next stamp.
+/// Items visited by one search, cleared by moving to the next stamp (one byte an item, so
+/// that the table of a large catalog stays in cache; zeroed every 255 searches).
 struct Visited {
-    stamp: Vec<u32>,
-    now: u32,
+    stamp: Vec<u8>,
+    now: u8,
 }
 
 impl Visited {
@@ -103,6 +104,7 @@ impl Visited {
     }
 
     /// Whether `i` is new to this search (it is marked now).
+    #[inline]
     fn first(&mut self, i: u32) -> bool {
         let s = &mut self.stamp[i as usize];
         let new = *s != self.now;
@@ -202,7 +204,8 @@ impl HnswIndex {
         for i in 0..n {
             let u = (next(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
             let level = ((-(1.0 - u).ln() * scale) as usize).min(30);
-            index.insert(i as u32, level, config.ef_construction, &mut visited);
+            let ef = config.ef_construction;
+            index.insert(i as u32, level, ef, &mut visited);
         }
         Ok(index)
     }
@@ -287,6 +290,24 @@ impl HnswIndex {
         out
     }
 
+    /// Greedy descent at one upper level (the paper's search with `ef` 1): move to the best
+    /// neighbour while one is better.
+    fn greedy(&self, q: &[f32], mut at: Near, level: usize) -> Near {
+        loop {
+            let mut moved = false;
+            for &nb in self.links(at.1, level) {
+                let near = Near(dot(q, self.point(nb)), nb);
+                if near > at {
+                    at = near;
+                    moved = true;
+                }
+            }
+            if !moved {
+                return at;
+            }
+        }
+    }
+
     /// The paper's heuristic: of `candidates` (nearest first), those nearer `of` than to
     /// every one kept before them, at most `most`.
     fn choose(&self, candidates: &[Near], most: usize) -> Vec<u32> {
@@ -311,10 +332,11 @@ impl HnswIndex {
             return;
         }
         let q = self.point(i).to_vec();
-        let mut entries = vec![Near(dot(&q, self.point(self.entry)), self.entry)];
+        let mut at = Near(dot(&q, self.point(self.entry)), self.entry);
         for l in (level + 1..=self.top).rev() {
-            entries = self.search_layer(&q, &entries, 1, l, visited);
+            at = self.greedy(&q, at, l);
         }
+        let mut entries = vec![at];
         for l in (0..=level.min(self.top)).rev() {
             let found = self.search_layer(&q, &entries, ef, l, visited);
             let chosen = self.choose(&found, self.m);
@@ -372,7 +394,7 @@ impl HnswIndex {
                 return Err(RetrievalError::UnknownItem { id: i, items });
             }
         }
-        // a block of queries a task, so that one visited table (4 bytes an item) serves many
+        // a block of queries a task, so that one visited table serves many
         let block = n.div_ceil(4 * rayon::current_num_threads()).clamp(1, 256);
         Ok(queries
             .par_chunks(self.dim * block)
@@ -413,12 +435,12 @@ impl HnswIndex {
             }
             return top.into_sorted();
         }
-        let mut entries = vec![Near(dot(&point, self.point(self.entry)), self.entry)];
+        let mut at = Near(dot(&point, self.point(self.entry)), self.entry);
         for l in (1..=self.top).rev() {
-            entries = self.search_layer(&point, &entries, 1, l, visited);
+            at = self.greedy(&point, at, l);
         }
         let wide = ef.max(k + seen.len() + filter.deny.len());
-        for near in self.search_layer(&point, &entries, wide, 0, visited) {
+        for near in self.search_layer(&point, &[at], wide, 0, visited) {
             if !out(near.1) {
                 top.offer(Ranked {
                     id: near.1,
