@@ -4,6 +4,7 @@
 # 10,000 malformed requests. Needs `oha` (cargo install oha) and a release build:
 #   cargo build --release -p netrex-cli
 #   bash benches/serving/serve_load.sh [DURATION] [OUT_DIR]
+# APPROXIMATE=EF serves users from an HNSW graph (`netrex index`, then `serve --approximate EF`).
 set -euo pipefail
 DURATION=${1:-60}
 OUT=${2:-/tmp/serve-load}
@@ -26,7 +27,12 @@ PY
 rm -rf "$OUT/model"
 "$NETREX" fit --csv "$OUT/train.csv" --dim 64 --loss bpr --epochs 1 --threads 2 \
     --save "$OUT/model" --json > "$OUT/fit.json"
-"$NETREX" serve --model "$OUT/model" --addr "127.0.0.1:$PORT" 2> "$OUT/serve.log" &
+EXTRA=()
+if [ -n "${APPROXIMATE:-}" ]; then
+    "$NETREX" index --model "$OUT/model"
+    EXTRA=(--approximate "$APPROXIMATE")
+fi
+"$NETREX" serve --model "$OUT/model" --addr "127.0.0.1:$PORT" "${EXTRA[@]}" 2> "$OUT/serve.log" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 sleep 2

@@ -400,6 +400,22 @@ pub(crate) enum ExportFormat {
 }
 
 #[derive(Args)]
+pub(crate) struct IndexArgs {
+    /// The saved factorization model's folder; the graph is written into it as `hnsw.bin`.
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// Links per item above level 0 (twice as many at level 0).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) m: usize,
+    /// Candidates kept while an item's links are searched.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) ef_construction: usize,
+    /// Seeds the items' levels: one seed, one graph.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Args)]
 pub(crate) struct ServeArgs {
     /// The saved model's folder (any kind `fit --save` writes).
     #[arg(long)]
@@ -422,6 +438,11 @@ pub(crate) struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub(crate) max_body: usize,
+    /// Factorization models: answer users from the HNSW graph `netrex index` saved beside the
+    /// model, searching this many candidates (higher: slower, closer to exact), instead of
+    /// exact search.
+    #[arg(long, value_name = "EF")]
+    pub(crate) approximate: Option<usize>,
 }
 
 /// How `recommend --similar-to` compares two items.

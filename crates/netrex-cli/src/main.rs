@@ -11,6 +11,7 @@ mod evaluate;
 mod export;
 mod fit;
 mod guard;
+mod index;
 mod linear;
 mod load;
 mod next_item;
@@ -23,7 +24,7 @@ mod serve;
 mod train;
 mod tune;
 
-use args::{EvaluateArgs, ExportArgs, FitArgs, RecommendArgs, ServeArgs};
+use args::{EvaluateArgs, ExportArgs, FitArgs, IndexArgs, RecommendArgs, ServeArgs};
 
 /// What a command that fails reports.
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -58,6 +59,12 @@ enum Command {
     /// store: one inner product is the model's score.
     #[command(after_help = "Example:\n  netrex export --model model/ --out vectors/")]
     Export(ExportArgs),
+    /// Build an HNSW graph over a factorization model's items and save it beside the model
+    /// (`hnsw.bin`), for `netrex serve --approximate`.
+    #[command(
+        after_help = "Example:\n  netrex index --model model/ && netrex serve --model model/ --approximate 64"
+    )]
+    Index(IndexArgs),
     /// Hold a saved model in memory and answer over HTTP: POST /recommend, /similar-items,
     /// /reload; GET /health, /metrics.
     #[command(
@@ -73,6 +80,7 @@ fn run() -> Result<(), Failure> {
         Command::Evaluate(a) => evaluate::evaluate_saved(*a),
         Command::Recommend(a) => recommend::recommend(a),
         Command::Export(a) => export::export(a),
+        Command::Index(a) => index::index(a),
         Command::Serve(a) => serve::serve(a),
     }
 }

@@ -358,3 +358,71 @@ fn concurrent_queries_searched_together_answer_as_each_alone() {
     assert_eq!(counter("netrex_searched_queries_total"), 30 * 9);
     assert!(counter("netrex_searches_total") <= 30 * 9);
 }
+
+#[test]
+fn an_approximate_server_answers_from_the_saved_graph_and_refuses_a_stale_one() {
+    let dir = temp("serve", "hnsw");
+    let (a, b) = (factorization(&dir, "a", 3), factorization(&dir, "b", 4));
+    let start = |model: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_netrex"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--approximate",
+                "32",
+                "--model",
+            ])
+            .arg(model)
+            .output()
+            .unwrap()
+    };
+    // no graph saved yet: the server does not start, and says what to run
+    let refused = start(&a);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("netrex index"));
+    let built = synthetic(&format!(
+        "index --model {} --m 4 --ef-construction 20",
+        a.display()
+    ));
+    assert!(
+        built.ok && built.stdout.contains("indexed 25 items"),
+        "{}",
+        built.stderr
+    );
+
+    let approximate = Server::start(&a, "--approximate 64");
+    let exact = Server::start(&a, "");
+    let health: Value = serde_json::from_str(&approximate.call("GET", "/health", "").1).unwrap();
+    assert_eq!(health["search"], json!({"method": "hnsw", "ef": 64}));
+    // 25 items and a width of 64: the graph reaches every item, so the answer is exact
+    for u in 0..30 {
+        for body in [
+            json!({"user": format!("u{u}"), "k": 5}),
+            json!({"user": format!("u{u}"), "k": 4, "deny": ["i1", "i2"]}),
+            json!({"items": ["i3", "i7"], "k": 3}),
+        ] {
+            let (x, y) = (
+                approximate.json("/recommend", &body),
+                exact.json("/recommend", &body),
+            );
+            assert_eq!(ids(&x, "id"), ids(&y, "id"), "{body}");
+        }
+    }
+    // b's folder with a's graph: built from other vectors, refused; a keeps serving
+    std::fs::copy(a.join("hnsw.bin"), b.join("hnsw.bin")).unwrap();
+    let (status, text) = approximate.call(
+        "POST",
+        "/reload",
+        &json!({"model": b.display().to_string()}).to_string(),
+    );
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("other item vectors"), "{text}");
+    approximate.json("/recommend", &json!({"user": "u1"}));
+    // a graph file cut short is a typed error too
+    let bytes = std::fs::read(a.join("hnsw.bin")).unwrap();
+    std::fs::write(b.join("hnsw.bin"), &bytes[..bytes.len() / 3]).unwrap();
+    let cut = start(&b);
+    assert!(!cut.status.success());
+    assert!(String::from_utf8_lossy(&cut.stderr).contains("corrupt index"));
+}

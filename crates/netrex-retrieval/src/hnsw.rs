@@ -210,6 +210,22 @@ impl HnswIndex {
         Ok(index)
     }
 
+    /// Whether the index was built from exactly these item vectors and biases (a saved index
+    /// read beside a model that has since been retrained does not match).
+    pub fn matches(&self, vectors: &[f32], dim: usize, biases: Option<&[f32]>) -> bool {
+        if dim != self.dim || vectors.len() != self.num_items() * dim {
+            return false;
+        }
+        if biases.is_some_and(|b| b.len() != self.num_items()) {
+            return false;
+        }
+        self.points
+            .chunks_exact(dim + 2)
+            .zip(vectors.chunks_exact(dim))
+            .enumerate()
+            .all(|(i, (p, v))| p[..dim] == *v && p[dim] == biases.map_or(0.0, |b| b[i]))
+    }
+
     /// Items in the index.
     pub fn num_items(&self) -> usize {
         self.count0.len()

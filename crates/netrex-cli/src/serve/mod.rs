@@ -69,6 +69,8 @@ struct App {
     limits: Limits,
     batch: usize,
     search: Batcher,
+    /// `--approximate`'s width, kept for reloads.
+    approximate: Option<usize>,
 }
 
 impl App {
@@ -81,7 +83,7 @@ impl App {
     fn reload(&self, dir: Option<PathBuf>) -> Result<Value, ApiError> {
         let _one = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let dir = dir.unwrap_or_else(|| self.current().dir.clone());
-        match Served::load(&dir) {
+        match Served::load(&dir, self.approximate) {
             Ok(served) => {
                 let kind = served.kind();
                 *self.model.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(served);
@@ -208,6 +210,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         "status": "ok",
         "model": served.dir.display().to_string(),
         "kind": served.kind(),
+        "search": served.search(),
         "version": app.version.load(Ordering::SeqCst),
     });
     answer(&app, "health", start, Ok(body))
@@ -249,7 +252,7 @@ async fn reload(State(app): State<Arc<App>>, body: Bytes) -> Response {
 
 /// Runs `netrex serve` until SIGTERM or Ctrl-C.
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let served = Served::load(&args.model)?;
+    let served = Served::load(&args.model, args.approximate)?;
     let addr: SocketAddr = args
         .addr
         .parse()
@@ -265,6 +268,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         },
         batch: args.max_batch,
         search: Batcher::start(args.max_batch.clamp(1, 256))?,
+        approximate: args.approximate,
     });
     let router = Router::new()
         .route("/recommend", post(recommend))
