@@ -479,12 +479,11 @@ fn export_writes_vectors_whose_inner_product_is_the_score() {
     }
     // the same rows and ids as Parquet (columns `id` and `vector`)
     let parquet = dir.join("parquet");
-    let printed = netrex(&format!(
-        "export --model {} --out {} --format parquet",
-        model.display(),
-        parquet.display()
+    let (from, to) = (model.display(), parquet.display());
+    let exported = netrex(&format!(
+        "export --model {from} --out {to} --format parquet"
     ));
-    assert!(printed.ok, "{}", printed.stderr);
+    assert!(exported.ok, "{}", exported.stderr);
     for (file, ids, rows) in [
         ("users.parquet", &user_ids, &users),
         ("items.parquet", &item_ids, &items),

@@ -95,6 +95,17 @@ fn factorization(dir: &Path, name: &str, seed: u64) -> PathBuf {
     model
 }
 
+/// Each item's score in `a` is its score in `b` within `tol` (relative to 1 + |b|).
+fn same_scores(a: &Value, b: &Value, tol: f64) {
+    let scores = |v: &Value| -> Vec<f64> {
+        let items = v["items"].as_array().unwrap();
+        items.iter().map(|i| i["score"].as_f64().unwrap()).collect()
+    };
+    for (x, y) in scores(a).into_iter().zip(scores(b)) {
+        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} against {y}");
+    }
+}
+
 fn ids(answer: &Value, key: &str) -> Vec<String> {
     answer["items"]
         .as_array()
@@ -113,16 +124,7 @@ fn every_endpoint_answers_as_recommend_does() {
     let cli = |line: &str| synthetic(&format!("recommend --model {m} -k 5 --json {line}")).json();
     let served = server.json("/recommend", &json!({"user": "u3", "k": 5}));
     assert_eq!(ids(&served, "id"), ids(&cli("--user u3"), "item"));
-    let expected = cli("--user u3");
-    for (a, b) in served["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(expected["items"].as_array().unwrap())
-    {
-        let (a, b) = (a["score"].as_f64().unwrap(), b["score"].as_f64().unwrap());
-        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-    }
+    same_scores(&served, &cli("--user u3"), 1e-5);
     // a new user folded in from their items
     let folded = server.json("/recommend", &json!({"items": ["i1", "i4"], "k": 5}));
     assert_eq!(ids(&folded, "id"), ids(&cli("--items i1,i4"), "item"));
@@ -334,15 +336,7 @@ fn concurrent_queries_searched_together_answer_as_each_alone() {
     for answers in &together {
         for (a, b) in answers.iter().zip(&alone) {
             assert_eq!(ids(a, "id"), ids(b, "id"));
-            for (x, y) in a["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .zip(b["items"].as_array().unwrap())
-            {
-                let (x, y) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
-                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} against {y}");
-            }
+            same_scores(a, b, 1e-5);
         }
     }
     // every exact query went through a search, however they were grouped

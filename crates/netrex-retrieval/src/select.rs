@@ -18,7 +18,8 @@ pub(crate) fn better(a: &Ranked, b: &Ranked) -> Ordering {
 }
 
 /// A heap entry whose maximum is the worst kept item, so that it is the one to replace.
-struct Worst(Ranked);
+#[derive(Clone, Copy)]
+pub(crate) struct Worst(pub(crate) Ranked);
 
 impl PartialEq for Worst {
     fn eq(&self, other: &Self) -> bool {
