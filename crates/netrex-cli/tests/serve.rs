@@ -289,13 +289,25 @@ fn a_sequence_model_answers_histories_and_sigterm_stops_the_server() {
     ))
     .json();
     let mut server = Server::start(&model, "");
-    let served = server.json("/recommend", &json!({"items": ["3", "4", "5"], "k": 5}));
-    let cli = synthetic(&format!(
-        "recommend --model {} --items 3,4,5 -k 5 --json",
-        model.display()
-    ))
-    .json();
-    assert_eq!(ids(&served, "id"), ids(&cli, "item"));
+    // the history encoded, then retrieved through the index: `recommend`'s ranking and scores
+    for history in ["3,4,5", "7", "1,2,3,4,5,6,7,8,9,10,11,12"] {
+        let items: Vec<&str> = history.split(',').collect();
+        let served = server.json("/recommend", &json!({"items": items, "k": 5}));
+        let m = model.display();
+        let cli = synthetic(&format!(
+            "recommend --model {m} --items {history} -k 5 --json"
+        ))
+        .json();
+        assert_eq!(ids(&served, "id"), ids(&cli, "item"));
+        same_scores(&served, &cli, 1e-4);
+    }
+    // with a deny-list the same search runs on the request's own thread
+    let denied = server.json(
+        "/recommend",
+        &json!({"items": ["3"], "k": 3, "deny": ["4"]}),
+    );
+    assert!(!ids(&denied, "id").contains(&"4".to_owned()));
+    assert_eq!(ids(&denied, "id").len(), 3);
     let (status, _) = server.call("POST", "/recommend", "{\"user\": \"1\"}");
     assert_eq!(status, 400);
     let (status, _) = server.call("POST", "/similar-items", "{\"item\": \"3\"}");

@@ -1,6 +1,6 @@
 //! The model a server holds, and how it answers one query: factorization users (trained or
-//! folded in from their items) through the exact top-k index, sequence models from a
-//! history, EASE and iALS from their scores; raw ids in and out.
+//! folded in from their items) and sequence models' encoded histories through the exact
+//! top-k index (or a saved graph), EASE and iALS from their scores; raw ids in and out.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +32,11 @@ enum Kind {
         /// With `--approximate EF`: the saved HNSW graph over `folded`'s rows, and EF.
         graph: Option<Box<(HnswIndex, usize)>>,
     },
-    Sequence(Box<Sequence>),
+    Sequence {
+        model: Box<Sequence>,
+        /// The items' output vectors and biases: an encoded history scores them in one product.
+        index: ItemIndex,
+    },
     Linear(Box<LinearModel>),
 }
 
@@ -84,7 +88,7 @@ fn yes() -> bool {
 /// A query for the exact index with no allow- or deny-list: the batcher answers it with
 /// the others waiting.
 pub(crate) struct Exact {
-    /// `[p_u, 1, b_u]` (a folded-in user: `[p, 1, 0]`).
+    /// `[p_u, 1, b_u]` (a folded-in user: `[p, 1, 0]`; a sequence model: the encoded history).
     pub(crate) query: Vec<f32>,
     pub(crate) k: usize,
     /// The items to leave out.
@@ -121,7 +125,14 @@ impl Served {
         crate::guard::model_fits(dir)?;
         let (kind, catalog) = if netrex::is_sequence_model(dir) {
             let (model, catalog) = crate::saved::load_sequence(dir)?;
-            (Kind::Sequence(Box::new(model)), catalog)
+            let (vectors, biases) = model.item_vectors();
+            let dim = vectors.len() / biases.len().max(1);
+            let index = ItemIndex::new(vectors, dim, Some(biases))?;
+            let kind = Kind::Sequence {
+                model: Box::new(model),
+                index,
+            };
+            (kind, catalog)
         } else if netrex::linear::is_linear_model(dir) {
             let (model, catalog) = crate::linear::load_linear(dir)?;
             (Kind::Linear(Box::new(model)), catalog)
@@ -179,7 +190,7 @@ impl Served {
     pub(crate) fn kind(&self) -> &'static str {
         match self.kind {
             Kind::Factorization { .. } => "factorization",
-            Kind::Sequence(_) => "sequence",
+            Kind::Sequence { .. } => "sequence",
             Kind::Linear(_) => "linear",
         }
     }
@@ -196,11 +207,13 @@ impl Served {
         list.iter().map(|v| self.item(v)).collect()
     }
 
-    /// The exact index of a factorization model's items, `[q_i, b_i, 1]`.
+    /// The exact index a query vector searches: a factorization model's items as `[q_i, b_i,
+    /// 1]`, a sequence model's output vectors and biases.
     pub(crate) fn exact_index(&self) -> Option<&ItemIndex> {
         match &self.kind {
             Kind::Factorization { folded, .. } => Some(folded),
-            _ => None,
+            Kind::Sequence { index, .. } => Some(index),
+            Kind::Linear(_) => None,
         }
     }
 
@@ -293,33 +306,19 @@ impl Served {
                         .map_err(|e| ApiError::bad(e.to_string()))?;
                     return Ok(Plan::Done(self.answer(best.pop().unwrap_or_default())));
                 }
-                if allow.is_none() && deny.is_empty() {
-                    return Ok(Plan::Exact(Exact {
-                        query,
-                        k: q.k,
-                        seen,
-                    }));
-                }
-                let seen = [seen.as_slice()];
-                let filter = Filter {
-                    seen: &seen,
-                    ..filter
-                };
-                let mut best = folded
-                    .top_k(&query, None, q.k, &filter)
-                    .map_err(|e| ApiError::bad(e.to_string()))?;
-                best.pop().unwrap_or_default()
+                return self.exact(folded, query, q.k, seen, &filter);
             }
-            Kind::Sequence(model) => {
+            Kind::Sequence { model, index } => {
                 if user.is_some() {
                     return Err(ApiError::bad(
                         "a sequence model recommends from a history: give \"items\"",
                     ));
                 }
-                let scores = model
-                    .predict(&chosen)
+                // the history encoded once, then retrieved like a user
+                let query = model
+                    .encode(&chosen)
                     .map_err(|e| ApiError::bad(e.to_string()))?;
-                self.select(&scores, q.k, &seen, &filter)
+                return self.exact(index, query, q.k, seen, &filter);
             }
             Kind::Linear(model) => {
                 let mut scores = vec![0.0f32; model.num_items()];
@@ -333,6 +332,30 @@ impl Served {
             }
         };
         Ok(Plan::Done(self.answer(ranked)))
+    }
+
+    /// Exact search of `query` in `index`: left to the shared search when nothing but the
+    /// seen items is filtered, else run here (an allow- or deny-list is the request's own).
+    fn exact(
+        &self,
+        index: &ItemIndex,
+        query: Vec<f32>,
+        k: usize,
+        seen: Vec<u32>,
+        filter: &Filter<'_>,
+    ) -> Result<Plan, ApiError> {
+        if filter.allow.is_none() && filter.deny.is_empty() {
+            return Ok(Plan::Exact(Exact { query, k, seen }));
+        }
+        let lists = [seen.as_slice()];
+        let filter = Filter {
+            seen: &lists,
+            ..*filter
+        };
+        let mut best = index
+            .top_k(&query, None, k, &filter)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        Ok(Plan::Done(self.answer(best.pop().unwrap_or_default())))
     }
 
     fn select(&self, scores: &[f32], k: usize, seen: &[u32], filter: &Filter<'_>) -> Vec<Ranked> {

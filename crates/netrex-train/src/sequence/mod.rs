@@ -209,6 +209,14 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
     /// Scores of every item (dense ids) as the next one after `history` (dense ids, oldest
     /// first; may be empty).
     pub fn predict(&self, history: &[u32]) -> Result<Vec<f32>, NetrexError> {
+        self.known(history)?;
+        let mut scores = vec![0.0f32; self.representation.num_items()];
+        netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
+        Ok(scores)
+    }
+
+    /// An error naming the first id of `history` beyond the catalog.
+    fn known(&self, history: &[u32]) -> Result<(), NetrexError> {
         let n = self.representation.num_items();
         if let Some(&i) = history.iter().find(|&&i| i as usize >= n) {
             return Err(NetrexError::UnknownId {
@@ -217,9 +225,29 @@ impl<R: SequenceRepresentation, L: Loss, D: ComputeDevice> ImplicitSequenceModel
                 count: n,
             });
         }
-        let mut scores = vec![0.0f32; n];
-        netrex_evaluation::SequenceScorer::score_next(self, history, &mut scores);
-        Ok(scores)
+        Ok(())
+    }
+
+    /// The state after `history` (dense ids, oldest first; may be empty): item `i`'s score as
+    /// the next item is `state · e_i + b_i` with [`item_vectors`](Self::item_vectors), so a
+    /// top-k index over those answers [`predict`](Self::predict)'s ranking.
+    pub fn encode(&self, history: &[u32]) -> Result<Vec<f32>, NetrexError> {
+        self.known(history)?;
+        let (states, real) = self.states(history);
+        let d = self.representation.dim();
+        Ok(states[(real - 1) * d..real * d].to_vec())
+    }
+
+    /// The items' output vectors `e_i` (`items x dim`, row-major, dense ids) and biases `b_i`
+    /// that [`encode`](Self::encode)'s state scores.
+    pub fn item_vectors(&self) -> (Vec<f32>, Vec<f32>) {
+        let d = self.representation.dim();
+        let tables = self.representation.tables();
+        // row 0 is padding: item i is row i + 1
+        (
+            tables[0].data()[d..].to_vec(),
+            tables[1].data()[1..].to_vec(),
+        )
     }
 
     /// The `k` best next items after `history` (dense ids, oldest first), best first, ties by
