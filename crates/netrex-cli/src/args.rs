@@ -218,9 +218,14 @@ pub(crate) struct FitArgs {
     /// bsarec: the frequency branch's share of each block (BSARec's alpha) [default: 0.7].
     #[arg(long)]
     pub(crate) frequency_mix: Option<f32>,
-    /// bsarec: the lowest DFT bins its low-pass keeps (BSARec's c // 2 + 1) [default: 3].
+    /// bsarec: the lowest DFT bins its low-pass keeps (BSARec's c // 2 + 1); fmlp: the
+    /// low-pass its learned filter starts as [default: 3].
     #[arg(long)]
     pub(crate) frequency_cutoff: Option<usize>,
+    /// bsarec: a learned causal filter per dimension (FMLP-Rec's) in place of the fixed
+    /// low-pass and its scale.
+    #[arg(long)]
+    pub(crate) frequency_learned: bool,
     /// Tune on validation data before the run: `KEY=V1,V2,...` (repeat for more axes; KEY is a
     /// config key such as l2, dim, alpha, learning_rate or training.epochs). Each point trains
     /// on the training data less a held-out share and is scored there; the best then trains

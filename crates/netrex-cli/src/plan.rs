@@ -73,6 +73,7 @@ pub(crate) fn apply_fit(a: &FitArgs, plan: &mut RunPlan) {
     set(&mut m.dropout, &a.dropout);
     set(&mut m.frequency_mix, &a.frequency_mix);
     set(&mut m.frequency_cutoff, &a.frequency_cutoff);
+    m.frequency_learned |= a.frequency_learned;
     if !a.grid.is_empty() {
         plan.tune.grid = a.grid.clone();
     }

@@ -56,7 +56,7 @@ impl Sequence {
     /// A sequence model of the run plan `plan_json`; `model.kind` must name a sequence model.
     #[new]
     fn new(plan_json: &str) -> PyResult<Self> {
-        let expected = "a sequence model: use sasrec, bsarec, gru, lstm, cnn or pooling (or netrex.FactorizationModel)";
+        let expected = "a sequence model: use sasrec, bsarec, fmlp, gru, lstm, cnn or pooling (or netrex.FactorizationModel)";
         let given = plan_of_kind(plan_json, ModelName::is_sequence, expected)?;
         Ok(Sequence {
             setting: Setting::new(given)?,

@@ -23,6 +23,20 @@ fn bsarec_host_and_dfdx_agree_under_dropout() {
             mix: 0.7,
             cutoff,
             window,
+            learned: false,
+        }));
+    }
+}
+
+#[test]
+fn fmlp_host_and_dfdx_agree_under_dropout() {
+    // FMLP-Rec (a learned filter alone), and a learned filter beside attention
+    for (mix, window) in [(1.0, 4), (0.5, 50)] {
+        agree(Some(FrequencySpec {
+            mix,
+            cutoff: 2,
+            window,
+            learned: true,
         }));
     }
 }
@@ -35,6 +49,7 @@ fn bsarec_taps_are_the_last_row_of_the_low_pass_projection() {
         mix: 0.5,
         cutoff,
         window: n,
+        learned: false,
     };
     let taps = f.taps();
     let x: Vec<f64> = (0..n).map(|i| ((i * 7 + 3) % 5) as f64 - 2.0).collect();

@@ -46,16 +46,21 @@ fn representations(rng: &mut StdRng) -> Vec<AnySequence> {
         // positions fewer than steps: the oldest share the last positional row
         AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &sasrec(1, 5, 3), rng).unwrap()),
         // BSARec: the frequency branch, its window shorter than the rows
-        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &bsarec(), rng).unwrap()),
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &bsarec(0.6, 5, false), rng).unwrap()),
+        // FMLP-Rec: a learned filter, no attention; and a learned filter beside attention,
+        // its window longer than the rows
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &bsarec(1.0, 5, true), rng).unwrap()),
+        AnySequence::Sasrec(Sasrec::new(ITEMS, DIM, &bsarec(0.4, 9, true), rng).unwrap()),
     ]
 }
 
-fn bsarec() -> SasrecSpec {
+fn bsarec(mix: f32, window: usize, learned: bool) -> SasrecSpec {
     SasrecSpec {
         frequency: Some(FrequencySpec {
-            mix: 0.6,
+            mix,
             cutoff: 2,
-            window: 5,
+            window,
+            learned,
         }),
         ..sasrec(2, 1, 8)
     }

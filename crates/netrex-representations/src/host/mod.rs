@@ -11,8 +11,10 @@
 //! `netrex`'s tests check every encoder against its dfdx `encode`.
 
 mod activation;
+mod attention;
 mod cnn;
 mod dense;
+mod frequency;
 mod gru;
 mod lstm;
 mod pooling;

@@ -7,13 +7,14 @@
 
 use rayon::prelude::*;
 
+use super::attention::{attend, attend_back};
 use super::dense::{
     add_bias, column_sums, input_grad, layer_norm, layer_norm_back, project, weight_grad,
 };
+use super::frequency::Branch;
 use super::{add_in_chunk_order, BackwardPass, EncoderTrace, HostEncoder, CHUNK};
 use crate::sequence::sasrec_parts::{
-    dropout_factor, frequency_layer, low_pass, low_pass_back, position_row, row_start,
-    FrequencySpec, BLOCK_TABLES,
+    dropout_factor, frequency_layer, position_row, row_start, BlockLayout, FrequencySpec,
 };
 use crate::table::Table;
 
@@ -24,8 +25,9 @@ pub struct SasrecKernel<'a> {
     dropout: f32,
     dim: usize,
     blocks: usize,
-    /// The frequency branch's share and taps (BSARec).
-    frequency: Option<(f32, Vec<f32>)>,
+    /// The frequency branch (BSARec, FMLP-Rec).
+    frequency: Option<Branch>,
+    layout: BlockLayout,
 }
 
 // per block saved vectors, in order
@@ -87,29 +89,34 @@ impl<'a> SasrecKernel<'a> {
             heads,
             dropout,
             dim: tables[0].cols(),
-            blocks: (tables.len() - extra) / BLOCK_TABLES.len(),
-            frequency: frequency.map(|f| (f.mix, f.taps())),
+            blocks: (tables.len() - extra) / BlockLayout::of(frequency.as_ref()).len(),
+            layout: BlockLayout::of(frequency.as_ref()),
+            frequency: frequency.map(|f| Branch::new(f, tables[0].cols())),
         }
     }
 
     fn w(&self, block: usize, k: usize) -> &[f32] {
-        self.tables[3 + block * BLOCK_TABLES.len() + k].data()
+        self.tables[2 + self.dense(block, k)].data()
     }
 
     /// The index of `final_gain` among all tables (`final_bias` and `freq_beta` follow).
     fn finals(&self) -> usize {
-        3 + self.blocks * BLOCK_TABLES.len()
+        3 + self.blocks * self.layout.len()
     }
 
-    /// Block `block`'s `β` (one per dimension).
-    fn beta(&self, block: usize) -> &[f32] {
-        let d = self.dim;
-        &self.tables[self.finals() + 2].data()[block * d..(block + 1) * d]
+    /// The frequency branch's table (`freq_beta` or `freq_filter`; empty without a branch).
+    fn branch_table(&self) -> &[f32] {
+        self.tables.get(self.finals() + 2).map_or(&[], |t| t.data())
+    }
+
+    /// Whether the blocks attend (all but FMLP-Rec).
+    fn attends(&self) -> bool {
+        self.frequency.as_ref().is_none_or(Branch::attends)
     }
 
     /// The index of block table `k` among the dense tables (gradients' order).
-    fn dense(block: usize, k: usize) -> usize {
-        1 + block * BLOCK_TABLES.len() + k
+    fn dense(&self, block: usize, k: usize) -> usize {
+        1 + block * self.layout.len() + self.layout.slot(k)
     }
 
     /// A dropout mask over the packed positions (empty when there is no dropout).
@@ -158,71 +165,40 @@ impl<'a> SasrecKernel<'a> {
             x.iter_mut().zip(&mask0).for_each(|(v, f)| *v *= f);
         }
         let mut saved: Vec<Vec<f32>> = Vec::with_capacity(self.blocks * PER_BLOCK + GLOBAL);
-        let dh = d / self.heads;
-        let inv = 1.0 / (dh as f32).sqrt();
         for block in 0..self.blocks {
             let w = |k: usize| self.w(block, k);
             let (mut xhat1, mut rstd1, mut q_in) =
                 (vec![0.0; m * d], vec![0.0; m], vec![0.0; m * d]);
             layer_norm(&x, w(0), w(1), &mut xhat1, &mut rstd1, &mut q_in);
-            let (mut query, mut key, mut value) =
-                (vec![0.0; m * d], vec![0.0; m * d], vec![0.0; m * d]);
-            project(&q_in, w(2), d, &mut query, false);
-            add_bias(&mut query, w(3));
-            project(&x, w(4), d, &mut key, false);
-            add_bias(&mut key, w(5));
-            project(&x, w(6), d, &mut value, false);
-            add_bias(&mut value, w(7));
-            let mut weights = Vec::new();
-            let mut context = vec![0.0f32; m * d];
-            for &(o, n) in &pack.segments {
-                for h in 0..self.heads {
-                    let c = h * dh..(h + 1) * dh;
-                    for qi in 0..n {
-                        let q = &query[(o + qi) * d..][c.clone()];
-                        let row_start = weights.len();
-                        let mut top = f32::NEG_INFINITY;
-                        for ki in 0..=qi {
-                            let k = &key[(o + ki) * d..][c.clone()];
-                            let s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * inv;
-                            top = top.max(s);
-                            weights.push(s);
-                        }
-                        let mut z = 0.0;
-                        for v in &mut weights[row_start..] {
-                            *v = (*v - top).exp();
-                            z += *v;
-                        }
-                        let ctx = &mut context[(o + qi) * d..][c.clone()];
-                        for (ki, a) in weights[row_start..].iter_mut().enumerate() {
-                            *a /= z;
-                            let v = &value[(o + ki) * d..][c.clone()];
-                            ctx.iter_mut().zip(v).for_each(|(acc, vv)| *acc += *a * vv);
-                        }
-                    }
-                }
-            }
+            let (mut query, mut key, mut value) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut weights, mut context, mut mask1) = (Vec::new(), Vec::new(), Vec::new());
             let mut x1 = vec![0.0f32; m * d];
-            project(&context, w(8), d, &mut x1, false);
-            add_bias(&mut x1, w(9));
-            let mask1 = self.mask(seed, 3 * block as u64 + 1, &pack, t);
-            if !mask1.is_empty() {
-                x1.iter_mut().zip(&mask1).for_each(|(v, f)| *v *= f);
+            if self.attends() {
+                (query, key, value) = (vec![0.0; m * d], vec![0.0; m * d], vec![0.0; m * d]);
+                project(&q_in, w(2), d, &mut query, false);
+                add_bias(&mut query, w(3));
+                project(&x, w(4), d, &mut key, false);
+                add_bias(&mut key, w(5));
+                project(&x, w(6), d, &mut value, false);
+                add_bias(&mut value, w(7));
+                (weights, context) = attend(&query, &key, &value, &pack.segments, self.heads, d);
+                project(&context, w(8), d, &mut x1, false);
+                add_bias(&mut x1, w(9));
+                mask1 = self.mask(seed, 3 * block as u64 + 1, &pack, t);
+                if !mask1.is_empty() {
+                    x1.iter_mut().zip(&mask1).for_each(|(v, f)| *v *= f);
+                }
             }
             let (mut low, mut maskf) = (Vec::new(), Vec::new());
-            if let Some((mix, taps)) = &self.frequency {
-                // x1 = q_in + (1 - mix) attention + mix dropout(low + beta² (q_in - low))
-                low = vec![0.0f32; m * d];
-                for &(o, n) in &pack.segments {
-                    low_pass(taps, &q_in[o * d..], n, d, &mut low[o * d..]);
-                }
+            if let Some(branch) = &self.frequency {
+                // x1 = q_in + (1 - mix) attention + mix dropout(F(q_in))
+                let f;
+                (f, low) = branch.forward(self.branch_table(), block, &q_in, &pack.segments, d);
                 maskf = self.mask(seed, frequency_layer(block), &pack, t);
-                let beta = self.beta(block);
+                let mix = branch.mix;
                 for (p, v) in x1.iter_mut().enumerate() {
-                    let b2 = beta[p % d] * beta[p % d];
-                    let f = low[p] + b2 * (q_in[p] - low[p]);
                     let keep = if maskf.is_empty() { 1.0 } else { maskf[p] };
-                    *v = *v * (1.0 - mix) + f * keep * mix;
+                    *v = *v * (1.0 - mix) + f[p] * keep * mix;
                 }
             }
             x1.iter_mut().zip(&q_in).for_each(|(v, q)| *v += q);
@@ -326,12 +302,10 @@ impl<'a> SasrecKernel<'a> {
                 &mut db[0],
             );
         }
-        let dh = d / self.heads;
-        let inv = 1.0 / (dh as f32).sqrt();
         for block in (0..self.blocks).rev() {
             let sv = &saved[block * PER_BLOCK..(block + 1) * PER_BLOCK];
             let w = |k: usize| self.w(block, k);
-            let at = |k: usize| Self::dense(block, k);
+            let at = |k: usize| self.dense(block, k);
             // x = f_in + dropout(dropped W2 + b2)
             let mut d_f_in = dx.clone();
             let mut dff = dx;
@@ -367,85 +341,54 @@ impl<'a> SasrecKernel<'a> {
                     &mut hi[0],
                 );
             }
-            // x1 = q_in + dropout(context W_out + b_out)
+            // x1 = q_in + (1 - mix) dropout(context W_out + b_out) + mix dropout(F(q_in))
             let mut d_q_in = dx1.clone();
             let mut dout = dx1;
-            if let Some((mix, taps)) = &self.frequency {
-                let beta = self.beta(block);
-                let (low, q_in) = (&sv[LOW], &sv[Q_IN]);
-                let mut dlow = vec![0.0f32; m * d];
-                let dbeta = &mut dw[nd + 2][block * d..(block + 1) * d];
-                for (p, g) in dout.iter().enumerate() {
-                    let keep = if sv[MASKF].is_empty() {
-                        1.0
-                    } else {
-                        sv[MASKF][p]
-                    };
-                    let df = g * mix * keep;
-                    let (c, b) = (p % d, beta[p % d]);
-                    dbeta[c] += df * (q_in[p] - low[p]) * 2.0 * b;
-                    d_q_in[p] += df * b * b;
-                    dlow[p] = df * (1.0 - b * b);
-                }
-                for &(o, n) in &pack.segments {
-                    low_pass_back(taps, &dlow[o * d..], n, d, &mut d_q_in[o * d..]);
-                }
+            if let Some(branch) = &self.frequency {
+                let mix = branch.mix;
+                let df: Vec<f32> = dout
+                    .iter()
+                    .enumerate()
+                    .map(|(p, g)| g * mix * sv[MASKF].get(p).copied().unwrap_or(1.0))
+                    .collect();
+                branch.backward(
+                    self.branch_table(),
+                    block,
+                    (&sv[Q_IN], &sv[LOW]),
+                    &df,
+                    &pack.segments,
+                    d,
+                    &mut d_q_in,
+                    &mut dw[nd + 2],
+                );
                 dout.iter_mut().for_each(|g| *g *= 1.0 - mix);
             }
-            if !sv[MASK1].is_empty() {
-                dout.iter_mut().zip(&sv[MASK1]).for_each(|(g, f)| *g *= f);
-            }
-            weight_grad(&sv[CONTEXT], &dout, d, &mut dw[at(8)]);
-            column_sums(&mut dw[at(9)], &dout);
-            let mut dcontext = vec![0.0f32; m * d];
-            input_grad(&dout, w(8), d, &mut dcontext);
-            // attention, per row and head
-            let (query, key, value, weights) = (&sv[QUERY], &sv[KEY], &sv[VALUE], &sv[WEIGHTS]);
-            let (mut dq, mut dk, mut dv) = (
-                vec![0.0f32; m * d],
-                vec![0.0f32; m * d],
-                vec![0.0f32; m * d],
-            );
-            let mut wat = 0;
-            let mut da: Vec<f32> = Vec::new();
-            for &(o, n) in &pack.segments {
-                for h in 0..self.heads {
-                    let c = h * dh..(h + 1) * dh;
-                    for qi in 0..n {
-                        let a = &weights[wat..wat + qi + 1];
-                        wat += qi + 1;
-                        let dc = &dcontext[(o + qi) * d..][c.clone()];
-                        da.clear();
-                        for (ki, &aw) in a.iter().enumerate() {
-                            let v = &value[(o + ki) * d..][c.clone()];
-                            da.push(dc.iter().zip(v).map(|(x, y)| x * y).sum());
-                            let dvr = &mut dv[(o + ki) * d..][c.clone()];
-                            dvr.iter_mut().zip(dc).for_each(|(g, x)| *g += aw * x);
-                        }
-                        let centre: f32 = a.iter().zip(&da).map(|(x, y)| x * y).sum();
-                        for ki in 0..=qi {
-                            let ds = a[ki] * (da[ki] - centre) * inv;
-                            if ds == 0.0 {
-                                continue;
-                            }
-                            for j in c.clone() {
-                                dq[(o + qi) * d + j] += ds * key[(o + ki) * d + j];
-                                dk[(o + ki) * d + j] += ds * query[(o + qi) * d + j];
-                            }
-                        }
-                    }
-                }
-            }
-            weight_grad(&sv[Q_IN], &dq, d, &mut dw[at(2)]);
-            column_sums(&mut dw[at(3)], &dq);
-            input_grad(&dq, w(2), d, &mut d_q_in);
             let mut dx_in = vec![0.0f32; m * d];
-            weight_grad(&sv[X_IN], &dk, d, &mut dw[at(4)]);
-            column_sums(&mut dw[at(5)], &dk);
-            input_grad(&dk, w(4), d, &mut dx_in);
-            weight_grad(&sv[X_IN], &dv, d, &mut dw[at(6)]);
-            column_sums(&mut dw[at(7)], &dv);
-            input_grad(&dv, w(6), d, &mut dx_in);
+            if self.attends() {
+                if !sv[MASK1].is_empty() {
+                    dout.iter_mut().zip(&sv[MASK1]).for_each(|(g, f)| *g *= f);
+                }
+                weight_grad(&sv[CONTEXT], &dout, d, &mut dw[at(8)]);
+                column_sums(&mut dw[at(9)], &dout);
+                let mut dcontext = vec![0.0f32; m * d];
+                input_grad(&dout, w(8), d, &mut dcontext);
+                let saved = (
+                    &sv[QUERY][..],
+                    &sv[KEY][..],
+                    &sv[VALUE][..],
+                    &sv[WEIGHTS][..],
+                );
+                let (dq, dk, dv) = attend_back(saved, &dcontext, &pack.segments, self.heads, d);
+                weight_grad(&sv[Q_IN], &dq, d, &mut dw[at(2)]);
+                column_sums(&mut dw[at(3)], &dq);
+                input_grad(&dq, w(2), d, &mut d_q_in);
+                weight_grad(&sv[X_IN], &dk, d, &mut dw[at(4)]);
+                column_sums(&mut dw[at(5)], &dk);
+                input_grad(&dk, w(4), d, &mut dx_in);
+                weight_grad(&sv[X_IN], &dv, d, &mut dw[at(6)]);
+                column_sums(&mut dw[at(7)], &dv);
+                input_grad(&dv, w(6), d, &mut dx_in);
+            }
             {
                 let (lo, hi) = dw.split_at_mut(at(1));
                 layer_norm_back(

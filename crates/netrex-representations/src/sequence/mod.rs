@@ -20,6 +20,7 @@ macro_rules! table_accessors {
 
 mod cnn;
 mod contract;
+mod frequency;
 mod gru;
 mod lstm;
 mod pooling;

@@ -2,8 +2,9 @@
 //! same function by hand in [`crate::host::SasrecKernel`].
 
 use super::contract::*;
+use super::frequency::FilterInput;
 use super::sasrec_parts::{
-    dropout_factor, frequency_layer, position_row, row_start, FrequencySpec, BLOCK_TABLES, EPSILON,
+    dropout_factor, frequency_layer, position_row, row_start, BlockLayout, FrequencySpec, EPSILON,
 };
 
 /// A causal self-attention encoder (SASRec): `x = sqrt(D) E[item] + P[recency]`, then per
@@ -17,14 +18,17 @@ use super::sasrec_parts::{
 /// outputs are zero. Dropout applies while training only (a seeded mask per batch,
 /// [`SequenceRows::dropout_seed`]).
 ///
-/// Dense tables: `position (positions, D)`, then per block [`BLOCK_TABLES`]-named tables
+/// Dense tables: `position (positions, D)`, then per block `BLOCK_TABLES`-named tables
 /// (gains `(1, D)` at 1, biases `(1, D)` at 0, weights `(D, D)`), then `final_gain`,
 /// `final_bias`.
 ///
 /// With a [`FrequencySpec`] (BSARec), each block's residual also mixes in a frequency branch
 /// over `q`: `x1 = q + (1 - α) dropout(attn W_out) + α dropout(F(q))`, where `F(q) = low +
 /// β² (q - low)`, `low` is the causal low-pass of [`FrequencySpec::taps`] and `β` a learned
-/// per-dimension scale (table `freq_beta (blocks, D)`, after `final_bias`).
+/// per-dimension scale (table `freq_beta (blocks, D)`, after `final_bias`). With
+/// [`FrequencySpec::learned`], `F(q)` is a learned causal filter instead (table `freq_filter
+/// (blocks * window, D)`, row `block * window + j` the lag-`j` weights), and with `α` 1 the
+/// blocks do not attend (FMLP-Rec) and hold no attention tables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sasrec {
     tables: Vec<Table>,
@@ -55,7 +59,7 @@ impl Sasrec {
         // Glorot uniform, as PyTorch's attention and (roughly) its linear layers start
         let bound = (6.0 / (2 * dim) as f32).sqrt();
         for block in 0..spec.blocks {
-            for name in BLOCK_TABLES {
+            for name in BlockLayout::of(spec.frequency.as_ref()).names() {
                 let full = format!("block{block}.{name}");
                 let table = match name {
                     n if n.starts_with("w_") => {
@@ -80,17 +84,31 @@ impl Sasrec {
             vec![1.0; dim],
         )?);
         tables.push(Table::zeros("final_bias", IndexedBy::Whole, 1, dim));
-        if spec.frequency.is_some() {
-            // BSARec draws its sqrt(beta) from a standard normal
-            let normal = rand_distr::Normal::new(0.0f32, 1.0).expect("unit deviation");
-            let data = (0..spec.blocks * dim).map(|_| rng.sample(normal)).collect();
-            tables.push(Table::from_data(
-                "freq_beta",
-                IndexedBy::Whole,
-                spec.blocks,
-                dim,
-                data,
-            )?);
+        match spec.frequency {
+            Some(f) if f.learned => {
+                // every block's filter starts as the low-pass
+                let data = f.filter_rows(dim).repeat(spec.blocks);
+                tables.push(Table::from_data(
+                    "freq_filter",
+                    IndexedBy::Whole,
+                    spec.blocks * f.window,
+                    dim,
+                    data,
+                )?);
+            }
+            Some(_) => {
+                // BSARec draws its sqrt(beta) from a standard normal
+                let normal = rand_distr::Normal::new(0.0f32, 1.0).expect("unit deviation");
+                let data = (0..spec.blocks * dim).map(|_| rng.sample(normal)).collect();
+                tables.push(Table::from_data(
+                    "freq_beta",
+                    IndexedBy::Whole,
+                    spec.blocks,
+                    dim,
+                    data,
+                )?);
+            }
+            None => {}
         }
         Ok(Sasrec {
             tables,
@@ -106,15 +124,19 @@ impl Sasrec {
         spec.check(d)?;
         let mut expected = vec![("position".to_owned(), spec.positions, d)];
         for block in 0..spec.blocks {
-            for name in BLOCK_TABLES {
+            for name in BlockLayout::of(spec.frequency.as_ref()).names() {
                 let rows = if name.starts_with("w_") { d } else { 1 };
                 expected.push((format!("block{block}.{name}"), rows, d));
             }
         }
         expected.push(("final_gain".into(), 1, d));
         expected.push(("final_bias".into(), 1, d));
-        if spec.frequency.is_some() {
-            expected.push(("freq_beta".into(), spec.blocks, d));
+        match spec.frequency {
+            Some(f) if f.learned => {
+                expected.push(("freq_filter".into(), spec.blocks * f.window, d))
+            }
+            Some(_) => expected.push(("freq_beta".into(), spec.blocks, d)),
+            None => {}
         }
         check_whole(&tables, &expected)?;
         Ok(Sasrec {
@@ -136,9 +158,13 @@ impl Sasrec {
         }
     }
 
+    fn layout(&self) -> BlockLayout {
+        BlockLayout::of(self.frequency.as_ref())
+    }
+
     fn blocks(&self) -> usize {
         let extra = 5 + usize::from(self.frequency.is_some());
-        (self.tables.len() - extra) / BLOCK_TABLES.len()
+        (self.tables.len() - extra) / self.layout().len()
     }
 }
 
@@ -230,6 +256,53 @@ impl Sasrec {
         dev.tensor_from_vec(values, shape)
     }
 
+    /// Multi-head causal attention of block tables from `first` (`q (B, T, D)` queries,
+    /// `x` keys and values), through the output projection, before dropout.
+    fn attention<D: Device<f32>, T: Taped<D>>(
+        &self,
+        q_in: Steps<D, T>,
+        x: Steps<D, T>,
+        w: &impl Fn(usize) -> Matrix<D, T>,
+        first: usize,
+        allowed: &Tensor<(usize, usize, usize), f32, D>,
+    ) -> Steps<D, T> {
+        let shape = *x.shape();
+        let (heads, dh) = (self.heads, shape.2 / self.heads);
+        let mut query = Some(linear(q_in, w(first + 2), w(first + 3)));
+        let mut key = Some(linear(x.retaped::<T>(), w(first + 4), w(first + 5)));
+        let mut value = Some(linear(x, w(first + 6), w(first + 7)));
+        let mut attended: Option<Steps<D, T>> = None;
+        for h in 0..heads {
+            // the last head takes the originals, with their tapes
+            let use_of = |t: &mut Option<Steps<D, T>>| {
+                if h + 1 == heads {
+                    t.take().expect("a projection")
+                } else {
+                    t.as_ref().expect("a projection").retaped::<T>()
+                }
+            };
+            let cols = h * dh..(h + 1) * dh;
+            let qh = use_of(&mut query).slice((.., .., cols.clone()));
+            let kh = use_of(&mut key)
+                .slice((.., .., cols.clone()))
+                .permute::<_, Axes3<0, 2, 1>>();
+            let vh = use_of(&mut value).slice((.., .., cols.clone()));
+            let scores = qh.matmul(kh) * (1.0 / (dh as f32).sqrt()) + allowed.clone();
+            let part = scores
+                .softmax::<Axis<2>>()
+                .matmul(vh)
+                .matmul(w(first + 8).slice((cols, ..)));
+            attended = Some(match attended {
+                None => part,
+                Some(sum) => sum + part,
+            });
+        }
+        let out_bias = w(first + 9)
+            .reshape_like(&(shape.2,))
+            .broadcast_like::<_, Axes2<0, 1>>(&shape);
+        attended.expect("at least one head") + out_bias
+    }
+
     fn drop<D: Device<f32>, T: Tape<f32, D>>(
         &self,
         x: Steps<D, T>,
@@ -281,77 +354,33 @@ impl SequenceRepresentation for Sasrec {
         let w = |k: usize| p[k].retaped::<T>();
         let position = w(0).gather(dev.tensor_from_vec(position_ids, (b, t)));
         let mut x = self.drop(rows.inputs * (d as f32).sqrt() + position, seed, 0);
-        let (heads, dh) = (self.heads, d / self.heads);
         let blocks = self.blocks();
-        let finals = 1 + blocks * BLOCK_TABLES.len();
-        // the causal low-pass as a product with a constant, tape on the left: lowᵀ (B, D, T) =
-        // qᵀ Aᵀ with Aᵀ[r, s, t] = taps[t - s] over the row's real steps
-        let low_pass = self.frequency.map(|f| {
-            let taps = f.taps();
-            let mut a = vec![0.0f32; b * t * t];
-            for (r, &start) in starts.iter().enumerate() {
-                for s in start..t {
-                    for (j, &h) in taps.iter().enumerate().take(t - s) {
-                        a[(r * t + s) * t + s + j] = h;
-                    }
-                }
-            }
-            (f.mix, dev.tensor_from_vec(a, (b, t, t)))
-        });
+        let layout = self.layout();
+        let finals = 1 + blocks * layout.len();
+        let branch = self
+            .frequency
+            .map(|f| (f, FilterInput::new(&dev, &f, &starts, t)));
         for block in 0..blocks {
-            let at = |k: usize| 1 + block * BLOCK_TABLES.len() + k;
-            let q_in = layer_norm(x.retaped::<T>(), w(at(0)), w(at(1)));
-            let mut query = Some(linear(q_in.retaped::<T>(), w(at(2)), w(at(3))));
-            let mut key = Some(linear(x.retaped::<T>(), w(at(4)), w(at(5))));
-            let mut value = Some(linear(x, w(at(6)), w(at(7))));
-            let mut attended: Option<Steps<D, T>> = None;
-            for h in 0..heads {
-                // the last head takes the originals, with their tapes
-                let use_of = |t: &mut Option<Steps<D, T>>| {
-                    if h + 1 == heads {
-                        t.take().expect("a projection")
-                    } else {
-                        t.as_ref().expect("a projection").retaped::<T>()
+            let at = |k: usize| 1 + block * layout.len() + layout.slot(k);
+            let (q_in, attention) = if layout.attends() {
+                let q_in = layer_norm(x.retaped::<T>(), w(at(0)), w(at(1)));
+                let attention = self.attention(q_in.retaped::<T>(), x, &w, at(0), &allowed);
+                (q_in, Some(self.drop(attention, seed, 3 * block as u64 + 1)))
+            } else {
+                // FMLP-Rec: x passes its tape through the layer norm
+                (layer_norm(x, w(at(0)), w(at(1))), None)
+            };
+            let x1 = match (&branch, attention) {
+                (None, Some(attention)) => q_in + attention,
+                (Some((f, input)), attention) => {
+                    let fq = input.apply(q_in.retaped::<T>(), w(finals + 2), block);
+                    let fq = self.drop(fq, seed, frequency_layer(block)) * f.mix;
+                    match attention {
+                        Some(attention) => q_in + attention * (1.0 - f.mix) + fq,
+                        None => q_in + fq,
                     }
-                };
-                let cols = h * dh..(h + 1) * dh;
-                let qh = use_of(&mut query).slice((.., .., cols.clone()));
-                let kh = use_of(&mut key)
-                    .slice((.., .., cols.clone()))
-                    .permute::<_, Axes3<0, 2, 1>>();
-                let vh = use_of(&mut value).slice((.., .., cols.clone()));
-                let scores = qh.matmul(kh) * (1.0 / (dh as f32).sqrt()) + allowed.clone();
-                let part = scores
-                    .softmax::<Axis<2>>()
-                    .matmul(vh)
-                    .matmul(w(at(8)).slice((cols, ..)));
-                attended = Some(match attended {
-                    None => part,
-                    Some(sum) => sum + part,
-                });
-            }
-            let out_bias = w(at(9))
-                .reshape_like(&(d,))
-                .broadcast_like::<_, Axes2<0, 1>>(&shape);
-            let out = attended.expect("at least one head") + out_bias;
-            let attention = self.drop(out, seed, 3 * block as u64 + 1);
-            let x1 = match &low_pass {
-                None => q_in + attention,
-                Some((mix, a_t)) => {
-                    let low = q_in
-                        .retaped::<T>()
-                        .permute::<_, Axes3<0, 2, 1>>()
-                        .matmul(a_t.clone())
-                        .permute::<_, Axes3<0, 2, 1>>();
-                    let beta2 = w(finals + 2)
-                        .slice((block..block + 1, ..))
-                        .square()
-                        .reshape_like(&(d,))
-                        .broadcast_like::<_, Axes2<0, 1>>(&shape);
-                    let branch = low.retaped::<T>() + (q_in.retaped::<T>() - low) * beta2;
-                    let branch = self.drop(branch, seed, frequency_layer(block)) * *mix;
-                    q_in + attention * (1.0 - mix) + branch
                 }
+                (None, None) => unreachable!("a block without a branch attends"),
             };
             let f_in = layer_norm(x1, w(at(10)), w(at(11)));
             let hidden = self.drop(
@@ -380,6 +409,7 @@ impl SequenceRepresentation for Sasrec {
 
     fn name(&self) -> String {
         match self.frequency {
+            Some(f) if f.learned && !f.attends() => "fmlp".into(),
             Some(_) => "bsarec".into(),
             None => "sasrec".into(),
         }

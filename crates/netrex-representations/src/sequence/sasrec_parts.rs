@@ -8,6 +8,53 @@ pub(crate) const BLOCK_TABLES: [&str; 16] = [
     "b_out", "ln2_gain", "ln2_bias", "w_ff1", "b_ff1", "w_ff2", "b_ff2",
 ];
 
+/// Which of [`BLOCK_TABLES`] a model's blocks hold: all where they attend; the layer norms and
+/// the feed-forward layer only where they do not (FMLP-Rec).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockLayout {
+    attends: bool,
+}
+
+impl BlockLayout {
+    /// The layout of a model with this frequency branch (or none).
+    pub(crate) fn of(frequency: Option<&FrequencySpec>) -> Self {
+        BlockLayout {
+            attends: frequency.is_none_or(FrequencySpec::attends),
+        }
+    }
+
+    /// Whether the blocks attend.
+    pub(crate) fn attends(self) -> bool {
+        self.attends
+    }
+
+    /// A block's table names, in order.
+    pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
+        (0..BLOCK_TABLES.len())
+            .filter(move |&k| self.attends || !(2..10).contains(&k))
+            .map(|k| BLOCK_TABLES[k])
+    }
+
+    /// Tables per block.
+    pub(crate) fn len(self) -> usize {
+        if self.attends {
+            BLOCK_TABLES.len()
+        } else {
+            BLOCK_TABLES.len() - 8
+        }
+    }
+
+    /// Where table `k` of [`BLOCK_TABLES`] sits among its block's tables (an attention table
+    /// only where the blocks attend).
+    pub(crate) fn slot(self, k: usize) -> usize {
+        if self.attends || k < 2 {
+            k
+        } else {
+            k - 8
+        }
+    }
+}
+
 /// Layer-norm epsilon (both paths).
 pub(crate) const EPSILON: f32 = 1e-6;
 
@@ -65,6 +112,11 @@ pub struct FrequencySpec {
     pub cutoff: usize,
     /// Steps the DFT is defined over (BSARec's sequence length, 50).
     pub window: usize,
+    /// A learned filter instead of the fixed low-pass and `β`: FMLP-Rec's learnable filter
+    /// (Zhou et al., WWW 2022) read at the last position, i.e. `window` causal taps per
+    /// dimension, starting at the low-pass taps. With `mix` 1 there is no attention (FMLP-Rec).
+    #[serde(default)]
+    pub learned: bool,
 }
 
 impl FrequencySpec {
@@ -84,6 +136,20 @@ impl FrequencySpec {
                 (sum / n as f64) as f32
             })
             .collect()
+    }
+
+    /// The taps as filter rows, `window x dim` (every dimension the same), the learned
+    /// filter's start and the fixed branch's filter.
+    pub fn filter_rows(&self, dim: usize) -> Vec<f32> {
+        self.taps()
+            .into_iter()
+            .flat_map(|h| std::iter::repeat_n(h, dim))
+            .collect()
+    }
+
+    /// Whether the blocks attend at all (FMLP-Rec's `mix` 1 leaves only the filter).
+    pub fn attends(&self) -> bool {
+        self.mix < 1.0
     }
 
     pub(crate) fn check(&self) -> Result<(), crate::RepresentationError> {
@@ -111,24 +177,45 @@ impl FrequencySpec {
     }
 }
 
-/// Adds the causal low-pass of `x` (a segment's `n` packed steps of width `d`) to `low`.
-pub(crate) fn low_pass(taps: &[f32], x: &[f32], n: usize, d: usize, low: &mut [f32]) {
+/// Adds the causal filter `h` of `x` (a segment's `n` packed steps of width `d`) to `out`:
+/// `out[t, c] += sum_j h[j, c] x[t - j, c]`, `h` holding one row of `d` weights per lag.
+pub(crate) fn causal_filter(h: &[f32], x: &[f32], n: usize, d: usize, out: &mut [f32]) {
     for t in 0..n {
-        let out = &mut low[t * d..(t + 1) * d];
-        for (j, &h) in taps.iter().enumerate().take(t + 1) {
+        let o = &mut out[t * d..(t + 1) * d];
+        for (j, w) in h.chunks_exact(d).enumerate().take(t + 1) {
             let row = &x[(t - j) * d..(t - j + 1) * d];
-            out.iter_mut().zip(row).for_each(|(o, v)| *o += h * v);
+            o.iter_mut()
+                .zip(row)
+                .zip(w)
+                .for_each(|((o, v), w)| *o += w * v);
         }
     }
 }
 
-/// The transpose of [`low_pass`]: adds to `dx` what `dlow` sends back through the taps.
-pub(crate) fn low_pass_back(taps: &[f32], dlow: &[f32], n: usize, d: usize, dx: &mut [f32]) {
+/// The transpose of [`causal_filter`] in `x`: adds to `dx` what `dy` sends back through `h`.
+pub(crate) fn causal_filter_back(h: &[f32], dy: &[f32], n: usize, d: usize, dx: &mut [f32]) {
     for t in 0..n {
-        let g = &dlow[t * d..(t + 1) * d];
-        for (j, &h) in taps.iter().enumerate().take(t + 1) {
+        let g = &dy[t * d..(t + 1) * d];
+        for (j, w) in h.chunks_exact(d).enumerate().take(t + 1) {
             let out = &mut dx[(t - j) * d..(t - j + 1) * d];
-            out.iter_mut().zip(g).for_each(|(o, v)| *o += h * v);
+            out.iter_mut()
+                .zip(g)
+                .zip(w)
+                .for_each(|((o, v), w)| *o += w * v);
+        }
+    }
+}
+
+/// [`causal_filter`]'s gradient in `h`: `dh[j, c] += sum_t dy[t, c] x[t - j, c]`.
+pub(crate) fn causal_filter_grad(x: &[f32], dy: &[f32], n: usize, d: usize, dh: &mut [f32]) {
+    for t in 0..n {
+        let g = &dy[t * d..(t + 1) * d];
+        for (j, w) in dh.chunks_exact_mut(d).enumerate().take(t + 1) {
+            let row = &x[(t - j) * d..(t - j + 1) * d];
+            w.iter_mut()
+                .zip(g)
+                .zip(row)
+                .for_each(|((w, g), v)| *w += g * v);
         }
     }
 }

@@ -222,19 +222,33 @@ impl RunPlan {
                 residual: m.residual,
             }),
             // a training row of max_len positions; scoring reads one more (the start input)
-            ModelName::Sasrec | ModelName::Bsarec => SequenceSpec::Sasrec(SasrecSpec {
-                blocks: m.blocks,
-                heads: m.heads,
-                dropout: m.dropout,
-                positions: self.max_len() + 1,
-                // BSARec's DFT window is its row length
-                frequency: (m.kind == ModelName::Bsarec).then(|| FrequencySpec {
-                    mix: m.frequency_mix,
-                    cutoff: m.frequency_cutoff,
-                    window: self.max_len(),
-                }),
-            }),
+            ModelName::Sasrec | ModelName::Bsarec | ModelName::Fmlp => {
+                SequenceSpec::Sasrec(self.sasrec_spec())
+            }
             _ => SequenceSpec::Popularity,
+        }
+    }
+
+    /// SASRec's layout, with BSARec's or FMLP-Rec's frequency branch where the plan names them.
+    fn sasrec_spec(&self) -> SasrecSpec {
+        let m = &self.model;
+        // BSARec's and FMLP-Rec's DFT window is their row length
+        let branch = |mix: f32, learned: bool| FrequencySpec {
+            mix,
+            cutoff: m.frequency_cutoff,
+            window: self.max_len(),
+            learned,
+        };
+        SasrecSpec {
+            blocks: m.blocks,
+            heads: m.heads,
+            dropout: m.dropout,
+            positions: self.max_len() + 1,
+            frequency: match m.kind {
+                ModelName::Bsarec => Some(branch(m.frequency_mix, m.frequency_learned)),
+                ModelName::Fmlp => Some(branch(1.0, true)),
+                _ => None,
+            },
         }
     }
 

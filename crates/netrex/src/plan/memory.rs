@@ -269,7 +269,7 @@ impl RunPlan {
             "a smaller --max-len",
         );
         let layers = match self.model.kind {
-            ModelName::Sasrec | ModelName::Bsarec => 8 * self.model.blocks.max(1),
+            ModelName::Sasrec | ModelName::Bsarec | ModelName::Fmlp => 8 * self.model.blocks.max(1),
             ModelName::Cnn => 4 * self.model.dilations.len().max(1),
             _ => 8,
         };

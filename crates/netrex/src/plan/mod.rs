@@ -235,8 +235,11 @@ pub struct ModelPlan {
     /// bsarec: the frequency branch's share of each block's mixing layer (BSARec's alpha;
     /// attention keeps the rest).
     pub frequency_mix: f32,
-    /// bsarec: the lowest DFT bins the low-pass keeps (BSARec's `c // 2 + 1`).
+    /// bsarec: the lowest DFT bins the low-pass keeps (BSARec's `c // 2 + 1`); fmlp: the
+    /// low-pass its learned filter starts as.
     pub frequency_cutoff: usize,
+    /// bsarec: a learned causal filter (FMLP-Rec's) in place of the fixed low-pass and `β`.
+    pub frequency_learned: bool,
     /// ials: an observed pair weighs `1 + alpha` (2: the tuner's choice on ML-100K `ua`).
     pub alpha: f32,
     /// ials: conjugate-gradient steps per row and half-sweep.
@@ -269,6 +272,7 @@ impl Default for ModelPlan {
             dropout: 0.5,
             frequency_mix: 0.7,
             frequency_cutoff: 3,
+            frequency_learned: false,
             alpha: 2.0,
             cg_steps: 3,
             precision: PrecisionName::F32,

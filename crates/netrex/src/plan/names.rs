@@ -170,6 +170,9 @@ pub enum ModelName {
     /// A sequence model: SASRec with BSARec's frequency branch in every block, made causal
     /// (frequency_mix, frequency_cutoff).
     Bsarec,
+    /// A sequence model: FMLP-Rec's blocks (a learned causal filter per dimension in place
+    /// of attention, starting as BSARec's low-pass of frequency_cutoff bins).
+    Fmlp,
     /// A sequence model: a GRU over the history (GRU4Rec's unit).
     Gru,
     /// EASE: closed-form item-item weights (Steck 2019); `training.l2` is its lambda.
