@@ -107,3 +107,29 @@ fn next_item_data_trains_bsarec_by_default_and_it_saves_and_loads() {
     ))
     .fails_with("frequency_mix");
 }
+
+#[test]
+fn fmlp_and_a_learned_bsarec_filter_save_load_and_learn_the_ring() {
+    let dir = temp("sessions", "fmlp");
+    let file = ring_file(&dir, 60, 12, 30);
+    let file = file.display();
+    let quick = "--dim 8 --max-epochs 3 --patience 3";
+    let popularity = synthetic(&format!("fit --sequences {file} --model popularity --json")).json();
+    for (name, model) in [
+        ("fmlp", "--model fmlp"),
+        ("bsarec", "--model bsarec --frequency-learned"),
+    ] {
+        let v = synthetic(&format!("fit --sequences {file} {model} {quick} --json")).json();
+        assert_eq!(v["model"], name, "{v}");
+        // the ring's next item follows from the last one; popularity cannot see it
+        assert!(
+            v["mrr"].as_f64().unwrap() > 2.0 * popularity["mrr"].as_f64().unwrap(),
+            "{v}"
+        );
+        evaluates_as_fitted(
+            &dir.join(name),
+            &format!("--sequences {file} {model} {quick}"),
+            &["hr_at_10", "ndcg_at_10", "mrr"],
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! Representations of a sequence of items: popularity, pooling, an LSTM, a GRU, a causal CNN
-//! and causal self-attention (SASRec).
+//! and causal self-attention (SASRec) with BSARec's or FMLP-Rec's frequency branch.
 //!
 //! Item ids are shifted (`item + 1`; 0 is padding). Every sequence representation owns, in
 //! this order, `item_embedding (num_items + 1, dim)` and `item_bias (num_items + 1, 1)`,

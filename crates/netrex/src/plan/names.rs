@@ -168,7 +168,7 @@ pub enum ModelName {
     /// A sequence model: causal self-attention (SASRec; blocks, heads, dropout).
     Sasrec,
     /// A sequence model: SASRec with BSARec's frequency branch in every block, made causal
-    /// (frequency_mix, frequency_cutoff).
+    /// (frequency_mix, frequency_cutoff, frequency_learned).
     Bsarec,
     /// A sequence model: FMLP-Rec's blocks (a learned causal filter per dimension in place
     /// of attention, starting as BSARec's low-pass of frequency_cutoff bins).
