@@ -221,7 +221,6 @@ impl RunPlan {
                 dilations: m.dilations.clone(),
                 residual: m.residual,
             }),
-            // a training row of max_len positions; scoring reads one more (the start input)
             ModelName::Sasrec | ModelName::Bsarec | ModelName::Fmlp => {
                 SequenceSpec::Sasrec(self.sasrec_spec())
             }
@@ -243,6 +242,7 @@ impl RunPlan {
             blocks: m.blocks,
             heads: m.heads,
             dropout: m.dropout,
+            // a training row of max_len positions; scoring reads one more (the start input)
             positions: self.max_len() + 1,
             frequency: match m.kind {
                 ModelName::Bsarec => Some(branch(m.frequency_mix, m.frequency_learned)),
