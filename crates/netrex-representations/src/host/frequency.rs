@@ -30,11 +30,6 @@ impl Branch {
         }
     }
 
-    /// Whether the block attends besides (a branch with the whole share replaces attention).
-    pub(crate) fn attends(&self) -> bool {
-        self.mix < 1.0
-    }
-
     fn filter<'a>(&'a self, param: &'a [f32], block: usize, d: usize) -> &'a [f32] {
         match self.learned {
             true => &param[block * self.window * d..(block + 1) * self.window * d],

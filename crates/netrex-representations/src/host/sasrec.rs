@@ -111,7 +111,7 @@ impl<'a> SasrecKernel<'a> {
 
     /// Whether the blocks attend (all but FMLP-Rec).
     fn attends(&self) -> bool {
-        self.frequency.as_ref().is_none_or(Branch::attends)
+        self.layout.attends()
     }
 
     /// The index of block table `k` among the dense tables (gradients' order).
